@@ -1,0 +1,86 @@
+"""Errors of clsm_geo. Each carries what the CLI needs to print a clear message and pick an exit code.
+
+The CLI prints ``str(error)`` (never a traceback) and exits with ``error.exit_code``:
+2 for bad input from the user, 1 for other failures (data source, network).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ClsmGeoError(Exception):
+    """Base class. ``hint`` tells the user what to do next."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+
+
+class InputError(ClsmGeoError):
+    """Bad input supplied by the user (file, option, code)."""
+
+    exit_code = 2
+
+
+class DataSourceError(ClsmGeoError):
+    """A data source could not be obtained or read (download failed, cache corrupt, file unreadable)."""
+
+
+class OfflineError(DataSourceError):
+    """The network is needed but ``offline`` is set."""
+
+
+class CodeResolutionError(InputError):
+    """A commune code is unknown in every vintage; ``candidates`` lists close valid codes."""
+
+    def __init__(self, message: str, *, code: str, candidates: list[tuple[str, str]] | None = None, hint=None):
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.candidates = candidates or []
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an input file: where it is, what it is, what to do."""
+
+    severity: str  # "error" or "warning"
+    file: str
+    row: int | None  # 1-based data row as a spreadsheet shows it (header is row 1), None for the whole file
+    column: str | None
+    value: str | None
+    message: str
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row {self.row}"
+        if self.column:
+            where += f", column '{self.column}'"
+        text = f"{self.severity}: {where}: {self.message}"
+        if self.value not in (None, ""):
+            text += f" (value: {self.value!r})"
+        if self.suggestion:
+            text += f" -> {self.suggestion}"
+        return text
+
+
+class RegistryError(InputError):
+    """The registry has errors; ``problems`` lists all of them (errors and warnings)."""
+
+    def __init__(self, message: str, problems: list[Problem], *, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [self.message] + [f"  {p}" for p in self.problems if p.severity == "error"]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        return "\n".join(lines)

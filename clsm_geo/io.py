@@ -1,0 +1,164 @@
+"""Writing outputs: atomically (temporary file, then rename), deterministically, formula-safe.
+
+Every file clsm_geo writes goes through :func:`atomic_path`: a crash or an error never leaves a
+partial file behind, and an existing file is replaced only once the new one is complete.
+Tables are sorted by the caller; here we fix everything else that could vary between runs
+(float formatting, JSON key order, line endings, GeoJSON/Parquet metadata).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+#: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def neutralise_formula(value):
+    """Prefix a text cell with ``'`` when a spreadsheet would read it as a formula.
+
+    Plain negative numbers written as text (``-12.5``) are left alone.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        if value[0] in "+-":
+            with contextlib.suppress(ValueError):
+                float(value)
+                return value
+        return "'" + value
+    return value
+
+
+def _safe_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_formula)
+    return out
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop geometry and turn list/tuple cells into ``;``-separated text."""
+    out = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]))
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, (list, tuple, set, frozenset))).any():
+            out[col] = out[col].map(
+                lambda v: ";".join(sorted(map(str, v)) if isinstance(v, (set, frozenset)) else map(str, v))
+                if isinstance(v, (list, tuple, set, frozenset)) else v
+            )
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """UTF-8 CSV, ``,``-separated, ``\\n`` line endings, floats with up to 6 decimals, formula-safe."""
+    out = _safe_text(_plain(frame))
+    with atomic_path(path) as tmp:
+        out.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g", encoding="utf-8")
+    return Path(path)
+
+
+def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
+    """One sheet per frame, formula-safe, with fixed document properties so reruns are identical."""
+    import zipfile
+
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
+            wb = writer.book
+            fixed = pd.Timestamp("2000-01-01").to_pydatetime()
+            wb.properties.created = fixed
+            wb.properties.modified = fixed
+            wb.properties.creator = "clsm-geo"
+            for name, frame in frames.items():
+                _safe_text(_plain(frame)).to_excel(writer, sheet_name=name[:31], index=False)
+        # openpyxl stamps zip members with the current time: rewrite them with a fixed date.
+        fixed_zip = tmp.with_suffix(".fixed")
+        with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                info.date_time = (2000, 1, 1, 0, 0, 0)
+                dst.writestr(info, data)
+        os.replace(fixed_zip, tmp)
+    return Path(path)
+
+
+def write_json(obj, path: str | os.PathLike) -> Path:
+    """Pretty, key-sorted UTF-8 JSON with a final newline."""
+    text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_geojson(frame, path: str | os.PathLike, *, precision: int = 6) -> Path:
+    """GeoJSON in WGS84 with list cells joined by ``;`` and coordinates rounded to ``precision`` decimals."""
+    import geopandas as gpd
+
+    gdf = gpd.GeoDataFrame(_plain(frame), geometry=frame.geometry.values, crs=frame.crs).to_crs(4326)
+    text = gdf.to_json(drop_id=True, na="null", show_bbox=False, to_wgs84=False)
+    data = json.loads(text)
+    _round_coords(data, precision)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
+    return Path(path)
+
+
+def _round_coords(node, precision: int) -> None:
+    if isinstance(node, dict):
+        if "coordinates" in node:
+            node["coordinates"] = _round_nested(node["coordinates"], precision)
+        for value in node.values():
+            if isinstance(value, (dict, list)):
+                _round_coords(value, precision)
+    elif isinstance(node, list):
+        for item in node:
+            _round_coords(item, precision)
+
+
+def _round_nested(value, precision: int):
+    if isinstance(value, (list, tuple)):
+        return [_round_nested(v, precision) for v in value]
+    return round(float(value), precision)
+
+
+def write_parquet(frame, path: str | os.PathLike) -> Path:
+    """(Geo)Parquet, zstd-compressed, list cells kept as lists, no pandas index."""
+    import geopandas as gpd
+
+    with atomic_path(path) as tmp:
+        if isinstance(frame, gpd.GeoDataFrame):
+            frame.to_parquet(tmp, index=False, compression="zstd", write_covering_bbox=False)
+        else:
+            frame.to_parquet(tmp, index=False, compression="zstd")
+    return Path(path)
