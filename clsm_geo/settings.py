@@ -65,7 +65,8 @@ class Settings:
     covered_threshold: float = 0.99
     #: Geometry method: ``partial`` above this share, ``uncovered`` at or below it.
     partial_threshold: float = 0.01
-    #: Network: seconds to connect / between bytes, attempts, first backoff delay (doubles each retry).
+    #: Network: seconds to connect / between bytes, retries after the first attempt, first backoff delay
+    #: (doubles at each retry).
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     retries: int = 3

@@ -1,0 +1,444 @@
+"""Downloading official files and unpacking zip archives, safely. The only module that touches the network.
+
+:func:`download` fetches one URL to a local file:
+
+* a :class:`requests.Session` with a ``clsm-geo/<version>`` User-Agent and ``(connect, read)`` timeouts
+  from the settings;
+* up to ``1 + settings.retries`` attempts with exponential backoff (``settings.backoff``, doubling) on
+  connection errors, timeouts, truncated bodies, HTTP 429 and 5xx; a small ``Retry-After`` is honoured,
+  a long one ends the download at once; other 4xx are never retried;
+* the body is streamed to a temporary file in the destination folder, checked (Content-Length,
+  ``expected_size``, ``sha256``) and only then renamed onto ``dest`` (:func:`os.replace`): ``dest`` is
+  either the complete, checked file or untouched, and no temporary file is left behind;
+* ``settings.offline`` raises :class:`~clsm_geo.errors.OfflineError` before any connection.
+
+Every failure is a :class:`~clsm_geo.errors.DataSourceError` whose message names the URL and what
+happened, and whose ``hint`` says what to do.
+
+:func:`safe_extract` unpacks a zip refusing absolute paths, ``..`` traversal, symlinks and zip bombs,
+all or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import hashlib
+import os
+import shutil
+import socket
+import stat
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+
+import requests
+import urllib3.exceptions
+
+from clsm_geo import __version__
+from clsm_geo import settings as config
+from clsm_geo.errors import DataSourceError, OfflineError
+from clsm_geo.settings import Settings
+
+USER_AGENT = f"clsm-geo/{__version__} (+https://pypi.org/project/clsm-geo/; python-requests/{requests.__version__})"
+#: A ``Retry-After`` longer than this (seconds) is not waited for: the download fails at once.
+MAX_RETRY_AFTER = 30.0
+#: Bytes per read while streaming and hashing.
+CHUNK_SIZE = 256 * 1024
+
+#: safe_extract: cap on the total uncompressed size of the extracted members (bytes).
+MAX_TOTAL_UNCOMPRESSED = 2 * 1024**3
+#: safe_extract: cap on a member's compression ratio, applied to members larger than MIN_RATIO_CHECK_SIZE.
+MAX_RATIO = 200
+MIN_RATIO_CHECK_SIZE = 10 * 1024**2
+
+_FROM_LOCAL = "download the file yourself and run `clsm-geo data fetch --qpv YEAR --from PATH`"
+_RETRY_LATER = f"the server or the network is failing: retry later, or {_FROM_LOCAL}"
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth retrying; ``what`` is the human description."""
+
+    def __init__(self, what: str, *, retry_after: float | None = None, timeout: bool = False):
+        super().__init__(what)
+        self.what = what
+        self.retry_after = retry_after
+        self.timeout = timeout
+
+
+def download(
+    url: str,
+    dest: Path,
+    *,
+    sha256: str | None = None,
+    expected_size: int | None = None,
+    description: str | None = None,
+    settings: Settings | None = None,
+) -> Path:
+    """Download ``url`` to ``dest`` (atomically, checked) and return ``dest``.
+
+    ``sha256`` (hex) and ``expected_size`` (bytes) are checked when given. ``description`` names the
+    file in the progress bar and in messages (default: ``dest``'s name).
+
+    Raises :class:`OfflineError` when ``settings.offline`` is set (before any connection) and
+    :class:`DataSourceError` on any failure; ``dest`` is then left as it was.
+    """
+    _download(url, Path(dest), sha256=sha256, expected_size=expected_size, description=description,
+              settings=settings)
+    return Path(dest)
+
+
+def _download(
+    url: str,
+    dest: Path,
+    *,
+    sha256: str | None,
+    expected_size: int | None,
+    description: str | None,
+    settings: Settings | None,
+) -> tuple[str, int]:
+    """:func:`download`, returning the ``(sha256, size)`` of the file written (used by the cache)."""
+    cfg = settings or config.get()
+    label = description or dest.name
+    if cfg.offline:
+        raise OfflineError(
+            f"{label} is needed but offline mode is on: cannot download {url}",
+            hint=("provide the file yourself: pass it with --qpv PATH, or put a local copy in the cache "
+                  "with `clsm-geo data fetch --qpv YEAR --from PATH`; or turn offline mode off "
+                  "(drop --offline / CLSM_GEO_OFFLINE) to download it"),
+        )
+    if sha256 is not None:
+        sha256 = sha256.strip().lower()
+    attempts = max(1, int(cfg.retries) + 1)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+    failure: _Retryable | None = None
+    with requests.Session() as session:
+        session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        for attempt in range(1, attempts + 1):
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+            tmp = Path(tmp_name)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    digest, size = _attempt(session, url, out, cfg, label, expected_size)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if expected_size is not None and size != expected_size:
+                    raise DataSourceError(
+                        f"could not download {url}: size mismatch: expected {expected_size} bytes, got {size}",
+                        hint=_changed_hint(url),
+                    )
+                if sha256 is not None and digest != sha256:
+                    raise DataSourceError(
+                        f"could not download {url}: checksum mismatch: expected sha256 {sha256}, got {digest}",
+                        hint=_changed_hint(url),
+                    )
+                os.replace(tmp, dest)
+                return digest, size
+            except _Retryable as exc:
+                failure = exc
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+            # A failed attempt worth retrying.
+            if attempt == attempts:
+                break
+            delay = cfg.backoff * 2 ** (attempt - 1)
+            if failure.retry_after is not None:
+                if failure.retry_after > MAX_RETRY_AFTER:
+                    raise DataSourceError(
+                        f"could not download {url}: {failure.what}; the server asks to wait "
+                        f"{failure.retry_after:.0f} s before retrying",
+                        hint=f"retry later, or {_FROM_LOCAL}",
+                    )
+                delay = max(delay, failure.retry_after)
+            time.sleep(delay)
+
+    hint = _RETRY_LATER
+    if failure.timeout:
+        hint += f" (timeouts: connect {cfg.connect_timeout:g} s, read {cfg.read_timeout:g} s)"
+    raise DataSourceError(
+        f"could not download {url}: {failure.what}"
+        + (f" (after {attempts} attempts)" if attempts > 1 else ""),
+        hint=hint,
+    )
+
+
+def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str,
+             expected_size: int | None) -> tuple[str, int]:
+    """One GET streamed into ``out``; returns ``(sha256, size)``. Raises _Retryable or DataSourceError."""
+    try:
+        response = session.get(url, stream=True, timeout=(cfg.connect_timeout, cfg.read_timeout))
+    except requests.exceptions.SSLError as exc:
+        raise DataSourceError(f"could not download {url}: TLS/SSL error ({_short(exc)})",
+                              hint="check the URL and the system's certificates") from exc
+    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema) as exc:
+        raise DataSourceError(f"could not download {url}: invalid URL ({_short(exc)})",
+                              hint="check the URL") from exc
+    except requests.exceptions.TooManyRedirects as exc:
+        raise DataSourceError(f"could not download {url}: too many redirects",
+                              hint=f"check the URL, or {_FROM_LOCAL}") from exc
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        raise _failure(exc, cfg, url) from exc
+    except requests.exceptions.RequestException as exc:
+        raise DataSourceError(f"could not download {url}: {_short(exc)}", hint=_RETRY_LATER) from exc
+
+    with response:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Retryable(f"HTTP {status} {_reason(response)}",
+                             retry_after=_retry_after(response.headers.get("Retry-After")))
+        if status >= 400:
+            what = "not found" if status in (404, 410) else _reason(response)
+            raise DataSourceError(
+                f"could not download {url}: HTTP {status} {what}",
+                hint=(f"check the URL (the file may have moved or been renamed), or {_FROM_LOCAL}"
+                      if status in (404, 410) else
+                      f"check the URL and that the file is publicly accessible, or {_FROM_LOCAL}"),
+            )
+        if status != 200:
+            raise DataSourceError(f"could not download {url}: unexpected HTTP {status} {_reason(response)}",
+                                  hint=f"check the URL, or {_FROM_LOCAL}")
+
+        announced = _int_or_none(response.headers.get("Content-Length"))
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if announced is not None and expected_size is not None and announced != expected_size \
+                and encoding in ("", "identity"):
+            raise DataSourceError(
+                f"could not download {url}: size mismatch: expected {expected_size} bytes, "
+                f"the server announces {announced}",
+                hint=_changed_hint(url),
+            )
+
+        hasher = hashlib.sha256()
+        size = 0
+        from tqdm import tqdm
+
+        bar = tqdm(total=announced, unit="B", unit_scale=True, unit_divisor=1024, desc=label,
+                   file=sys.stderr, leave=False, disable=not _progress_enabled(cfg))
+        try:
+            try:
+                for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    size += len(chunk)
+                    bar.update(len(chunk))
+            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
+                    requests.exceptions.Timeout, urllib3.exceptions.HTTPError) as exc:
+                if _is_timeout(exc):
+                    raise _failure(exc, cfg, url) from exc
+                if announced is not None:
+                    raise _Retryable(f"truncated: got {_wire_bytes(response, size)} of {announced} bytes") from exc
+                raise _Retryable(f"connection lost after {size} bytes ({_short(exc)})") from exc
+        finally:
+            bar.close()
+
+        received = _wire_bytes(response, size)
+        if announced is not None and received != announced:
+            raise _Retryable(f"truncated: got {received} of {announced} bytes")
+        return hasher.hexdigest(), size
+
+
+def _failure(exc: BaseException, cfg: Settings, url: str) -> _Retryable:
+    if _is_timeout(exc):
+        connect = isinstance(exc, requests.exceptions.ConnectTimeout)
+        seconds = cfg.connect_timeout if connect else cfg.read_timeout
+        what = "connecting" if connect else "waiting for data"
+        return _Retryable(f"timeout after {seconds:g} s {what}", timeout=True)
+    return _Retryable(f"could not connect ({_short(exc)})")
+
+
+def _is_timeout(exc: BaseException | None) -> bool:
+    """True when ``exc`` (or anything it wraps) is a timeout."""
+    seen = 0
+    stack = [exc]
+    while stack and seen < 20:
+        e = stack.pop()
+        seen += 1
+        if e is None:
+            continue
+        if isinstance(e, urllib3.exceptions.NewConnectionError):  # subclasses ConnectTimeoutError, but is not one
+            return False
+        if isinstance(e, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, socket.timeout)):
+            return True
+        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        stack.append(e.__cause__)
+        stack.append(getattr(e, "reason", None) if isinstance(getattr(e, "reason", None), BaseException) else None)
+    return False
+
+
+def _wire_bytes(response: requests.Response, decoded: int) -> int:
+    """Bytes received on the wire (what Content-Length counts), falling back to the decoded count."""
+    tell = getattr(response.raw, "tell", None)
+    if callable(tell):
+        with contextlib.suppress(Exception):
+            value = tell()
+            if isinstance(value, int):
+                return value
+    return decoded
+
+
+def _progress_enabled(cfg: Settings) -> bool:
+    if not cfg.progress:
+        return False
+    isatty = getattr(sys.stderr, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (ValueError, OSError):
+        return False
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
+        when = email.utils.parsedate_to_datetime(value)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return None
+
+
+def _reason(response: requests.Response) -> str:
+    return (response.reason or "").strip() or "error"
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _changed_hint(url: str) -> str:
+    return (f"the file published at {url} is not the expected one (updated upstream, or damaged in "
+            f"transit): retry; if it persists check the source, or {_FROM_LOCAL} with a file you trust")
+
+
+# --------------------------------------------------------------------------------------------------
+# Zip extraction
+
+
+def safe_extract(zip_path: Path, dest_dir: Path, members: list[str] | None = None) -> list[Path]:
+    """Extract ``members`` (default: all) of the zip ``zip_path`` into ``dest_dir``; return the files written.
+
+    Refuses (:class:`DataSourceError` naming the member) absolute paths, ``..`` components, symlinks
+    and other special files, and zip bombs: more than :data:`MAX_TOTAL_UNCOMPRESSED` bytes in total,
+    or a member larger than :data:`MIN_RATIO_CHECK_SIZE` compressed more than :data:`MAX_RATIO` times.
+    All or nothing: members are extracted to a temporary folder next to ``dest_dir`` and moved in
+    only when all are complete, so a failure leaves ``dest_dir`` as it was. Existing files of the
+    same name in ``dest_dir`` are replaced.
+    """
+    zip_path, dest_dir = Path(zip_path), Path(dest_dir)
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DataSourceError(f"cannot open zip archive {zip_path}: {_short(exc)}",
+                              hint="the file is damaged or not a zip: fetch it again") from exc
+    with archive:
+        infos = _checked_members(archive, zip_path, members)
+        created_dest = not dest_dir.exists()
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.extract-", dir=dest_dir.parent))
+        try:
+            relative: list[PurePosixPath] = []
+            for info, rel in infos:
+                target = staging.joinpath(*rel.parts)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _extract_member(archive, info, target, zip_path)
+                relative.append(rel)
+            written = []
+            for rel in relative:
+                final = dest_dir.joinpath(*rel.parts)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging.joinpath(*rel.parts), final)
+                written.append(final)
+            for info, rel in infos:  # empty directories listed in the archive
+                if info.is_dir():
+                    dest_dir.joinpath(*rel.parts).mkdir(parents=True, exist_ok=True)
+            return written
+        except BaseException:
+            if created_dest:
+                shutil.rmtree(dest_dir, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _checked_members(archive: zipfile.ZipFile, zip_path: Path,
+                     members: list[str] | None) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
+    """The members to extract with their safe relative paths; raises on anything dangerous."""
+    if members is None:
+        infos = archive.infolist()
+    else:
+        by_name = {i.filename: i for i in archive.infolist()}
+        missing = [m for m in members if m not in by_name]
+        if missing:
+            raise DataSourceError(f"zip archive {zip_path} has no member {missing[0]!r}",
+                                  hint="the archive's layout has changed: check the source")
+        infos = [by_name[m] for m in members]
+
+    def refuse(info: zipfile.ZipInfo, why: str) -> DataSourceError:
+        return DataSourceError(f"refusing to extract {zip_path}: member {info.filename!r} {why}",
+                               hint="the archive is malformed or malicious: do not use it; check its source")
+
+    checked = []
+    total = 0
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":") or "\x00" in name:
+            raise refuse(info, "has an absolute path")
+        rel = PurePosixPath(name)
+        if any(part == ".." for part in rel.parts):
+            raise refuse(info, "escapes the destination folder ('..')")
+        rel = PurePosixPath(*[p for p in rel.parts if p not in ("", ".")]) if rel.parts else rel
+        if not rel.parts:
+            if info.is_dir():
+                continue
+            raise refuse(info, "has an empty path")
+        mode = info.external_attr >> 16  # Unix mode, when the archiver recorded one
+        if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+            kind = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a regular file"
+            raise refuse(info, kind)
+        total += info.file_size
+        if total > MAX_TOTAL_UNCOMPRESSED:
+            raise refuse(info, f"brings the uncompressed size over {MAX_TOTAL_UNCOMPRESSED} bytes (zip bomb?)")
+        if info.file_size > MIN_RATIO_CHECK_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise refuse(info, f"has a compression ratio over {MAX_RATIO} "
+                               f"({info.file_size} bytes from {info.compress_size}; zip bomb?)")
+        checked.append((info, rel))
+    return checked
+
+
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, zip_path: Path) -> None:
+    written = 0
+    try:
+        with archive.open(info) as src, open(target, "wb") as dst:
+            while chunk := src.read(CHUNK_SIZE):
+                written += len(chunk)
+                if written > info.file_size:
+                    raise DataSourceError(
+                        f"refusing to extract {zip_path}: member {info.filename!r} is larger than declared "
+                        f"({info.file_size} bytes; zip bomb?)",
+                        hint="the archive is malformed or malicious: do not use it; check its source")
+                dst.write(chunk)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
+            ValueError) as exc:
+        raise DataSourceError(f"cannot extract member {info.filename!r} of {zip_path}: {_short(exc)}",
+                              hint="the archive is damaged: fetch it again") from exc

@@ -1,0 +1,235 @@
+"""The coverage engine: which QPV are covered by active councils in a year, by two methods.
+
+* ``commune``: a QPV is ``covered`` when all its official communes lie inside active councils'
+  perimeters, ``partial`` when some do, ``uncovered`` otherwise. Where a council covers only some
+  arrondissements of Paris, Lyon or Marseille (or an infra-communal perimeter), the lists cannot
+  tell which part of the city the QPV is in: the status is ``undetermined`` and the note says so.
+* ``geometry``: the share of the QPV's area inside perimeters (see :mod:`clsm_geo.apportion`):
+  ``covered`` from ``settings.covered_threshold`` (99 %), ``partial`` above
+  ``settings.partial_threshold`` (1 %), else ``uncovered``.
+* ``auto``: geometry for QPV with a polygon, commune for the others.
+
+A council counts for a year when created in or before it and active, or closed/dormant only after.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import settings as _settings
+from .apportion import QpvUnitRelation, qpv_unit_relation
+from .errors import InputError, RegistryError
+from .perimeters import Perimeters, active_mask, build_perimeters, unit_matrix
+from .registry import Registry, read_registry
+from .result import CoverageResult
+
+METHODS = ("auto", "commune", "geometry")
+STATUSES = ("covered", "partial", "uncovered", "undetermined")
+
+_relations: dict[tuple[int, int], tuple[object, QpvUnitRelation]] = {}
+
+
+def relation_for(layer, cog_year: int) -> QpvUnitRelation:
+    """The QPV × unit relation of a QPV layer and COG year, computed once and memoised."""
+    key = (id(layer.frame), cog_year)
+    hit = _relations.get(key)
+    if hit is not None and hit[0] is layer.frame:
+        return hit[1]
+    rel = qpv_unit_relation(layer.frame, cog_year)
+    if len(_relations) > 8:
+        _relations.clear()
+    _relations[key] = (layer.frame, rel)
+    return rel
+
+
+def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", settings=None) -> CoverageResult:
+    """Coverage of the QPV in force in ``year`` by the councils active at 31 December of ``year``.
+
+    ``registry``: a path or a :class:`~clsm_geo.registry.Registry`. ``qpv``: a
+    :class:`~clsm_geo.qpv.QpvLayer`, a path or URL, or None for the default source of the year's
+    QPV geography (user cache, then the shipped layer). ``method``: ``auto``, ``commune`` or
+    ``geometry``. Raises :class:`RegistryError` when the registry has errors.
+    """
+    from .geography import geography
+    from .qpv import qpv as load_qpv
+    from .qpv import qpv_geography_for_year
+
+    cfg = settings or _settings.get()
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}", hint="use auto, commune or geometry")
+    reg = registry if isinstance(registry, Registry) else read_registry(registry)
+    cog_year = geography(year, nearest=True).year
+    geography_code = qpv_geography_for_year(year)
+    layer = qpv if hasattr(qpv, "frame") else load_qpv(geography_code, qpv)
+    if layer.geography != geography_code:
+        raise InputError(f"the QPV layer is the {layer.geography} geography but {year} uses the "
+                         f"{geography_code} geography", hint="give a QPV file of the right geography with --qpv")
+    perims = build_perimeters(reg, cog_year)
+    errors = [p for p in perims.problems if p.severity == "error"]
+    if errors:
+        raise RegistryError(f"{len(errors)} error(s) in the registry for COG {cog_year}",
+                            list(reg.problems) + list(perims.problems),
+                            hint=f"run 'clsm-geo validate {reg.source} --year {year}' for the full report")
+    if method == "geometry" and not layer.frame.geometry.notna().any():
+        raise InputError("the geometry method needs QPV polygons but the QPV source has none",
+                         hint="use --method commune, or --qpv with a polygon file")
+    return _compute(reg, perims, layer, year, cog_year, method, cfg)
+
+
+def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg) -> CoverageResult:
+    from .qpv import qpv_geography_for_year
+
+    frame = layer.frame
+    rel = relation_for(layer, cog_year)
+    councils = perims.councils
+    active = active_mask(councils, year).to_numpy()
+    own = councils["own_geometry"].notna().to_numpy()
+    by_units = unit_matrix(perims, active & ~own)        # councils × units
+    x = np.minimum(np.asarray(by_units.sum(axis=0)).ravel(), 1.0)
+
+    # Commune method; units of infra-communal perimeters count as "partly" covered (0.5).
+    partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
+    x_commune = np.where(x > 0, 1.0, np.where(partly, 0.5, 0.0))
+    frac = rel.commune_fractions(x_commune)
+    commune_status, commune_share = _commune_status(rel, frac, len(frame))
+
+    own_share = _own_geometry_shares(frame, councils[active & own])
+    area_share = rel.area_shares(x)
+    area_share = area_share + (1.0 - area_share) * own_share
+    geometry_status = np.where(area_share >= cfg.covered_threshold, "covered",
+                               np.where(area_share > cfg.partial_threshold, "partial", "uncovered"))
+
+    use_geometry = rel.has_polygon if method in ("auto", "geometry") else np.zeros(len(frame), bool)
+    status = np.where(use_geometry, geometry_status, commune_status)
+    share = np.where(use_geometry, area_share, commune_share)
+    used = np.where(use_geometry, "geometry", "commune")
+
+    council_ids = councils["id"].to_numpy()
+    touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
+    in_force = ~frame["overseas"].to_numpy() | (qpv_geography_for_year(year, overseas=True) == layer.geography)
+
+    notes = _notes(frame, rel, commune_status, geometry_status, use_geometry)
+    qpv_table = frame.assign(
+        status=status, covered_share=np.round(share, 6), method=used,
+        councils=[tuple(council_ids[j] for j in js) for js in touching],
+        status_commune=commune_status, status_geometry=np.where(rel.has_polygon, geometry_status, None),
+        area_share=np.where(rel.has_polygon, np.round(area_share, 6), np.nan),
+        in_force=in_force, note=notes,
+    )
+    reconciliation = _reconcile(qpv_table, rel, cfg) if method != "commune" else None
+    return CoverageResult.build(
+        year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
+        qpv=qpv_table, reconciliation=reconciliation, settings=cfg,
+    )
+
+
+def _commune_status(rel: QpvUnitRelation, frac: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    full = np.bincount(rel.pair_qpv, weights=(frac >= 1.0).astype(float), minlength=n)
+    some = np.bincount(rel.pair_qpv, weights=((frac > 0) & (frac < 1)).astype(float), minlength=n)
+    total = np.bincount(rel.pair_qpv, minlength=n).astype(float)
+    share = np.bincount(rel.pair_qpv, weights=frac, minlength=n) / np.maximum(total, 1)
+    status = np.where((total > 0) & (full == total), "covered",
+                      np.where(full > 0, "partial", np.where(some > 0, "undetermined", "uncovered")))
+    return status, np.where(status == "undetermined", np.nan, share)
+
+
+def _own_geometry_shares(frame, own_councils: pd.DataFrame) -> np.ndarray:
+    """Share of each QPV's area inside the union of active councils' own (infra-communal) geometries."""
+    import geopandas as gpd
+    import shapely
+
+    out = np.zeros(len(frame))
+    if own_councils.empty:
+        return out
+    union = shapely.union_all(own_councils["own_geometry"].to_numpy())
+    geoms = frame.geometry
+    hits = geoms.sindex.query(union, predicate="intersects")
+    if len(hits) == 0:
+        return out
+    for epsg, idx in _group_by_crs(frame["insee_dep"].to_numpy()[hits], hits):
+        q = gpd.GeoSeries(geoms.to_numpy()[idx], crs=4326).to_crs(epsg)
+        u = gpd.GeoSeries([union], crs=4326).to_crs(epsg).iloc[0]
+        inter = shapely.area(shapely.intersection(q.to_numpy(), u))
+        out[idx] = np.clip(inter / np.maximum(shapely.area(q.to_numpy()), 1e-9), 0, 1)
+    return out
+
+
+def _group_by_crs(deps: np.ndarray, idx: np.ndarray):
+    crs = np.array([_settings.projected_crs(d) for d in deps])
+    for epsg in sorted(set(crs.tolist())):
+        yield epsg, idx[crs == epsg]
+
+
+def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> list[list[int]]:
+    """Positions of the active councils that cover each QPV (above the partial threshold)."""
+    mat = unit_matrix(perims, active & ~own).T.tocsr()      # units × councils
+    by_area = (rel.weights @ mat).tocsr()                    # QPV × councils: area share per council
+    by_pair = (rel.pair_units @ mat).tocsr()                 # pairs × councils: units touched
+    out: list[set[int]] = [set() for _ in range(len(frame))]
+    area = by_area.tocoo()
+    for q, c, v in zip(area.row, area.col, area.data):
+        if use_geometry[q] and v > cfg.partial_threshold:
+            out[q].add(int(c))
+    pair = by_pair.tocoo()
+    for k, c, v in zip(pair.row, pair.col, pair.data):
+        q = rel.pair_qpv[k]
+        if not use_geometry[q] and v > 0:
+            out[q].add(int(c))
+    own_idx = np.flatnonzero(active & own)
+    if len(own_idx):
+        import shapely
+
+        geoms = frame.geometry
+        for j in own_idx:
+            g = perims.councils["own_geometry"].iloc[j]
+            for q in geoms.sindex.query(g, predicate="intersects"):
+                if shapely.area(shapely.intersection(geoms.iloc[q], g)) > cfg.partial_threshold * geoms.iloc[q].area:
+                    out[q].add(int(j))
+    return [sorted(s) for s in out]
+
+
+def _notes(frame, rel, commune_status, geometry_status, use_geometry) -> list[str]:
+    notes = []
+    plm = set(_settings.PLM_CITIES)
+    for i, code in enumerate(frame["code_qp"]):
+        parts = []
+        if code in rel.unresolved:
+            parts.append("commune code(s) unknown in this COG: " + ", ".join(rel.unresolved[code]))
+        if not rel.has_polygon[i]:
+            parts.append("no polygon: commune method")
+        if commune_status[i] == "undetermined":
+            where = "Paris/Lyon/Marseille" if plm & set(frame["communes"].iloc[i]) else "its commune"
+            parts.append(f"councils cover only part of {where}: the commune lists cannot place the QPV"
+                         + (", geometry used" if use_geometry[i] else ", use the geometry method"))
+        notes.append("; ".join(parts))
+    return notes
+
+
+def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg) -> pd.DataFrame:
+    """QPV where the commune and geometry methods disagree, with the reason."""
+    both = table[rel.has_polygon & (table["status_commune"] != table["status_geometry"])]
+    reasons = []
+    for row in both.itertuples(index=False):
+        c, g, s = row.status_commune, row.status_geometry, row.area_share
+        if c == "undetermined":
+            reason = (f"councils cover part of the city or commune; its polygon puts {s:.1%} of the QPV "
+                      "inside their perimeters")
+        elif c == "partial" and g == "covered":
+            reason = (f"only {1 - s:.2%} of its area lies in official communes outside every council, "
+                      f"below the {1 - cfg.covered_threshold:.0%} tolerance")
+        elif c == "partial" and g == "uncovered":
+            reason = (f"its covered commune(s) hold only {s:.2%} of its area, at or below the "
+                      f"{cfg.partial_threshold:.0%} partial threshold")
+        elif c == "uncovered" and g != "uncovered":
+            reason = f"an infra-communal council perimeter covers {s:.1%} of its area"
+        elif c == "covered" and g != "covered":
+            reason = (f"its communes are all inside councils but only {s:.2%} of its polygon is: "
+                      "an infra-communal perimeter or a polygon outside its official communes")
+        else:
+            reason = f"commune method {c}, geometry {g} ({s:.1%} of the area)"
+        reasons.append(reason)
+    out = both[["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
+                "area_share"]].copy()
+    out["reason"] = reasons
+    return out.reset_index(drop=True)

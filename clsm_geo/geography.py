@@ -1,0 +1,269 @@
+"""Administrative geography shipped with the package: communes, arrondissements municipaux, EPCI,
+departments and regions of one COG year (Code officiel géographique, situation on 1 January).
+
+    from clsm_geo.geography import geography
+    geo = geography(2024)
+    geo.communes          # GeoDataFrame, one row per commune, EPSG:4326
+    geo.commune_area_ha() # areas computed in each department's projected CRS
+
+Layers are read from ``data/boundaries/*.parquet`` (built by ``scripts/build_boundaries.py``) the first time
+they are used and kept for the session: treat them as read-only (``.copy()`` before changing them).
+All layers are stored in EPSG:4326; areas and distances must be computed in metres with
+:func:`project_by_department` / :func:`area_ha` (Lambert-93 in mainland France and Corsica, local UTM overseas).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
+from pyproj import Transformer
+
+from clsm_geo import settings
+from clsm_geo.errors import DataSourceError, InputError
+
+__all__ = [
+    "SHIPPED_YEARS",
+    "Geography",
+    "geography",
+    "shipped_years",
+    "project_by_department",
+    "crs_by_department",
+    "area_ha",
+]
+
+#: COG years whose boundaries ship with the package.
+SHIPPED_YEARS: tuple[int, ...] = (2024, 2025)
+
+#: Columns of each layer (a contract: files and frames have exactly these, in this order).
+COLUMNS: dict[str, list[str]] = {
+    "communes": ["insee_com", "lib_com", "population", "insee_dep", "insee_reg", "siren_epci", "geometry"],
+    "arrondissements": ["insee_arm", "lib_arm", "insee_com", "population", "insee_dep", "insee_reg", "geometry"],
+    "former_communes": ["code", "name", "kind", "insee_com"],
+    "epci": ["siren_epci", "lib_epci", "type_epci", "members", "n_communes", "population", "geometry"],
+    "departements": ["insee_dep", "lib_dep", "insee_reg", "overseas", "geometry"],
+    "regions": ["insee_reg", "lib_reg", "overseas", "geometry"],
+}
+_REBUILD_HINT = (
+    "reinstall clsm-geo, or in a source checkout run `python scripts/build_boundaries.py` to rebuild data/boundaries/"
+)
+
+
+def shipped_years() -> tuple[int, ...]:
+    """COG years available offline."""
+    return SHIPPED_YEARS
+
+
+def boundaries_dir() -> Path:
+    """Folder of the shipped boundary files."""
+    return settings.shipped_data_dir() / "boundaries"
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading shipped files
+# ------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _manifest(folder: Path) -> dict:
+    path = folder / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataSourceError(f"Shipped boundaries are missing: {path} not found.", hint=_REBUILD_HINT) from None
+    except (OSError, ValueError) as exc:
+        raise DataSourceError(f"Shipped boundaries manifest {path} is unreadable: {exc}", hint=_REBUILD_HINT) from None
+
+
+def _read_table(name: str, columns: list[str] | None = None):
+    """Read one shipped Parquet file after checking its size and sha256 against the manifest."""
+    folder = boundaries_dir()
+    entry = _manifest(folder).get("files", {}).get(name)
+    path = folder / name
+    if entry is None:
+        raise DataSourceError(f"{name} is not listed in {folder / 'manifest.json'}.", hint=_REBUILD_HINT)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataSourceError(f"Shipped boundary file is missing: {path}", hint=_REBUILD_HINT) from None
+    except OSError as exc:
+        raise DataSourceError(f"Cannot read {path}: {exc}", hint=_REBUILD_HINT) from None
+    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise DataSourceError(f"Shipped boundary file is corrupted (checksum mismatch): {path}", hint=_REBUILD_HINT)
+    try:
+        return pq.read_table(pa.BufferReader(data), columns=columns)
+    except Exception as exc:  # noqa: BLE001 - any decoding failure is a data problem
+        raise DataSourceError(f"Cannot decode {path}: {exc}", hint=_REBUILD_HINT) from None
+
+
+def _to_frame(table, layer: str, *, full: bool = True) -> pd.DataFrame | gpd.GeoDataFrame:
+    expected = COLUMNS[layer]
+    if full and table.column_names != expected:
+        raise DataSourceError(
+            f"Shipped {layer} layer has columns {table.column_names}, expected {expected}.", hint=_REBUILD_HINT
+        )
+    attrs = [c for c in table.column_names if c != "geometry"]
+    df = table.select(attrs).to_pandas()
+    if "siren_epci" in df and layer == "communes":
+        df["siren_epci"] = df["siren_epci"].astype(object).where(df["siren_epci"].notna(), None)
+    if "members" in df:
+        df["members"] = [tuple(m) for m in df["members"]]
+    if "geometry" not in table.column_names:
+        return df
+    geoms = shapely.from_wkb(table.column("geometry").to_numpy())
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=settings.STORAGE_CRS), crs=settings.STORAGE_CRS)
+
+
+def read_layer(layer: str, year: int, columns: list[str] | None = None) -> pd.DataFrame:
+    """One shipped layer of a shipped year; ``columns`` reads only those (no geometry unless asked)."""
+    stem = "departements" if layer == "departments" else layer
+    table = _read_table(f"{stem}_{year}.parquet", columns)
+    return _to_frame(table, stem, full=columns is None)
+
+
+# ------------------------------------------------------------------------------------------------
+# Geography
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Geography:
+    """Administrative layers of one COG year (loaded on first access, then kept).
+
+    ``year`` is the COG year of the data; ``requested_year`` the year asked for (they differ only when
+    :func:`geography` was called with ``nearest=True`` for a year that is not shipped).
+    """
+
+    year: int
+    requested_year: int
+    _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False, hash=False)
+
+    def _layer(self, name: str):
+        if name not in self._cache:
+            self._cache[name] = read_layer(name, self.year)
+        return self._cache[name]
+
+    @property
+    def communes(self) -> gpd.GeoDataFrame:
+        """``insee_com, lib_com, population, insee_dep, insee_reg, siren_epci, geometry``, sorted by code."""
+        return self._layer("communes")
+
+    @property
+    def arrondissements(self) -> gpd.GeoDataFrame:
+        """Arrondissements municipaux of Paris, Lyon, Marseille: ``insee_arm, lib_arm, insee_com`` (the city)..."""
+        return self._layer("arrondissements")
+
+    @property
+    def former_communes(self) -> pd.DataFrame:
+        """Communes déléguées and associées: ``code, name, kind ('deleguee'|'associee'), insee_com`` (parent)."""
+        return self._layer("former_communes")
+
+    @property
+    def epci(self) -> gpd.GeoDataFrame:
+        """EPCI à fiscalité propre (and the Métropole de Lyon), dissolved from their member communes."""
+        return self._layer("epci")
+
+    @property
+    def departments(self) -> gpd.GeoDataFrame:
+        """``insee_dep, lib_dep, insee_reg, overseas, geometry`` (101 departments)."""
+        return self._layer("departments")
+
+    @property
+    def regions(self) -> gpd.GeoDataFrame:
+        """``insee_reg, lib_reg, overseas, geometry`` (18 regions)."""
+        return self._layer("regions")
+
+    def load_all(self) -> Geography:
+        """Load every layer now (they are otherwise read on first use)."""
+        for name in ("communes", "arrondissements", "former_communes", "epci", "departments", "regions"):
+            self._layer(name)
+        return self
+
+    def commune_area_ha(self) -> pd.Series:
+        """Area of each commune in hectares (index ``insee_com``), in its department's projected CRS."""
+        if "_area" not in self._cache:
+            c = self.communes
+            self._cache["_area"] = pd.Series(area_ha(c, "insee_dep"), index=pd.Index(c["insee_com"], name="insee_com"),
+                                             name="area_ha")
+        return self._cache["_area"]
+
+
+@functools.lru_cache(maxsize=None)
+def _geography(year: int, requested: int) -> Geography:
+    geo = Geography(year=year, requested_year=requested)
+    if requested != year:  # share the layers already loaded for the shipped year
+        object.__setattr__(geo, "_cache", _geography(year, year)._cache)
+    return geo
+
+
+def geography(year: int = 2024, *, nearest: bool = False) -> Geography:
+    """The shipped geography of COG ``year`` (memoised per year).
+
+    A year that is not shipped raises :class:`InputError`, unless ``nearest=True``: then the nearest shipped
+    year is used (the earlier one on a tie) and ``Geography.year`` tells which.
+    """
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise InputError(f"COG year must be an integer, got {year!r}.") from None
+    if year in SHIPPED_YEARS:
+        return _geography(year, year)
+    if not nearest:
+        raise InputError(
+            f"No shipped geography for COG {year}; shipped years: {', '.join(map(str, SHIPPED_YEARS))}.",
+            hint="pick one of these years, or pass nearest=True to use the closest one",
+        )
+    best = min(SHIPPED_YEARS, key=lambda y: (abs(y - year), y))
+    return _geography(best, year)
+
+
+# ------------------------------------------------------------------------------------------------
+# Metric computations
+# ------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _transformer(src, dst: int) -> Transformer:
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def crs_by_department(gdf: pd.DataFrame, dep_col: str | None = "insee_dep") -> np.ndarray:
+    """EPSG code of the projected CRS of each row (from its department code; Lambert-93 when unknown)."""
+    if dep_col is None or dep_col not in gdf:
+        return np.full(len(gdf), settings.METROPOLITAN_CRS, dtype=np.int64)
+    deps = pd.Series(gdf[dep_col]).astype(object)
+    codes = {d: settings.projected_crs(None if pd.isna(d) else str(d)) for d in pd.unique(deps)}
+    return deps.map(codes).to_numpy(dtype=np.int64)
+
+
+def project_by_department(gdf: gpd.GeoDataFrame, dep_col: str | None = "insee_dep") -> np.ndarray:
+    """Geometries of ``gdf`` in metres, each in its department's projected CRS (see :func:`crs_by_department`).
+
+    Returns a NumPy array of shapely geometries aligned with the rows (``gdf`` itself is unchanged).
+    The rows' CRS are given by :func:`crs_by_department`; mix them only through scalar results (areas, lengths).
+    """
+    if gdf.crs is None:
+        raise InputError("Geometries have no CRS; set one (EPSG:4326 for longitude/latitude) before measuring them.")
+    geoms = np.asarray(gdf.geometry.array, dtype=object)
+    crs = crs_by_department(gdf, dep_col)
+    out = np.empty(len(geoms), dtype=object)
+    src = gdf.crs
+    for code in np.unique(crs):
+        idx = np.flatnonzero(crs == code)
+        tr = _transformer(src, int(code))
+        out[idx] = shapely.transform(geoms[idx], lambda xy, tr=tr: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    return out
+
+
+def area_ha(gdf: gpd.GeoDataFrame, dep_col: str | None = "insee_dep") -> np.ndarray:
+    """Area of each geometry in hectares, computed in its department's projected CRS (never in degrees)."""
+    return shapely.area(project_by_department(gdf, dep_col)) / 10_000.0

@@ -1,0 +1,299 @@
+"""QPV layers (quartiers prioritaires de la politique de la ville) in one normalised schema.
+
+:func:`qpv` returns a :class:`QpvLayer` whose ``frame`` has exactly these columns, in this order,
+one row per ``code_qp``, sorted, with a RangeIndex:
+
+=============  =====================================================================================
+``code_qp``    QPV code (``QN…`` for the 2024 geography, ``QP…`` for 2015)
+``lib_qp``     name
+``communes``   tuple of INSEE commune codes, sorted; Paris/Lyon/Marseille as 75056/69123/13055
+``insee_dep``  department of the first commune (official department when the file gives it)
+``insee_reg``  region
+``siren_epci`` EPCI of the first commune, or None
+``overseas``   True outside metropolitan France
+``area_ha``    planar area in the projected CRS of the department (NaN without polygon)
+``geometry``   EPSG:4326 MultiPolygon, valid, or None when unknown
+=============  =====================================================================================
+
+Where the layer comes from (first found): the ``source`` argument (file, folder or URL), the cache
+filled by ``clsm-geo data fetch --qpv``, the layer shipped with the package (2024 geography only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import numbers
+import json
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from clsm_geo import settings as _settings
+from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.qpv_sources import COLUMNS, QpvDataWarning, read_qpv_source  # noqa: F401  (re-exported)
+
+__all__ = ["COLUMNS", "QpvDataWarning", "QpvLayer", "QpvSource", "catalogue", "fetch_qpv", "load_layer_file",
+           "qpv", "qpv_geography_for_year", "shipped_layers"]
+
+GEOGRAPHIES = (2015, 2024)
+#: Key of the parquet schema metadata holding the shipped layer's description (JSON).
+METADATA_KEY = b"clsm_geo.qpv"
+
+
+@dataclass(frozen=True)
+class QpvSource:
+    """Where a QPV layer comes from and how good it is."""
+
+    kind: str  # "user" | "cache" | "shipped"
+    location: str
+    edition: str
+    precision: str
+    has_polygons: bool
+    sha256: str | None = None
+
+    def describe(self) -> str:
+        sha = f", sha256 {self.sha256[:12]}…" if self.sha256 else ""
+        return f"QPV from {self.kind} {self.location}: {self.edition}; {self.precision}{sha}"
+
+
+@dataclass(frozen=True)
+class QpvLayer:
+    """A normalised QPV layer: ``frame`` (see module doc), its ``geography`` (2015/2024) and ``source``."""
+
+    frame: object  # geopandas.GeoDataFrame
+    geography: int
+    source: QpvSource
+
+
+# ----------------------------------------------------------------------------------- calendar
+def qpv_geography_for_year(year: int, *, overseas: bool = False) -> int:
+    """QPV geography in force in ``year``.
+
+    Metropolitan France: 2015 geography for 2015–2023, 2024 geography from 1 January 2024
+    (décret n° 2023-1314). Overseas (DROM, Saint-Martin, Polynésie française): the 2015 geography
+    still applies in 2024, the new one from 1 January 2025 (décrets n° 2024-1211 and 2024-1212).
+    """
+    if isinstance(year, bool) or not (isinstance(year, numbers.Integral)
+                                      or (isinstance(year, str) and year.strip().isdigit())):
+        raise InputError(f"year must be a whole number, not {year!r}")
+    year = int(year)
+    if year < 2015:
+        raise InputError(f"no QPV geography before 2015 (asked for {year}); QPV were created on 1 January 2015")
+    if overseas:
+        return 2015 if year <= 2024 else 2024
+    return 2015 if year <= 2023 else 2024
+
+
+def _check_geography(geography) -> int:
+    try:
+        g = int(geography)
+    except (TypeError, ValueError):
+        g = None
+    if g not in GEOGRAPHIES:
+        raise InputError(f"unknown QPV geography {geography!r}: use 2015 or 2024",
+                         hint="qpv_geography_for_year(year) gives the geography in force a given year")
+    return g
+
+
+# ----------------------------------------------------------------------------------- catalogue & shipped
+def _qpv_data_dir() -> Path:
+    return _settings.shipped_data_dir() / "qpv"
+
+
+def catalogue() -> dict:
+    """The catalogue of official QPV files (``data/qpv/catalogue.json``)."""
+    path = _qpv_data_dir() / "catalogue.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataSourceError(f"cannot read the QPV catalogue {path} ({exc})") from exc
+
+
+def _default_resource(geography: int) -> dict:
+    geo = catalogue()["geographies"][str(geography)]
+    wanted = geo.get("default")
+    for res in geo["resources"]:
+        if res["id"] == wanted:
+            return res
+    raise DataSourceError(f"the QPV catalogue names no default file for the {geography} geography")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _parquet_meta(path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    try:
+        return json.loads(meta.get(METADATA_KEY, b"{}"))
+    except ValueError:
+        return {}
+
+
+def load_layer_file(path: str | Path):
+    """Read a normalised layer written by ``scripts/build_qpv_layer.py`` (GeoParquet)."""
+    import geopandas as gpd
+
+    from clsm_geo.qpv_sources import finalise
+
+    path = Path(path)
+    try:
+        gdf = gpd.read_parquet(path)
+    except Exception as exc:  # pyarrow errors have many classes
+        raise DataSourceError(f"cannot read the QPV layer {path} ({type(exc).__name__}: {exc})") from exc
+    missing = [c for c in COLUMNS if c not in gdf.columns]
+    if missing:
+        raise DataSourceError(f"the QPV layer {path} lacks the columns {', '.join(missing)}",
+                              hint="rebuild it with scripts/build_qpv_layer.py")
+    gdf = gdf.to_crs(_settings.STORAGE_CRS) if gdf.crs is not None else gdf.set_crs(_settings.STORAGE_CRS)
+    gdf["geometry"] = gdf.geometry.where(~(gdf.geometry.isna() | gdf.geometry.is_empty), None)
+    return finalise(gdf)
+
+
+def shipped_layers() -> list[dict]:
+    """Shipped QPV layers: path, geography, rows, size, sha256, edition, precision (for ``data status``)."""
+    import pyarrow.parquet as pq
+
+    out = []
+    for path in sorted(_qpv_data_dir().glob("qpv*.parquet")):
+        meta = _parquet_meta(path)
+        out.append({
+            "path": str(path),
+            "geography": meta.get("geography"),
+            "rows": pq.read_metadata(path).num_rows,
+            "size": path.stat().st_size,
+            "sha256": _sha256(path),
+            "edition": meta.get("edition"),
+            "precision": meta.get("precision"),
+        })
+    return out
+
+
+# ----------------------------------------------------------------------------------- loading
+def _describe_read(report, frame) -> tuple[str, str, bool]:
+    has_polygons = bool(frame.geometry.notna().any())
+    where = f"{report.format or 'file'}" + (f", member {report.member}" if report.member else "")
+    edition = f"user-supplied QPV {'polygons' if report.kind == 'polygons' else 'list'} ({where})"
+    if has_polygons:
+        precision = "polygons as supplied"
+        if report.invalid_in:
+            precision += f" ({len(report.invalid_in)} invalid geometries repaired)"
+        if report.emptied:
+            precision += f"; {len(report.emptied)} QPV without usable polygon"
+    else:
+        precision = "no polygons: QPV codes and communes only (commune-based coverage only)"
+    return edition, precision, has_polygons
+
+
+def _from_file(path: Path, geography: int, *, kind: str, location: str, sha256: str | None,
+               edition: str | None = None, label: str | None = None) -> QpvLayer:
+    frame, report = read_qpv_source(path, geography, label=label)
+    ed, precision, has_polygons = _describe_read(report, frame)
+    if edition:
+        ed = edition
+    return QpvLayer(frame, geography, QpvSource(kind, location, ed, precision, has_polygons, sha256))
+
+
+def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=None) -> QpvLayer:
+    """The QPV layer of ``geography`` (2015 or 2024), normalised (see the module documentation).
+
+    ``source``: a local file or folder (any supported format) or an http(s) URL (downloaded once into
+    the cache). Without it: the cached official file (``clsm-geo data fetch --qpv``), then the shipped
+    layer (2024 only).
+    """
+    s = settings or _settings.get()
+    geography = _check_geography(geography)
+    if source is not None:
+        text = str(source)
+        if re.match(r"^https?://", text, flags=re.I):
+            from clsm_geo.cache import cache_put
+
+            key = f"qpv{geography}-url-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+            entry = cache_put(key, text, validate=_validator(geography, text), settings=s,
+                              meta={"geography": geography, "edition": "user URL", "url": text})
+            return _from_file(Path(entry.path), geography, kind="user", location=text, sha256=entry.sha256,
+                              label=text)
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise InputError(f"{path}: QPV file or folder not found")
+        sha = _sha256(path) if path.is_file() else None
+        return _from_file(path, geography, kind="user", location=str(path), sha256=sha)
+
+    entry = None
+    try:
+        from clsm_geo.cache import cache_get
+    except ImportError:
+        cache_get = None
+    if cache_get is not None:
+        entry = cache_get(f"qpv{geography}", settings=s)
+    if entry is not None:
+        meta = dict(entry.meta or {})
+        try:
+            return _from_file(Path(entry.path), geography, kind="cache", location=str(entry.source or entry.path),
+                              sha256=entry.sha256, edition=meta.get("edition"), label=str(entry.path))
+        except InputError as exc:
+            raise DataSourceError(f"the cached QPV {geography} file cannot be read: {exc.message}",
+                                  hint=f"clsm-geo data fetch --qpv {geography}") from exc
+
+    shipped = _qpv_data_dir() / f"qpv{geography}.parquet"
+    if shipped.is_file():
+        meta = _parquet_meta(shipped)
+        frame = load_layer_file(shipped)
+        return QpvLayer(frame, geography, QpvSource(
+            "shipped", str(shipped), meta.get("edition", "shipped QPV layer"), meta.get("precision", "unknown"),
+            bool(frame.geometry.notna().any()), _sha256(shipped)))
+    raise DataSourceError(
+        f"no QPV {geography} layer available: none given, none in the cache, none shipped with the package",
+        hint=f"clsm-geo data fetch --qpv {geography} (download the official file), or pass --qpv PATH")
+
+
+def _validator(geography: int, label: str):
+    def validate(path) -> None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", QpvDataWarning)
+                read_qpv_source(Path(path), geography, attributes=False, require_communes=False, label=label)
+        except InputError as exc:
+            raise DataSourceError(f"{label}: not a usable QPV {geography} file: {exc.message}") from exc
+    return validate
+
+
+def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None):
+    """Download (or copy) the official QPV file of ``geography`` into the cache under ``qpv{geography}``.
+
+    ``source`` None = the default official URL of ``data/qpv/catalogue.json``. The file is read with
+    the QPV readers before it is committed, so a bad file never replaces a good cache entry.
+    Returns the :class:`clsm_geo.cache.CacheEntry`.
+    """
+    from clsm_geo.cache import cache_put
+
+    s = settings or _settings.get()
+    geography = _check_geography(geography)
+    filename = None
+    if source is None:
+        res = _default_resource(geography)
+        if not res.get("url"):
+            raise DataSourceError(f"no known download URL for the QPV {geography} file ({res.get('note', '')})",
+                                  hint=f"download it by hand and run: clsm-geo data fetch --qpv {geography} PATH")
+        source, edition, filename = res["url"], res.get("edition") or res["title"], res.get("filename")
+        meta = {"geography": geography, "edition": edition, "url": source}
+    else:
+        text = str(source)
+        is_url = bool(re.match(r"^https?://", text, flags=re.I))
+        if not is_url and not Path(text).expanduser().is_file():
+            raise InputError(f"{text}: QPV file not found (fetch takes a file or a URL)")
+        meta = {"geography": geography, "edition": "user-supplied file",
+                ("url" if is_url else "path"): text if is_url else str(Path(text).expanduser().resolve())}
+        source = text if is_url else Path(text).expanduser()
+    return cache_put(f"qpv{geography}", source, filename=filename, meta=meta,
+                     validate=_validator(geography, str(source)), settings=s)
+

@@ -1,0 +1,364 @@
+"""Read the councils' registry (CSV, XLSX, GeoJSON, GeoPackage) into one validated table.
+
+Schema (one row per council; column names are matched without case or accents, French aliases accepted):
+
+=========  ========  =====================================================================
+column     required  content
+=========  ========  =====================================================================
+id         yes       unique identifier of the council
+name       yes       council name
+status     yes       ``actif`` / ``en_projet`` / ``en_sommeil`` / ``ferme`` (or active, in project,
+                     dormant, closed; any case, accents optional)
+created    active    creation year (``2019``; a date such as ``2019-05-12`` is accepted with a warning)
+communes   *         INSEE codes of communes or PLM arrondissements, separated by ``;``
+epci       *         SIREN codes of whole EPCI, separated by ``;``
+closed     no        year the council closed or went dormant
+region     no        region code or name, informative
+notes      no        free text
+geometry   *         GeoJSON/GeoPackage only: a council's own (e.g. infra-communal) perimeter
+=========  ========  =====================================================================
+
+``*`` a council needs at least one of communes, epci or geometry (in project councils may have none yet).
+
+This module checks the file and each cell's syntax. Whether codes exist in a COG year is checked
+by :mod:`clsm_geo.perimeters`; :func:`clsm_geo.validation.validate` runs both.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError, Problem, RegistryError
+
+STATUSES = ("active", "in_project", "dormant", "closed")
+_STATUS_ALIASES = {
+    "actif": "active", "active": "active", "en activite": "active", "en_activite": "active",
+    "en_projet": "in_project", "en projet": "in_project", "projet": "in_project",
+    "in_project": "in_project", "in project": "in_project", "project": "in_project", "planned": "in_project",
+    "en_sommeil": "dormant", "en sommeil": "dormant", "sommeil": "dormant", "dormant": "dormant",
+    "inactive": "dormant", "inactif": "dormant",
+    "ferme": "closed", "closed": "closed", "clos": "closed", "dissous": "closed",
+}
+_COLUMN_ALIASES = {
+    "id": ("id", "identifiant", "code", "id_clsm", "code_clsm"),
+    "name": ("name", "nom", "libelle", "nom_clsm", "intitule"),
+    "status": ("status", "statut", "etat"),
+    "created": ("created", "creation", "annee_creation", "annee", "year_created", "date_creation"),
+    "communes": ("communes", "commune", "insee_com", "codes_communes", "codes_insee"),
+    "epci": ("epci", "siren_epci", "siren", "epcis"),
+    "closed": ("closed", "fermeture", "annee_fermeture", "date_fermeture", "ferme_en"),
+    "region": ("region", "insee_reg", "reg"),
+    "notes": ("notes", "note", "commentaire", "commentaires", "remarques"),
+}
+REQUIRED = ("id", "name", "status")
+CODE_SEPARATORS = re.compile(r"[;,|\n\r\t]+")
+MIN_YEAR, MAX_YEAR = 1990, 2100
+_YEAR = re.compile(r"^\s*(\d{4})(?:\.0+)?\s*$")
+_DATE = re.compile(r"^\s*(?:(\d{4})-\d{1,2}-\d{1,2}(?:[ T].*)?|\d{1,2}/\d{1,2}/(\d{4}))\s*$")
+_COMMUNE_CODE = re.compile(r"^(?:\d{4,5}|2[AB]\d{3})$", re.IGNORECASE)
+_SIREN = re.compile(r"^\d{9}$")
+
+
+def _fold(text: str) -> str:
+    """Lower case, no accents, spaces and dashes as underscores."""
+    text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[\s\-]+", "_", text.strip().lower())
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A registry read from ``source``.
+
+    ``councils`` has one row per council, columns ``id, name, status`` (canonical English),
+    ``created`` and ``closed`` (nullable Int64 years), ``communes`` and ``epci`` (tuples of codes as
+    written, leading zeros restored), ``region``, ``notes``, ``row`` (the row number a spreadsheet
+    shows, header = 1) and ``geometry`` (shapely or None, EPSG:4326).
+    ``problems`` holds the warnings found while reading (errors raise :class:`RegistryError`).
+    """
+
+    councils: pd.DataFrame
+    source: str
+    problems: tuple[Problem, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.councils)
+
+
+def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
+    """Read and check a registry file. Raises :class:`RegistryError` listing every error.
+
+    With ``strict=False`` errors are kept in ``Registry.problems`` and offending rows are dropped,
+    which is what the validation report uses.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise InputError(f"registry file not found: {path}", hint="check the path given to --registry")
+    raw, header_row = _read_table(path)
+    problems: list[Problem] = []
+    columns = _map_columns(raw, name, problems)
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        found = ", ".join(map(str, raw.columns)) or "none"
+        raise RegistryError(
+            f"{name}: missing required column(s) {', '.join(missing)}",
+            [Problem("error", name, 1, c, None, f"required column '{c}' not found (columns found: {found})",
+                     "name the columns id, name, status, created, communes, epci") for c in missing],
+        )
+    if not any(c in columns for c in ("communes", "epci")) and "geometry" not in raw.columns:
+        problems.append(Problem("error", name, 1, "communes", None, "no perimeter column (communes, epci or geometry)",
+                                "add a 'communes' column with INSEE codes separated by ';'"))
+    records = raw.to_dict("records")
+    rows = [_parse_row(record, i + header_row + 1, columns, name, problems) for i, record in enumerate(records)]
+    councils = pd.DataFrame(rows, columns=["id", "name", "status", "created", "closed", "communes", "epci",
+                                           "region", "notes", "row", "geometry"])
+    councils = _check_duplicates(councils, name, problems)
+    councils["created"] = councils["created"].astype("Int64")
+    councils["closed"] = councils["closed"].astype("Int64")
+    errors = [p for p in problems if p.severity == "error"]
+    if errors and strict:
+        raise RegistryError(f"{name}: {len(errors)} error(s) in the registry", problems,
+                            hint=f"run 'clsm-geo validate {path}' for the full report")
+    bad_rows = {p.row for p in errors}
+    councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
+    return Registry(councils=councils, source=str(path), problems=tuple(problems))
+
+
+# --- file formats -------------------------------------------------------------------------------------
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
+    """The raw table (all cells text) and the row number of its header line."""
+    suffix = path.suffix.lower()
+    header_row = 1
+    try:
+        if suffix in (".xlsx", ".xlsm"):
+            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+        elif suffix in (".geojson", ".gpkg", ".json", ".shp", ".fgb"):
+            frame = _read_geo(path)
+        else:
+            frame, header_row = _read_csv(path)
+    except (InputError, RegistryError):
+        raise
+    except Exception as exc:  # any parser failure becomes a clear message about the file
+        raise InputError(f"{path.name}: cannot read the registry ({type(exc).__name__}: {exc})",
+                         hint="save it as CSV (UTF-8, ';' or ',' separated) or XLSX") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.columns.duplicated().any():
+        dup = sorted({c for c in frame.columns[frame.columns.duplicated()]})
+        raise RegistryError(f"{path.name}: duplicated column(s) {', '.join(dup)}",
+                            [Problem("error", path.name, 1, c, None, "column appears more than once",
+                                     "keep one column of each name") for c in dup])
+    if frame.empty:
+        raise RegistryError(f"{path.name}: the registry has no council rows",
+                            [Problem("error", path.name, None, None, None, "no data rows", "add one row per council")])
+    return frame, header_row
+
+
+def _decode(data: bytes, name: str) -> str:
+    if b"\x00" in data[:4096]:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return data.decode("utf-16")
+        raise InputError(f"{name}: this is not a text (CSV) file", hint="export the registry as CSV or XLSX")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
+    """CSV in UTF-8 (with or without BOM), cp1252 or Latin-1, separated by ``;``, ``,`` or tab.
+
+    Leading lines starting with ``#`` are comments (e.g. a notice that the file is an example).
+    """
+    text = _decode(path.read_bytes(), path.name)
+    lines = text.splitlines()
+    comments = 0
+    while comments < len(lines) and lines[comments].lstrip().startswith("#"):
+        comments += 1
+    text = "\n".join(lines[comments:])
+    if not text.strip():
+        raise RegistryError(f"{path.name}: the file is empty",
+                            [Problem("error", path.name, None, None, None, "empty file", "add a header and rows")])
+    header = text.splitlines()[0]
+    counts = {sep: header.count(sep) for sep in (";", ",", "\t")}
+    sep = max(counts, key=counts.get)
+    if counts[sep] == 0:
+        sep = ","
+    records = list(csv.reader(io.StringIO(text), delimiter=sep))
+    columns = [c.strip() for c in records[0]]
+    body, problems = [], []
+    for offset, cells in enumerate(records[1:], start=comments + 2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(columns) and not any(c.strip() for c in cells[len(columns):]):
+            cells = cells[:len(columns)]
+        if len(cells) != len(columns):
+            problems.append(Problem("error", path.name, offset, None, sep.join(cells)[:80],
+                                    f"{len(cells)} cells where the header has {len(columns)} (separator {sep!r})",
+                                    f"quote cells that contain {sep!r}, e.g. \"75118;75119\""))
+            continue
+        body.append(cells)
+    if problems:
+        raise RegistryError(f"{path.name}: {len(problems)} malformed row(s)", problems)
+    frame = pd.DataFrame(body, columns=columns, dtype=object)
+    return frame, comments + 1
+
+
+def _read_geo(path: Path) -> pd.DataFrame:
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(path)
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    out = pd.DataFrame(frame.drop(columns="geometry"))
+    for col in out.columns:
+        out[col] = out[col].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v))
+    out["geometry"] = list(frame.geometry.values)
+    return out
+
+
+# --- columns and cells --------------------------------------------------------------------------------
+
+def _map_columns(raw: pd.DataFrame, name: str, problems: list[Problem]) -> dict[str, str]:
+    folded = {_fold(c): c for c in raw.columns}
+    mapping: dict[str, str] = {}
+    for canonical, aliases in _COLUMN_ALIASES.items():
+        for alias in aliases:
+            if alias in folded:
+                mapping[canonical] = folded[alias]
+                break
+    known = set(mapping.values()) | {"geometry"}
+    for col in raw.columns:
+        if col not in known:
+            problems.append(Problem("warning", name, 1, col, None, "unknown column ignored",
+                                    "known columns: " + ", ".join(_COLUMN_ALIASES)))
+    return mapping
+
+
+def _cell(record: dict, columns: dict[str, str], key: str) -> str:
+    col = columns.get(key)
+    if col is None:
+        return ""
+    value = record[col]
+    return "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value).strip()
+
+
+def parse_year(value: str) -> tuple[int | None, str | None]:
+    """``(year, note)`` from a cell: ``2019``, ``2019.0`` or a date. ``(None, reason)`` when unreadable."""
+    if value == "":
+        return None, None
+    match = _YEAR.match(value)
+    note = None
+    if not match:
+        date = _DATE.match(value)
+        if not date:
+            return None, "not a year"
+        year = int(date.group(1) or date.group(2))
+        note = f"a date was given, the year {year} is used"
+    else:
+        year = int(match.group(1))
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        return None, f"year out of range {MIN_YEAR}-{MAX_YEAR}"
+    return year, note
+
+
+def split_codes(value: str) -> list[str]:
+    """Split a cell of codes on ``;`` (also ``,``, ``|``, newlines), dropping blanks and inner spaces."""
+    return [re.sub(r"\s+", "", part) for part in CODE_SEPARATORS.split(value) if part.strip()]
+
+
+def _parse_row(record, row, columns, name, problems) -> dict:
+    """Parse one council; ``row`` is its line number as a spreadsheet shows it."""
+    def add(severity, column, value, message, suggestion=None):
+        problems.append(Problem(severity, name, row, column, value, message, suggestion))
+
+    council_id = _cell(record, columns, "id")
+    if not council_id:
+        add("error", "id", "", "missing id", "give every council a unique id")
+    council_name = _cell(record, columns, "name")
+    if not council_name:
+        add("error", "name", "", "missing name", "give the council's name")
+    status_text = _cell(record, columns, "status")
+    status = _STATUS_ALIASES.get(_fold(status_text).replace("_", " ")) or _STATUS_ALIASES.get(_fold(status_text))
+    if status is None:
+        add("error", "status", status_text, "unknown status", "use actif, en_projet, en_sommeil or ferme")
+
+    years, bad_year = {}, {}
+    for key in ("created", "closed"):
+        text = _cell(record, columns, key)
+        year, note = parse_year(text)
+        bad_year[key] = bool(text) and year is None
+        if bad_year[key]:
+            add("error", key, text, f"bad year: {note}", "write a 4-digit year such as 2019")
+        elif note:
+            add("warning", key, text, note)
+        years[key] = year
+    if status == "active" and years["created"] is None and not bad_year["created"]:
+        add("error", "created", "", "an active council needs a creation year", "write the year, e.g. 2019")
+    if years["created"] and years["closed"] and years["closed"] < years["created"]:
+        add("error", "closed", str(years["closed"]), "closed before it was created", "check both years")
+    if status in ("dormant", "closed") and years["closed"] is None:
+        add("warning", "closed", "", f"{status} council without a 'closed' year: it counts in no year",
+            "give the year it closed or went dormant")
+
+    communes = _codes(record, columns, "communes", _COMMUNE_CODE, 5, add)
+    epci = _codes(record, columns, "epci", _SIREN, 9, add)
+    geometry = record.get("geometry")
+    if geometry is not None and getattr(geometry, "is_empty", True):
+        geometry = None
+    nothing_given = not _cell(record, columns, "communes") and not _cell(record, columns, "epci")
+    if nothing_given and geometry is None and status in ("active", "dormant", "closed"):
+        add("error", "communes", "", "no perimeter: no commune, EPCI or geometry",
+            "list INSEE codes in 'communes' or SIREN codes in 'epci'")
+    return {"id": council_id, "name": council_name, "status": status, "created": years["created"],
+            "closed": years["closed"], "communes": tuple(communes), "epci": tuple(epci),
+            "region": _cell(record, columns, "region"), "notes": _cell(record, columns, "notes"),
+            "row": row, "geometry": geometry}
+
+
+def _codes(record, columns, key, pattern, width, add) -> list[str]:
+    text = _cell(record, columns, key)
+    out: list[str] = []
+    seen: set[str] = set()
+    for code in split_codes(text):
+        code = code.upper() if code[:2].upper() in ("2A", "2B") else code
+        if code.endswith(".0"):
+            code = code[:-2]
+        can_pad = width == 5 and code.isdigit() and len(code) == 4
+        if not pattern.match(code) and not can_pad:
+            add("error", key, code, f"not a valid {'SIREN' if width == 9 else 'INSEE'} code",
+                f"write {width}-digit codes separated by ';'")
+            continue
+        if can_pad:
+            padded = code.zfill(width)
+            add("warning", key, code, f"leading zero(s) restored: {padded}")
+            code = padded
+        if code in seen:
+            add("warning", key, code, "listed twice")
+            continue
+        seen.add(code)
+        out.append(code)
+    return out
+
+
+def _check_duplicates(councils: pd.DataFrame, name: str, problems: list[Problem]) -> pd.DataFrame:
+    first_row: dict[str, int] = {}
+    for council_id, row in zip(councils["id"], councils["row"]):
+        if not council_id:
+            continue
+        if council_id in first_row:
+            problems.append(Problem("error", name, int(row), "id", council_id,
+                                    f"duplicate id (first used on row {first_row[council_id]})",
+                                    "give each council its own id"))
+        else:
+            first_row[council_id] = int(row)
+    return councils

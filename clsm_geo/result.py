@@ -1,0 +1,205 @@
+"""The result of a coverage run: tables, the headline, per-region and per-department summaries, files."""
+
+from __future__ import annotations
+
+import functools
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from . import io as _io
+from .perimeters import active_mask, in_project_mask, new_mask
+
+FORMATS = ("csv", "xlsx", "geojson", "parquet")
+QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "communes", "overseas", "in_force",
+               "status", "covered_share", "councils", "method", "status_commune", "status_geometry", "area_share",
+               "area_ha", "note"]
+COUNCIL_COLUMNS = ["id", "name", "status", "created", "closed", "active", "new", "in_project", "scale",
+                   "n_communes", "population", "departments", "regions", "epci_listed", "epci_touched",
+                   "qpv_covered", "qpv_codes", "row"]
+SUMMARY_COLUMNS = ["councils_active", "councils_new", "councils_in_project", "councils_covering_qpv", "qpv_total",
+                   "qpv_covered", "qpv_partial", "qpv_uncovered", "qpv_undetermined", "qpv_covered_share"]
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageResult:
+    """What :func:`clsm_geo.coverage` returns.
+
+    ``qpv``: one row per QPV of the layer (GeoDataFrame, EPSG:4326), with ``status`` in
+    covered/partial/uncovered (undetermined only by the commune method), ``covered_share`` and the
+    ``councils`` covering it; QPV not in force in the year have ``in_force`` False and count nowhere.
+    ``councils``: one row per council of the registry with its perimeter attributes and counts.
+    ``summary``: the headline figures (a dict, also ``summary.json``); ``regions``/``departments``:
+    the same figures per territory. ``reconciliation``: QPV where the two methods disagree, and why.
+    """
+
+    year: int
+    cog_year: int
+    method: str
+    qpv: gpd.GeoDataFrame
+    councils_table: pd.DataFrame
+    perimeters: object
+    registry: object
+    qpv_layer: object
+    reconciliation: pd.DataFrame | None
+    settings: object
+
+    @classmethod
+    def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings):
+        councils = perimeters.councils
+        covered_by: dict[str, list[str]] = {}
+        counted = qpv[qpv["in_force"] & qpv["status"].isin(["covered", "partial"])]
+        for code, ids in zip(counted["code_qp"], counted["councils"]):
+            for council_id in ids:
+                covered_by.setdefault(council_id, []).append(code)
+        table = councils.assign(
+            active=active_mask(councils, year).to_numpy(),
+            new=new_mask(councils, year).to_numpy(),
+            in_project=in_project_mask(councils, year).to_numpy(),
+            qpv_codes=[tuple(sorted(covered_by.get(i, ()))) for i in councils["id"]],
+        )
+        table["qpv_covered"] = table["qpv_codes"].map(len)
+        table = table.sort_values("id", kind="stable", ignore_index=True)
+        qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
+        return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, councils_table=table,
+                   perimeters=perimeters, registry=registry, qpv_layer=qpv_layer,
+                   reconciliation=reconciliation, settings=settings)
+
+    # --- tables -----------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def councils(self) -> gpd.GeoDataFrame:
+        """Councils with their perimeter geometry (EPSG:4326; union of units, or their own geometry)."""
+        geoms = self.perimeters.geometries()
+        by_id = dict(zip(self.perimeters.councils["id"], geoms))
+        table = self.councils_table[COUNCIL_COLUMNS]
+        return gpd.GeoDataFrame(table, geometry=[by_id.get(i) for i in table["id"]], crs=4326)
+
+    @functools.cached_property
+    def summary(self) -> dict:
+        """Headline figures of the year (see docs/methodology.md for each key)."""
+        figures = _figures(self.qpv, self.councils_table)
+        layer = self.qpv_layer
+        in_force = self.qpv[self.qpv["in_force"]]
+        out = {
+            "year": self.year, "cog_year": self.cog_year, "qpv_geography": layer.geography, "method": self.method,
+            **figures,
+            "qpv_total_metropolitan": int((~in_force["overseas"]).sum()),
+            "qpv_total_overseas": int(in_force["overseas"].sum()),
+            "qpv_not_in_force": int((~self.qpv["in_force"]).sum()),
+            "qpv_source": {"kind": layer.source.kind, "location": str(layer.source.location),
+                           "edition": layer.source.edition, "precision": layer.source.precision,
+                           "sha256": layer.source.sha256},
+            "registry": Path(str(self.registry.source)).name,
+            "thresholds": {"covered": self.settings.covered_threshold, "partial": self.settings.partial_threshold},
+            "methods_disagree": 0 if self.reconciliation is None else len(self.reconciliation),
+        }
+        out["headline"] = headline(out)
+        return out
+
+    @functools.cached_property
+    def regions(self) -> pd.DataFrame:
+        """Figures per region (every region of the COG year, zeros included)."""
+        from .geography import geography
+
+        names = geography(self.cog_year).regions[["insee_reg", "lib_reg"]]
+        return _per_territory(self.qpv, self.councils_table, "insee_reg", "regions", names)
+
+    @functools.cached_property
+    def departments(self) -> pd.DataFrame:
+        """Figures per department (every department of the COG year, zeros included)."""
+        from .geography import geography
+
+        names = geography(self.cog_year).departments[["insee_dep", "lib_dep", "insee_reg"]]
+        return _per_territory(self.qpv, self.councils_table, "insee_dep", "departments", names)
+
+    @property
+    def headline(self) -> str:
+        return self.summary["headline"]
+
+    # --- output -----------------------------------------------------------------------------------
+
+    def to_files(self, directory: str | Path, formats=("csv",)) -> list[Path]:
+        """Write ``summary.json`` and the tables in each format; every file atomically. Returns the paths."""
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown:
+            from .errors import InputError
+
+            raise InputError(f"unknown format(s): {', '.join(unknown)}", hint="use " + ", ".join(FORMATS))
+        out = Path(directory)
+        written = [_io.write_json(self.summary, out / "summary.json")]
+        tables = {"qpv": self.qpv, "councils": self.councils_table[COUNCIL_COLUMNS],
+                  "regions": self.regions, "departments": self.departments}
+        if self.reconciliation is not None:
+            tables["reconciliation"] = self.reconciliation
+        if "csv" in formats:
+            written += [_io.write_csv(t, out / f"{name}.csv") for name, t in tables.items()]
+        if "xlsx" in formats:
+            written.append(_io.write_xlsx(tables, out / "coverage.xlsx"))
+        if "geojson" in formats:
+            written.append(_io.write_geojson(self.qpv, out / "qpv.geojson"))
+            written.append(_io.write_geojson(self.councils, out / "councils.geojson"))
+        if "parquet" in formats:
+            written.append(_io.write_parquet(_lists_to_text(self.qpv), out / "qpv.parquet"))
+            written.append(_io.write_parquet(_lists_to_text(self.councils), out / "councils.parquet"))
+        return written
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(s[k]))}</td></tr>"
+                       for k in SUMMARY_COLUMNS)
+        return (f"<div><p><b>{html.escape(s['headline'])}</b></p><table>{rows}</table>"
+                f"<p>QPV source: {html.escape(s['qpv_source']['edition'] or '')}</p></div>")
+
+    def __repr__(self) -> str:
+        return f"<CoverageResult {self.year} ({self.method}): {self.summary['headline']}>"
+
+
+def headline(summary: dict) -> str:
+    """The sentence the national resource centre publishes, from summary figures."""
+    return (f"{summary['councils_active']:,} CLSM active at 31 Dec {summary['year']}, "
+            f"{summary['councils_new']:,} new; {summary['councils_in_project']:,} in project; "
+            f"{summary['councils_covering_qpv']:,} CLSM cover priority neighbourhoods, i.e. "
+            f"{summary['qpv_covered_share']:.0%} of the {summary['qpv_total']:,} QPV")
+
+
+def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:
+    q = qpv[qpv["in_force"]]
+    status = q["status"]
+    total = len(q)
+    covered = int(status.isin(["covered", "partial"]).sum())
+    covering = councils["active"] & (councils["qpv_covered"] > 0)
+    return {
+        "councils_active": int(councils["active"].sum()), "councils_new": int(councils["new"].sum()),
+        "councils_in_project": int(councils["in_project"].sum()), "councils_covering_qpv": int(covering.sum()),
+        "qpv_total": total, "qpv_covered": covered, "qpv_partial": int((status == "partial").sum()),
+        "qpv_uncovered": int((status == "uncovered").sum()),
+        "qpv_undetermined": int((status == "undetermined").sum()),
+        "qpv_covered_share": round(covered / total, 6) if total else 0.0,
+    }
+
+
+def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFrame) -> pd.DataFrame:
+    q = qpv[qpv["in_force"]]
+    rows = []
+    exploded = councils.explode(council_key)
+    qpv_region = dict(zip(q["code_qp"], q[key]))
+    for code in names[key]:
+        here = exploded[exploded[council_key] == code]
+        in_here = q[q[key] == code]
+        c = here.assign(qpv_covered=[sum(1 for qc in codes if qpv_region.get(qc) == code)
+                                     for codes in here["qpv_codes"]])
+        rows.append({key: code, **_figures(in_here, c)})
+    out = names.merge(pd.DataFrame(rows), on=key, how="left")
+    return out.sort_values(key, ignore_index=True)
+
+
+def _lists_to_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if col != "geometry" and out[col].map(lambda v: isinstance(v, tuple)).any():
+            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, tuple) else v)
+    return out

