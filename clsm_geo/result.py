@@ -120,6 +120,38 @@ class CoverageResult:
     def headline(self) -> str:
         return self.summary["headline"]
 
+    # --- further analyses (each in its own module) ---------------------------------------------------
+
+    def uncovered(self):
+        """Uncovered and partial QPV with their nearest active council (see :mod:`clsm_geo.gaps`)."""
+        from .gaps import uncovered
+
+        return uncovered(self)
+
+    def gaps(self):
+        """Gaps of the network, one row per finding with a ``kind`` (see :mod:`clsm_geo.gaps`)."""
+        from .gaps import gaps
+
+        return gaps(self)
+
+    def plan(self, steps: int = 20):
+        """Greedy extension plan: the ``steps`` creations/extensions that raise coverage most."""
+        from .plan import plan
+
+        return plan(self, steps)
+
+    def map(self, **options):
+        """Interactive folium map of councils, QPV and territories (see :mod:`clsm_geo.maps.interactive`)."""
+        from .maps.interactive import interactive_map
+
+        return interactive_map(self, **options)
+
+    def plot(self, **options):
+        """Static choropleth with overseas insets (see :mod:`clsm_geo.maps.static`)."""
+        from .maps.static import choropleth
+
+        return choropleth(self, **options)
+
     # --- output -----------------------------------------------------------------------------------
 
     def to_files(self, directory: str | Path, formats=("csv",)) -> list[Path]:

@@ -1,0 +1,63 @@
+"""The ``clsm-geo`` command. It parses arguments, calls the public API and prints; no logic of its own.
+
+Each command lives in its own module of this package with a ``register(subparsers)`` function that adds
+its parser with ``set_defaults(handler=...)``. Exit codes: 0 success, 2 bad input (with the
+validation report), 1 any other failure. Errors are printed as sentences; a traceback only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .. import __version__
+from .. import settings as _settings
+from ..errors import ClsmGeoError, RegistryError
+
+#: Command modules, in the order ``clsm-geo --help`` lists them.
+COMMANDS = ("coverage", "validate", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clsm-geo", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"clsm-geo {__version__}")
+    parser.add_argument("--data-dir", metavar="DIR", help="folder for downloaded official files "
+                        "(env CLSM_GEO_DATA_DIR; default: the user cache folder)")
+    parser.add_argument("--offline", action="store_true", default=None, help="never use the network")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, less output")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _settings.configure(data_dir=args.data_dir, offline=args.offline,
+                        progress=False if args.quiet or not sys.stderr.isatty() else None)
+    try:
+        return args.handler(args) or 0
+    except RegistryError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except ClsmGeoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
+        sys.stderr.close()
+        return 0
+    except Exception as exc:  # an internal error: say so plainly; the traceback only with --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {exc}\n  rerun with --debug and report it", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
