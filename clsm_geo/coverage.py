@@ -231,5 +231,5 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg) -> pd.DataFrame:
         reasons.append(reason)
     out = both[["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
                 "area_share"]].copy()
-    out["reason"] = reasons
+    out["reason"] = pd.Series(reasons, index=out.index, dtype=object)
     return out.reset_index(drop=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,11 +93,13 @@ def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path
             wb.properties.creator = "clsm-geo"
             for name, frame in frames.items():
                 _safe_text(_plain(frame)).to_excel(writer, sheet_name=name[:31], index=False)
-        # openpyxl stamps zip members with the current time: rewrite them with a fixed date.
+        # openpyxl stamps the zip members and docProps/core.xml with the current time: fix both.
         fixed_zip = tmp.with_suffix(".fixed")
         with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 data = src.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
                 info.date_time = (2000, 1, 1, 0, 0, 0)
                 dst.writestr(info, data)
         os.replace(fixed_zip, tmp)
