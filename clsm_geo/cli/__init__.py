@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from .. import __version__
 from .. import settings as _settings
 from ..errors import ClsmGeoError, RegistryError
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
-COMMANDS = ("coverage", "validate", "data")
+COMMANDS = ("coverage", "validate", "trend", "data")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Data warnings as one plain line on stderr (no source location: it is for users)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _print_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     _settings.configure(data_dir=args.data_dir, offline=args.offline,
