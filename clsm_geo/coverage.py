@@ -166,16 +166,17 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     mat = unit_matrix(perims, active & ~own).T.tocsr()      # units × councils
     by_area = (rel.weights @ mat).tocsr()                    # QPV × councils: area share per council
     by_pair = (rel.pair_units @ mat).tocsr()                 # pairs × councils: units touched
+    area, pair = by_area.tocoo(), by_pair.tocoo()
+    keep_area = use_geometry[area.row] & (area.data > cfg.partial_threshold)
+    pair_q = rel.pair_qpv[pair.row]
+    keep_pair = ~use_geometry[pair_q] & (pair.data > 0)
+    q = np.concatenate([area.row[keep_area], pair_q[keep_pair]]).astype(np.int64)
+    c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
+    n_councils = len(perims.councils)
+    keys = np.unique(q * n_councils + c)
     out: list[set[int]] = [set() for _ in range(len(frame))]
-    area = by_area.tocoo()
-    for q, c, v in zip(area.row, area.col, area.data):
-        if use_geometry[q] and v > cfg.partial_threshold:
-            out[q].add(int(c))
-    pair = by_pair.tocoo()
-    for k, c, v in zip(pair.row, pair.col, pair.data):
-        q = rel.pair_qpv[k]
-        if not use_geometry[q] and v > 0:
-            out[q].add(int(c))
+    for qi, ci in zip((keys // n_councils).tolist(), (keys % n_councils).tolist()):
+        out[qi].add(ci)
     own_idx = np.flatnonzero(active & own)
     if len(own_idx):
         import shapely

@@ -7,6 +7,7 @@ expands to its member communes of the year; a whole PLM city expands to all its 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -37,6 +38,19 @@ class Perimeters:
     year: int
     councils: pd.DataFrame
     problems: tuple[Problem, ...] = field(default=())
+
+    @functools.cached_property
+    def matrix(self):
+        """Sparse 0/1 matrix councils × units (see :func:`unit_matrix`), built once."""
+        from scipy import sparse
+
+        from .units import unit_index
+
+        position = {code: i for i, code in enumerate(unit_index(self.year))}
+        unit_lists = self.councils["units"].tolist()
+        rows = np.repeat(np.arange(len(unit_lists)), [len(u) for u in unit_lists])
+        cols = np.fromiter((position[u] for units in unit_lists for u in units), dtype=np.int64, count=len(rows))
+        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(unit_lists), len(position)))
 
     def geometries(self) -> gpd.GeoSeries:
         """One valid (Multi)Polygon per council in EPSG:4326: its own geometry or the union of its units."""
@@ -75,7 +89,9 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
     epci_members = dict(zip(geo.epci["siren_epci"], geo.epci["members"]))
     epci_names = dict(zip(geo.epci["siren_epci"], geo.epci["lib_epci"]))
 
-    unit_info = table.set_index("unit")
+    # unit -> (commune, department, region, EPCI, population), for per-council attributes without pandas.
+    unit_info = dict(zip(table["unit"], zip(table["insee_com"], table["insee_dep"], table["insee_reg"],
+                                             table["siren_epci"], table["population"].astype(int))))
     records = []
     for council in councils.itertuples(index=False):
         units_set: set[str] = set()
@@ -113,14 +129,14 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
                 hit = table.sindex.query(own, predicate="intersects")
                 units_set.update(table["unit"].iloc[hit])
         unit_codes = tuple(sorted(units_set))
-        info = unit_info.loc[list(unit_codes)] if unit_codes else unit_info.iloc[0:0]
-        communes = tuple(sorted(set(info["insee_com"])))
+        info = [unit_info[u] for u in unit_codes]
+        communes = tuple(sorted({i[0] for i in info}))
         records.append({
             "units": unit_codes, "communes": communes, "n_communes": len(communes),
-            "population": int(info["population"].sum()),
-            "departments": tuple(sorted(set(info["insee_dep"]))),
-            "regions": tuple(sorted(set(info["insee_reg"]))),
-            "epci_touched": tuple(sorted({e for e in info["siren_epci"] if isinstance(e, str)})),
+            "population": sum(i[4] for i in info),
+            "departments": tuple(sorted({i[1] for i in info})),
+            "regions": tuple(sorted({i[2] for i in info})),
+            "epci_touched": tuple(sorted({i[3] for i in info if isinstance(i[3], str)})),
             "epci_names": tuple(epci_names.get(s, s) for s in council.epci),
             "scale": _scale(unit_codes, communes, council.epci, own, epci_members),
             "own_geometry": own,
@@ -173,26 +189,26 @@ def _whole_city(unit_codes, city: str) -> bool:
     return sum(1 for u in unit_codes if u.startswith(prefix)) == expected
 
 
-def _overlap_warnings(councils: pd.DataFrame, file: str, year: int) -> list[Problem]:
-    """A warning for each pair of active councils sharing units."""
+def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int = 5) -> list[Problem]:
+    """One warning per active council sharing units with earlier active councils (linear in the units)."""
     active = councils[councils["status"] == "active"]
-    pairs = active[["id", "row", "units"]].explode("units").dropna(subset=["units"])
-    shared = pairs[pairs.duplicated("units", keep=False)]
-    problems = []
-    if shared.empty:
-        return problems
-    groups = shared.groupby("units")["id"].agg(lambda s: tuple(sorted(set(s))))
-    by_pair: dict[tuple, list[str]] = {}
-    for unit, ids in groups.items():
-        for i in range(len(ids)):
-            for j in range(i + 1, len(ids)):
-                by_pair.setdefault((ids[i], ids[j]), []).append(unit)
+    first_claim: dict[str, str] = {}
+    shared: dict[str, dict[str, list[str]]] = {}
     rows = dict(zip(active["id"], active["row"]))
-    for (a, b), unit_list in sorted(by_pair.items()):
-        sample = ", ".join(unit_list[:5]) + (" …" if len(unit_list) > 5 else "")
-        problems.append(Problem("warning", file, int(rows[b]), "communes", None,
-                                f"active councils {a} and {b} overlap on {len(unit_list)} commune(s) "
-                                f"or arrondissement(s) in COG {year}: {sample}",
+    for council_id, unit_codes in zip(active["id"], active["units"]):
+        for unit in unit_codes:
+            owner = first_claim.setdefault(unit, council_id)
+            if owner != council_id:
+                shared.setdefault(council_id, {}).setdefault(owner, []).append(unit)
+    problems = []
+    for council_id, others in shared.items():
+        parts = []
+        for other, units in sorted(others.items())[:most]:
+            sample = ", ".join(units[:3]) + (" …" if len(units) > 3 else "")
+            parts.append(f"{other} ({len(units)}: {sample})")
+        more = f" and {len(others) - most} other council(s)" if len(others) > most else ""
+        problems.append(Problem("warning", file, int(rows[council_id]), "communes", None,
+                                f"active council {council_id} overlaps in COG {year} with " + "; ".join(parts) + more,
                                 "check whether one perimeter should exclude them"))
     return problems
 
@@ -222,19 +238,13 @@ def new_mask(councils: pd.DataFrame, year: int) -> pd.Series:
 
 
 def unit_matrix(perimeters: Perimeters, mask: np.ndarray | pd.Series | None = None):
-    """Sparse 0/1 matrix councils × units of the year (rows in ``perimeters.councils`` order)."""
+    """Sparse 0/1 matrix councils × units of the year (rows in ``perimeters.councils`` order).
+
+    Rows of councils outside ``mask`` (a boolean per council) are all zero.
+    """
     from scipy import sparse
 
-    from .units import unit_index
-
-    index = unit_index(perimeters.year)
-    rows, cols = [], []
-    for i, unit_codes in enumerate(perimeters.councils["units"]):
-        if mask is not None and not bool(np.asarray(mask)[i]):
-            continue
-        pos = index.get_indexer(list(unit_codes))
-        pos = pos[pos >= 0]
-        rows.extend([i] * len(pos))
-        cols.extend(pos.tolist())
-    data = np.ones(len(rows))
-    return sparse.csr_matrix((data, (rows, cols)), shape=(len(perimeters.councils), len(index)))
+    full = perimeters.matrix
+    if mask is None:
+        return full
+    return (sparse.diags(np.asarray(mask, dtype=float)) @ full).tocsr()
