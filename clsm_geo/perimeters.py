@@ -20,6 +20,8 @@ from .errors import Problem
 from .registry import Registry
 
 SCALES = ("infra-communal", "communal", "intercommunal", "whole EPCI")
+PERIMETER_COLUMNS = ["units", "communes", "n_communes", "population", "departments", "regions", "epci_touched",
+                     "epci_names", "scale", "own_geometry"]
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
         })
     listed = councils.drop(columns=["geometry"]).rename(columns={"communes": "communes_listed",
                                                                    "epci": "epci_listed"})
-    out = pd.concat([listed, pd.DataFrame(records, index=councils.index)], axis=1)
+    attributes = pd.DataFrame(records, index=councils.index, columns=PERIMETER_COLUMNS)
+    out = pd.concat([listed, attributes], axis=1)
     problems += _overlap_warnings(out, file, year)
     return Perimeters(year=year, councils=out, problems=tuple(problems))
 

@@ -1,0 +1,171 @@
+"""Hostile input: never a traceback, every error located, outputs safe. See docs/reliability.md."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from clsm_geo.cli import main
+from clsm_geo.errors import ClsmGeoError, RegistryError
+from clsm_geo.registry import read_registry
+from clsm_geo.validation import validate
+
+HEADER = "id,name,status,created,communes,epci\n"
+
+
+def hostile_corpus() -> dict[str, bytes]:
+    rng = __import__("random").Random(7)
+    many = ";".join(f"{31000 + i:05d}" for i in range(10_000))
+    return {
+        "random_bytes.csv": bytes(rng.randrange(256) for _ in range(4096)),
+        "nul_bytes.csv": b"id,name\x00,status\n\x00\x00\x00",
+        "utf16.csv": ("\ufeff" + HEADER + "A,Lyon,actif,2015,69123,\n").encode("utf-16"),
+        "latin1.csv": (HEADER + "A,Saint-Étienne,actif,2015,42218,\n").encode("latin-1"),
+        "mixed_separators.csv": b"id;name,status;created,communes\nA;x,actif;2015,31555\n",
+        "missing_columns.csv": b"identifier,label\nA,x\n",
+        "duplicated_columns.csv": b"id,name,status,status,created,communes\nA,x,actif,actif,2015,31555\n",
+        "empty.csv": b"",
+        "blank_lines.csv": b"\n\n\n",
+        "header_only.csv": HEADER.encode(),
+        "huge_cell.csv": (HEADER + f'A,x,actif,2015,"{many}",\n').encode(),
+        "formulas.csv": (HEADER + 'A,"=HYPERLINK(""http://x"",""y"")",actif,2015,31555,\n'
+                                  "B,+cmd|' /C calc'!A0,actif,2015,33063,\n").encode(),
+        "dates_for_years.csv": (HEADER + "A,x,actif,2015-03-01,31555,\nB,y,actif,01/03/2016,33063,\n").encode(),
+        "spaces_and_zeros.csv": (HEADER + 'A,x,actif,2015," 1004 ; 01 053 ",\n').encode(),
+        "unbalanced_quotes.csv": (HEADER + 'A,"x,actif,2015,31555,\n').encode(),
+        "long_line.csv": (HEADER + "A," + "x" * 200_000 + ",actif,2015,31555,\n").encode(),
+        "not_really.xlsx": (HEADER + "A,x,actif,2015,31555,\n").encode(),
+        "zip_renamed.xlsx": _zip_bytes(),
+        "bad.geojson": b'{"type": "FeatureCollection", "features": [{"type": "Feature"',
+        "years_out_of_range.csv": (HEADER + "A,x,actif,1789,31555,\nB,y,actif,99999,31555,\n").encode(),
+        "negative_and_float.csv": (HEADER + "A,x,actif,-2015,31555.0,\nB,y,actif,2015.5,1e4,\n").encode(),
+    }
+
+
+def _zip_bytes() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("../evil.txt", "x")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name,content", sorted(hostile_corpus().items()))
+def test_hostile_registries_never_give_a_traceback(tmp_path, capsys, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert code in (0, 2), (out, err)
+    assert "Traceback" not in out + err and "internal error" not in err
+    assert name in out + err                     # the message names the file
+    assert path.read_bytes() == content          # the input is never written
+    code = main(["-q", "coverage", "--registry", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err and "internal error" not in err
+    if code == 2:
+        assert not (tmp_path / "out").exists()   # no partial output on bad input
+
+
+def test_located_errors_for_spaces_zeros_dates_and_formulas(tmp_path):
+    corpus = hostile_corpus()
+    (tmp_path / "a.csv").write_bytes(corpus["spaces_and_zeros.csv"])
+    reg = read_registry(tmp_path / "a.csv")
+    assert reg.councils.loc[0, "communes"] == ("01004", "01053")
+    (tmp_path / "b.csv").write_bytes(corpus["years_out_of_range.csv"])
+    with pytest.raises(RegistryError) as info:
+        read_registry(tmp_path / "b.csv")
+    assert {(p.row, p.column) for p in info.value.problems if p.severity == "error"} == {(2, "created"),
+                                                                                        (3, "created")}
+
+
+def test_formulas_are_neutralised_in_every_table_output(tmp_path, capsys):
+    path = tmp_path / "reg.csv"
+    path.write_bytes(hostile_corpus()["formulas.csv"])
+    assert main(["-q", "coverage", "--registry", str(path), "--out", str(tmp_path / "out"),
+                 "--format", "csv,xlsx"]) == 0
+    councils = pd.read_csv(tmp_path / "out" / "councils.csv", dtype=str)
+    assert councils["name"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")", "'+cmd|' /C calc'!A0"]
+    sheet = pd.read_excel(tmp_path / "out" / "coverage.xlsx", sheet_name="councils", dtype=str)
+    assert all(name.startswith("'") for name in sheet["name"])
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=2000) | st.text(max_size=2000).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_fuzz_arbitrary_bytes_only_raise_our_errors(tmp_path, data):
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    try:
+        read_registry(path, strict=False)
+    except ClsmGeoError as exc:
+        assert "fuzz.csv" in str(exc)
+
+
+CELL = st.one_of(st.sampled_from(["", "actif", "en_projet", "zombie", "2015", "20x5", "31555", "1004", "ABCDE",
+                                  "200046977", "=1+1", "31555;33063", "2016-01-01", " 75118 ", "99999"]),
+                 st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12))
+
+
+@hsettings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(CELL, min_size=6, max_size=6), min_size=1, max_size=15))
+def test_fuzz_structured_rows_every_problem_has_row_and_column(tmp_path, rows):
+    buffer = io.StringIO()
+    pd.DataFrame(rows, columns=["id", "name", "status", "created", "communes", "epci"]).to_csv(buffer, index=False)
+    path = tmp_path / "rows.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    try:
+        report = validate(path, 2024)
+    except ClsmGeoError as exc:  # whole-file problems (e.g. every row blank) are still our errors
+        assert "rows.csv" in str(exc)
+        return
+    for problem in report.problems:
+        assert problem.file == "rows.csv"
+        assert problem.row is not None and 2 <= problem.row <= len(rows) + 1
+        assert problem.column in {"id", "name", "status", "created", "communes", "epci", "closed"}
+
+
+def _geo_registry(tmp_path, geometries, crs=4326, name="reg.geojson"):
+    import geopandas as gpd
+
+    frame = gpd.GeoDataFrame({"id": [f"G{i}" for i in range(len(geometries))],
+                              "name": [f"g{i}" for i in range(len(geometries))],
+                              "status": ["actif"] * len(geometries), "created": ["2020"] * len(geometries)},
+                             geometry=geometries, crs=crs)
+    path = tmp_path / name
+    frame.to_file(path)
+    return path
+
+
+def test_geometry_robustness_invalid_empty_mixed_and_other_crs(tmp_path):
+    import geopandas as gpd
+    import clsm_geo
+
+    bowtie = shapely.Polygon([(1.44, 43.60), (1.46, 43.62), (1.46, 43.60), (1.44, 43.62)])   # self-intersecting
+    mixed = shapely.GeometryCollection([shapely.Point(1.45, 43.61), shapely.box(1.44, 43.60, 1.45, 43.61)])
+    path = _geo_registry(tmp_path, [bowtie, mixed])
+    result = clsm_geo.coverage(path, 2024, method="geometry")
+    geoms = result.councils.set_index("id").geometry
+    assert geoms.is_valid.all() and (geoms.geom_type.isin(["Polygon", "MultiPolygon"])).all()
+    assert set(result.councils_table["scale"]) == {"infra-communal"}
+
+    point = _geo_registry(tmp_path, [shapely.Point(1.45, 43.61)], name="point.geojson")
+    with pytest.raises(RegistryError) as info:
+        clsm_geo.coverage(point, 2024)
+    assert [(p.row, p.column) for p in info.value.problems if p.severity == "error"] == [(2, "geometry")]
+
+    lambert = gpd.GeoSeries([shapely.box(1.44, 43.60, 1.45, 43.61)], crs=4326).to_crs(2154)
+    projected = _geo_registry(tmp_path, list(lambert), crs=2154, name="l93.geojson")
+    again = clsm_geo.coverage(projected, 2024, method="geometry")
+    assert again.councils.geometry.iloc[0].bounds[0] == pytest.approx(1.44, abs=1e-6)
+
+
+def test_summary_json_is_valid_json_even_with_odd_names(tmp_path):
+    path = tmp_path / "reg.csv"
+    path.write_text(HEADER + 'A,"Nom ""quoté"" <b>&</b> \u2028",actif,2015,31555,\n', encoding="utf-8")
+    assert main(["-q", "coverage", "--registry", str(path), "--out", str(tmp_path / "o")]) == 0
+    json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
