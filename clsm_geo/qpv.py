@@ -218,7 +218,7 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
             from clsm_geo.cache import cache_put
 
             key = f"qpv{geography}-url-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-            entry = cache_put(key, text, validate=_validator(geography, text), settings=s,
+            entry = cache_put(key, text, validate=_validator(geography, text, user_file=False), settings=s,
                               meta={"geography": geography, "edition": "user URL", "url": text})
             return _from_file(Path(entry.path), geography, kind="user", location=text, sha256=entry.sha256,
                               label=text)
@@ -256,14 +256,18 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
         hint=f"clsm-geo data fetch --qpv {geography} (download the official file), or pass --qpv PATH")
 
 
-def _validator(geography: int, label: str):
+def _validator(geography: int, label: str, *, user_file: bool):
+    """Check a fetched file loads; a bad local file is the user's input error, a bad download a source error."""
+    error = InputError if user_file else DataSourceError
+
     def validate(path) -> None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", QpvDataWarning)
                 read_qpv_source(Path(path), geography, attributes=False, require_communes=False, label=label)
         except InputError as exc:
-            raise DataSourceError(f"{label}: not a usable QPV {geography} file: {exc.message}") from exc
+            raise error(f"{label}: not a usable QPV {geography} file: {exc.message}",
+                        hint="nothing was changed in the cache") from exc
     return validate
 
 
@@ -283,7 +287,7 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
         res = _default_resource(geography)
         if not res.get("url"):
             raise DataSourceError(f"no known download URL for the QPV {geography} file ({res.get('note', '')})",
-                                  hint=f"download it by hand and run: clsm-geo data fetch --qpv {geography} PATH")
+                                  hint=f"download it by hand and run: clsm-geo data fetch --qpv {geography} --from PATH")
         source, edition, filename = res["url"], res.get("edition") or res["title"], res.get("filename")
         meta = {"geography": geography, "edition": edition, "url": source}
     else:
@@ -295,5 +299,6 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
                 ("url" if is_url else "path"): text if is_url else str(Path(text).expanduser().resolve())}
         source = text if is_url else Path(text).expanduser()
     return cache_put(f"qpv{geography}", source, filename=filename, meta=meta,
-                     validate=_validator(geography, str(source)), settings=s)
+                     validate=_validator(geography, str(source), user_file=isinstance(source, Path)),
+                     settings=s)
 

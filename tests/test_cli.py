@@ -115,3 +115,17 @@ def test_unexpected_errors_are_one_sentence_not_a_traceback(tmp_path, capsys, mo
     monkeypatch.setattr(command, "run_coverage", boom)
     code, _, err = run(capsys, "coverage", "--registry", REPO_EXAMPLE, "--out", tmp_path / "x")
     assert code == 1 and "internal error: RuntimeError: disk on fire" in err and "Traceback" not in err
+
+
+def test_data_dir_option_and_bad_fetch_keep_the_cache_intact(tmp_path, shared, capsys):
+    data_dir = tmp_path / "mydata"
+    listing = shared / "qpv/qpv2024_anct_list_by_commune/qpv2024_code_commune_DERIVED.csv"
+    code, out, err = run(capsys, "--data-dir", data_dir, "data", "fetch", "--qpv", "2024", "--from", listing)
+    assert code == 0, err
+    assert str(data_dir) in out and (data_dir / "cache").is_dir()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("this,is,not\na,qpv,list\n")
+    code, _, err = run(capsys, "--data-dir", data_dir, "data", "fetch", "--qpv", "2024", "--from", bad)
+    assert code == 2 and "bad.csv" in err and "Traceback" not in err
+    code, out, _ = run(capsys, "--data-dir", data_dir, "data", "status")
+    assert "qpv2024" in out and "qpv2024_code_commune_DERIVED.csv" in out
