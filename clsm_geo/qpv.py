@@ -29,7 +29,6 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 
 from clsm_geo import settings as _settings
 from clsm_geo.errors import DataSourceError, InputError
@@ -143,7 +142,7 @@ def load_layer_file(path: str | Path):
     """Read a normalised layer written by ``scripts/build_qpv_layer.py`` (GeoParquet)."""
     import geopandas as gpd
 
-    from clsm_geo.qpv_sources import finalise
+    from clsm_geo.qpv_normalise import finalise
 
     path = Path(path)
     try:

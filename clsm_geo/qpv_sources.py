@@ -23,17 +23,18 @@ import json
 import re
 import warnings
 import zipfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from clsm_geo import settings as _settings
-from clsm_geo.errors import ClsmGeoError, InputError
+from clsm_geo.errors import InputError
+from clsm_geo.qpv_normalise import (  # noqa: F401  (COLUMNS and QpvDataWarning re-exported)
+    COLUMNS, QpvDataWarning, ReadReport, area_ha, commune_attributes, communes_from_polygons, dep_of_commune,
+    dep_of_qpv_code, derive_admin, fail, finalise, polygonal, to_wgs84,
+)
 
-#: Columns of a normalised QPV frame, in this order (the contract of :class:`clsm_geo.qpv.QpvLayer`).
-COLUMNS = ("code_qp", "lib_qp", "communes", "insee_dep", "insee_reg", "siren_epci", "overseas", "area_ha", "geometry")
 
 #: Attribute names seen across editions, compared case-insensitively, best first.
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -48,22 +49,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "siren_epci": ("siren_epci", "epci", "code_epci", "siren"),
 }
 
-#: Region of each department (COG 2024, INSEE table d'appartenance géographique). Used only when
-#: neither the file nor the commune geography gives the region.
-DEP_TO_REG: dict[str, str] = {
-    "01": "84", "02": "32", "03": "84", "04": "93", "05": "93", "06": "93", "07": "84", "08": "44", "09": "76",
-    "10": "44", "11": "76", "12": "76", "13": "93", "14": "28", "15": "84", "16": "75", "17": "75", "18": "24",
-    "19": "75", "21": "27", "22": "53", "23": "75", "24": "75", "25": "27", "26": "84", "27": "28", "28": "24",
-    "29": "53", "2A": "94", "2B": "94", "30": "76", "31": "76", "32": "76", "33": "75", "34": "76", "35": "53",
-    "36": "24", "37": "24", "38": "84", "39": "27", "40": "75", "41": "24", "42": "84", "43": "84", "44": "52",
-    "45": "24", "46": "76", "47": "75", "48": "76", "49": "52", "50": "28", "51": "44", "52": "44", "53": "52",
-    "54": "44", "55": "44", "56": "53", "57": "44", "58": "27", "59": "32", "60": "32", "61": "28", "62": "32",
-    "63": "84", "64": "75", "65": "76", "66": "76", "67": "44", "68": "44", "69": "84", "70": "27", "71": "27",
-    "72": "52", "73": "84", "74": "84", "75": "11", "76": "28", "77": "11", "78": "11", "79": "75", "80": "32",
-    "81": "76", "82": "76", "83": "93", "84": "93", "85": "52", "86": "75", "87": "75", "88": "44", "89": "27",
-    "90": "27", "91": "11", "92": "11", "93": "11", "94": "11", "95": "11",
-    "971": "01", "972": "02", "973": "03", "974": "04", "976": "06",
-}
 
 #: QPV code shape: QN (2024 geography) or QP (2015 geography), department on 3 characters, number, suffix.
 _CODE_RE = re.compile(r"^Q[NP](\d{3}|02[AB])\d{2,3}[A-Z]?$")
@@ -73,48 +58,9 @@ _VECTOR_EXT = (".geojson", ".json", ".shp", ".gpkg", ".fgb", ".zip")
 _LIST_EXT = (".csv", ".txt", ".tsv")
 #: Column names that hold commune names in some editions (COMMUNE_QP of 2015): used only if they hold codes.
 _AMBIGUOUS_COMMUNE_COLUMNS = {"com", "commune_qp", "communes", "commune", "insee"}
-#: A QPV is assigned to a commune from polygons only when this share of its area lies in the commune.
-COMMUNE_SHARE_MIN = 0.05
-
-
-class QpvDataWarning(UserWarning):
-    """Something in a QPV file was repaired or guessed (invalid geometry, missing CRS…)."""
-
-
-@dataclass
-class ReadReport:
-    """What :func:`read_qpv_source` found and did, for logs, the build script and tests."""
-
-    file: str
-    kind: str = ""  # "polygons" or "list"
-    format: str = ""  # "GeoJSON", "ESRI Shapefile", "GPKG", "CSV", ...
-    member: str | None = None  # zip member or file in a folder actually read
-    features: int = 0  # input rows/features
-    crs_in: str | None = None
-    invalid_in: list[str] = field(default_factory=list)  # codes whose geometry was invalid in the file
-    emptied: list[str] = field(default_factory=list)  # codes whose geometry was unusable (-> None)
-    notes: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------------- helpers
-def _fail(file, message, *, row=None, column=None, hint=None):
-    where = str(file)
-    if row is not None:
-        where += f", row {row}"
-    if column is not None:
-        where += f", column '{column}'"
-    raise InputError(f"{where}: {message}", hint=hint)
-
-
-def dep_of_commune(code: str) -> str:
-    """Department of an INSEE commune code (``97x``/``98x`` overseas on 3 characters)."""
-    return code[:3] if code.startswith(("97", "98")) else code[:2]
-
-
-def dep_of_qpv_code(code: str) -> str:
-    """Department encoded in a QPV code (``QN01301M`` -> ``13``, ``QN97101M`` -> ``971``)."""
-    d = code[2:5]
-    return d if d.startswith("9") and d[1] in "78" else d[1:]
 
 
 def plm_city(code: str) -> str:
@@ -220,7 +166,7 @@ def _member_score(name: str) -> int:
 def _pick(names, file, what) -> str:
     scored = sorted(((s, n) for n in names if (s := _member_score(n)) >= 0), key=lambda t: (-t[0], t[1]))
     if not scored:
-        _fail(file, f"no QPV file found in this {what} (looked for GeoJSON, shapefile, GeoPackage or CSV)")
+        fail(file, f"no QPV file found in this {what} (looked for GeoJSON, shapefile, GeoPackage or CSV)")
     return scored[0][1]
 
 
@@ -258,7 +204,7 @@ def _read_vector(gdal_path: str, file, report: ReadReport):
         info = pyogrio.read_info(gdal_path, layer=layer)
         frame = pyogrio.read_dataframe(gdal_path, layer=layer)
     except Exception as exc:  # pyogrio/GDAL errors have many classes
-        _fail(file, f"cannot read this file as a geographic layer ({type(exc).__name__}: {exc})")
+        fail(file, f"cannot read this file as a geographic layer ({type(exc).__name__}: {exc})")
     report.format = info.get("driver") or ""
     report.crs_in = info.get("crs")
     return frame
@@ -274,18 +220,18 @@ def _read_csv(source: Path | bytes, file, report: ReadReport) -> pd.DataFrame:
         except UnicodeDecodeError:
             continue
     if text is None:
-        _fail(file, "cannot decode the file as UTF-8 or Windows-1252 text")
+        fail(file, "cannot decode the file as UTF-8 or Windows-1252 text")
     first = text.split("\n", 1)[0]
     sep = max((";", ",", "\t", "|"), key=first.count)
     if first.count(sep) == 0:
-        _fail(file, "cannot find the column separator on the header line (expected ';' or ',')")
+        fail(file, "cannot find the column separator on the header line (expected ';' or ',')")
     # Excel-protected cells ="…" written without CSV quoting: make them proper quoted cells.
     text = re.sub(r'(?:(?<=^)|(?<=[;,\t|]))="([^"]*)"(?=[;,\t|\r\n]|$)', r'"\1"', text, flags=re.M)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quotechar='"',
                             skipinitialspace=False, na_values=[""])
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        _fail(file, f"cannot parse the CSV ({exc})")
+        fail(file, f"cannot parse the CSV ({exc})")
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     report.format = "CSV"
     return frame
@@ -309,7 +255,7 @@ def _load_raw_file(path: Path, report: ReadReport):
             with zipfile.ZipFile(path) as zf:
                 names = [i.filename for i in zf.infolist() if not i.is_dir()]
         except zipfile.BadZipFile as exc:
-            _fail(report.file, f"not a readable zip archive ({exc})")
+            fail(report.file, f"not a readable zip archive ({exc})")
         member = _pick(names, report.file, "zip archive")
         report.member = member
         if member.lower().endswith(".csv"):
@@ -322,132 +268,9 @@ def _load_raw_file(path: Path, report: ReadReport):
 
 
 # ----------------------------------------------------------------------------------- geometry
-def polygonal(geom):
-    """MultiPolygon made of the polygonal parts of ``geom`` (repaired if invalid); None if nothing is left."""
-    import shapely
-    from shapely.geometry import MultiPolygon, Polygon
-
-    if geom is None or geom.is_empty:
-        return None
-    if not geom.is_valid:
-        geom = shapely.make_valid(geom)
-    parts: list = []
-
-    def collect(g):
-        if isinstance(g, Polygon):
-            if not g.is_empty and g.area > 0:
-                parts.append(g)
-        elif isinstance(g, MultiPolygon) or hasattr(g, "geoms"):
-            for sub in g.geoms:
-                collect(sub)
-
-    collect(geom)
-    if not parts:
-        return None
-    out = MultiPolygon(parts)
-    if not out.is_valid:  # parts of a collection may overlap
-        out = shapely.make_valid(shapely.unary_union(parts))
-        parts = []
-        collect(out)
-        out = MultiPolygon(parts) if parts else None
-    return out
-
-
-def area_ha(geoms, deps) -> np.ndarray:
-    """Planar area in hectares, each geometry in the projected CRS of its department."""
-    import geopandas as gpd
-
-    gs = gpd.GeoSeries(list(geoms), crs=_settings.STORAGE_CRS)
-    out = np.full(len(gs), np.nan)
-    crs = np.array([_settings.projected_crs(d) for d in deps])
-    has = ~gs.isna().to_numpy()
-    for epsg in sorted(set(crs[has])):
-        sel = has & (crs == epsg)
-        out[sel] = gs[sel].to_crs(epsg).area.to_numpy() / 10_000.0
-    return out
-
-
-def _to_wgs84(frame, file, report: ReadReport):
-    """Reproject to EPSG:4326; a layer without CRS is accepted only when it is clearly lon/lat."""
-    if frame.crs is None:
-        b = frame.total_bounds
-        if np.all(np.isfinite(b)) and -180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90:
-            warnings.warn(f"{file}: no CRS in the file; coordinates look like longitude/latitude, read as "
-                          "EPSG:4326", QpvDataWarning, stacklevel=3)
-            report.notes.append("no CRS: read as EPSG:4326")
-            return frame.set_crs(_settings.STORAGE_CRS)
-        _fail(file, "the file has no coordinate reference system and its coordinates are not longitude/"
-                    "latitude", hint="add the .prj file of the shapefile, or re-export the layer with its CRS "
-                                     "(e.g. EPSG:2154 for Lambert-93)")
-    if frame.crs.to_epsg() == _settings.STORAGE_CRS or "CRS84" in frame.crs.to_string():
-        return frame.set_crs(_settings.STORAGE_CRS, allow_override=True)
-    try:
-        out = frame.to_crs(_settings.STORAGE_CRS)
-    except Exception as exc:
-        _fail(file, f"cannot reproject from {frame.crs.to_string()} to EPSG:4326 ({exc})")
-    report.notes.append(f"reprojected from {frame.crs.to_string()}")
-    return out
 
 
 # ----------------------------------------------------------------------------------- normalisation
-def _commune_attributes(geography: int):
-    """insee_com -> (insee_dep, insee_reg, siren_epci) from :mod:`clsm_geo.geography`, or None."""
-    try:
-        from clsm_geo.geography import geography as _geography
-    except ImportError:
-        return None
-    try:
-        communes = _geography(2024).communes
-    except (ClsmGeoError, OSError) as exc:
-        warnings.warn(f"commune geography unavailable ({exc}); department and region derived from codes, "
-                      "EPCI left empty", QpvDataWarning, stacklevel=3)
-        return None
-    table = pd.DataFrame(communes.drop(columns="geometry", errors="ignore"))
-    if "insee_com" not in table.columns:
-        return None
-    for col in ("insee_dep", "insee_reg", "siren_epci"):
-        if col not in table.columns:
-            table[col] = None
-    return table
-
-
-def _attribute_table(table) -> dict[str, tuple]:
-    if table is None:
-        return {}
-    cols = ["insee_com", "insee_dep", "insee_reg", "siren_epci"]
-    t = pd.DataFrame(table)[cols].astype(object)
-    t = t.where(t.notna(), None)
-    return {r[0]: (r[1], r[2], None if r[3] in (None, "ZZZZZZZZZ") else r[3]) for r in t.itertuples(index=False)}
-
-
-def derive_admin(frame: pd.DataFrame, table, *, overwrite: bool = False) -> pd.DataFrame:
-    """Fill ``insee_dep``/``insee_reg``/``siren_epci`` from the first commune (sorted) of each QPV.
-
-    ``table`` has ``insee_com, insee_dep, insee_reg, siren_epci`` (COG communes); without it the
-    department comes from the commune or QPV code and the region from :data:`DEP_TO_REG`.
-    Values already present are kept unless ``overwrite``.
-    """
-    lookup = _attribute_table(table)
-    out = frame.copy()
-    deps, regs, epcis = [], [], []
-    for code, communes, dep, reg, epci in zip(out["code_qp"], out["communes"], out["insee_dep"],
-                                              out["insee_reg"], out["siren_epci"], strict=True):
-        first = communes[0] if communes else None
-        found = lookup.get(first) if first else None
-        if overwrite:
-            dep = reg = epci = None
-        if dep is None:
-            dep = found[0] if found and found[0] else (dep_of_commune(first) if first else dep_of_qpv_code(code))
-        if reg is None:
-            reg = found[1] if found and found[1] else DEP_TO_REG.get(dep)
-        if epci is None and found:
-            epci = found[2]
-        deps.append(dep)
-        regs.append(reg)
-        epcis.append(epci)
-    out["insee_dep"], out["insee_reg"], out["siren_epci"] = deps, regs, epcis
-    out["overseas"] = [bool(_settings.is_overseas(d)) for d in deps]
-    return out
 
 
 def _explode_by_commune_list(frame, code_col, name_col, file):
@@ -482,7 +305,7 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     if geography not in _PREFIX:
         raise InputError(f"unknown QPV geography {geography!r}: use 2015 or 2024")
     if not path.exists():
-        _fail(file, "file or folder not found")
+        fail(file, "file or folder not found")
     report = ReadReport(file=file)
     raw = _load_raw(path, report)
     report.features = len(raw)
@@ -492,7 +315,7 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     columns = [c for c in raw.columns if c != "geometry"]
     code_col = _find_column(columns, "code_qp", file)
     if code_col is None:
-        _fail(file, "no QPV code column", column="code_qp",
+        fail(file, "no QPV code column", column="code_qp",
               hint=f"name the column of QPV codes one of: {', '.join(ALIASES['code_qp'][:6])}")
     name_col = _find_column(columns, "lib_qp", file)
     raw = raw.reset_index(drop=True)
@@ -505,7 +328,7 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
         is_geo = False
     report.kind = "polygons" if is_geo else "list"
     if is_geo:
-        raw = _to_wgs84(raw, file, report)
+        raw = to_wgs84(raw, file, report)
 
     codes_text = raw[code_col].astype(object).where(raw[code_col].notna(), None)
     if codes_text.map(lambda v: v is not None and bool(re.search(r"[,;]", str(v)))).any():
@@ -520,11 +343,11 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     for i, value in enumerate(raw[code_col].tolist(), start=2):
         code = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
         if not code:
-            _fail(file, "empty QPV code", row=i, column=code_col)
+            fail(file, "empty QPV code", row=i, column=code_col)
         if not _CODE_RE.match(code.upper()):
-            _fail(file, f"{code!r} is not a QPV code (expected e.g. QN01301M or QP013001)", row=i, column=code_col)
+            fail(file, f"{code!r} is not a QPV code (expected e.g. QN01301M or QP013001)", row=i, column=code_col)
         if not code.upper().startswith(prefix):
-            _fail(file, f"code {code!r} belongs to the {other.get(code[:2].upper(), '?')} QPV geography, not "
+            fail(file, f"code {code!r} belongs to the {other.get(code[:2].upper(), '?')} QPV geography, not "
                         f"{geography}", row=i, column=code_col,
                   hint="QP… codes are the 2015 geography (years 2015–2023; overseas until 2024), QN… codes the "
                        "2024 geography: give a file of the geography in force for the year")
@@ -537,12 +360,12 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
         for i, value in enumerate(raw[com_col].tolist(), start=2):
             parsed = split_communes(value)
             if parsed is None:
-                _fail(file, f"{value!r} is not a list of INSEE commune codes", row=i, column=com_col)
+                fail(file, f"{value!r} is not a list of INSEE commune codes", row=i, column=com_col)
             communes.append(parsed)
     else:
         communes = [[] for _ in range(len(raw))]
         if not is_geo:
-            _fail(file, "no commune-code column", column="insee_com",
+            fail(file, "no commune-code column", column="insee_com",
                   hint=f"name the column of commune codes one of: {', '.join(ALIASES['communes'][:5])}")
     extra = {role: _find_column(columns, role, file) for role in ("insee_dep", "insee_reg", "siren_epci")}
 
@@ -581,10 +404,10 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
                           f"{': ' + ', '.join(report.emptied[:10]) if report.emptied else ''})",
                           QpvDataWarning, stacklevel=2)
         if com_col is None and require_communes:
-            out = _communes_from_polygons(out, file, report)
+            out = communes_from_polygons(out, file, report)
     if attributes:
         table = communes_table if communes_table is not None else (
-            _commune_attributes(geography) if out["insee_dep"].isna().any() or out["insee_reg"].isna().any()
+            commune_attributes(geography) if out["insee_dep"].isna().any() or out["insee_reg"].isna().any()
             or out["siren_epci"].isna().any() else None)
         out = derive_admin(out, table)
     else:
@@ -594,47 +417,3 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     return finalise(gdf), report
 
 
-def _communes_from_polygons(out, file, report):
-    """Assign communes to QPV polygons (files without commune codes) from the COG 2024 commune polygons."""
-    import geopandas as gpd
-
-    try:
-        from clsm_geo.geography import geography as _geography
-
-        communes = _geography(2024).communes[["insee_com", "geometry"]]
-    except (ImportError, ClsmGeoError, OSError) as exc:
-        _fail(file, f"no commune-code column, and the commune geography needed to derive communes from the "
-                    f"polygons is unavailable ({exc})", column="insee_com")
-    warnings.warn(f"{file}: no commune codes in the file; communes derived from the polygons (share of the "
-                  f"QPV area >= {COMMUNE_SHARE_MIN:.0%} in the simplified COG 2024 commune polygons)",
-                  QpvDataWarning, stacklevel=3)
-    report.notes.append("communes derived from polygons")
-    q = gpd.GeoDataFrame(out[["code_qp", "geometry"]].dropna(subset=["geometry"]), geometry="geometry",
-                         crs=_settings.STORAGE_CRS).to_crs(_settings.METROPOLITAN_CRS)
-    c = communes.to_crs(_settings.METROPOLITAN_CRS)
-    inter = gpd.overlay(q.assign(qa=q.area), c, how="intersection", keep_geom_type=True)
-    inter["share"] = inter.area / inter["qa"]
-    keep = inter[inter["share"] >= COMMUNE_SHARE_MIN]
-    best = inter.sort_values("share", ascending=False).drop_duplicates("code_qp")
-    chosen = pd.concat([keep, best]).groupby("code_qp")["insee_com"].agg(lambda s: tuple(sorted(set(s))))
-    out = out.copy()
-    out["communes"] = [chosen.get(c, ()) for c in out["code_qp"]]
-    return out
-
-
-def finalise(gdf):
-    """Sorted by code, RangeIndex, exact column order and plain Python types."""
-    import geopandas as gpd
-
-    gdf = gdf.sort_values("code_qp", kind="stable").reset_index(drop=True)
-    for col in ("code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci"):
-        gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col]], dtype=object)
-    gdf["communes"] = pd.Series([tuple(str(c) for c in v) if v is not None else () for v in gdf["communes"]],
-                                dtype=object)
-    gdf["overseas"] = gdf["overseas"].astype(bool)
-    gdf["area_ha"] = gdf["area_ha"].astype(float)
-    extra = [c for c in gdf.columns if c not in COLUMNS]
-    for col in extra:
-        if gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col]):
-            gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col]], dtype=object)
-    return gpd.GeoDataFrame(gdf[list(COLUMNS) + extra], geometry="geometry", crs=_settings.STORAGE_CRS)

@@ -83,7 +83,8 @@ def build(paths: dict):
     import shapely
 
     from clsm_geo import settings
-    from clsm_geo.qpv_sources import area_ha, derive_admin, finalise, polygonal, read_qpv_source
+    from clsm_geo.qpv_normalise import area_ha, derive_admin, finalise, polygonal
+    from clsm_geo.qpv_sources import read_qpv_source
 
     table = communes_table(paths["communes_table"])
     with warnings.catch_warnings():
