@@ -14,6 +14,8 @@ A council counts for a year when created in or before it and active, or closed/d
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -90,19 +92,12 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg) -> Cov
 
     # Commune method; units of infra-communal perimeters count as "partly" covered (0.5).
     partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
-    x_commune = np.where(x > 0, 1.0, np.where(partly, 0.5, 0.0))
-    frac = rel.commune_fractions(x_commune)
-    commune_status, commune_share = _commune_status(rel, frac, len(frame))
-
+    x_commune = commune_indicator(x, partly)
     own_share = _own_geometry_shares(frame, councils[active & own])
-    area_share = rel.area_shares(x)
-    area_share = area_share + (1.0 - area_share) * own_share
-    geometry_status = np.where(area_share >= cfg.covered_threshold, "covered",
-                               np.where(area_share > cfg.partial_threshold, "partial", "uncovered"))
-
-    use_geometry = rel.has_polygon if method in ("auto", "geometry") else np.zeros(len(frame), bool)
-    status = np.where(use_geometry, geometry_status, commune_status)
-    share = np.where(use_geometry, area_share, commune_share)
+    use_geometry = uses_geometry(rel, method)
+    st = qpv_statuses(rel, x, x_commune, own_share, use_geometry, cfg)
+    commune_status, geometry_status, area_share = st.commune_status, st.geometry_status, st.area_share
+    status, share = st.status, st.share
     used = np.where(use_geometry, "geometry", "commune")
 
     council_ids = councils["id"].to_numpy()
@@ -122,6 +117,49 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg) -> Cov
         year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
         qpv=qpv_table, reconciliation=reconciliation, settings=cfg,
     )
+
+
+@dataclass(frozen=True)
+class QpvStatuses:
+    """Statuses of every QPV of a relation for one set of covered units (see :func:`qpv_statuses`)."""
+
+    status: np.ndarray
+    share: np.ndarray
+    commune_status: np.ndarray
+    commune_share: np.ndarray
+    geometry_status: np.ndarray
+    area_share: np.ndarray
+
+
+def commune_indicator(x: np.ndarray, partly: np.ndarray) -> np.ndarray:
+    """Units vector of the commune method: 1 inside perimeters, 0.5 where only infra-communal ones reach."""
+    return np.where(x > 0, 1.0, np.where(partly, 0.5, 0.0))
+
+
+def uses_geometry(rel: QpvUnitRelation, method: str) -> np.ndarray:
+    """Per QPV, whether ``method`` measures it by geometry (auto and geometry: QPV with a polygon)."""
+    return rel.has_polygon if method in ("auto", "geometry") else np.zeros(len(rel.qpv_codes), bool)
+
+
+def qpv_statuses(rel: QpvUnitRelation, x: np.ndarray, x_commune: np.ndarray, own_share: np.ndarray,
+                 use_geometry: np.ndarray, settings) -> QpvStatuses:
+    """The engine's rules, pure: status and covered share of every QPV of ``rel``.
+
+    ``x``: 0/1 vector over units inside active councils' unit perimeters; ``x_commune``: the same
+    for the commune method (:func:`commune_indicator`); ``own_share``: share of each QPV's area
+    inside infra-communal (own-geometry) perimeters; ``use_geometry``: :func:`uses_geometry`.
+    A few sparse products: cheap enough to evaluate thousands of scenarios per second.
+    """
+    frac = rel.commune_fractions(x_commune)
+    commune_status, commune_share = _commune_status(rel, frac, len(rel.qpv_codes))
+    area_share = rel.area_shares(x)
+    area_share = area_share + (1.0 - area_share) * own_share
+    geometry_status = np.where(area_share >= settings.covered_threshold, "covered",
+                               np.where(area_share > settings.partial_threshold, "partial", "uncovered"))
+    status = np.where(use_geometry, geometry_status, commune_status)
+    share = np.where(use_geometry, area_share, commune_share)
+    return QpvStatuses(status=status, share=share, commune_status=commune_status, commune_share=commune_share,
+                       geometry_status=geometry_status, area_share=area_share)
 
 
 def _commune_status(rel: QpvUnitRelation, frac: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:

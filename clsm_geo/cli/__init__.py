@@ -17,7 +17,7 @@ from .. import settings as _settings
 from ..errors import ClsmGeoError, RegistryError
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
-COMMANDS = ("coverage", "validate", "trend", "data")
+COMMANDS = ("coverage", "validate", "trend", "report", "data", "gaps", "maps")
 
 
 def build_parser() -> argparse.ArgumentParser:

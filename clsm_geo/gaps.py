@@ -1,0 +1,546 @@
+"""Where the network of councils leaves priority neighbourhoods out, and where perimeters are awkward.
+
+* :func:`uncovered`: every uncovered or partial QPV in force, with its territory, the nearest active
+  council (distance between geometries, in the projected CRS of the QPV's department) and whether its
+  EPCI or department already has an active council (``approach`` = ``extension``) or not (``creation``).
+* :func:`gaps`: one row per finding, with a ``kind`` (:data:`KINDS`) and a sentence naming the
+  council(s), the territory and the QPV concerned.
+
+Rules (see docs/gaps-and-plan.md). Only councils active in the result's year count. Perimeters are
+sets of units (communes; arrondissements in Paris, Lyon and Marseille). A commune is *inside* a council
+when all its units are. A QPV *is in* the official communes of its list (resolved to the COG year); in
+Paris, Lyon and Marseille its polygon tells which arrondissements. Councils with their own
+(infra-communal) geometry count for "has a council" and for the nearest council, not for the
+commune-based findings. Neighbours are units sharing at least :data:`MIN_SHARED_M` metres of
+boundary, measured with a tolerance of :data:`NEIGHBOUR_TOLERANCE_M` metres (the shipped boundaries
+are simplified; see :func:`unit_adjacency`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+
+from . import settings as _settings
+
+KINDS = ("straddling_qpv", "epci_partial", "crosses_epci", "crosses_department", "crosses_region", "overlap",
+         "white_epci", "enclave")
+#: Distance under which two unit boundaries are taken as one (metres, projected CRS).
+NEIGHBOUR_TOLERANCE_M = 5.0
+#: Shared boundary length from which two units are neighbours (shorter: they touch at a point).
+MIN_SHARED_M = 50.0
+#: Share of a unit's boundary that must run along its neighbours for it to be enclosed (not on a coast
+#: or a national border).
+SURROUNDED_SHARE = 0.98
+
+UNCOVERED_COLUMNS = ["code_qp", "lib_qp", "status", "covered_share", "insee_reg", "lib_reg", "insee_dep", "lib_dep",
+                     "communes", "lib_communes", "siren_epci", "lib_epci", "population", "nearest_council_id",
+                     "nearest_council_name", "nearest_distance_km", "epci_has_council", "department_has_council",
+                     "approach"]
+GAP_COLUMNS = ["kind", "territory_type", "territory_code", "territory_name", "departments", "council_ids",
+               "council_names", "qpv_codes", "n_qpv", "sentence"]
+
+
+# --- unit topology --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitAdjacency:
+    """Neighbourhood of the units of a COG year (rows/columns in :func:`clsm_geo.units.unit_index` order).
+
+    ``shared[a, b]``: metres of boundary shared by units a and b (symmetric, only pairs sharing at
+    least :data:`MIN_SHARED_M`). ``surrounded``: share of each unit's boundary that runs along other
+    units (below 1 on coasts and national borders).
+    """
+
+    year: int
+    shared: sparse.csr_matrix
+    surrounded: np.ndarray
+
+    def neighbours(self, i: int) -> np.ndarray:
+        return self.shared.indices[self.shared.indptr[i]:self.shared.indptr[i + 1]]
+
+    def neighbours_of(self, positions) -> np.ndarray:
+        """Units neighbouring any of ``positions`` (the positions themselves excluded)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return positions
+        rows = self.shared[positions]
+        out = np.unique(rows.indices)
+        return np.setdiff1d(out, positions, assume_unique=True)
+
+
+@functools.lru_cache(maxsize=2)
+def unit_adjacency(year: int) -> UnitAdjacency:
+    """Which units share a boundary, computed once per COG year (about 5 s nationally).
+
+    The shipped boundaries are simplified but form a clean coverage; to stay robust anyway, the length
+    a unit shares with another is the length of its boundary lying within :data:`NEIGHBOUR_TOLERANCE_M`
+    of the other (in the department's projected CRS), and units touching at a corner (less than
+    :data:`MIN_SHARED_M` in common) are not neighbours.
+    """
+    from .geography import crs_by_department, project_by_department
+    from .units import units
+
+    table = units(year)
+    geoms = project_by_department(table)
+    crs = crs_by_department(table)
+    n = len(table)
+    firsts, seconds = [], []
+    for code in np.unique(crs):
+        idx = np.flatnonzero(crs == code)
+        a, b = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="dwithin", distance=NEIGHBOUR_TOLERANCE_M)
+        keep = a < b
+        firsts.append(idx[a[keep]])
+        seconds.append(idx[b[keep]])
+    a = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
+    b = np.concatenate(seconds) if seconds else np.zeros(0, np.int64)
+    boundary = shapely.boundary(geoms)
+    buffered = shapely.buffer(geoms, NEIGHBOUR_TOLERANCE_M, quad_segs=2)
+    length = shapely.length(shapely.intersection(boundary[a], buffered[b])) if len(a) else np.zeros(0)
+    along = np.bincount(a, weights=length, minlength=n) + np.bincount(b, weights=length, minlength=n)
+    surrounded = np.clip(along / np.maximum(shapely.length(boundary), 1e-9), 0.0, 1.0)
+    keep = length >= MIN_SHARED_M
+    a, b, length = a[keep], b[keep], length[keep]
+    shared = sparse.csr_matrix((np.concatenate([length, length]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                               shape=(n, n))
+    return UnitAdjacency(year=year, shared=shared, surrounded=surrounded)
+
+
+# --- the network of a result ------------------------------------------------------------------------------
+
+class Network:
+    """Active councils of a result as unit sets, and where each QPV in force lies (shared by gaps and plan)."""
+
+    def __init__(self, res):
+        from .coverage import relation_for
+        from .geography import geography
+        from .perimeters import active_mask
+        from .units import unit_index, units, units_of_commune
+
+        self.res = res
+        self.year = res.cog_year
+        self.geo = geography(res.cog_year)
+        self.units = units(res.cog_year)
+        self.index = unit_index(res.cog_year)
+        self.rel = relation_for(res.qpv_layer, res.cog_year)
+        self.unit_codes = self.units["unit"].to_numpy()
+        self.unit_commune = self.units["insee_com"].to_numpy()
+        self.unit_names = self.units["lib_unit"].to_numpy()
+        self._position = {u: i for i, u in enumerate(self.unit_codes)}
+        self._units_of_commune = lambda c: units_of_commune(c, res.cog_year) or (c,)
+
+        councils = res.perimeters.councils
+        active = active_mask(councils, res.year).to_numpy()
+        own = councils["own_geometry"].notna().to_numpy()
+        self.all_active = councils[active].reset_index(drop=True)
+        table = councils[active & ~own]
+        self.council_ids = table["id"].tolist()
+        self.council_names = dict(zip(councils["id"], councils["name"]))
+        self.council_units = {cid: frozenset(self.positions(us)) for cid, us in zip(table["id"], table["units"])}
+        self.council_departments = dict(zip(table["id"], table["departments"]))
+        self.council_regions = dict(zip(table["id"], table["regions"]))
+        # Units touched by any active council, own geometries included ("has a council").
+        self.touched = np.zeros(len(self.index), bool)
+        for us in councils.loc[active, "units"]:
+            self.touched[self.positions(us)] = True
+        self.claims = np.zeros(len(self.index), np.int64)
+        self.unit_councils: dict[int, list[str]] = {}
+        for cid, pos in self.council_units.items():
+            self.claims[list(pos)] += 1
+            for p in pos:
+                self.unit_councils.setdefault(p, []).append(cid)
+
+        q = res.qpv
+        self.qpv = q[q["in_force"].to_numpy()].reset_index(drop=True)
+        row_of = {code: i for i, code in enumerate(self.rel.qpv_codes)}
+        self.qpv_rows = np.array([row_of[c] for c in self.qpv["code_qp"]], dtype=np.int64)
+        self.qpv_communes = {code: () for code in self.qpv["code_qp"]}
+        self.qpv_units: dict[str, frozenset[int]] = {}
+        weights = self.rel.weights
+        for code, r in zip(self.qpv["code_qp"], self.qpv_rows):
+            ks = np.flatnonzero(self.rel.pair_qpv == r)
+            targets = tuple(dict.fromkeys(self.rel.pair_commune[ks].tolist()))
+            self.qpv_communes[code] = targets
+            area = set(weights.indices[weights.indptr[r]:weights.indptr[r + 1]].tolist())
+            hosted: set[int] = set()
+            for t in targets:
+                pos = self.positions(self._units_of_commune(t))
+                if len(pos) > 1 and self.rel.has_polygon[r]:
+                    pos = [p for p in pos if p in area] or pos
+                hosted.update(pos)
+            self.qpv_units[code] = frozenset(hosted)
+        self.status = dict(zip(self.qpv["code_qp"], self.qpv["status"]))
+        self.qpv_names = dict(zip(self.qpv["code_qp"], self.qpv["lib_qp"]))
+
+        communes = self.geo.communes
+        self.commune_name = dict(zip(communes["insee_com"], communes["lib_com"]))
+        self.commune_name.update(zip(self.unit_codes, self.unit_names))
+        self.commune_epci = dict(zip(communes["insee_com"], communes["siren_epci"]))
+        self.commune_epci.update({u: e for u, e in zip(self.unit_codes, self.units["siren_epci"]) if u not in
+                                  self.commune_epci})
+        epci = self.geo.epci
+        self.epci_members = dict(zip(epci["siren_epci"], epci["members"]))
+        self.epci_name = dict(zip(epci["siren_epci"], epci["lib_epci"]))
+        self.epci_population = dict(zip(epci["siren_epci"], epci["population"]))
+        self.epci_units = {s: frozenset(p for m in ms for p in self.positions(self._units_of_commune(m)))
+                           for s, ms in self.epci_members.items()}
+        self.unit_epci = self.units["siren_epci"].to_numpy()
+        self.unit_dep = self.units["insee_dep"].to_numpy()
+        deps = self.geo.departments
+        self.dep_name = dict(zip(deps["insee_dep"], deps["lib_dep"]))
+        self.reg_name = dict(zip(self.geo.regions["insee_reg"], self.geo.regions["lib_reg"]))
+
+    def positions(self, unit_codes) -> list[int]:
+        at = self._position
+        return [at[u] for u in unit_codes if u in at]
+
+    def commune_inside(self, commune: str, units: frozenset[int]) -> bool:
+        pos = self.positions(self._units_of_commune(commune))
+        return bool(pos) and all(p in units for p in pos)
+
+    def qpv_epcis(self, code: str) -> tuple[str, ...]:
+        out = {self.unit_epci[p] for p in self.qpv_units[code]}
+        return tuple(sorted(e for e in out if isinstance(e, str)))
+
+    @functools.cached_property
+    def epci_qpv(self) -> dict[str, list[str]]:
+        """QPV in force hosted by each EPCI (through the units of their official communes)."""
+        out: dict[str, list[str]] = {}
+        for code in self.qpv["code_qp"]:
+            for e in self.qpv_epcis(code):
+                out.setdefault(e, []).append(code)
+        return out
+
+    def names(self, ids) -> tuple[str, ...]:
+        return tuple(self.council_names[i] for i in ids)
+
+    def label(self, ids) -> str:
+        return ", ".join(f"{self.council_names[i]} ({i})" for i in ids)
+
+    def unit_label(self, positions, most: int = 8) -> str:
+        positions = sorted(positions)
+        text = ", ".join(f"{self.unit_names[p]} ({self.unit_codes[p]})" for p in positions[:most])
+        return text + (f" and {len(positions) - most} more" if len(positions) > most else "")
+
+
+def network(res) -> Network:
+    """The :class:`Network` of a result, built once per result (kept on it)."""
+    net = res.__dict__.get("_gaps_network")
+    if net is None:
+        net = Network(res)
+        res.__dict__["_gaps_network"] = net
+    return net
+
+
+# --- uncovered QPV --------------------------------------------------------------------------------------
+
+def uncovered(res) -> gpd.GeoDataFrame:
+    """Every uncovered and partial QPV in force, with territory, nearest active council and approach.
+
+    ``population`` is the QPV's population when the QPV source gives it (the shipped layer does not:
+    the column is then empty). ``nearest_distance_km``: distance between the QPV polygon (or its
+    communes, without polygon) and the council's perimeter in the projected CRS of the QPV's
+    department; only councils of the same landmass (same projected CRS) are considered. ``approach``:
+    ``extension`` when the QPV's EPCI or department already has an active council, else ``creation``.
+    Sorted by department and QPV code.
+    """
+    net = network(res)
+    q = net.qpv[net.qpv["status"].isin(["uncovered", "partial"])].reset_index(drop=True)
+    layer = res.qpv_layer.frame.set_index("code_qp")
+    population = (layer["population"].reindex(q["code_qp"]).to_numpy() if "population" in layer
+                  else np.full(len(q), np.nan))
+    epci_with = {e for p in np.flatnonzero(net.touched) for e in [net.unit_epci[p]] if isinstance(e, str)}
+    dep_with = set()
+    for deps in net.all_active["departments"]:
+        dep_with.update(deps)
+    nearest = _nearest_councils(net, q)
+    rows = []
+    for i, rec in enumerate(q.itertuples(index=False)):
+        epcis = net.qpv_epcis(rec.code_qp) or ((rec.siren_epci,) if isinstance(rec.siren_epci, str) else ())
+        epci_has = any(e in epci_with for e in epcis)
+        dep_has = rec.insee_dep in dep_with
+        cid, dist = nearest[i]
+        communes = net.qpv_communes[rec.code_qp] or tuple(rec.communes)
+        rows.append({
+            "code_qp": rec.code_qp, "lib_qp": rec.lib_qp, "status": rec.status, "covered_share": rec.covered_share,
+            "insee_reg": rec.insee_reg, "lib_reg": net.reg_name.get(rec.insee_reg), "insee_dep": rec.insee_dep,
+            "lib_dep": net.dep_name.get(rec.insee_dep), "communes": communes,
+            "lib_communes": tuple(net.commune_name.get(c, c) for c in communes),
+            "siren_epci": ";".join(epcis), "lib_epci": ";".join(net.epci_name.get(e, e) for e in epcis),
+            "population": population[i],
+            "nearest_council_id": cid, "nearest_council_name": net.council_names.get(cid) if cid else None,
+            "nearest_distance_km": None if dist is None else round(dist / 1000.0, 3),
+            "epci_has_council": epci_has, "department_has_council": dep_has,
+            "approach": "extension" if epci_has or dep_has else "creation",
+        })
+    out = pd.DataFrame(rows, columns=UNCOVERED_COLUMNS)
+    out["population"] = pd.to_numeric(out["population"], errors="coerce").astype("Int64")
+    out["nearest_distance_km"] = pd.to_numeric(out["nearest_distance_km"], errors="coerce")
+    geo = gpd.GeoDataFrame(out, geometry=q.geometry.to_numpy(), crs=4326)
+    return geo.sort_values(["insee_dep", "code_qp"], kind="stable", ignore_index=True)
+
+
+def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | None, float | None]]:
+    """(id, metres) of the nearest active council of each QPV, among councils in its projected CRS."""
+    out: list[tuple[str | None, float | None]] = [(None, None)] * len(q)
+    if len(q) == 0 or net.all_active.empty:
+        return out
+    councils = net.res.councils
+    councils = councils[councils["active"] & councils.geometry.notna()].sort_values("id", ignore_index=True)
+    if councils.empty:
+        return out
+    council_crs = np.array([_settings.projected_crs(deps[0] if deps else None) for deps in
+                            net.res.perimeters.councils.set_index("id").loc[councils["id"], "departments"]])
+    qpv_geoms = q.geometry.to_numpy().copy()
+    for i, g in enumerate(qpv_geoms):
+        if g is None or shapely.is_empty(g):
+            pos = sorted(net.qpv_units[q["code_qp"].iloc[i]])
+            qpv_geoms[i] = shapely.union_all(net.units.geometry.to_numpy()[pos]) if pos else None
+    qpv_crs = np.array([_settings.projected_crs(d) for d in q["insee_dep"]])
+    ids = councils["id"].to_numpy()
+    for epsg in np.unique(qpv_crs):
+        cs = np.flatnonzero(council_crs == epsg)
+        qs = np.flatnonzero((qpv_crs == epsg) & np.array([g is not None for g in qpv_geoms]))
+        if len(cs) == 0 or len(qs) == 0:
+            continue
+        c_geo = gpd.GeoSeries(councils.geometry.to_numpy()[cs], crs=4326).to_crs(int(epsg)).to_numpy()
+        q_geo = gpd.GeoSeries(qpv_geoms[qs], crs=4326).to_crs(int(epsg)).to_numpy()
+        (qi, ci), dist = shapely.STRtree(c_geo).query_nearest(q_geo, return_distance=True, all_matches=True)
+        best: dict[int, tuple[float, str]] = {}
+        for a, b, d in zip(qi.tolist(), ci.tolist(), dist.tolist()):
+            key = (round(d, 3), ids[cs[b]])
+            if a not in best or key < best[a]:
+                best[a] = key
+        for a, (d, cid) in best.items():
+            out[qs[a]] = (cid, d)
+    return out
+
+
+# --- gaps -------------------------------------------------------------------------------------------------
+
+def gaps(res) -> gpd.GeoDataFrame:
+    """One row per finding (``kind`` in :data:`KINDS`) with a sentence; sorted by kind, territory, councils."""
+    net = network(res)
+    rows: list[dict] = []
+    rows += _straddling(net)
+    rows += _epci_partial(net)
+    rows += _crossing(net)
+    rows += _overlaps(net)
+    rows += _white_epci(net)
+    rows += _enclaves(net)
+    order = {k: i for i, k in enumerate(KINDS)}
+    rows.sort(key=lambda r: (order[r["kind"]], r["territory_code"], r["council_ids"]))
+    frame = pd.DataFrame([{k: r[k] for k in GAP_COLUMNS} for r in rows], columns=GAP_COLUMNS)
+    if len(frame):
+        frame["n_qpv"] = frame["qpv_codes"].map(len).astype(int)
+    return gpd.GeoDataFrame(frame, geometry=[r.get("geometry") for r in rows], crs=4326)
+
+
+def _row(net: Network, kind, ttype, code, name, councils, qpv, sentence, geometry, departments=()) -> dict:
+    return {"kind": kind, "territory_type": ttype, "territory_code": code, "territory_name": name,
+            "departments": tuple(sorted(departments)), "council_ids": tuple(councils),
+            "council_names": net.names(councils), "qpv_codes": tuple(sorted(qpv)), "n_qpv": len(qpv),
+            "sentence": sentence, "geometry": geometry}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 or word == "QPV" else "s")
+
+
+def _verb(n: int, singular: str, plural: str) -> str:
+    return singular if n == 1 else plural
+
+
+def _qpv_label(net: Network, codes, most: int = 8) -> str:
+    """QPV codes and names for a sentence; beyond ``most``, the count of the others (all are in qpv_codes)."""
+    lib = net.qpv_names
+    codes = sorted(codes)
+    text = ", ".join(f"{c} {lib.get(c, '')}".strip() for c in codes[:most])
+    return text + (f" and {len(codes) - most} more" if len(codes) > most else "")
+
+
+def _epci_geometry(net: Network, siren):
+    geoms = net.__dict__.get("_epci_geoms")
+    if geoms is None:
+        geoms = net.__dict__["_epci_geoms"] = dict(zip(net.geo.epci["siren_epci"], net.geo.epci.geometry))
+    return geoms.get(siren)
+
+
+def _straddling(net: Network) -> list[dict]:
+    rows = []
+    geoms = dict(zip(net.qpv["code_qp"], net.qpv.geometry))
+    lib = dict(zip(net.qpv["code_qp"], net.qpv["lib_qp"]))
+    for code in net.qpv["code_qp"]:
+        communes = net.qpv_communes[code]
+        if len(communes) < 2:
+            continue
+        cut = []
+        near = {cid for c in communes for p in net.positions(net._units_of_commune(c))
+                for cid in net.unit_councils.get(p, ())}
+        for cid in sorted(near):
+            units = net.council_units[cid]
+            inside = [c for c in communes if net.commune_inside(c, units)]
+            if 0 < len(inside) < len(communes):
+                cut.append((cid, inside))
+        if not cut:
+            continue
+        in_any = {c for _, inside in cut for c in inside}
+        outside = [c for c in communes if c not in in_any and
+                   not any(net.commune_inside(c, net.council_units[i]) for i in near)]
+        parts = "; ".join(f"{net.council_names[cid]} ({cid}) holds " +
+                          ", ".join(f"{net.commune_name.get(c, c)} ({c})" for c in inside) for cid, inside in cut)
+        rest = (", ".join(f"{net.commune_name.get(c, c)} ({c})" for c in outside) + " outside every council"
+                if outside else "its other communes in other councils")
+        sentence = (f"QPV {code} {lib[code]} lies in {len(communes)} communes but is split: {parts}; {rest} "
+                    f"(status {net.status[code]}).")
+        deps = {net.unit_dep[p] for p in net.qpv_units[code]}
+        rows.append(_row(net, "straddling_qpv", "qpv", code, lib[code], [c for c, _ in cut], [code], sentence,
+                         geoms[code], deps))
+    return rows
+
+
+def _epci_partial(net: Network) -> list[dict]:
+    covered_units = np.zeros(len(net.index), bool)
+    for units in net.council_units.values():
+        covered_units[list(units)] = True
+    hosts: dict[int, list[str]] = {}
+    for code in net.qpv["code_qp"]:
+        if net.status[code] == "covered":
+            continue
+        for p in net.qpv_units[code]:
+            if not covered_units[p]:
+                hosts.setdefault(p, []).append(code)
+    rows = []
+    for siren, members in sorted(net.epci_members.items()):
+        units = net.epci_units[siren]
+        covering = sorted({cid for p in units for cid in net.unit_councils.get(p, ())})
+        if not covering:
+            continue
+        outside = sorted(p for p in units if p in hosts)
+        if not outside:
+            continue
+        qpv = sorted({c for p in outside for c in hosts[p]})
+        touched = [m for m in members if any(covered_units[p] for p in net.positions(net._units_of_commune(m)))]
+        sentence = (f"In EPCI {net.epci_name[siren]} ({siren}), {net.label(covering)} "
+                    f"{_verb(len(covering), 'covers', 'cover')} {len(touched)} of its "
+                    f"{_plural(len(members), 'member commune')}, but {net.unit_label(outside)}, outside every "
+                    f"council, {_verb(len(outside), 'hosts', 'host')} {_plural(len(qpv), 'QPV')} not covered: "
+                    f"{_qpv_label(net, qpv)}.")
+        deps = {net.unit_dep[p] for p in units}
+        rows.append(_row(net, "epci_partial", "epci", siren, net.epci_name[siren], covering, qpv, sentence,
+                         _epci_geometry(net, siren), deps))
+    return rows
+
+
+def _crossing(net: Network) -> list[dict]:
+    rows = []
+    perimeters = dict(zip(net.res.councils["id"], net.res.councils.geometry))
+    covered = dict(zip(net.res.councils_table["id"], net.res.councils_table["qpv_codes"]))
+    for cid in net.council_ids:
+        units = net.council_units[cid]
+        epcis = sorted({net.unit_epci[p] for p in units if isinstance(net.unit_epci[p], str)})
+        name = net.council_names[cid]
+        if len(epcis) >= 2:
+            for siren in epcis:
+                members = net.epci_members.get(siren, ())
+                inside = [m for m in members if net.commune_inside(m, units)]
+                if len(inside) == len(members):
+                    continue
+                left = [c for c in net.epci_qpv.get(siren, []) if not (net.qpv_units[c] <= units)]
+                sentence = (f"{name} ({cid}) crosses the border of EPCI {net.epci_name[siren]} ({siren}) and "
+                            f"covers only {len(inside)} of its {_plural(len(members), 'member commune')}"
+                            + (f"; the rest of the EPCI hosts {_plural(len(left), 'QPV')}: {_qpv_label(net, left)}"
+                               if left else "") + ".")
+                deps = {net.unit_dep[p] for p in net.epci_units[siren]}
+                rows.append(_row(net, "crosses_epci", "epci", siren, net.epci_name[siren], [cid], left, sentence,
+                                 _epci_geometry(net, siren), deps))
+        qpv = covered.get(cid, ())
+        deps = net.council_departments[cid]
+        if len(deps) >= 2:
+            listed = ", ".join(f"{d} {net.dep_name.get(d, d)}" for d in deps)
+            sentence = (f"{name} ({cid}) spans {len(deps)} departments ({listed})"
+                        + (f" and covers {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
+            rows.append(_row(net, "crosses_department", "council", cid, name, [cid], qpv, sentence,
+                             perimeters.get(cid), deps))
+        regs = net.council_regions[cid]
+        if len(regs) >= 2:
+            listed = ", ".join(f"{r} {net.reg_name.get(r, r)}" for r in regs)
+            sentence = (f"{name} ({cid}) spans {len(regs)} regions ({listed})"
+                        + (f" and covers {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
+            rows.append(_row(net, "crosses_region", "council", cid, name, [cid], qpv, sentence,
+                             perimeters.get(cid), deps))
+    return rows
+
+
+def _hosted(net: Network) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = {}
+    for code in net.qpv["code_qp"]:
+        for p in net.qpv_units[code]:
+            out.setdefault(p, []).append(code)
+    return out
+
+
+def _overlaps(net: Network) -> list[dict]:
+    rows = []
+    hosted = _hosted(net)
+    geoms = net.units.geometry.to_numpy()
+    for p in np.flatnonzero(net.claims >= 2):
+        ids = sorted(net.unit_councils[int(p)])
+        qpv = hosted.get(int(p), [])
+        sentence = (f"{net.unit_names[p]} ({net.unit_codes[p]}) is claimed by {len(ids)} active councils: "
+                    f"{net.label(ids)}" + (f"; it hosts {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}"
+                                            if qpv else "") + ".")
+        rows.append(_row(net, "overlap", "commune", net.unit_codes[p], net.unit_names[p], ids, qpv, sentence,
+                         geoms[p], {net.unit_dep[p]}))
+    return rows
+
+
+def _white_epci(net: Network) -> list[dict]:
+    rows = []
+    for siren, qpv in sorted(net.epci_qpv.items()):
+        units = net.epci_units.get(siren, frozenset())
+        if any(net.touched[p] for p in units):
+            continue
+        deps = {net.unit_dep[p] for p in units}
+        sentence = (f"EPCI {net.epci_name[siren]} ({siren}, department {', '.join(sorted(deps))}) hosts "
+                    f"{_plural(len(qpv), 'QPV')} and has no active council: {_qpv_label(net, qpv)}.")
+        rows.append(_row(net, "white_epci", "epci", siren, net.epci_name[siren], [], qpv, sentence,
+                         _epci_geometry(net, siren), deps))
+    return rows
+
+
+def enclaves_of(adjacency: UnitAdjacency, units) -> list[int]:
+    """Units outside ``units`` (positions) all of whose neighbours are in it, and enclosed by land."""
+    inside = set(units)
+    out = []
+    for c in adjacency.neighbours_of(sorted(inside)).tolist():
+        around = adjacency.neighbours(c)
+        if len(around) and adjacency.surrounded[c] >= SURROUNDED_SHARE and all(n in inside for n in around.tolist()):
+            out.append(c)
+    return out
+
+
+def _enclaves(net: Network) -> list[dict]:
+    if not net.council_ids:
+        return []
+    adjacency = unit_adjacency(net.year)
+    hosted = _hosted(net)
+    geoms = net.units.geometry.to_numpy()
+    rows = []
+    for cid in net.council_ids:
+        for p in enclaves_of(adjacency, net.council_units[cid]):
+            qpv = hosted.get(p, [])
+            others = sorted(o for o in net.unit_councils.get(p, ()) if o != cid)
+            sentence = (f"{net.unit_names[p]} ({net.unit_codes[p]}) is surrounded by the perimeter of "
+                        f"{net.council_names[cid]} ({cid}) but not part of it"
+                        + (f"; it belongs to {net.label(others)}" if others else "")
+                        + (f"; it hosts {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
+            rows.append(_row(net, "enclave", "commune", net.unit_codes[p], net.unit_names[p], [cid], qpv,
+                             sentence, geoms[p], {net.unit_dep[p]}))
+    return rows

@@ -1,0 +1,247 @@
+"""Where to act first: territories without a council, and a greedy plan of creations and extensions.
+
+* :func:`priorities`: EPCI, then departments, without any active council, ranked by the number of
+  their QPV in force left uncovered, then by population.
+* :func:`plan`: ``steps`` actions chosen one at a time, each the one raising QPV coverage most, with
+  the coverage reached after it. An action is either the **creation** of a council on a whole EPCI
+  without any active council that hosts QPV not covered, or the **extension** of a council (active, or
+  created by an earlier step) to its neighbouring units (communes; arrondissements in Paris, Lyon,
+  Marseille) that host QPV not covered and lie outside every council.
+
+Every candidate is scored with the coverage engine's own rules (:func:`clsm_geo.coverage.qpv_statuses`)
+on the QPV × unit relation computed once per year: a scenario is a vector of covered units and costs a
+few sparse products (well under a millisecond), not a run of the engine. ``qpv_covered`` counts, like
+the engine's headline, QPV in force that are covered or partial. Ties are broken by the number of
+QPV fully covered, then the covered share summed over QPV, then the fewest units added, then the code.
+:func:`apply_plan` turns the plan back into a registry, so that the engine can check every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .gaps import network, unit_adjacency
+
+PLAN_COLUMNS = ["step", "action", "council_id", "council_name", "siren_epci", "lib_epci", "departments",
+                "units_added", "lib_units_added", "population_added", "qpv_gained", "n_qpv_gained",
+                "qpv_covered", "qpv_fully_covered", "qpv_total", "qpv_covered_share"]
+PRIORITY_COLUMNS = ["level", "rank", "code", "name", "departments", "regions", "qpv_total", "qpv_uncovered",
+                    "population", "n_communes", "qpv_codes"]
+COUNTED = ("covered", "partial")
+
+
+class PlanModel:
+    """The coverage of a result as a function of the set of covered units (engine rules, no engine run).
+
+    ``x0``: units inside the active councils' unit perimeters; :meth:`statuses` and :meth:`score`
+    evaluate any other vector ``x`` with the infra-communal perimeters and method of the result unchanged.
+    """
+
+    def __init__(self, res):
+        from .coverage import _own_geometry_shares, commune_indicator, uses_geometry
+        from .perimeters import active_mask, unit_matrix
+
+        self.res = res
+        self.net = network(res)
+        self.rel = self.net.rel
+        perims = res.perimeters
+        councils = perims.councils
+        active = active_mask(councils, res.year).to_numpy()
+        own = councils["own_geometry"].notna().to_numpy()
+        self.x0 = np.minimum(np.asarray(unit_matrix(perims, active & ~own).sum(axis=0)).ravel(), 1.0)
+        self.partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
+        self.own_share = _own_geometry_shares(res.qpv_layer.frame, councils[active & own])
+        self.use_geometry = uses_geometry(self.rel, res.method)
+        in_force = dict(zip(res.qpv["code_qp"], res.qpv["in_force"]))
+        self.in_force = np.array([bool(in_force.get(c, False)) for c in self.rel.qpv_codes])
+        self.settings = res.settings
+        self._commune_indicator = commune_indicator
+
+    def statuses(self, x: np.ndarray):
+        from .coverage import qpv_statuses
+
+        return qpv_statuses(self.rel, x, self._commune_indicator(x, self.partly), self.own_share,
+                            self.use_geometry, self.settings)
+
+    def score(self, x: np.ndarray) -> tuple[int, int, float]:
+        """(QPV in force covered or partial, fully covered, summed covered share) for units ``x``."""
+        st = self.statuses(x)
+        status = st.status[self.in_force]
+        counted = int(((status == "covered") | (status == "partial")).sum())
+        return counted, int((status == "covered").sum()), float(np.nansum(st.share[self.in_force]))
+
+    def with_units(self, x: np.ndarray, positions) -> np.ndarray:
+        out = x.copy()
+        out[np.asarray(list(positions), dtype=np.int64)] = 1.0
+        return out
+
+
+def candidates(model: PlanModel, x: np.ndarray, councils: dict[str, set[int]], touched: np.ndarray,
+               adjacency=None) -> list[tuple[str, str, tuple[int, ...]]]:
+    """Actions available in the state ``x``: (``creation``, SIREN, units) and (``extension``, council id, units)."""
+    net = model.net
+    st = model.statuses(x)
+    status = dict(zip(model.rel.qpv_codes, st.status))
+    open_qpv = [c for c in net.qpv["code_qp"] if status[c] != "covered"]
+    out = []
+    open_epci = {e for c in open_qpv for e in net.qpv_epcis(c)}
+    for siren in sorted(open_epci):
+        units = net.epci_units.get(siren, frozenset())
+        if units and not touched[list(units)].any():
+            out.append(("creation", siren, tuple(sorted(units))))
+    hosts = np.zeros(len(x), bool)
+    for c in open_qpv:
+        hosts[list(net.qpv_units[c])] = True
+    hosts &= x == 0
+    adjacency = adjacency or unit_adjacency(net.year)
+    for cid in sorted(councils):
+        around = adjacency.neighbours_of(sorted(councils[cid]))
+        add = tuple(int(p) for p in around[hosts[around]])
+        if add:
+            out.append(("extension", cid, add))
+    return out
+
+
+def plan(res, steps: int = 20) -> pd.DataFrame:
+    """Greedy plan of up to ``steps`` creations/extensions (see the module doc).
+
+    Row 0 (``action`` = ``current``) is the result's own coverage; row k the coverage after k actions.
+    Stops early when no action raises coverage.
+    """
+    model = PlanModel(res)
+    net = model.net
+    adjacency = unit_adjacency(net.year)
+    population = net.units["population"].to_numpy()
+    x = model.x0.copy()
+    councils = {cid: set(units) for cid, units in net.council_units.items()}
+    names = dict(net.council_names)
+    touched = net.touched.copy()
+    total = int(model.in_force.sum())
+    score = model.score(x)
+    counted = _counted(model, x)
+    rows = [_plan_row(0, "current", None, None, (), (), (), 0, score, total, net)]
+    for step in range(1, int(steps) + 1):
+        best = None
+        for action, key, units in candidates(model, x, councils, touched, adjacency):
+            s = model.score(model.with_units(x, units))
+            rank = (s[0] - score[0], s[1] - score[1], round(s[2] - score[2], 9), -len(units))
+            if best is None or rank > best[0] or (rank == best[0] and (action, key) < best[1][:2]):
+                best = (rank, (action, key, units), s)
+        if best is None or (best[0][0] <= 0 and best[0][1] <= 0):
+            break
+        _, (action, key, units), new_score = best
+        x = model.with_units(x, units)
+        touched[list(units)] = True
+        if action == "creation":
+            cid, name = f"NEW-{key}", f"CLSM {net.epci_name.get(key, key)} (to create)"
+            councils[cid] = set(units)
+            names[cid] = name
+            epcis = (key,)
+        else:
+            cid, name = key, names[key]
+            councils[cid] |= set(units)
+            epcis = tuple(sorted({net.unit_epci[p] for p in units if isinstance(net.unit_epci[p], str)}))
+        now = _counted(model, x)
+        gained = tuple(sorted(now - counted))
+        counted = now
+        rows.append(_plan_row(step, action, cid, name, epcis, units, gained, int(population[list(units)].sum()),
+                              new_score, total, net))
+        score = new_score
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+def _counted(model: PlanModel, x) -> set[str]:
+    st = model.statuses(x)
+    keep = model.in_force & np.isin(st.status, COUNTED)
+    return set(model.rel.qpv_codes[keep].tolist())
+
+
+def _plan_row(step, action, cid, name, epcis, units, gained, population, score, total, net) -> dict:
+    units = tuple(sorted(units))
+    return {
+        "step": step, "action": action, "council_id": cid, "council_name": name,
+        "siren_epci": ";".join(epcis), "lib_epci": ";".join(net.epci_name.get(e, e) for e in epcis),
+        "departments": tuple(sorted({net.unit_dep[p] for p in units})),
+        "units_added": tuple(net.unit_codes[p] for p in units),
+        "lib_units_added": tuple(net.unit_names[p] for p in units),
+        "population_added": population, "qpv_gained": gained, "n_qpv_gained": len(gained),
+        "qpv_covered": score[0], "qpv_fully_covered": score[1], "qpv_total": total,
+        "qpv_covered_share": round(score[0] / total, 6) if total else 0.0,
+    }
+
+
+def apply_plan(res, plan_frame: pd.DataFrame, upto: int | None = None):
+    """The result's registry with the plan's steps (up to step ``upto``) applied: a new
+    :class:`~clsm_geo.registry.Registry` whose coverage the engine can compute."""
+    from .registry import Registry
+
+    table = res.registry.councils.copy()
+    by_id = {cid: i for i, cid in enumerate(table["id"])}
+    rows = table.to_dict("records")
+    next_row = int(table["row"].max()) + 1 if len(table) else 2
+    for rec in plan_frame.itertuples(index=False):
+        if rec.step == 0 or (upto is not None and rec.step > upto):
+            continue
+        if rec.action == "creation":
+            by_id[rec.council_id] = len(rows)
+            rows.append({"id": rec.council_id, "name": rec.council_name, "status": "active", "created": res.year,
+                         "closed": pd.NA, "communes": (), "epci": (rec.siren_epci,), "region": "",
+                         "notes": f"plan step {rec.step}", "row": next_row, "geometry": None})
+            next_row += 1
+        else:
+            i = by_id[rec.council_id]
+            rows[i] = dict(rows[i], communes=tuple(rows[i]["communes"]) + tuple(rec.units_added))
+    out = pd.DataFrame(rows, columns=table.columns)
+    out["created"] = out["created"].astype("Int64")
+    out["closed"] = out["closed"].astype("Int64")
+    return Registry(councils=out, source=str(res.registry.source), problems=res.registry.problems)
+
+
+def priorities(res) -> pd.DataFrame:
+    """EPCI, then departments, without any active council, ranked by QPV in force left uncovered
+    (status neither covered nor partial), then population, then code."""
+    from .perimeters import active_mask
+
+    net = network(res)
+    status = net.status
+    rows = []
+    for siren, qpv in net.epci_qpv.items():
+        units = net.epci_units.get(siren, frozenset())
+        if not units or net.touched[list(units)].any():
+            continue
+        left = sorted(c for c in qpv if status[c] not in COUNTED)
+        if not left:
+            continue
+        rows.append({"level": "epci", "code": siren, "name": net.epci_name.get(siren, siren),
+                     "departments": tuple(sorted({net.unit_dep[p] for p in units})),
+                     "regions": tuple(sorted({r for r in net.units["insee_reg"].to_numpy()[list(units)]})),
+                     "qpv_total": len(qpv), "qpv_uncovered": len(left),
+                     "population": int(net.epci_population.get(siren, 0)),
+                     "n_communes": len(net.epci_members.get(siren, ())), "qpv_codes": tuple(left)})
+    councils = res.perimeters.councils
+    with_council = {d for deps in councils.loc[active_mask(councils, res.year).to_numpy(), "departments"]
+                    for d in deps}
+    communes = net.geo.communes
+    dep_population = communes.groupby("insee_dep")["population"].sum()
+    dep_communes = communes.groupby("insee_dep").size()
+    deps = net.geo.departments
+    dep_reg = dict(zip(deps["insee_dep"], deps["insee_reg"]))
+    for dep, group in net.qpv.groupby("insee_dep", sort=True):
+        if dep in with_council:
+            continue
+        left = sorted(c for c in group["code_qp"] if status[c] not in COUNTED)
+        if not left:
+            continue
+        rows.append({"level": "department", "code": dep, "name": net.dep_name.get(dep, dep), "departments": (dep,),
+                     "regions": (dep_reg.get(dep),), "qpv_total": len(group), "qpv_uncovered": len(left),
+                     "population": int(dep_population.get(dep, 0)), "n_communes": int(dep_communes.get(dep, 0)),
+                     "qpv_codes": tuple(left)})
+    out = pd.DataFrame(rows, columns=PRIORITY_COLUMNS)
+    if out.empty:
+        return out
+    out["order"] = out["level"].map({"epci": 0, "department": 1})
+    out = out.sort_values(["order", "qpv_uncovered", "population", "code"], ascending=[True, False, False, True],
+                          ignore_index=True)
+    out["rank"] = out.groupby("level").cumcount() + 1
+    return out.drop(columns="order")[PRIORITY_COLUMNS]

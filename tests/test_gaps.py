@@ -1,0 +1,255 @@
+"""Uncovered QPV and gaps of the network, on the real 2024 data, against expectations computed independently.
+
+Expectations use plain set logic on the official QPV list by commune and the INSEE table
+d'appartenance (read from ../shared/data with pandas), and, for enclaves, a geometric method
+(filling the holes of the perimeter's union) instead of the library's boundary topology.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+import shapely
+
+import clsm_geo
+import clsm_geo.units
+from clsm_geo.cli import main
+from clsm_geo.gaps import KINDS, enclaves_of, unit_adjacency
+from clsm_geo.qpv import qpv
+
+NANCY_RING = ["54274", "54304", "54339", "54357", "54482", "54526", "54547", "54578"]          # around 54395
+ECHIROLLES_RING = ["38057", "38068", "38158", "38185", "38200", "38317", "38486"]             # around 38151
+COUNCILS = [
+    # id, status, created, closed, communes, epci
+    ("ANZ", "actif", 2015, "", ["59014"], []),                        # Anzin: cuts QPV shared with Raismes
+    ("BDX", "actif", 2015, "", [], ["243300316"]),                    # Bordeaux Métropole, whole EPCI
+    ("BRM", "actif", 2015, "", ["01053", "71270"], []),               # Bourg (01, ARA) + Mâcon (71, BFC)
+    ("STE", "actif", 2015, "", ["42218", "43157"], []),               # Saint-Étienne (42) + Le Puy (43), ARA
+    ("TL1", "actif", 2015, "", ["31555"], []),                        # Toulouse ...
+    ("TL2", "actif", 2018, "", ["31555", "31149"], []),               # ... claimed twice (overlap)
+    ("NCY", "actif", 2015, "", NANCY_RING, []),                       # Nancy enclosed
+    ("ECH", "actif", 2015, "", ECHIROLLES_RING, []),                  # Échirolles enclosed (one corner neighbour)
+    ("PRJ", "en_projet", "", "", ["13001"], []),                      # not active: counts nowhere
+    ("OLD", "ferme", 2010, 2020, ["76540"], []),                      # closed before 2024
+]
+
+
+def write_registry(path, councils=COUNCILS):
+    lines = ["id,name,status,created,closed,communes,epci"]
+    for cid, status, created, closed, communes, epci in councils:
+        lines.append(f"{cid},Council {cid},{status},{created},{closed},{';'.join(communes)},{';'.join(epci)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def official(shared_path: str) -> dict[str, frozenset[str]]:
+    t = pd.read_csv(f"{shared_path}/qpv/qpv2024_anct_list_by_commune/qpv2024_code_commune_DERIVED.csv", dtype=str)
+    t = t[~t["insee_com"].str.startswith("97")]
+    return {code: frozenset(g) for code, g in t.groupby("code_qp")["insee_com"]}
+
+
+@functools.lru_cache(maxsize=1)
+def insee(shared_path: str) -> pd.DataFrame:
+    path = f"{shared_path}/admin/cog2024_tables_cogugaison/table_appartenance_geo_communes_2024.csv"
+    return pd.read_csv(path, dtype=str).set_index("CODGEO")
+
+
+def expectations(shared_path: str, councils=COUNCILS) -> dict:
+    """Every gap kind by plain set logic (no PLM city in the councils, commune method)."""
+    off = official(shared_path)
+    t = insee(shared_path)
+    members = {e: frozenset(g.index) for e, g in t.groupby("EPCI") if e != "ZZZZZZZZZ"}
+    sets = {}
+    for cid, status, created, closed, communes, epci in councils:
+        if status == "actif":
+            sets[cid] = frozenset(communes).union(*[members[e] for e in epci])
+    union = frozenset().union(*sets.values())
+    epci_of = t["EPCI"].to_dict()
+    out = {k: set() for k in KINDS}
+    for q, s in off.items():
+        cut = {c for c, cs in sets.items() if 0 < len(s & cs) < len(s)}
+        if len(s) >= 2 and cut:
+            out["straddling_qpv"].add((q, tuple(sorted(cut))))
+    hosted: dict[str, set[str]] = {}
+    for q, s in off.items():
+        for m in s:
+            hosted.setdefault(epci_of[m], set()).add(q)
+    for e, ms in members.items():
+        if ms & union:
+            left = {q for q, s in off.items() if s & (ms - union)}
+            if left:
+                out["epci_partial"].add((e, tuple(sorted(c for c, cs in sets.items() if cs & ms)), tuple(sorted(left))))
+        elif e in hosted:
+            out["white_epci"].add((e, tuple(sorted(hosted[e]))))
+    for c, cs in sets.items():
+        epcis = {epci_of[m] for m in cs} - {"ZZZZZZZZZ"}
+        if len(epcis) >= 2:
+            out["crosses_epci"] |= {(e, (c,)) for e in epcis if not members[e] <= cs}
+        if len({t.at[m, "DEP"] for m in cs}) >= 2:
+            out["crosses_department"].add((c, (c,)))
+        if len({t.at[m, "REG"] for m in cs}) >= 2:
+            out["crosses_region"].add((c, (c,)))
+    claims: dict[str, list[str]] = {}
+    for c, cs in sets.items():
+        for m in cs:
+            claims.setdefault(m, []).append(c)
+    out["overlap"] = {(m, tuple(sorted(cs))) for m, cs in claims.items() if len(cs) >= 2}
+    return out
+
+
+def found(table: pd.DataFrame, kind: str) -> set:
+    rows = table[table["kind"] == kind]
+    if kind == "epci_partial":
+        return set(zip(rows["territory_code"], rows["council_ids"], rows["qpv_codes"]))
+    if kind == "white_epci":
+        return set(zip(rows["territory_code"], rows["qpv_codes"]))
+    return set(zip(rows["territory_code"], rows["council_ids"]))
+
+
+@pytest.fixture(scope="module")
+def layer():
+    return qpv(2024)
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory, layer):
+    path = write_registry(tmp_path_factory.mktemp("reg") / "gaps.csv")
+    return clsm_geo.coverage(path, 2024, qpv=layer, method="commune")
+
+
+@pytest.fixture(scope="module")
+def gap_table(result):
+    return result.gaps()
+
+
+@pytest.mark.parametrize("kind", [k for k in KINDS if k != "enclave"])
+def test_each_gap_kind_matches_set_logic(gap_table, shared, kind):
+    expected = expectations(str(shared))[kind]
+    assert expected, f"the constructed registry should produce {kind}"
+    assert found(gap_table, kind) == expected
+
+
+def test_present_and_absent_cases(gap_table):
+    def codes(kind):
+        return set(gap_table.loc[gap_table["kind"] == kind, "territory_code"])
+
+    assert "QN05920M" in codes("straddling_qpv")                     # Anzin + Raismes, only Anzin inside
+    assert not codes("straddling_qpv") & {"QN03301I", "QN03302M"}     # Bordeaux QPV inside the whole-EPCI council
+    assert codes("crosses_region") == {"BRM"}                          # Bourg + Mâcon: two regions
+    assert codes("crosses_department") == {"BRM", "STE"}               # Saint-Étienne + Le Puy: one region
+    assert "243300316" not in codes("crosses_epci") | codes("epci_partial") | codes("white_epci")
+    assert codes("overlap") == {"31555"}                               # Toulouse twice; Colomiers once
+    assert "200023414" in codes("white_epci")                          # Rouen: its council closed in 2020
+    assert "200054807" in codes("white_epci")                          # Aix-Marseille: its council in project only
+    ids = set().union(*gap_table["council_ids"])
+    assert not ids & {"PRJ", "OLD"}
+
+
+def test_enclaves_match_filled_holes_of_the_perimeter(gap_table, result):
+    """Expected enclaves by geometry: units outside a perimeter lying in the holes of its union."""
+    units = clsm_geo.units.units(2024)
+    expected = set()
+    for cid, communes in (("NCY", NANCY_RING), ("ECH", ECHIROLLES_RING)):
+        union = shapely.union_all(units.set_index("unit").geometry.loc[communes].to_numpy())
+        filled = shapely.union_all([shapely.Polygon(p.exterior) for p in shapely.get_parts(union)])
+        near = units[units.geometry.intersects(filled) & ~units["unit"].isin(communes)]
+        inside = near.geometry.map(lambda g: shapely.area(shapely.intersection(g, filled)) >= 0.999 * g.area)
+        expected |= {(u, (cid,)) for u in near.loc[inside, "unit"]}
+    assert expected == {("54395", ("NCY",)), ("38151", ("ECH",))}
+    assert found(gap_table, "enclave") == expected
+    row = gap_table[gap_table["territory_code"] == "54395"].iloc[0]
+    assert set(row["qpv_codes"]) >= {"QN05415M", "QN05416M", "QN05417M"}
+    assert "Nancy" in row["sentence"] and "NCY" in row["sentence"]
+
+
+def test_enclave_rules_on_the_adjacency():
+    adj = unit_adjacency(2024)
+    pos = clsm_geo.units.unit_index(2024).get_indexer
+    assert (adj.shared != adj.shared.T).nnz == 0
+    # Échirolles touches one commune at a corner only: not a neighbour, so not needed to enclose it.
+    assert len(adj.neighbours(pos(["38151"])[0])) == len(ECHIROLLES_RING)
+    # Without one neighbour, the commune is not enclosed.
+    assert enclaves_of(adj, pos(ECHIROLLES_RING[1:]).tolist()) == []
+    # Marseille without one arrondissement: an inland one is enclosed, a coastal one (7e) is not.
+    arrondissements = [f"132{i:02d}" for i in range(1, 17)]
+    for target, enclosed in (("13205", True), ("13207", False)):
+        others = pos([u for u in arrondissements if u != target]).tolist()
+        assert (pos([target])[0] in enclaves_of(adj, others)) is enclosed, target
+
+
+def test_sentences_name_councils_territory_and_qpv(gap_table):
+    assert gap_table["kind"].isin(KINDS).all()
+    for row in gap_table.itertuples(index=False):
+        assert row.territory_code in row.sentence or row.territory_name in row.sentence
+        for cid in row.council_ids:
+            assert f"({cid})" in row.sentence
+        for code in row.qpv_codes[:3]:
+            assert code in row.sentence
+    order = {k: i for i, k in enumerate(KINDS)}
+    keys = [(order[k], t, c) for k, t, c in zip(gap_table["kind"], gap_table["territory_code"],
+                                                   gap_table["council_ids"])]
+    assert keys == sorted(keys)
+    assert gap_table.crs.to_epsg() == 4326 and gap_table.geometry.notna().all()
+
+
+def test_no_active_council_gives_only_white_epci(tmp_path, layer, shared):
+    path = write_registry(tmp_path / "none.csv", [("PRJ", "en_projet", "", "", ["13001"], [])])
+    table = clsm_geo.coverage(path, 2024, qpv=layer).gaps()
+    assert set(table["kind"]) == {"white_epci"}
+    off = official(str(shared))
+    epci_of = insee(str(shared))["EPCI"]
+    assert set(table["territory_code"]) == {epci_of[m] for s in off.values() for m in s}
+    assert sum(table["n_qpv"]) >= len(off)
+
+
+def test_uncovered_lists_uncovered_and_partial_with_nearest_council(result, shared):
+    table = result.uncovered()
+    q = result.qpv[result.qpv["in_force"]]
+    assert set(table["code_qp"]) == set(q.loc[q["status"].isin(["uncovered", "partial"]), "code_qp"])
+    assert table["population"].isna().all() and "population" in table
+    assert list(table.sort_values(["insee_dep", "code_qp"])["code_qp"]) == list(table["code_qp"])
+    # Partial QPV touch their council: distance 0 (Anzin's QPV shared with Raismes).
+    anzin = table.set_index("code_qp").loc["QN05920M"]
+    assert anzin["status"] == "partial" and anzin["nearest_council_id"] == "ANZ"
+    assert anzin["nearest_distance_km"] == 0
+    # Brute force on a sample: every active council, Lambert-93, smallest distance then smallest id.
+    councils = result.councils[result.councils["active"]].to_crs(2154)
+    sample = table[~table["insee_dep"].str.startswith(("97", "2A", "2B"))].iloc[::40]
+    for rec in sample.itertuples(index=False):
+        g = gpd.GeoSeries([rec.geometry], crs=4326).to_crs(2154).iloc[0]
+        d = councils.geometry.distance(g).to_numpy()
+        assert abs(rec.nearest_distance_km * 1000 - d.min()) < 1
+        assert rec.nearest_council_id in set(councils["id"][d <= d.min() + 1])
+    # Approach: extension when the QPV's EPCI or department already has an active council.
+    t = insee(str(shared))
+    off = official(str(shared))
+    members = set().union(*[set(c[4]) for c in COUNCILS if c[1] == "actif"])
+    members |= set(t.index[t["EPCI"] == "243300316"])
+    epcis = {t.at[m, "EPCI"] for m in members}
+    deps = {t.at[m, "DEP"] for m in members}
+    for rec in table.itertuples(index=False):
+        has_epci = any(t.at[m, "EPCI"] in epcis for m in off[rec.code_qp])
+        assert rec.epci_has_council == has_epci, rec.code_qp
+        assert rec.department_has_council == (rec.insee_dep in deps)
+        assert rec.approach == ("extension" if has_epci or rec.insee_dep in deps else "creation")
+
+
+def test_cli_uncovered_and_gaps_write_deterministic_files(tmp_path, capsys):
+    reg = write_registry(tmp_path / "reg.csv")
+    for command, names in (("uncovered", ("uncovered.csv", "uncovered.geojson")),
+                           ("gaps", ("gaps.csv", "gaps.geojson"))):
+        outs = []
+        for run in ("a", "b"):
+            out = tmp_path / f"{command}-{run}"
+            assert main(["--offline", "--quiet", command, "--year", "2024", "--registry", str(reg),
+                         "--out", str(out)]) == 0
+            outs.append([(out / n).read_bytes() for n in names])
+        assert outs[0] == outs[1]
+    text = capsys.readouterr().out
+    assert "QPV in force not fully covered" in text and "finding(s)" in text
+    gaps_csv = pd.read_csv(tmp_path / "gaps-a" / "gaps.csv", dtype=str)
+    assert set(gaps_csv["kind"]) == set(KINDS)
