@@ -46,9 +46,9 @@ class Perimeters:
         """Sparse 0/1 matrix councils × units (see :func:`unit_matrix`), built once."""
         from scipy import sparse
 
-        from .units import unit_index
+        from .units import unit_position
 
-        position = {code: i for i, code in enumerate(unit_index(self.year))}
+        position = unit_position(self.year)
         unit_lists = self.councils["units"].tolist()
         rows = np.repeat(np.arange(len(unit_lists)), [len(u) for u in unit_lists])
         cols = np.fromiter((position[u] for units in unit_lists for u in units), dtype=np.int64, count=len(rows))
@@ -71,84 +71,141 @@ class Perimeters:
 
 
 def build_perimeters(registry: Registry, year: int) -> Perimeters:
-    """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`)."""
+    """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
+
+    Vectorised: codes are resolved once per distinct code; the councils × units matrix is the
+    sparse product councils × codes @ codes × units (+ councils × EPCI @ EPCI × units); per-council
+    tuples and attributes are read from that matrix. Python loops run only over distinct codes,
+    problem cells and councils carrying their own geometry.
+    """
+    from itertools import chain
+
+    from scipy import sparse
+
     from .codes import resolve_communes
     from .geography import geography
-    from .units import units, units_of_commune
+    from .units import unit_arrays, units, units_of_commune
 
     geo = geography(year)
     table = units(year)
+    ua = unit_arrays(year)
+    n_units = len(ua["unit"])
     file = _file_name(registry)
     problems: list[Problem] = []
     councils = registry.councils.copy()
+    n = len(councils)
+    communes_col = councils["communes"].tolist()
+    epci_col = councils["epci"].tolist()
+    rows_col = councils["row"].tolist()
 
-    all_codes = sorted({c for codes in councils["communes"] for c in codes})
-    resolved = (resolve_communes(all_codes, year, strict=False) if all_codes
+    # councils × codes, codes × units
+    distinct = sorted(set(chain.from_iterable(communes_col)))
+    resolved = (resolve_communes(distinct, year, strict=False) if distinct
                 else pd.DataFrame(columns=["code", "insee_com", "insee_arm", "how", "detail"]))
     by_code: dict[str, list[tuple]] = {}
-    for rec in resolved.itertuples(index=False):
-        by_code.setdefault(rec.code, []).append((rec.insee_com, rec.insee_arm, rec.how, rec.detail))
-    epci_members = dict(zip(geo.epci["siren_epci"], geo.epci["members"]))
-    epci_names = dict(zip(geo.epci["siren_epci"], geo.epci["lib_epci"]))
+    for rec in zip(resolved["code"].tolist(), resolved["insee_com"].tolist(), resolved["insee_arm"].tolist(),
+                   resolved["how"].tolist(), resolved["detail"].tolist()):
+        by_code.setdefault(rec[0], []).append(rec[1:])
+    position = ua["position"]
+    c_rows, c_cols, flagged = [], [], {}
+    for k, code in enumerate(distinct):
+        hits = by_code.get(code, [])
+        if not hits or hits[0][2] == "unknown":
+            flagged[k] = [("error", f"unknown commune code in COG {year}", hits[0][3] if hits else "not found")]
+            continue
+        for insee_com, insee_arm, how, detail in hits:
+            if how not in ("current", "arrondissement"):
+                flagged.setdefault(k, []).append(("warning", f"old code resolved ({how})", detail))
+            got = (insee_arm,) if isinstance(insee_arm, str) and insee_arm else units_of_commune(insee_com, year)
+            for u in got:
+                c_rows.append(k)
+                c_cols.append(position[u])
+    code_units = sparse.csr_matrix((np.ones(len(c_rows)), (c_rows, c_cols)), shape=(len(distinct), n_units))
+    code_id = {c: k for k, c in enumerate(distinct)}
+    lens = np.fromiter((len(c) for c in communes_col), dtype=np.int64, count=n)
+    r_rows = np.repeat(np.arange(n), lens)
+    r_cols = np.fromiter((code_id[c] for c in chain.from_iterable(communes_col)), dtype=np.int64, count=len(r_rows))
+    by_codes = sparse.csr_matrix((np.ones(len(r_rows)), (r_rows, r_cols)), shape=(n, len(distinct)))
+    matrix = by_codes @ code_units
 
-    # unit -> (commune, department, region, EPCI, population), for per-council attributes without pandas.
-    unit_info = dict(zip(table["unit"], zip(table["insee_com"], table["insee_dep"], table["insee_reg"],
-                                             table["siren_epci"], table["population"].astype(int))))
-    records = []
-    for council in councils.itertuples(index=False):
-        units_set: set[str] = set()
-        from_communes: set[str] = set()
-        for code in council.communes:
-            hits = by_code.get(code, [])
-            if not hits or hits[0][2] == "unknown":
-                detail = hits[0][3] if hits else "not found"
-                problems.append(Problem("error", file, council.row, "communes", code,
-                                        f"unknown commune code in COG {year}", detail))
-                continue
-            for insee_com, insee_arm, how, detail in hits:
-                if how not in ("current", "arrondissement"):
-                    problems.append(Problem("warning", file, council.row, "communes", code,
-                                            f"old code resolved ({how})", detail))
-                got = (insee_arm,) if isinstance(insee_arm, str) and insee_arm else units_of_commune(insee_com, year)
-                from_communes.update(got)
-        units_set |= from_communes
-        for siren in council.epci:
-            members = epci_members.get(siren)
-            if members is None:
-                problems.append(Problem("error", file, council.row, "epci", siren, f"unknown EPCI SIREN in COG {year}",
+    # councils × EPCI @ EPCI × units
+    epci_members = dict(zip(geo.epci["siren_epci"].tolist(), geo.epci["members"].tolist()))
+    epci_names = dict(zip(geo.epci["siren_epci"].tolist(), geo.epci["lib_epci"].tolist()))
+    e_index = ua["epci_units"]
+    e_rows, e_cols = [], []
+    for i, sirens in enumerate(epci_col):
+        for siren in sirens:
+            j = e_index["position"].get(siren)
+            if j is None:
+                problems.append(Problem("error", file, rows_col[i], "epci", siren, f"unknown EPCI SIREN in COG {year}",
                                         "check the SIREN on the DGCL list of EPCI of that year"))
                 continue
-            for member in members:
-                units_set.update(units_of_commune(member, year))
-        own = council.geometry
-        if own is not None:
-            own = _clean_polygon(own)
-            if own is None:
-                problems.append(Problem("error", file, council.row, "geometry", None,
-                                        "the council's geometry is empty or not a polygon",
-                                        "give a Polygon or MultiPolygon in EPSG:4326"))
-            elif not units_set:
-                hit = table.sindex.query(own, predicate="intersects")
-                units_set.update(table["unit"].iloc[hit])
-        unit_codes = tuple(sorted(units_set))
-        info = [unit_info[u] for u in unit_codes]
-        communes = tuple(sorted({i[0] for i in info}))
-        records.append({
-            "units": unit_codes, "communes": communes, "n_communes": len(communes),
-            "population": sum(i[4] for i in info),
-            "departments": tuple(sorted({i[1] for i in info})),
-            "regions": tuple(sorted({i[2] for i in info})),
-            "epci_touched": tuple(sorted({i[3] for i in info if isinstance(i[3], str)})),
-            "epci_names": tuple(epci_names.get(s, s) for s in council.epci),
-            "scale": _scale(unit_codes, communes, council.epci, own, epci_members),
-            "own_geometry": own,
-        })
+            e_rows.append(i)
+            e_cols.append(j)
+    if e_rows:
+        by_epci = sparse.csr_matrix((np.ones(len(e_rows)), (e_rows, e_cols)), shape=(n, e_index["matrix"].shape[0]))
+        matrix = matrix + by_epci @ e_index["matrix"]
+
+    # problem cells: only councils listing a flagged code
+    if flagged:
+        sub = by_codes[:, sorted(flagged)].tocoo()
+        keys = sorted(flagged)
+        for i, j in sorted(zip(sub.row.tolist(), sub.col.tolist())):
+            code = distinct[keys[j]]
+            for severity, message, detail in flagged[keys[j]]:
+                problems.append(Problem(severity, file, rows_col[i], "communes", code, message, detail))
+
+    # councils carrying their own geometry
+    own_col = [None] * n
+    extra_rows, extra_cols = [], []
+    row_nnz = np.diff(matrix.tocsr().indptr)
+    for i, own in enumerate(councils["geometry"].tolist()):
+        if own is None:
+            continue
+        own = _clean_polygon(own)
+        own_col[i] = own
+        if own is None:
+            problems.append(Problem("error", file, rows_col[i], "geometry", None,
+                                    "the council's geometry is empty or not a polygon",
+                                    "give a Polygon or MultiPolygon in EPSG:4326"))
+        elif row_nnz[i] == 0:
+            hit = table.sindex.query(own, predicate="intersects")
+            extra_rows += [i] * len(hit)
+            extra_cols += list(hit)
+    if extra_rows:
+        matrix = matrix + sparse.csr_matrix((np.ones(len(extra_rows)), (extra_rows, extra_cols)), shape=matrix.shape)
+    matrix = matrix.tocsr()
+    matrix.data[:] = 1.0
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+
+    # per-council attributes from the matrix
+    def tuples(mat, labels):
+        mat = mat.tocsr()
+        mat.sort_indices()
+        flat = labels[mat.indices].tolist()
+        ptr = mat.indptr.tolist()
+        return [tuple(flat[a:b]) for a, b in zip(ptr[:-1], ptr[1:])]
+
+    unit_codes = tuples(matrix, ua["unit"])
+    communes = tuples(matrix @ ua["to_commune"], ua["communes"])
+    records = {
+        "units": unit_codes, "communes": communes, "n_communes": [len(c) for c in communes],
+        "population": (matrix @ ua["population"]).astype(np.int64).tolist(),
+        "departments": tuples(matrix @ ua["to_dep"], ua["deps"]),
+        "regions": tuples(matrix @ ua["to_reg"], ua["regs"]),
+        "epci_touched": tuples(matrix @ ua["to_epci"], ua["epcis"]),
+        "epci_names": [tuple(epci_names.get(s, s) for s in sirens) for sirens in epci_col],
+        "scale": [_scale(u, c, e, o, epci_members) for u, c, e, o in zip(unit_codes, communes, epci_col, own_col)],
+        "own_geometry": own_col,
+    }
     listed = councils.drop(columns=["geometry"]).rename(columns={"communes": "communes_listed",
                                                                    "epci": "epci_listed"})
-    attributes = pd.DataFrame(records, index=councils.index, columns=PERIMETER_COLUMNS)
-    out = pd.concat([listed, attributes], axis=1)
-    problems += _overlap_warnings(out, file, year)
-    return Perimeters(year=year, councils=out, problems=tuple(problems))
+    out = pd.concat([listed, pd.DataFrame(records, index=councils.index)], axis=1)
+    problems += _overlap_warnings(out, file, year, matrix=matrix, unit_labels=ua["unit"])
+    result = Perimeters(year=year, councils=out, problems=tuple(problems))
+    result.__dict__["matrix"] = matrix          # the cached_property, already computed
+    return result
 
 
 def _file_name(registry: Registry) -> str:
@@ -192,26 +249,45 @@ def _whole_city(unit_codes, city: str) -> bool:
     return sum(1 for u in unit_codes if u.startswith(prefix)) == expected
 
 
-def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int = 5) -> list[Problem]:
-    """One warning per active council sharing units with earlier active councils (linear in the units)."""
-    active = councils[councils["status"] == "active"]
-    first_claim: dict[str, str] = {}
-    shared: dict[str, dict[str, list[str]]] = {}
-    rows = dict(zip(active["id"], active["row"]))
-    for council_id, unit_codes in zip(active["id"], active["units"]):
-        for unit in unit_codes:
-            owner = first_claim.setdefault(unit, council_id)
-            if owner != council_id:
-                shared.setdefault(council_id, {}).setdefault(owner, []).append(unit)
+def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int = 5, matrix=None,
+                      unit_labels=None) -> list[Problem]:
+    """One warning per active council sharing units with earlier active councils (vectorised on the matrix)."""
+    active = (councils["status"] == "active").to_numpy()
+    coo = matrix[np.flatnonzero(active)].tocoo()
+    act_idx = np.flatnonzero(active)
+    council, unit = act_idx[coo.row], coo.col
+    order = np.lexsort((council, unit))               # by unit, then registry order
+    council, unit = council[order], unit[order]
+    first = np.r_[True, unit[1:] != unit[:-1]]
+    owner = council[np.maximum.accumulate(np.where(first, np.arange(len(unit)), 0))]
+    shared = council != owner
+    if not shared.any():
+        return []
+    ids = councils["id"].to_numpy()
+    rows = councils["row"].to_numpy()
+    id_rank = np.empty(len(ids), dtype=np.int64)
+    id_rank[np.argsort(ids.astype(str), kind="stable")] = np.arange(len(ids))
+    c, o, u = council[shared], owner[shared], unit[shared]
+    order = np.lexsort((u, id_rank[o], c))            # council, then other council's id, then unit
+    c, o, u = c[order], o[order], u[order]
+    pair = np.r_[True, (c[1:] != c[:-1]) | (o[1:] != o[:-1])]
+    starts = np.flatnonzero(pair)
+    counts = np.diff(np.r_[starts, len(c)])
+    pc, po = c[starts], o[starts]
+    cstart = np.flatnonzero(np.r_[True, pc[1:] != pc[:-1]])
+    cend = np.r_[cstart[1:], len(pc)]
+    labels = unit_labels
     problems = []
-    for council_id, others in shared.items():
+    for a, b in zip(cstart.tolist(), cend.tolist()):
         parts = []
-        for other, units in sorted(others.items())[:most]:
-            sample = ", ".join(units[:3]) + (" …" if len(units) > 3 else "")
-            parts.append(f"{other} ({len(units)}: {sample})")
-        more = f" and {len(others) - most} other council(s)" if len(others) > most else ""
-        problems.append(Problem("warning", file, int(rows[council_id]), "communes", None,
-                                f"active council {council_id} overlaps in COG {year} with " + "; ".join(parts) + more,
+        for k in range(a, min(b, a + most)):
+            s0, cnt = int(starts[k]), int(counts[k])
+            sample = ", ".join(labels[u[s0:s0 + min(cnt, 3)]].tolist()) + (" …" if cnt > 3 else "")
+            parts.append(f"{ids[po[k]]} ({cnt}: {sample})")
+        more = f" and {b - a - most} other council(s)" if b - a > most else ""
+        ci = pc[a]
+        problems.append(Problem("warning", file, int(rows[ci]), "communes", None,
+                                f"active council {ids[ci]} overlaps in COG {year} with " + "; ".join(parts) + more,
                                 "check whether one perimeter should exclude them"))
     return problems
 

@@ -71,3 +71,48 @@ def indicator(unit_codes, year: int) -> np.ndarray:
     pos = index.get_indexer(list(unit_codes))
     vec[pos[pos >= 0]] = 1.0
     return vec
+
+
+@functools.lru_cache(maxsize=4)
+def unit_position(year: int) -> dict[str, int]:
+    """Unit code -> position in :func:`units` (a plain dict, built once per year)."""
+    codes = units(year)["unit"].tolist()
+    return dict(zip(codes, range(len(codes))))
+
+
+@functools.lru_cache(maxsize=4)
+def unit_arrays(year: int) -> dict:
+    """Arrays and 0/1 sparse matrices over the units of ``year`` for vectorised perimeters (built once).
+
+    ``unit`` (codes, object array), ``position`` (code -> row), ``population``; ``to_commune``,
+    ``to_dep``, ``to_reg``, ``to_epci`` (units × labels) with their sorted labels ``communes``,
+    ``deps``, ``regs``, ``epcis``; ``epci_units``: ``{"position": siren -> row, "matrix": EPCI × units}``.
+    """
+    from scipy import sparse
+
+    from .geography import geography
+
+    t = units(year)
+    codes = np.array(t["unit"].tolist(), dtype=object)
+    out = {"unit": codes, "position": dict(zip(codes.tolist(), range(len(codes)))),
+           "population": t["population"].to_numpy(dtype=float)}
+    for key, col, labels in (("to_commune", "insee_com", "communes"), ("to_dep", "insee_dep", "deps"),
+                             ("to_reg", "insee_reg", "regs"), ("to_epci", "siren_epci", "epcis")):
+        values = pd.Series(t[col].tolist(), dtype=object)
+        ok = values.map(lambda v: isinstance(v, str)).to_numpy()
+        uniq = np.array(sorted(set(values[ok])), dtype=object)
+        pos = np.searchsorted(uniq, values[ok].to_numpy())
+        out[key] = sparse.csr_matrix((np.ones(int(ok.sum())), (np.flatnonzero(ok), pos)),
+                                     shape=(len(codes), len(uniq)))
+        out[labels] = uniq
+    epci = geography(year).epci
+    sirens = epci["siren_epci"].tolist()
+    rows, cols = [], []
+    for j, members in enumerate(epci["members"].tolist()):
+        for m in members:
+            for u in units_of_commune(m, year):
+                rows.append(j)
+                cols.append(out["position"][u])
+    out["epci_units"] = {"position": dict(zip(sirens, range(len(sirens)))),
+                         "matrix": sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sirens), len(codes)))}
+    return out

@@ -1,0 +1,64 @@
+"""Smoke run of benchmarks/compare.py: the peers agree with the engine (no timing is checked).
+
+30 synthetic councils and the QPV of one region (Provence-Alpes-Côte d'Azur). The engine, the naive
+geopandas overlay, DuckDB spatial (when installed: the ``bench`` extra) and PostGIS (when PostgreSQL
+and PostGIS are installed, see benchmarks/setup.sh) must give every QPV polygon the same status
+on the engine's definition (each QPV clipped to its official units).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import compare  # noqa: E402
+
+SIZES = [30]
+REGION = "93"
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("bench")
+    prep = compare.prepare(workdir, SIZES, region=REGION)
+    engine = compare.run_engine(workdir, SIZES, 1, region=REGION)
+    return workdir, prep, engine
+
+
+def _agree(engine, peer):
+    e, p = engine["sizes"]["30"], peer["sizes"]["30"]
+    assert set(p["status"]) <= set(e["status"])
+    assert compare.disagreements(e, p) == []
+
+
+def test_pieces_match_engine_apportionment(bench):
+    _, prep, engine = bench
+    assert prep["n_pieces"] >= prep["n_qpv_polygons"] > 50
+    assert prep["weights_max_abs_diff"] < 1e-3
+    statuses = set(engine["sizes"]["30"]["status"].values())
+    assert "covered" in statuses and "uncovered" in statuses
+
+
+def test_geopandas_agrees(bench):
+    workdir, _, engine = bench
+    _agree(engine, compare.run_geopandas(workdir, SIZES, 1))
+
+
+def test_duckdb_agrees(bench):
+    if compare.duckdb_spatial_path() is None:
+        pytest.skip("duckdb and duckdb-extension-spatial are not installed (the bench extra)")
+    workdir, _, engine = bench
+    _agree(engine, compare.run_duckdb(workdir, SIZES, 1))
+
+
+def test_postgis_agrees(bench):
+    why = compare.peer_available("postgis")
+    if why:
+        pytest.skip(why)
+    workdir, _, engine = bench
+    _agree(engine, compare.run_postgis(workdir, SIZES, 1))
