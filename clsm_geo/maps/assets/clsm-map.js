@@ -1,0 +1,112 @@
+/* clsm-geo map controls (MIT): a search box over communes, QPV, councils and territories, and a legend.
+   Search rows: [label, kind index, lat, lon, half height, half width] (centre and half size of the bounding box).
+   Labels are inserted with textContent only; the legend HTML is built and escaped by clsm-geo. */
+(function (L) {
+  "use strict";
+  function fold(text) {
+    return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
+  L.Control.ClsmSearch = L.Control.extend({
+    options: { position: "topleft", placeholder: "Search a commune, QPV, council…", maxResults: 12,
+               kinds: ["region", "department", "CLSM", "QPV", "commune"] },
+    initialize: function (index, options) {
+      L.setOptions(this, options);
+      this._index = index.map(function (row) { return { row: row, key: fold(row[0]) }; });
+    },
+    onAdd: function (map) {
+      var box = L.DomUtil.create("div", "clsm-search leaflet-bar");
+      var input = L.DomUtil.create("input", "clsm-search-input", box);
+      input.type = "search";
+      input.placeholder = this.options.placeholder;
+      input.setAttribute("aria-label", this.options.placeholder);
+      var list = L.DomUtil.create("ul", "clsm-search-results", box);
+      L.DomEvent.disableClickPropagation(box);
+      L.DomEvent.disableScrollPropagation(box);
+      var self = this;
+      this._map = map;
+      this._input = input;
+      this._list = list;
+      input.addEventListener("input", function () { self._update(); });
+      input.addEventListener("keydown", function (e) {
+        var items = list.querySelectorAll("li");
+        var current = list.querySelector("li.active");
+        var i = Array.prototype.indexOf.call(items, current);
+        if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+          e.preventDefault();
+          if (!items.length) { return; }
+          i = e.key === "ArrowDown" ? Math.min(items.length - 1, i + 1) : Math.max(0, i - 1);
+          if (current) { current.classList.remove("active"); }
+          items[i].classList.add("active");
+        } else if (e.key === "Enter" && items.length) {
+          e.preventDefault();
+          self._go((current || items[0])._row);
+        } else if (e.key === "Escape") {
+          list.innerHTML = "";
+        }
+      });
+      return box;
+    },
+    search: function (text) {
+      var q = fold(text).trim();
+      if (q.length < 2) { return []; }
+      var starts = [], contains = [];
+      for (var i = 0; i < this._index.length; i++) {
+        var entry = this._index[i], at = entry.key.indexOf(q);
+        if (at === 0) { starts.push(entry); } else if (at > 0) { contains.push(entry); }
+      }
+      var shortest = function (a, b) { return a.key.length - b.key.length; };  /* stable: kinds keep their order */
+      return starts.sort(shortest).concat(contains.sort(shortest)).slice(0, this.options.maxResults)
+        .map(function (entry) { return entry.row; });
+    },
+    _update: function () {
+      var list = this._list, self = this;
+      list.innerHTML = "";
+      this.search(this._input.value).forEach(function (row) {
+        var li = L.DomUtil.create("li", "", list);
+        var kind = L.DomUtil.create("span", "clsm-search-kind", li);
+        kind.textContent = self.options.kinds[row[1]];
+        li.appendChild(document.createTextNode(" " + row[0]));
+        li._row = row;
+        li.addEventListener("click", function () { self._go(row); });
+      });
+    },
+    _go: function (row) {
+      var bounds = L.latLngBounds([row[2] - row[4], row[3] - row[5]], [row[2] + row[4], row[3] + row[5]]);
+      if (this._mark) { this._map.removeLayer(this._mark); }
+      this._mark = L.rectangle(bounds.pad(0.15), { color: "#222", weight: 2, dashArray: "5 4", fill: false,
+                                                   interactive: false }).addTo(this._map);
+      this._map.fitBounds(bounds, { maxZoom: 14, padding: [20, 20] });
+      this._list.innerHTML = "";
+      this._input.value = row[0];
+    }
+  });
+
+  /* Land and boundaries from one GeoJSON layer (or GeoJSON data), not interactive: a fill under everything
+     (when fill is given: offline pages have no tiles) and lines above the choropleth. */
+  L.clsmLand = function (source, fill, line) {
+    var data = source && source.toGeoJSON ? source.toGeoJSON(5) : source;
+    var group = L.layerGroup();
+    if (fill) {
+      group.addLayer(L.geoJson(data, { interactive: false, pane: "clsm-land", style: fill }));
+    }
+    group.addLayer(L.geoJson(data, { interactive: false, pane: "clsm-boundaries", style: line }));
+    return group;
+  };
+
+  L.Control.ClsmLegend = L.Control.extend({
+    options: { position: "bottomright" },
+    initialize: function (html, options) { L.setOptions(this, options); this._html = html; },
+    onAdd: function () {
+      var div = L.DomUtil.create("div", "clsm-legend leaflet-control");
+      div.innerHTML = this._html;  /* built and escaped by clsm-geo */
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      var toggle = div.querySelector(".clsm-legend-toggle");
+      if (toggle) {
+        toggle.addEventListener("click", function () { div.classList.toggle("clsm-legend-folded"); });
+      }
+      return div;
+    }
+  });
+})(window.L);

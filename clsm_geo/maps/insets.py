@@ -1,0 +1,111 @@
+"""Layout of static maps: metropolitan France in Lambert-93 with the five overseas departments as insets,
+each in its own projected CRS, or one region zoomed in its department's CRS.
+
+A :class:`Panel` is one map frame: its axes, CRS, the lon/lat box selecting what it shows and its extent.
+Layers are GeoDataFrames in EPSG:4326; :func:`draw` selects the features of a panel, projects and draws them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import geopandas as gpd
+import shapely
+
+from .. import settings
+
+#: Lon/lat box of metropolitan France with Corsica.
+METRO_BOX = shapely.box(-5.8, 41.2, 10.0, 51.3)
+#: Overseas departments shown as insets, top to bottom, and their names.
+INSETS: dict[str, str] = {"971": "Guadeloupe", "972": "Martinique", "973": "Guyane", "974": "La Réunion",
+                          "976": "Mayotte"}
+#: Figure geometry (fractions of the figure): national maps.
+FIGSIZE_NATIONAL = (10.4, 8.0)
+MAIN_RECT = (0.165, 0.085, 0.615, 0.83)
+INSET_COLUMN = (0.012, 0.10, 0.14, 0.80)  # left, bottom, width, height of the column of insets
+#: Where the legend goes: a column right of the map (anchor of its upper left corner).
+LEGEND_ANCHOR_NATIONAL = (0.785, 0.80)
+FIGSIZE_REGION = (10.4, 7.6)
+REGION_RECT = (0.015, 0.085, 0.69, 0.81)
+LEGEND_ANCHOR_REGION = (0.715, 0.88)
+
+
+@dataclass
+class Panel:
+    ax: object
+    crs: int
+    box: object  # shapely polygon in lon/lat: features intersecting it are drawn
+    extent: tuple[float, float, float, float]  # xmin, ymin, xmax, ymax in ``crs``
+    key: str  # "metropole", a department code, or "region-XX"
+
+
+def _bounds(geoms, crs: int, margin: float) -> tuple[float, float, float, float]:
+    projected = gpd.GeoSeries(geoms, crs=4326).to_crs(crs)
+    x0, y0, x1, y1 = projected.total_bounds
+    dx, dy = (x1 - x0) * margin, (y1 - y0) * margin
+    return x0 - dx, y0 - dy, x1 + dx, y1 + dy
+
+
+def national_panels(fig, departments: gpd.GeoDataFrame) -> list[Panel]:
+    """Main Lambert-93 axes and one inset per overseas department (present in ``departments``)."""
+    metro = departments[~departments["overseas"]]
+    main = fig.add_axes(MAIN_RECT, label="metropole")
+    panels = [Panel(main, settings.METROPOLITAN_CRS, METRO_BOX,
+                    _bounds(metro.geometry.values, settings.METROPOLITAN_CRS, 0.02), "metropole")]
+    codes = [c for c in INSETS if c in set(departments["insee_dep"])]
+    left, bottom, width, height = INSET_COLUMN
+    step = height / max(1, len(codes))
+    for i, code in enumerate(codes):
+        geom = departments.loc[departments["insee_dep"] == code, "geometry"].iloc[0]
+        crs = settings.projected_crs(code)
+        rect = (left, bottom + height - (i + 1) * step + 0.004, width, step - 0.032)
+        ax = fig.add_axes(rect, label=f"inset-{code}")
+        x0, y0, x1, y1 = geom.bounds
+        box = shapely.box(x0 - 0.3, y0 - 0.3, x1 + 0.3, y1 + 0.3)
+        panels.append(Panel(ax, crs, box, _bounds([geom], crs, 0.06), code))
+        ax.set_title(INSETS[code], fontsize=7.5, pad=2, loc="left")
+    return panels
+
+
+def region_panel(fig, departments: gpd.GeoDataFrame, region: str) -> Panel:
+    """One axes framing ``region`` in the projected CRS of its departments."""
+    mine = departments[departments["insee_reg"] == region]
+    crs = settings.projected_crs(mine["insee_dep"].iloc[0])
+    x0, y0, x1, y1 = gpd.GeoSeries(mine.geometry.values, crs=4326).total_bounds
+    dx, dy = (x1 - x0) * 0.15 + 0.05, (y1 - y0) * 0.15 + 0.05
+    ax = fig.add_axes(REGION_RECT, label=f"region-{region}")
+    return Panel(ax, crs, shapely.box(x0 - dx, y0 - dy, x1 + dx, y1 + dy),
+                 _bounds(mine.geometry.values, crs, 0.04), f"region-{region}")
+
+
+def select(layer: gpd.GeoDataFrame, panel: Panel) -> gpd.GeoDataFrame:
+    """Features of ``layer`` (EPSG:4326) inside the panel's box, projected to its CRS."""
+    layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
+    inside = layer[layer.geometry.intersects(panel.box)]
+    return inside.to_crs(panel.crs)
+
+
+def finish(panel: Panel, *, frame: bool) -> None:
+    """Fix the extent (equal aspect, filling the axes box) and hide axes; insets keep a thin frame."""
+    ax = panel.ax
+    x0, y0, x1, y1 = panel.extent
+    fig_w, fig_h = ax.figure.get_size_inches()
+    pos = ax.get_position(original=True)
+    box_ratio = (pos.width * fig_w) / (pos.height * fig_h)
+    cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+    if w / h < box_ratio:
+        w = h * box_ratio
+    else:
+        h = w / box_ratio
+    ax.set_xlim(cx - w / 2, cx + w / 2)
+    ax.set_ylim(cy - h / 2, cy + h / 2)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    for spine in ax.spines.values():
+        spine.set_visible(frame)
+        spine.set_edgecolor("#8c8c8c")
+        spine.set_linewidth(0.6)
+    ax.set_facecolor("none")

@@ -1,0 +1,175 @@
+"""Interactive maps: layers and legend in the page, self-contained offline pages, escaping of every
+user-supplied text, size budgets, stable output, simplified geometry that keeps shared borders, CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import shapely
+
+import clsm_geo
+from clsm_geo.maps import layers
+from clsm_geo.maps.interactive import interactive_map, write_html
+
+REPO = Path(__file__).resolve().parents[1]
+REGISTRY = REPO / "examples" / "registry_fictitious.csv"
+SCRIPT = "<script>alert(1)</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+MB = 1_000_000
+
+
+def _isolated(tmp_path_factory, build):
+    from clsm_geo import settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLSM_GEO_DATA_DIR", str(tmp_path_factory.mktemp("clsm-data")))
+        mp.setenv("CLSM_GEO_OFFLINE", "1")
+        settings.reset()
+        result = build()
+        _ = result.councils, result.regions, result.departments, result.summary
+    settings.reset()
+    return result
+
+
+@pytest.fixture(scope="module")
+def res(tmp_path_factory):
+    return _isolated(tmp_path_factory, lambda: clsm_geo.coverage(REGISTRY, 2024))
+
+
+def hostile_result(tmp_path_factory):
+    """Councils in Seine-Saint-Denis whose id, name, notes, registry file name and one QPV name are HTML."""
+    folder = tmp_path_factory.mktemp("hostile")
+    path = folder / "reg<img src=y>.csv"
+    path.write_text(
+        "id,name,status,created,closed,communes,epci,notes\n"
+        f'"{IMG.replace(chr(34), chr(34) * 2)}",{SCRIPT},actif,2020,,93066;93001,,"<i>n</i> & ""q"" {SCRIPT}"\n'
+        "B2,CLSM de Drancy,actif,2019,,93029,,\n", encoding="utf-8")
+    result = _isolated(tmp_path_factory, lambda: clsm_geo.coverage(path, 2024))
+    qpv = result.qpv.copy()
+    target = qpv.index[qpv["councils"].map(lambda ids: IMG in ids)][0]  # a QPV of the hostile council
+    qpv.loc[target, "lib_qp"] = IMG
+    return dataclasses.replace(result, qpv=qpv)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    return hostile_result(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def pages(res, tmp_path_factory):
+    """National and regional pages, offline and online (written once for the module)."""
+    folder = tmp_path_factory.mktemp("pages")
+    out = {}
+    for name, options in {"national": {"offline": True}, "region": {"offline": True, "region": "11"},
+                          "online": {"offline": False, "region": "11"}}.items():
+        out[name] = write_html(interactive_map(res, **options), folder / f"{name}.html")
+    return out
+
+
+def test_layers_legend_and_controls_are_in_the_page(pages, res):
+    page = pages["national"].read_text(encoding="utf-8")
+    for layer in ("CLSM active (", "CLSM in project (", "QPV covered (", "QPV partly covered (",
+                  "QPV not covered (", "Regions: share of qpv covered", "Departments: share of qpv covered"):
+        assert layer in page, layer
+    assert "L.control.layers" in page and "L.Control.ClsmSearch" in page and "L.Control.ClsmLegend" in page
+    assert "L.control.fullscreen" in page and "fitBounds" in page
+    assert page.count("L.tooltip") + page.count("bindTooltip") >= 5 and "bindPopup" in page
+    # the legend names the statuses, the classes and the sources
+    legend = re.search(r"new L\.Control\.ClsmLegend\((\".*?\")\)", page).group(1)
+    for part in ("CLSM perimeters, by status", "not covered", "no data", "registry_fictitious.csv", "COG 2024"):
+        assert part in legend, part
+    # search index: communes, QPV and councils
+    assert '"Villeurbanne (69)",4' in page and re.search(r'"[^"]+ \(QN\d{5}[A-Z]\)",3', page)
+    region = pages["region"].read_text(encoding="utf-8")
+    assert "Regions: share" not in region and "Departments: share" in region
+    assert '"Villeurbanne (69)"' not in region and '"Saint-Denis (93)",4' in region
+
+
+def test_offline_page_is_self_contained(pages):
+    page = pages["national"].read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", page)
+    assert not re.search(r"<link[^>]+href=", page)
+    assert not re.search(r"url\((?!['\"]?(data:|#))", page), "every CSS url() is inlined"
+    assert "cdn." not in page and "tile.openstreetmap" not in page and "L.tileLayer" not in page
+    # URLs left are namespaces, comments of the vendored code and Leaflet's attribution link: none is loaded
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
+    assert urls <= {"http://www.w3.org/2000/svg", "https://leafletjs.com",
+                    "http://www.sitepoint.com/html5-full-screen-api/",
+                    "https://bugs.chromium.org/p/chromium/issues/detail?id=600120",
+                    "https://bugzilla.mozilla.org/show_bug.cgi?id=888319"}, urls
+    assert "1.9.4" in page  # the vendored Leaflet
+    online = pages["online"].read_text(encoding="utf-8")
+    assert re.search(r'<script src="https://cdn\.jsdelivr\.net/npm/leaflet@', online) and "L.tileLayer" in online
+
+
+def test_size_budgets(pages):
+    assert pages["national"].stat().st_size <= 8 * MB, pages["national"].stat().st_size
+    assert pages["region"].stat().st_size <= 2 * MB, pages["region"].stat().st_size
+    assert pages["online"].stat().st_size <= 2 * MB
+
+
+def test_user_text_is_escaped(hostile, tmp_path):
+    page = write_html(interactive_map(hostile, region="11", offline=True), tmp_path / "m.html")
+    text = page.read_text(encoding="utf-8")
+    for raw in (SCRIPT, IMG, "<img", "onerror=alert(1)>", "<i>n</i>"):
+        assert raw not in text, raw
+    # escaped as HTML text (then JSON-escaped inside the inline script)
+    json_html = lambda s: s.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    assert json_html("&lt;script&gt;alert(1)&lt;/script&gt;") in text  # council name (tooltip/popup)
+    assert json_html("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;") in text  # council id, QPV name
+    assert json_html("&lt;i&gt;n&lt;/i&gt; &amp; &quot;q&quot;") in text  # notes
+    assert json_html("reg&lt;img src=y&gt;.csv") in text  # registry file name in the legend
+
+
+def test_page_is_stable(res, tmp_path):
+    first = interactive_map(res, region="11", offline=True).get_root().render()
+    second = interactive_map(res, region="11", offline=True).get_root().render()
+    assert first == second
+
+
+def test_result_map_is_a_folium_map(res):
+    import folium
+
+    m = res.map(region="93", offline=True)
+    assert isinstance(m, folium.Map)
+    notebook = m._repr_html_()
+    assert "<iframe" in notebook and "ClsmSearch" in notebook
+
+
+def test_simplified_borders_stay_shared(res):
+    from clsm_geo.geography import geography
+
+    deps = geography(2024).departments.geometry.values
+    simplified = layers.simplify_coverage(deps, layers.TOLERANCE_NATIONAL)
+    assert shapely.coverage_is_valid(simplified)  # no gap, no overlap between neighbours
+    assert shapely.get_num_coordinates(simplified).sum() < 0.8 * shapely.get_num_coordinates(deps).sum()
+    coords = shapely.get_coordinates(simplified)
+    assert (abs(coords * 1e4 - (coords * 1e4).round()) < 1e-6).all()  # 4 decimals
+
+
+def test_vendored_assets_match_their_manifest():
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "vendor_map_assets.py"), "--check"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    readme = (REPO / "clsm_geo" / "maps" / "assets" / "README.md").read_text(encoding="utf-8")
+    assert "leaflet" in readme and "1.9.4" in readme and "BSD-2-Clause" in readme and "MIT" in readme
+
+
+def test_cli_interactive(tmp_path, capsys):
+    from clsm_geo.cli import main
+
+    out = tmp_path / "idf.html"
+    code = main(["--quiet", "map", "interactive", "--year", "2024", "--registry", str(REGISTRY), "--region",
+                 "11", "--offline", "--out", str(out)])
+    assert code == 0 and "map written to" in capsys.readouterr().out
+    page = out.read_text(encoding="utf-8")
+    assert "L.Control.ClsmSearch" in page and not re.search(r"<script[^>]+src=", page)
+    code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",
+                 str(tmp_path / "x.html")])
+    assert code == 2 and "unknown region code" in capsys.readouterr().err
