@@ -67,7 +67,7 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", sett
     if layer.geography != geography_code:
         raise InputError(f"the QPV layer is the {layer.geography} geography but {year} uses the "
                          f"{geography_code} geography", hint="give a QPV file of the right geography with --qpv")
-    perims = build_perimeters(reg, cog_year)
+    perims = build_perimeters(reg, cog_year, overlaps=False)
     errors = [p for p in perims.problems if p.severity == "error"]
     if errors:
         raise RegistryError(f"{len(errors)} error(s) in the registry for COG {cog_year}",
@@ -84,7 +84,7 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg) -> Cov
 
     frame = layer.frame
     rel = relation_for(layer, cog_year)
-    councils = perims.councils
+    councils = perims.base
     active = active_mask(councils, year).to_numpy()
     own = councils["own_geometry"].notna().to_numpy()
     by_units = unit_matrix(perims, active & ~own)        # councils × units
@@ -210,7 +210,7 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     keep_pair = ~use_geometry[pair_q] & (pair.data > 0)
     q = np.concatenate([area.row[keep_area], pair_q[keep_pair]]).astype(np.int64)
     c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
-    n_councils = len(perims.councils)
+    n_councils = len(perims.base)
     keys = np.unique(q * n_councils + c)
     out: list[set[int]] = [set() for _ in range(len(frame))]
     for qi, ci in zip((keys // n_councils).tolist(), (keys % n_councils).tolist()):
@@ -221,7 +221,7 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
 
         geoms = frame.geometry
         for j in own_idx:
-            g = perims.councils["own_geometry"].iloc[j]
+            g = perims.base["own_geometry"].iloc[j]
             for q in geoms.sindex.query(g, predicate="intersects"):
                 if shapely.area(shapely.intersection(geoms.iloc[q], g)) > cfg.partial_threshold * geoms.iloc[q].area:
                     out[q].add(int(j))

@@ -20,8 +20,6 @@ from .errors import Problem
 from .registry import Registry
 
 SCALES = ("infra-communal", "communal", "intercommunal", "whole EPCI")
-PERIMETER_COLUMNS = ["units", "communes", "n_communes", "population", "departments", "regions", "epci_touched",
-                     "epci_names", "scale", "own_geometry"]
 
 
 @dataclass(frozen=True)
@@ -35,24 +33,44 @@ class Perimeters:
     ``epci_touched`` (tuples), ``scale`` (one of :data:`SCALES`), ``own_geometry`` (shapely in
     EPSG:4326 or None, for councils carrying their own, e.g. infra-communal, perimeter).
     ``problems``: unknown codes (errors) and resolved codes, duplicates, overlaps (warnings).
+
+    ``base`` holds the registry's columns and ``own_geometry`` only, and ``matrix`` the councils × units
+    0/1 sparse matrix: that is all the coverage engine reads. The per-council tuples of ``councils`` are
+    derived from them on first use (they cost more than the engine itself at 30,000 councils).
     """
 
     year: int
-    councils: pd.DataFrame
+    base: pd.DataFrame
+    matrix: object  # scipy.sparse.csr_matrix, councils × units of the year
     problems: tuple[Problem, ...] = field(default=())
 
     @functools.cached_property
-    def matrix(self):
-        """Sparse 0/1 matrix councils × units (see :func:`unit_matrix`), built once."""
-        from scipy import sparse
+    def councils(self) -> pd.DataFrame:
+        """The registry's columns and the perimeter attributes of each council (see the class doc)."""
+        from .geography import geography
+        from .units import unit_arrays
 
-        from .units import unit_position
-
-        position = unit_position(self.year)
-        unit_lists = self.councils["units"].tolist()
-        rows = np.repeat(np.arange(len(unit_lists)), [len(u) for u in unit_lists])
-        cols = np.fromiter((position[u] for units in unit_lists for u in units), dtype=np.int64, count=len(rows))
-        return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(unit_lists), len(position)))
+        ua = unit_arrays(self.year)
+        epci = geography(self.year).epci
+        epci_members = dict(zip(epci["siren_epci"].tolist(), epci["members"].tolist()))
+        epci_names = dict(zip(epci["siren_epci"].tolist(), epci["lib_epci"].tolist()))
+        epci_col = self.base["epci_listed"].tolist()
+        own_col = self.base["own_geometry"].tolist()
+        unit_codes = _tuples(self.matrix, ua["unit"])
+        communes = _tuples(self.matrix @ ua["to_commune"], ua["communes"])
+        records = {
+            "units": unit_codes, "communes": communes, "n_communes": [len(c) for c in communes],
+            "population": (self.matrix @ ua["population"]).astype(np.int64).tolist(),
+            "departments": _tuples(self.matrix @ ua["to_dep"], ua["deps"]),
+            "regions": _tuples(self.matrix @ ua["to_reg"], ua["regs"]),
+            "epci_touched": _tuples(self.matrix @ ua["to_epci"], ua["epcis"]),
+            "epci_names": [tuple(epci_names.get(s, s) for s in sirens) for sirens in epci_col],
+            "scale": [_scale(u, c, e, o, epci_members) for u, c, e, o in zip(unit_codes, communes, epci_col, own_col)],
+        }
+        attributes = pd.DataFrame(records, index=self.base.index)
+        out = pd.concat([self.base.drop(columns=["own_geometry"]), attributes], axis=1)
+        out["own_geometry"] = own_col
+        return out
 
     def geometries(self) -> gpd.GeoSeries:
         """One valid (Multi)Polygon per council in EPSG:4326: its own geometry or the union of its units."""
@@ -70,8 +88,11 @@ class Perimeters:
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 
-def build_perimeters(registry: Registry, year: int) -> Perimeters:
+def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) -> Perimeters:
     """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
+
+    ``overlaps=False`` skips the overlap warnings (one sentence per overlapping council), which only the
+    validation report shows; the coverage engine does not need them.
 
     Vectorised: codes are resolved once per distinct code; the councils × units matrix is the
     sparse product councils × codes @ codes × units (+ councils × EPCI @ EPCI × units); per-council
@@ -83,10 +104,8 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
     from scipy import sparse
 
     from .codes import resolve_communes
-    from .geography import geography
     from .units import unit_arrays, units, units_of_commune
 
-    geo = geography(year)
     table = units(year)
     ua = unit_arrays(year)
     n_units = len(ua["unit"])
@@ -100,15 +119,21 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
 
     # councils × codes, codes × units
     distinct = sorted(set(chain.from_iterable(communes_col)))
-    resolved = (resolve_communes(distinct, year, strict=False) if distinct
+    position = ua["position"]
+    # Codes that are units of the year (nearly all) map to themselves; only the others need resolving.
+    to_resolve = [c for c in distinct if c not in position]
+    resolved = (resolve_communes(to_resolve, year, strict=False) if to_resolve
                 else pd.DataFrame(columns=["code", "insee_com", "insee_arm", "how", "detail"]))
     by_code: dict[str, list[tuple]] = {}
     for rec in zip(resolved["code"].tolist(), resolved["insee_com"].tolist(), resolved["insee_arm"].tolist(),
                    resolved["how"].tolist(), resolved["detail"].tolist()):
         by_code.setdefault(rec[0], []).append(rec[1:])
-    position = ua["position"]
     c_rows, c_cols, flagged = [], [], {}
     for k, code in enumerate(distinct):
+        if code in position:
+            c_rows.append(k)
+            c_cols.append(position[code])
+            continue
         hits = by_code.get(code, [])
         if not hits or hits[0][2] == "unknown":
             flagged[k] = [("error", f"unknown commune code in COG {year}", hits[0][3] if hits else "not found")]
@@ -129,8 +154,6 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
     matrix = by_codes @ code_units
 
     # councils × EPCI @ EPCI × units
-    epci_members = dict(zip(geo.epci["siren_epci"].tolist(), geo.epci["members"].tolist()))
-    epci_names = dict(zip(geo.epci["siren_epci"].tolist(), geo.epci["lib_epci"].tolist()))
     e_index = ua["epci_units"]
     e_rows, e_cols = [], []
     for i, sirens in enumerate(epci_col):
@@ -179,33 +202,21 @@ def build_perimeters(registry: Registry, year: int) -> Perimeters:
     matrix.sum_duplicates()
     matrix.sort_indices()
 
-    # per-council attributes from the matrix
-    def tuples(mat, labels):
-        mat = mat.tocsr()
-        mat.sort_indices()
-        flat = labels[mat.indices].tolist()
-        ptr = mat.indptr.tolist()
-        return [tuple(flat[a:b]) for a, b in zip(ptr[:-1], ptr[1:])]
+    base = councils.drop(columns=["geometry"]).rename(columns={"communes": "communes_listed",
+                                                                 "epci": "epci_listed"})
+    base["own_geometry"] = own_col
+    if overlaps:
+        problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
+    return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems))
 
-    unit_codes = tuples(matrix, ua["unit"])
-    communes = tuples(matrix @ ua["to_commune"], ua["communes"])
-    records = {
-        "units": unit_codes, "communes": communes, "n_communes": [len(c) for c in communes],
-        "population": (matrix @ ua["population"]).astype(np.int64).tolist(),
-        "departments": tuples(matrix @ ua["to_dep"], ua["deps"]),
-        "regions": tuples(matrix @ ua["to_reg"], ua["regs"]),
-        "epci_touched": tuples(matrix @ ua["to_epci"], ua["epcis"]),
-        "epci_names": [tuple(epci_names.get(s, s) for s in sirens) for sirens in epci_col],
-        "scale": [_scale(u, c, e, o, epci_members) for u, c, e, o in zip(unit_codes, communes, epci_col, own_col)],
-        "own_geometry": own_col,
-    }
-    listed = councils.drop(columns=["geometry"]).rename(columns={"communes": "communes_listed",
-                                                                   "epci": "epci_listed"})
-    out = pd.concat([listed, pd.DataFrame(records, index=councils.index)], axis=1)
-    problems += _overlap_warnings(out, file, year, matrix=matrix, unit_labels=ua["unit"])
-    result = Perimeters(year=year, councils=out, problems=tuple(problems))
-    result.__dict__["matrix"] = matrix          # the cached_property, already computed
-    return result
+
+def _tuples(mat, labels: np.ndarray) -> list[tuple]:
+    """Row by row, the labels of the non-zero columns of a sparse matrix (sorted by column)."""
+    mat = mat.tocsr()
+    mat.sort_indices()
+    flat = labels[mat.indices].tolist()
+    ptr = mat.indptr.tolist()
+    return [tuple(flat[a:b]) for a, b in zip(ptr[:-1], ptr[1:])]
 
 
 def _file_name(registry: Registry) -> str:

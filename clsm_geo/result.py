@@ -40,7 +40,6 @@ class CoverageResult:
     cog_year: int
     method: str
     qpv: gpd.GeoDataFrame
-    councils_table: pd.DataFrame
     perimeters: object
     registry: object
     qpv_layer: object
@@ -49,26 +48,30 @@ class CoverageResult:
 
     @classmethod
     def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings):
-        councils = perimeters.councils
+        qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
+        return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, perimeters=perimeters,
+                   registry=registry, qpv_layer=qpv_layer, reconciliation=reconciliation, settings=settings)
+
+    # --- tables (computed on first use) ------------------------------------------------------------
+
+    @functools.cached_property
+    def councils_table(self) -> pd.DataFrame:
+        """Councils sorted by id: perimeter attributes, ``active``/``new``/``in_project`` in the year, and the
+        QPV in force each covers (``qpv_codes``, ``qpv_covered``). No geometry (see :attr:`councils`)."""
+        councils = self.perimeters.councils
         covered_by: dict[str, list[str]] = {}
-        counted = qpv[qpv["in_force"] & qpv["status"].isin(["covered", "partial"])]
+        counted = self.qpv[self.qpv["in_force"] & self.qpv["status"].isin(["covered", "partial"])]
         for code, ids in zip(counted["code_qp"], counted["councils"]):
             for council_id in ids:
                 covered_by.setdefault(council_id, []).append(code)
         table = councils.assign(
-            active=active_mask(councils, year).to_numpy(),
-            new=new_mask(councils, year).to_numpy(),
-            in_project=in_project_mask(councils, year).to_numpy(),
+            active=active_mask(councils, self.year).to_numpy(),
+            new=new_mask(councils, self.year).to_numpy(),
+            in_project=in_project_mask(councils, self.year).to_numpy(),
             qpv_codes=[tuple(sorted(covered_by.get(i, ()))) for i in councils["id"]],
         )
         table["qpv_covered"] = table["qpv_codes"].map(len)
-        table = table.sort_values("id", kind="stable", ignore_index=True)
-        qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
-        return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, councils_table=table,
-                   perimeters=perimeters, registry=registry, qpv_layer=qpv_layer,
-                   reconciliation=reconciliation, settings=settings)
-
-    # --- tables -----------------------------------------------------------------------------------
+        return table.sort_values("id", kind="stable", ignore_index=True)
 
     @functools.cached_property
     def councils(self) -> gpd.GeoDataFrame:
