@@ -155,6 +155,12 @@ class CoverageResult:
 
         return choropleth(self, **options)
 
+    def report(self, **options):
+        """The yearly report (HTML + Markdown), national or ``region=`` (see :mod:`clsm_geo.report`)."""
+        from .report import report
+
+        return report(self, **options)
+
     # --- output -----------------------------------------------------------------------------------
 
     def to_files(self, directory: str | Path, formats=("csv",)) -> list[Path]:

@@ -106,3 +106,8 @@ def test_report_opens_offline_in_a_real_browser(regional, tmp_path):
 
     pixels = mpimg.imread(shot)[..., :3]
     assert (np.abs(pixels - 1.0).sum(axis=2) > 0.05).mean() > 0.05   # more than 5 % of the page is not white
+
+
+def test_report_from_the_result_object(result):
+    page = result.report(include_map=False).html
+    assert "<h2>By region" in page and "<iframe" not in page
