@@ -74,13 +74,6 @@ def indicator(unit_codes, year: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def unit_position(year: int) -> dict[str, int]:
-    """Unit code -> position in :func:`units` (a plain dict, built once per year)."""
-    codes = units(year)["unit"].tolist()
-    return dict(zip(codes, range(len(codes))))
-
-
-@functools.lru_cache(maxsize=4)
 def unit_arrays(year: int) -> dict:
     """Arrays and 0/1 sparse matrices over the units of ``year`` for vectorised perimeters (built once).
 
