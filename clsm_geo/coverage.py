@@ -173,7 +173,8 @@ def _commune_status(rel: QpvUnitRelation, frac: np.ndarray, n: int) -> tuple[np.
 
 
 def _own_geometry_shares(frame, own_councils: pd.DataFrame) -> np.ndarray:
-    """Share of each QPV's area inside the union of active councils' own (infra-communal) geometries."""
+    """Share of each QPV's area inside the union of active councils' own (infra-communal) geometries,
+    computed in the projected CRS of each QPV's department."""
     import geopandas as gpd
     import shapely
 
@@ -217,14 +218,11 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
         out[qi].add(ci)
     own_idx = np.flatnonzero(active & own)
     if len(own_idx):
-        import shapely
 
-        geoms = frame.geometry
         for j in own_idx:
-            g = perims.base["own_geometry"].iloc[j]
-            for q in geoms.sindex.query(g, predicate="intersects"):
-                if shapely.area(shapely.intersection(geoms.iloc[q], g)) > cfg.partial_threshold * geoms.iloc[q].area:
-                    out[q].add(int(j))
+            shares = _own_geometry_shares(frame, perims.base.iloc[[j]])
+            for q in np.flatnonzero(shares > cfg.partial_threshold):
+                out[q].add(int(j))
     return [sorted(s) for s in out]
 
 
