@@ -216,13 +216,10 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     out: list[set[int]] = [set() for _ in range(len(frame))]
     for qi, ci in zip((keys // n_councils).tolist(), (keys % n_councils).tolist()):
         out[qi].add(ci)
-    own_idx = np.flatnonzero(active & own)
-    if len(own_idx):
-
-        for j in own_idx:
-            shares = _own_geometry_shares(frame, perims.base.iloc[[j]])
-            for q in np.flatnonzero(shares > cfg.partial_threshold):
-                out[q].add(int(j))
+    for j in np.flatnonzero(active & own):
+        shares = _own_geometry_shares(frame, perims.base.iloc[[j]])
+        for q in np.flatnonzero(shares > cfg.partial_threshold):
+            out[q].add(int(j))
     return [sorted(s) for s in out]
 
 
