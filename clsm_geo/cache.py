@@ -46,6 +46,7 @@ from pathlib import Path
 from clsm_geo import settings as config
 from clsm_geo._download import _download
 from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.io import file_sha256
 from clsm_geo.settings import Settings
 
 try:  # POSIX
@@ -213,7 +214,7 @@ def _get_unlocked(key: str, cfg: Settings, *, verify: bool, quiet: bool) -> Cach
         if size != entry.size:
             problem = f"({entry.path}) was corrupted: expected {entry.size} bytes, found {size}"
         elif verify:
-            digest = _hash_file(entry.path)
+            digest = file_sha256(entry.path)
             if digest != entry.sha256:
                 problem = f"({entry.path}) was corrupted: expected sha256 {entry.sha256}, found {digest}"
     if problem is None:
@@ -301,14 +302,6 @@ def _copy_and_hash(src: Path, dst: Path) -> tuple[str, int]:
         fout.flush()
         os.fsync(fout.fileno())
     return hasher.hexdigest(), size
-
-
-def _hash_file(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 @contextlib.contextmanager

@@ -462,19 +462,14 @@ def _crossing(net: Network) -> list[dict]:
                                  _epci_geometry(net, siren), deps))
         qpv = covered.get(cid, ())
         deps = net.council_departments[cid]
-        if len(deps) >= 2:
-            listed = ", ".join(f"{d} {net.dep_name.get(d, d)}" for d in deps)
-            sentence = (f"{name} ({cid}) spans {len(deps)} departments ({listed})"
+        for kind, codes, names, word in (("crosses_department", deps, net.dep_name, "departments"),
+                                         ("crosses_region", net.council_regions[cid], net.reg_name, "regions")):
+            if len(codes) < 2:
+                continue
+            listed = ", ".join(f"{c} {names.get(c, c)}" for c in codes)
+            sentence = (f"{name} ({cid}) spans {len(codes)} {word} ({listed})"
                         + (f" and covers {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
-            rows.append(_row(net, "crosses_department", "council", cid, name, [cid], qpv, sentence,
-                             perimeters.get(cid), deps))
-        regs = net.council_regions[cid]
-        if len(regs) >= 2:
-            listed = ", ".join(f"{r} {net.reg_name.get(r, r)}" for r in regs)
-            sentence = (f"{name} ({cid}) spans {len(regs)} regions ({listed})"
-                        + (f" and covers {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
-            rows.append(_row(net, "crosses_region", "council", cid, name, [cid], qpv, sentence,
-                             perimeters.get(cid), deps))
+            rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, perimeters.get(cid), deps))
     return rows
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from clsm_geo import settings as _settings
 from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.io import file_sha256
 from clsm_geo.qpv_sources import COLUMNS, QpvDataWarning, read_qpv_source  # noqa: F401  (re-exported)
 
 __all__ = ["COLUMNS", "QpvDataWarning", "QpvLayer", "QpvSource", "catalogue", "fetch_qpv", "load_layer_file",
@@ -120,14 +121,6 @@ def _default_resource(geography: int) -> dict:
     raise DataSourceError(f"the QPV catalogue names no default file for the {geography} geography")
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _parquet_meta(path: Path) -> dict:
     import pyarrow.parquet as pq
 
@@ -170,7 +163,7 @@ def shipped_layers() -> list[dict]:
             "geography": meta.get("geography"),
             "rows": pq.read_metadata(path).num_rows,
             "size": path.stat().st_size,
-            "sha256": _sha256(path),
+            "sha256": file_sha256(path),
             "edition": meta.get("edition"),
             "precision": meta.get("precision"),
         })
@@ -224,7 +217,7 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
         path = Path(text).expanduser()
         if not path.exists():
             raise InputError(f"{path}: QPV file or folder not found")
-        sha = _sha256(path) if path.is_file() else None
+        sha = file_sha256(path) if path.is_file() else None
         return _from_file(path, geography, kind="user", location=str(path), sha256=sha)
 
     entry = None
@@ -249,7 +242,7 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
         frame = load_layer_file(shipped)
         return QpvLayer(frame, geography, QpvSource(
             "shipped", str(shipped), meta.get("edition", "shipped QPV layer"), meta.get("precision", "unknown"),
-            bool(frame.geometry.notna().any()), _sha256(shipped)))
+            bool(frame.geometry.notna().any()), file_sha256(shipped)))
     raise DataSourceError(
         f"no QPV {geography} layer available: none given, none in the cache, none shipped with the package",
         hint=f"clsm-geo data fetch --qpv {geography} (download the official file), or pass --qpv PATH")

@@ -110,17 +110,13 @@ def polygonal(geom):
 
 
 def area_ha(geoms, deps) -> np.ndarray:
-    """Planar area in hectares, each geometry in the projected CRS of its department."""
+    """Planar area in hectares, each geometry in the projected CRS of its department (NaN without one)."""
     import geopandas as gpd
 
-    gs = gpd.GeoSeries(list(geoms), crs=_settings.STORAGE_CRS)
-    out = np.full(len(gs), np.nan)
-    crs = np.array([_settings.projected_crs(d) for d in deps])
-    has = ~gs.isna().to_numpy()
-    for epsg in sorted(set(crs[has])):
-        sel = has & (crs == epsg)
-        out[sel] = gs[sel].to_crs(epsg).area.to_numpy() / 10_000.0
-    return out
+    from clsm_geo.geography import area_ha as projected_area_ha
+
+    frame = gpd.GeoDataFrame({"insee_dep": list(deps)}, geometry=list(geoms), crs=_settings.STORAGE_CRS)
+    return projected_area_ha(frame, "insee_dep")
 
 
 def to_wgs84(frame, file, report: ReadReport):

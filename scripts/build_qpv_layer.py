@@ -56,10 +56,6 @@ PRECISION = ("polygons simplified to about 10 m (Hausdorff median 9.4 m, max 11.
              "3 polygons (QN09105I, QN09113I, QN09503I) about 50 m; 17 Mayotte QN976xxC codes without polygon")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def official_list(path: Path) -> dict[str, tuple[str, frozenset]]:
     """Independent plain-csv reading of the long list: code -> (name, set of COG 2025 commune codes)."""
     out: dict[str, tuple[str, set]] = {}
@@ -234,7 +230,7 @@ def main(argv=None) -> int:
             return 1
 
     from clsm_geo.errors import ClsmGeoError
-    from clsm_geo.io import atomic_path
+    from clsm_geo.io import atomic_path, file_sha256
 
     try:
         gdf, facts = build(paths)
@@ -253,7 +249,7 @@ def main(argv=None) -> int:
         "precision": PRECISION,
         "communes_cog": 2024,
         "coordinates_grid_deg": GRID,
-        "inputs": {k: {"file": Path(p).name, "sha256": sha256(p)} for k, p in paths.items() if k != "output"},
+        "inputs": {k: {"file": Path(p).name, "sha256": file_sha256(p)} for k, p in paths.items() if k != "output"},
     }
     data = to_parquet_bytes(gdf, meta)
     if data != to_parquet_bytes(gdf, meta):
