@@ -29,11 +29,14 @@ def shared() -> Path:
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path_factory, monkeypatch):
     """Each test gets its own empty data/cache folder and the default thresholds."""
-    from clsm_geo import settings
+    from clsm_geo import i18n, settings
 
     data_dir = tmp_path_factory.mktemp("clsm-data")
     monkeypatch.setenv("CLSM_GEO_DATA_DIR", str(data_dir))
     monkeypatch.delenv("CLSM_GEO_OFFLINE", raising=False)
+    monkeypatch.delenv("CLSM_GEO_LANG", raising=False)
     settings.reset()
+    i18n.set_lang(None)
     yield
     settings.reset()
+    i18n.set_lang(None)

@@ -1,0 +1,144 @@
+"""Words a person reads, one catalogue per language; numbers, dates and plurals formatted by Babel.
+
+Catalogues are TOML files beside this module (``fr.toml``, ``en.toml``) with the same keys. A value is
+either a text with ``{placeholders}`` (``str.format``) or a table of CLDR plural forms (``one``, ``other``,
+optionally ``zero``/``many``) chosen by :func:`tn`. Machine files never use this module: their columns and
+codes stay stable snake_case (see ``docs/data-dictionary.md``).
+
+The language is, in order: the ``lang=`` argument, :func:`set_lang` (the CLI's ``--lang``), the
+``CLSM_GEO_LANG`` environment variable, then French.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import os
+import tomllib
+from pathlib import Path
+
+#: Languages with a catalogue; the first is the default.
+LANGS: tuple[str, ...] = ("fr", "en")
+_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+_HERE = Path(__file__).resolve().parent
+_forced: str | None = None
+
+
+class UnknownLanguageError(ValueError):
+    """A language without a catalogue."""
+
+
+def check_lang(lang: str) -> str:
+    """``lang`` lower-cased if it has a catalogue, else :class:`UnknownLanguageError` listing the choices."""
+    code = str(lang).strip().lower()
+    if code not in LANGS:
+        raise UnknownLanguageError(f"unknown language {lang!r}: choose one of {', '.join(LANGS)}")
+    return code
+
+
+def set_lang(lang: str | None) -> None:
+    """Language for the rest of the session (``None``: back to the environment / default)."""
+    global _forced
+    _forced = None if lang is None else check_lang(lang)
+
+
+def get_lang(lang: str | None = None) -> str:
+    """The language in force: ``lang`` if given, else :func:`set_lang`, ``CLSM_GEO_LANG``, ``fr``."""
+    if lang:
+        return check_lang(lang)
+    if _forced:
+        return _forced
+    env = os.environ.get("CLSM_GEO_LANG", "").strip()
+    return check_lang(env) if env else LANGS[0]
+
+
+@functools.cache
+def catalogue(lang: str) -> dict[str, object]:
+    """The flat catalogue of ``lang``: dotted keys (``status.qpv.covered``) to texts or plural tables."""
+    with open(_HERE / f"{check_lang(lang)}.toml", "rb") as fh:
+        return _flatten(tomllib.load(fh))
+
+
+def _flatten(node: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in node.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and not _is_plural(value):
+            out.update(_flatten(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _is_plural(value: dict) -> bool:
+    return bool(value) and set(value) <= {"zero", "one", "two", "few", "many", "other"} and "other" in value
+
+
+def t(key: str, lang: str | None = None, /, **values) -> str:
+    """The text of ``key`` in ``lang`` with ``values`` filled in (a missing key is a ``KeyError``)."""
+    text = catalogue(get_lang(lang))[key]
+    if isinstance(text, dict):
+        text = text["other"]
+    return text.format(**values) if values else text
+
+
+def tn(key: str, n: int, lang: str | None = None, /, **values) -> str:
+    """The plural form of ``key`` for the count ``n`` (CLDR rules: in French 0 and 1 are singular).
+
+    ``{n}`` in the text is the count formatted by :func:`fmt_int`.
+    """
+    from babel import Locale
+
+    code = get_lang(lang)
+    forms = catalogue(code)[key]
+    if isinstance(forms, str):
+        forms = {"other": forms}
+    form = "zero" if n == 0 and "zero" in forms else Locale.parse(_LOCALES[code]).plural_form(abs(n))
+    text = forms.get(form) or forms["other"]
+    return text.format(n=fmt_int(n, code), **values)
+
+
+def has(key: str, lang: str | None = None) -> bool:
+    """True when the catalogue of ``lang`` has ``key``."""
+    return key in catalogue(get_lang(lang))
+
+
+def fmt_int(n, lang: str | None = None) -> str:
+    """An integer with the language's grouping (``1 362`` with a narrow no-break space in French)."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(int(n), locale=_LOCALES[get_lang(lang)])
+
+
+def fmt_decimal(x, decimals: int = 1, lang: str | None = None) -> str:
+    """A decimal number with ``decimals`` digits after the separator (``12,5`` in French)."""
+    from babel.numbers import format_decimal
+
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(x, format=pattern, locale=_LOCALES[get_lang(lang)])
+
+
+def fmt_pct(share, decimals: int = 0, lang: str | None = None) -> str:
+    """A share in [0, 1] as a percentage (``56 %``, ``12,5 %`` in French: no-break space before ``%``)."""
+    from babel import Locale
+    from babel.numbers import format_percent
+
+    locale = Locale.parse(_LOCALES[get_lang(lang)])
+    pattern = locale.percent_formats[None].pattern
+    if decimals:
+        pattern = pattern.replace("0", "0." + "0" * decimals, 1) if "." not in pattern else pattern
+        head, _, tail = pattern.partition("0.")
+        pattern = head + "0." + "0" * decimals + tail.lstrip("0")
+    return format_percent(share, format=pattern, locale=locale)
+
+
+def fmt_date(day: _dt.date, lang: str | None = None) -> str:
+    """A date in words (``31 décembre 2024``, ``31 December 2024``)."""
+    from babel.dates import format_date
+
+    return format_date(day, format="long", locale=_LOCALES[get_lang(lang)])
+
+
+def year_end(year: int, lang: str | None = None) -> str:
+    """31 December of ``year`` in words."""
+    return fmt_date(_dt.date(int(year), 12, 31), lang)

@@ -1,0 +1,44 @@
+"""The words catalogues and Babel formatting (French typography)."""
+
+from __future__ import annotations
+
+import pytest
+
+from clsm_geo import i18n
+
+NNBSP, NBSP = "\u202f", "\u00a0"
+
+
+def test_catalogues_have_the_same_keys_and_placeholders():
+    fr, en = i18n.catalogue("fr"), i18n.catalogue("en")
+    assert set(fr) == set(en), sorted(set(fr) ^ set(en))
+    import string
+
+    def fields(value):
+        texts = value.values() if isinstance(value, dict) else [value]
+        return {f for text in texts for _, f, _, _ in string.Formatter().parse(text) if f}
+
+    for key in fr:
+        assert fields(fr[key]) == fields(en[key]), key
+
+
+def test_french_numbers_percentages_and_dates():
+    assert i18n.fmt_int(1362, "fr") == f"1{NNBSP}362"
+    assert i18n.fmt_pct(0.56, 0, "fr") == f"56{NBSP}%"
+    assert i18n.fmt_pct(0.125, 1, "fr") == f"12,5{NBSP}%"
+    assert i18n.fmt_decimal(12.5, 1, "fr") == "12,5"
+    assert i18n.year_end(2024, "fr") == "31 décembre 2024"
+    assert i18n.fmt_int(1362, "en") == "1,362"
+    assert i18n.fmt_pct(0.125, 1, "en") == "12.5%"
+    assert i18n.year_end(2024, "en") == "31 December 2024"
+
+
+def test_language_choice_and_errors(monkeypatch):
+    monkeypatch.delenv("CLSM_GEO_LANG", raising=False)
+    assert i18n.get_lang() == "fr"
+    monkeypatch.setenv("CLSM_GEO_LANG", "en")
+    assert i18n.get_lang() == "en"
+    assert i18n.get_lang("FR") == "fr"
+    with pytest.raises(i18n.UnknownLanguageError, match="fr, en"):
+        i18n.get_lang("de")
+    assert i18n.t("status.qpv.partial", "fr") == "partiellement couvert"
