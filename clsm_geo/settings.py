@@ -40,6 +40,9 @@ OVERSEAS_DEPARTMENTS: tuple[str, ...] = ("971", "972", "973", "974", "976")
 #: Geographic CRS of every layer kept in memory and exported (WGS84 longitude/latitude).
 STORAGE_CRS = 4326
 
+#: CSV flavours of table outputs (see :attr:`Settings.csv_dialect`).
+CSV_DIALECTS: tuple[str, ...] = ("rfc4180", "excel-fr")
+
 #: Paris, Lyon, Marseille: whole-city code -> prefix of its arrondissement codes.
 PLM_CITIES: dict[str, str] = {"75056": "751", "69123": "6938", "13055": "132"}
 
@@ -73,6 +76,9 @@ class Settings:
     backoff: float = 1.0
     #: Show progress bars on long work (downloads, national runs) when stderr is a terminal.
     progress: bool = True
+    #: CSV flavour of table outputs: ``rfc4180`` (UTF-8, ``,``, ``.``) or ``excel-fr`` (UTF-8 with BOM, ``;``,
+    #: decimal comma, codes kept as text) for a double-click in French Excel. Env ``CLSM_GEO_CSV_DIALECT``.
+    csv_dialect: str = field(default_factory=lambda: os.environ.get("CLSM_GEO_CSV_DIALECT", "").strip() or "rfc4180")
 
     @property
     def cache_dir(self) -> Path:

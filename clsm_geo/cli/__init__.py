@@ -15,6 +15,7 @@ import warnings
 from .. import __version__
 from .. import settings as _settings
 from ..errors import ClsmGeoError, RegistryError
+from ..i18n import LANGS, set_lang
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
 COMMANDS = ("coverage", "validate", "trend", "report", "data", "gaps", "maps")
@@ -28,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--offline", action="store_true", default=None, help="never use the network")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, less output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("--lang", choices=LANGS, help="language of what a person reads: fr (default) or en "
+                        "(env CLSM_GEO_LANG); machine files keep their codes")
+    parser.add_argument("--csv-dialect", choices=_settings.CSV_DIALECTS, help="CSV flavour: rfc4180 (default) "
+                        "or excel-fr (UTF-8 with BOM, ';', decimal comma) for French Excel")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
@@ -43,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _print_warning
     parser = build_parser()
     args = parser.parse_args(argv)
-    _settings.configure(data_dir=args.data_dir, offline=args.offline,
+    _settings.configure(data_dir=args.data_dir, offline=args.offline, csv_dialect=args.csv_dialect,
                         progress=False if args.quiet or not sys.stderr.isatty() else None)
+    set_lang(args.lang)
     try:
         return args.handler(args) or 0
     except RegistryError as exc:

@@ -1,6 +1,8 @@
 """Words a person reads, one catalogue per language; numbers, dates and plurals formatted by Babel.
 
-Catalogues are TOML files beside this module (``fr.toml``, ``en.toml``) with the same keys. A value is
+A catalogue is a folder beside this module (``fr/``, ``en/``) of TOML files, one per subject; a file's name is
+the first part of its keys (``fr/status.toml`` holds ``status.qpv.covered``). Both languages have the same
+files and keys (a test checks it). A value is
 either a text with ``{placeholders}`` (``str.format``) or a table of CLDR plural forms (``one``, ``other``,
 optionally ``zero``/``many``) chosen by :func:`tn`. Machine files never use this module: their columns and
 codes stay stable snake_case (see ``docs/data-dictionary.md``).
@@ -55,8 +57,11 @@ def get_lang(lang: str | None = None) -> str:
 @functools.cache
 def catalogue(lang: str) -> dict[str, object]:
     """The flat catalogue of ``lang``: dotted keys (``status.qpv.covered``) to texts or plural tables."""
-    with open(_HERE / f"{check_lang(lang)}.toml", "rb") as fh:
-        return _flatten(tomllib.load(fh))
+    out: dict[str, object] = {}
+    for path in sorted((_HERE / check_lang(lang)).glob("*.toml")):
+        with open(path, "rb") as fh:
+            out.update(_flatten(tomllib.load(fh), path.stem + "."))
+    return out
 
 
 def _flatten(node: dict, prefix: str = "") -> dict[str, object]:
