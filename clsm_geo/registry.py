@@ -115,8 +115,11 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     if not any(c in columns for c in ("communes", "epci")) and "geometry" not in raw.columns:
         problems.append(Problem("error", name, 1, "communes", None, "no perimeter column (communes, epci or geometry)",
                                 "add a 'communes' column with INSEE codes separated by ';'"))
+    blank = raw.astype(str).apply(lambda col: col.str.strip().eq("")).all(axis=1)
+    raw = raw[~blank]  # blank lines (e.g. the template's prepared rows) are not councils
     records = raw.to_dict("records")
-    rows = [_parse_row(record, i + header_row + 1, columns, name, problems) for i, record in enumerate(records)]
+    rows = [_parse_row(record, int(i) + header_row + 1, columns, name, problems)
+            for i, record in zip(raw.index, records)]
     councils = pd.DataFrame(rows, columns=["id", "name", "status", "created", "closed", "communes", "epci",
                                            "region", "notes", "row", "geometry"])
     councils = _check_duplicates(councils, name, problems)
@@ -139,7 +142,10 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     header_row = 1
     try:
         if suffix in (".xlsx", ".xlsm"):
-            frame = pd.read_excel(path, dtype=str, keep_default_na=False, engine="openpyxl")
+            from .registry_template import registry_sheet
+
+            sheet = registry_sheet(path)  # the template's registry sheet (checked), else the first sheet
+            frame = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl")
         elif suffix in (".geojson", ".gpkg", ".json", ".shp", ".fgb"):
             frame = _read_geo(path)
         else:
@@ -229,10 +235,13 @@ def _read_geo(path: Path) -> pd.DataFrame:
 # --- columns and cells --------------------------------------------------------------------------------
 
 def _map_columns(raw: pd.DataFrame, name: str, problems: list[Problem]) -> dict[str, str]:
+    from .registry_template import column_aliases
+
     folded = {_fold(c): c for c in raw.columns}
+    template = column_aliases()  # the headers of the registry template, in every language
     mapping: dict[str, str] = {}
     for canonical, aliases in _COLUMN_ALIASES.items():
-        for alias in aliases:
+        for alias in (*aliases, *map(_fold, template.get(canonical, ()))):
             if alias in folded:
                 mapping[canonical] = folded[alias]
                 break

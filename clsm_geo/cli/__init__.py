@@ -18,7 +18,7 @@ from ..errors import ClsmGeoError, RegistryError
 from ..i18n import LANGS, set_lang
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
-COMMANDS = ("coverage", "validate", "trend", "report", "data", "gaps", "maps")
+COMMANDS = ("coverage", "validate", "registry", "compare", "trend", "report", "data", "gaps", "maps")
 
 
 def build_parser() -> argparse.ArgumentParser:

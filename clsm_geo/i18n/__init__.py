@@ -108,6 +108,11 @@ def has(key: str, lang: str | None = None) -> bool:
     return key in catalogue(get_lang(lang))
 
 
+def locale(lang: str | None = None) -> str:
+    """The Babel locale of ``lang`` (``fr_FR``, ``en_GB``)."""
+    return _LOCALES[get_lang(lang)]
+
+
 def fmt_int(n, lang: str | None = None) -> str:
     """An integer with the language's grouping (``1 362`` with a narrow no-break space in French)."""
     from babel.numbers import format_decimal
