@@ -149,13 +149,11 @@ def read_output_csv(path: str | os.PathLike) -> pd.DataFrame:
     frame = pd.read_csv(path, dtype={c: str for c in codes}, **options)
     if excel:
         for col in codes:
-            frame[col] = frame[col].map(_excel_value)
+            frame[col] = frame[col].str.replace(_EXCEL_TEXT, lambda m: m.group(1).replace('""', '"'), regex=True)
     return frame
 
 
-def _excel_value(value):
-    match = re.fullmatch(r'="(.*)"', value, flags=re.DOTALL) if isinstance(value, str) else None
-    return match.group(1).replace('""', '"') if match else value
+_EXCEL_TEXT = re.compile(r'^="(.*)"$', re.DOTALL)
 
 
 def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
