@@ -183,10 +183,9 @@ class CoverageResult:
         if "csv" in formats:
             written += [_io.write_csv(t, out / f"{name}.csv") for name, t in tables.items()]
         if "xlsx" in formats:
-            from .workbook import write_workbook
+            from .workbook import coverage_tables, write_workbook
 
-            written.append(write_workbook({"summary": self.summary, **tables}, out / "coverage.xlsx",
-                                          self.summary, lang))
+            written.append(write_workbook(coverage_tables(self), out / "coverage.xlsx", self.summary, lang))
         if "geojson" in formats:
             written.append(_io.write_geojson(self.qpv, out / "qpv.geojson"))
             written.append(_io.write_geojson(self.councils, out / "councils.geojson"))

@@ -90,6 +90,18 @@ def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLi
     return Path(path)
 
 
+def coverage_tables(result) -> dict[str, pd.DataFrame | dict]:
+    """The tables of a :class:`~clsm_geo.result.CoverageResult` as :func:`write_workbook` takes them:
+    key figures, QPV, councils, regions, departments and, when computed, the reconciliation."""
+    from .result import COUNCIL_COLUMNS
+
+    tables = {"summary": result.summary, "qpv": result.qpv, "councils": result.councils_table[COUNCIL_COLUMNS],
+              "regions": result.regions, "departments": result.departments}
+    if result.reconciliation is not None:
+        tables["reconciliation"] = result.reconciliation
+    return tables
+
+
 def _unique(name: str, used: set[str]) -> str:
     out, n = name, 2
     while out.lower() in used:

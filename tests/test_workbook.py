@@ -53,7 +53,7 @@ def _column(ws, header):
     return [row[0] for row in ws.iter_rows(min_row=2, min_col=i, max_col=i)]
 
 
-def test_every_column_of_every_output_table_is_declared_and_labelled(result, layer):
+def test_every_column_of_every_output_table_is_declared_and_labelled(result, layer, tmp_path):
     """The tables the commands write have exactly the declared columns, each with a label in both languages."""
     from clsm_geo.plan import priorities
     from clsm_geo.trend import trend
@@ -78,6 +78,12 @@ def test_every_column_of_every_output_table_is_declared_and_labelled(result, lay
         for col in spec["columns"]:
             for lang in i18n.LANGS:
                 assert columns.label(col, lang) and columns.unit(col, lang) and columns.meaning(col, lang)
+    # Every table goes into a workbook with its labels as headers.
+    wb = openpyxl.load_workbook(write_workbook(actual, tmp_path / "all.xlsx", result.summary, "fr"))
+    for name, frame in actual.items():
+        ws = wb[i18n.t(f"workbook.sheet.{name}", "fr")]
+        assert _headers(ws) == [columns.label(c, "fr") for c in frame.columns if c != "geometry"], name
+        assert ws.max_row == len(frame) + 1 and ws.freeze_panes == "A2"
     assert columns.label("qpv_covered_share", "fr") == "Part des QPV couverts"
     assert columns.label("qpv_covered_share", "en") == "Share of QPV covered"
 
