@@ -45,6 +45,7 @@ VALUE_WORDS: dict[str, tuple[str, ...]] = {
     "method": ("workbook.values.method",),
     "scale": ("workbook.values.scale",),
     "severity": ("workbook.values.severity",),
+    "qpv_source.kind": ("workbook.sources.kind",),
 }
 
 #: Council statuses as the registry keeps them (canonical English) -> keys of ``status.council``.

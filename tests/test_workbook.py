@@ -155,6 +155,9 @@ def test_summary_and_sources_sheets(coverage_books, result):
     assert figures["qpv_covered_share"].value == pytest.approx(result.summary["qpv_covered_share"])
     assert figures["qpv_covered_share"].number_format == f'0.0"{NBSP}"%'
     assert figures["year"].value == 2024 and figures["year"].number_format == "0"
+    assert figures["method"].value == "automatique" and figures["qpv_source.kind"].value == "fournie avec clsm-geo"
+    assert figures["thresholds.covered"].value == 0.99 and figures["thresholds.covered"].number_format == f'0"{NBSP}"%'
+    assert "qpv_source.sha256" not in figures            # on the Sources sheet
     sources = {row[0].value: row[1] for row in wb["Sources"].iter_rows(min_row=2)}
     assert sources["Date des chiffres"].value == "31 décembre 2024"
     assert sources["Code officiel géographique (INSEE)"].value == "COG 2024"
