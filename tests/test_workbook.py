@@ -167,9 +167,9 @@ def test_summary_and_sources_sheets(coverage_books, result):
     assert sources["Précision"].value == result.summary["qpv_source"]["precision"]
     assert sources["Méthode"].value == "automatique"
     assert sources["Registre des CLSM"].value == "registry_fictitious.csv"
-    covered = sources["Seuil « couvert » (méthode géométrique)"]
+    covered = sources[f"Seuil «{NBSP}couvert{NBSP}» (méthode géométrique)"]
     assert covered.value == 0.99 and covered.number_format == f'0"{NBSP}"%'
-    assert sources["Seuil « partiellement couvert » (méthode géométrique)"].value == 0.01
+    assert sources[f"Seuil «{NBSP}partiellement couvert{NBSP}» (méthode géométrique)"].value == 0.01
     assert sources["Version de clsm-geo"].value == clsm_geo.__version__
     assert "ANCT" in sources["Producteurs des données"].value and "INSEE" in sources["Producteurs des données"].value
 
