@@ -43,10 +43,15 @@ def build() -> str:
 
     parts = [INTRO]
     tables = columns.output_tables()
-    parts.append("## Tables\n\n| table | command | files | columns |\n|---|---|---|---|\n")
+    from clsm_geo.workbook import sheet_name
+
+    parts.append("## Tables\n\n| table | command | files | workbook sheet (fr / en) | columns |\n"
+                 "|---|---|---|---|---|\n")
     for name, spec in tables.items():
         files = ", ".join(f"`{f}`" for f in spec["files"])
-        parts.append(f"| [{name}](#{name}) | `clsm-geo {spec['command']}` | {files} | {len(spec['columns'])} |\n")
+        sheet = f"{sheet_name(name, 'fr')} / {sheet_name(name, 'en')}"
+        parts.append(f"| [{name}](#{name}) | `clsm-geo {spec['command']}` | {files} | {sheet} "
+                     f"| {len(spec['columns'])} |\n")
     for name, spec in tables.items():
         parts.append(f"\n## {name}\n\n")
         parts.append(f"Command `clsm-geo {spec['command']}`; files: {', '.join(f'`{f}`' for f in spec['files'])}.\n\n")
