@@ -89,12 +89,71 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """UTF-8 CSV, ``,``-separated, ``\\n`` line endings, floats with up to 6 decimals, formula-safe."""
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, dialect: str | None = None) -> Path:
+    """A table as CSV, formula-safe, floats with up to 6 significant digits; returns the path.
+
+    ``dialect`` (default: ``settings.get().csv_dialect``, the global ``--csv-dialect``):
+
+    * ``rfc4180``: UTF-8 without BOM, ``,`` separator, decimal point, ``\\n`` line endings (for scripts);
+    * ``excel-fr``: what a double-click opens right in French Excel: UTF-8 with BOM, ``;`` separator,
+      decimal comma, CRLF line endings, and the codes of code columns (:data:`clsm_geo.columns.CODE_COLUMNS`)
+      that Excel would read as numbers (``01053``, ``200046977``) written ``="01053"``, shown as text
+      (``2A004``, ``QN00101M`` or a list ``01053;01054`` stay text by themselves). Column names and status
+      codes are the same in both.
+
+    :func:`read_output_csv` reads either back.
+    """
+    from . import settings as _settings
+
+    dialect = dialect or _settings.get().csv_dialect
+    if dialect not in _settings.CSV_DIALECTS:
+        from .errors import InputError
+
+        raise InputError(f"unknown CSV dialect {dialect!r}", hint="choose one of " + ", ".join(_settings.CSV_DIALECTS))
     out = _safe_text(_plain(frame))
+    options = {"lineterminator": "\n", "encoding": "utf-8"}
+    if dialect == "excel-fr":
+        from .columns import CODE_COLUMNS
+
+        for col in out.columns:
+            if col in CODE_COLUMNS:
+                out[col] = out[col].map(_excel_text)
+        options = {"sep": ";", "decimal": ",", "lineterminator": "\r\n", "encoding": "utf-8-sig"}
     with atomic_path(path) as tmp:
-        out.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g", encoding="utf-8")
+        out.to_csv(tmp, index=False, float_format="%.6g", **options)
     return Path(path)
+
+
+#: Values a spreadsheet would turn into a number or a date (``01053`` -> 1053, ``200046977`` -> 2.00E+08).
+_NUMBER_LIKE = re.compile(r"[0-9][0-9 .,:/+\-eE]*")
+
+
+def _excel_text(value):
+    """A single code a spreadsheet would read as a number or a date, as ``="01053"``: shown as text."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and _NUMBER_LIKE.fullmatch(value):
+        return '="' + value + '"'
+    return value
+
+
+def read_output_csv(path: str | os.PathLike) -> pd.DataFrame:
+    """A table written by :func:`write_csv` in either dialect (``excel-fr`` is told by its BOM), codes as text."""
+    from .columns import CODE_COLUMNS
+
+    with open(path, "rb") as fh:
+        excel = fh.read(3) == b"\xef\xbb\xbf"
+    options = ({"sep": ";", "decimal": ",", "encoding": "utf-8-sig"} if excel else {"sep": ",", "encoding": "utf-8"})
+    header = pd.read_csv(path, nrows=0, **options)
+    codes = [c for c in header.columns if c in CODE_COLUMNS]
+    frame = pd.read_csv(path, dtype={c: str for c in codes}, **options)
+    if excel:
+        for col in codes:
+            frame[col] = frame[col].str.replace(_EXCEL_TEXT, lambda m: m.group(1).replace('""', '"'), regex=True)
+    return frame
+
+
+_EXCEL_TEXT = re.compile(r'^="(.*)"$', re.DOTALL)
 
 
 def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:

@@ -163,8 +163,12 @@ class CoverageResult:
 
     # --- output -----------------------------------------------------------------------------------
 
-    def to_files(self, directory: str | Path, formats=("csv",)) -> list[Path]:
-        """Write ``summary.json`` and the tables in each format; every file atomically. Returns the paths."""
+    def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None) -> list[Path]:
+        """Write ``summary.json`` and the tables in each format; every file atomically. Returns the paths.
+
+        ``csv``: one file per table (dialect: ``settings.csv_dialect``); ``xlsx``: ``coverage.xlsx``, the
+        workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`).
+        """
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
             from .errors import InputError
@@ -179,7 +183,9 @@ class CoverageResult:
         if "csv" in formats:
             written += [_io.write_csv(t, out / f"{name}.csv") for name, t in tables.items()]
         if "xlsx" in formats:
-            written.append(_io.write_xlsx(tables, out / "coverage.xlsx"))
+            from .workbook import coverage_tables, write_workbook
+
+            written.append(write_workbook(coverage_tables(self), out / "coverage.xlsx", self.summary, lang))
         if "geojson" in formats:
             written.append(_io.write_geojson(self.qpv, out / "qpv.geojson"))
             written.append(_io.write_geojson(self.councils, out / "councils.geojson"))

@@ -28,19 +28,30 @@ class Trend:
     national: pd.DataFrame
     regions: pd.DataFrame
 
-    def to_files(self, directory, *, chart_formats=("png", "svg")) -> list:
-        """Write ``trend.csv``, ``trend_regions.csv`` and the chart(s), atomically."""
+    def to_files(self, directory, *, chart_formats=("png", "svg"), sources: dict | None = None,
+                 lang: str | None = None) -> list:
+        """Write ``trend.csv``, ``trend_regions.csv``, ``trend.xlsx`` (the workbook for people, in ``lang``,
+        with ``sources`` on its Sources sheet) and the chart(s), atomically."""
         from pathlib import Path
 
         from . import io as _io
         from .charts import trend_chart
+        from .workbook import write_workbook
 
         out = Path(directory)
         written = [_io.write_csv(self.national, out / "trend.csv"),
-                   _io.write_csv(self.regions, out / "trend_regions.csv")]
+                   _io.write_csv(self.regions, out / "trend_regions.csv"),
+                   write_workbook({"trend": self.national, "trend_regions": self.regions}, out / "trend.xlsx",
+                                  {"years": self.years(), **(sources or {})}, lang)]
         for fmt in chart_formats:
             written.append(trend_chart(self.national, out / f"trend.{fmt}"))
         return written
+
+
+    def years(self) -> str:
+        """The years covered, ``2015–2025``."""
+        years = self.national["year"].tolist()
+        return f"{min(years)}\u2013{max(years)}" if years else ""
 
 
 def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | None = None,

@@ -91,8 +91,8 @@ def test_formulas_are_neutralised_in_every_table_output(tmp_path, capsys):
                  "--format", "csv,xlsx"]) == 0
     councils = pd.read_csv(tmp_path / "out" / "councils.csv", dtype=str)
     assert councils["name"].tolist() == ["'=HYPERLINK(\"http://x\",\"y\")", "'+cmd|' /C calc'!A0"]
-    sheet = pd.read_excel(tmp_path / "out" / "coverage.xlsx", sheet_name="councils", dtype=str)
-    assert all(name.startswith("'") for name in sheet["name"])
+    sheet = pd.read_excel(tmp_path / "out" / "coverage.xlsx", sheet_name="CLSM", dtype=str)  # French labels
+    assert sheet["Nom"].tolist() == councils["name"].tolist()
 
 
 @hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

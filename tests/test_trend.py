@@ -90,7 +90,7 @@ def test_cli_trend_writes_csv_and_charts(registry, shared, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "2025" in out
     names = {p.name for p in (tmp_path / "t").iterdir()}
-    assert names == {"trend.csv", "trend_regions.csv", "trend.png", "trend.svg"}
+    assert names == {"trend.csv", "trend_regions.csv", "trend.xlsx", "trend.png", "trend.svg"}
     first = {p.name: p.read_bytes() for p in (tmp_path / "t").iterdir()}
     main(["-q", "trend", "--from", "2022", "--to", "2025", "--registry", str(registry),
           "--qpv-2015", str(shared / OCCITANIE_2015), "--out", str(tmp_path / "t")])

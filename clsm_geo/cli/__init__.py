@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     _settings.configure(data_dir=args.data_dir, offline=args.offline, csv_dialect=args.csv_dialect,
                         progress=False if args.quiet or not sys.stderr.isatty() else None)
     set_lang(args.lang)
+    if _settings.get().csv_dialect not in _settings.CSV_DIALECTS:  # from CLSM_GEO_CSV_DIALECT
+        parser.error(f"CLSM_GEO_CSV_DIALECT={_settings.get().csv_dialect!r}: choose one of "
+                     + ", ".join(_settings.CSV_DIALECTS))
     try:
         return args.handler(args) or 0
     except RegistryError as exc:

@@ -11,7 +11,8 @@ def register(sub) -> None:
     p = sub.add_parser("coverage", help="QPV coverage by active councils: headline, tables, files")
     add_coverage_inputs(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-coverage-YEAR)")
-    p.add_argument("--format", default="csv", help="comma-separated: csv,xlsx,geojson,parquet (default csv)")
+    p.add_argument("--format", default="csv,xlsx", help="comma-separated: csv,xlsx,geojson,parquet (default "
+                   "csv,xlsx: the tables as CSV and coverage.xlsx, the workbook for people)")
     p.set_defaults(handler=run)
 
 

@@ -9,18 +9,19 @@ from .common import add_coverage_inputs, run_coverage, say
 
 def register(sub) -> None:
     p = sub.add_parser("uncovered", help="uncovered and partial QPV with their nearest council: "
-                                         "uncovered.csv, uncovered.geojson")
+                                         "uncovered.csv, uncovered.geojson, uncovered.xlsx")
     add_coverage_inputs(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-uncovered-YEAR)")
     p.set_defaults(handler=run_uncovered)
 
     p = sub.add_parser("gaps", help="gaps of the network (straddling QPV, white EPCI, overlaps, enclaves...): "
-                                    "gaps.csv, gaps.geojson")
+                                    "gaps.csv, gaps.geojson, gaps.xlsx")
     add_coverage_inputs(p)
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-gaps-YEAR)")
     p.set_defaults(handler=run_gaps)
 
-    p = sub.add_parser("plan", help="priorities and a greedy plan of creations/extensions: plan.csv, priorities.csv")
+    p = sub.add_parser("plan", help="priorities and a greedy plan of creations/extensions: plan.csv, "
+                                    "priorities.csv, plan.xlsx")
     add_coverage_inputs(p)
     p.add_argument("--steps", type=int, default=20, metavar="K", help="number of actions (default 20)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-plan-YEAR)")
@@ -30,29 +31,33 @@ def register(sub) -> None:
 def run_uncovered(args) -> int:
     from .. import io as _io
     from ..gaps import uncovered
+    from ..workbook import write_workbook
 
     result = run_coverage(args)
     table = uncovered(result)
     out = Path(args.out or f"clsm-geo-uncovered-{args.year}")
     _io.write_csv(table, out / "uncovered.csv")
     _io.write_geojson(table, out / "uncovered.geojson")
+    write_workbook({"uncovered": table}, out / "uncovered.xlsx", result.summary)
     n_partial = int((table["status"] == "partial").sum())
     creation = int((table["approach"] == "creation").sum())
     print(f"{len(table):,} QPV in force not fully covered in {args.year} ({len(table) - n_partial:,} uncovered, "
           f"{n_partial:,} partial); {creation:,} in an EPCI and department without any active council")
-    say(args, f"2 file(s) written to {out}/")
+    say(args, f"3 file(s) written to {out}/")
     return 0
 
 
 def run_gaps(args) -> int:
     from .. import io as _io
     from ..gaps import KINDS, gaps
+    from ..workbook import write_workbook
 
     result = run_coverage(args)
     table = gaps(result)
     out = Path(args.out or f"clsm-geo-gaps-{args.year}")
     _io.write_csv(table, out / "gaps.csv")
     _io.write_geojson(table, out / "gaps.geojson")
+    write_workbook({"gaps": table}, out / "gaps.xlsx", result.summary)
     counts = table["kind"].value_counts()
     print(f"{len(table):,} finding(s): " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in KINDS))
     for kind in KINDS:
@@ -61,7 +66,7 @@ def run_gaps(args) -> int:
             say(args, f"  [{kind}] {sentence}")
         if len(here) > 3:
             say(args, f"  [{kind}] ... {len(here) - 3} more in gaps.csv")
-    say(args, f"2 file(s) written to {out}/")
+    say(args, f"3 file(s) written to {out}/")
     return 0
 
 
@@ -69,6 +74,7 @@ def run_plan(args) -> int:
     from .. import io as _io
     from ..errors import InputError
     from ..plan import plan, priorities
+    from ..workbook import write_workbook
 
     if args.steps < 0:
         raise InputError(f"--steps must be 0 or more, got {args.steps}")
@@ -78,8 +84,9 @@ def run_plan(args) -> int:
     out = Path(args.out or f"clsm-geo-plan-{args.year}")
     _io.write_csv(steps, out / "plan.csv")
     _io.write_csv(ranks, out / "priorities.csv")
+    write_workbook({"plan": steps, "priorities": ranks}, out / "plan.xlsx", result.summary)
     print(plan_lines(steps))
-    say(args, f"2 file(s) written to {out}/")
+    say(args, f"3 file(s) written to {out}/")
     return 0
 
 

@@ -32,6 +32,6 @@ def run(args) -> int:
         if isinstance(note, str) and note:
             say(args, f"note {year}: {note}")
     out = Path(args.out or "clsm-geo-trend")
-    written = result.to_files(out)
+    written = result.to_files(out, sources={"registry": Path(args.registry).name, "method": args.method})
     say(args, f"\n{len(written)} file(s) written to {out}/")
     return 0

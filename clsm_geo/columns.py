@@ -1,0 +1,128 @@
+"""The columns of every output table: which hold codes, shares, counts, and their words for people.
+
+Machine files (CSV, JSON, GeoJSON, Parquet) keep the stable snake_case column names and codes; people read
+a column's label, unit and meaning from the catalogue (``i18n/<lang>/columns.toml``, keys
+``columns.<code>.label|unit|meaning``). :func:`output_tables` lists every output table and its columns;
+``docs/data-dictionary.md`` is generated from both by ``scripts/build_data_dictionary.py``.
+"""
+
+from __future__ import annotations
+
+from . import i18n
+
+#: Columns holding codes (INSEE, SIREN, QPV, council ids) or lists of codes: always text, never numbers
+#: (department ``01`` must not become ``1``, commune ``01053`` not ``1053``).
+CODE_COLUMNS: frozenset[str] = frozenset({
+    "code_qp", "insee_dep", "insee_reg", "insee_com", "siren_epci", "communes", "councils", "id", "departments",
+    "regions", "epci_listed", "epci_touched", "qpv_codes", "territory_code", "council_ids", "nearest_council_id",
+    "council_id", "units_added", "qpv_gained", "code", "value",
+})
+
+#: Share columns (numbers in [0, 1], shown as percentages) and the decimals shown in a workbook.
+SHARE_DECIMALS: dict[str, int] = {
+    "qpv_covered_share": 1, "covered_share": 1, "area_share": 1, "thresholds.covered": 0, "thresholds.partial": 0,
+}
+
+#: Integer columns shown without a thousands separator (years, steps, ranks, row numbers).
+PLAIN_INTEGERS: frozenset[str] = frozenset({
+    "year", "cog_year", "qpv_geography", "created", "closed", "step", "rank", "row",
+})
+
+#: Decimal columns and the decimals shown in a workbook (the files keep every decimal computed).
+DECIMALS: dict[str, int] = {"area_ha": 1, "nearest_distance_km": 1}
+
+#: Columns whose values are codes of an enumeration, shown in words in a workbook: column -> catalogue prefix.
+#: ``status`` holds a QPV status or a council status depending on the table (the two sets do not overlap).
+VALUE_WORDS: dict[str, tuple[str, ...]] = {
+    "status": ("status.qpv", "status.council"),
+    "status_commune": ("status.qpv",),
+    "status_geometry": ("status.qpv",),
+    "action": ("workbook.values.action",),
+    "approach": ("workbook.values.approach",),
+    "kind": ("workbook.values.kind",),
+    "level": ("workbook.values.level",),
+    "territory_type": ("workbook.values.territory_type",),
+    "method": ("workbook.values.method",),
+    "scale": ("workbook.values.scale",),
+    "severity": ("workbook.values.severity",),
+    "qpv_source.kind": ("workbook.sources.kind",),
+}
+
+#: Council statuses as the registry keeps them (canonical English) -> keys of ``status.council``.
+_COUNCIL_STATUS_KEYS = {"active": "actif", "in_project": "en_projet", "dormant": "en_sommeil", "closed": "ferme"}
+
+
+def is_share(column: str) -> bool:
+    """True for columns holding a share in [0, 1]."""
+    return column in SHARE_DECIMALS or column.endswith("_share")
+
+
+def label(column: str, lang: str | None = None) -> str:
+    """The label of ``column`` for people (``Part des QPV couverts``); a missing label is a ``KeyError``."""
+    return i18n.t(f"columns.{column}.label", lang)
+
+
+def unit(column: str, lang: str | None = None) -> str:
+    """The unit of ``column`` in words (``part (0 à 1, affichée en %)``)."""
+    return i18n.t(f"columns.{column}.unit", lang)
+
+
+def meaning(column: str, lang: str | None = None) -> str:
+    """What ``column`` holds, in one or two sentences."""
+    return i18n.t(f"columns.{column}.meaning", lang)
+
+
+def has_label(column: str, lang: str | None = None) -> bool:
+    """True when the catalogue of ``lang`` has a label for ``column``."""
+    return i18n.has(f"columns.{column}.label", lang)
+
+
+def value_words(column: str, value, lang: str | None = None):
+    """``value`` of an enumerated column in words (``covered`` -> ``couvert``), else ``value`` unchanged."""
+    if not isinstance(value, str) or column not in VALUE_WORDS:
+        return value
+    for prefix in VALUE_WORDS[column]:
+        for key in (value, _COUNCIL_STATUS_KEYS.get(value), value.replace(" ", "_")):
+            if key and i18n.has(f"{prefix}.{key}", lang):
+                return i18n.t(f"{prefix}.{key}", lang)
+    return value
+
+
+def output_tables() -> dict[str, dict]:
+    """Every output table: ``{table: {"files": (...), "command": ..., "columns": [...]}}``, in command order.
+
+    ``summary`` is ``summary.json`` (nested keys written ``qpv_source.edition``).
+    """
+    from .gaps import GAP_COLUMNS, UNCOVERED_COLUMNS
+    from .plan import PLAN_COLUMNS, PRIORITY_COLUMNS
+    from .result import COUNCIL_COLUMNS, QPV_COLUMNS, SUMMARY_COLUMNS
+    from .trend import NATIONAL_COLUMNS
+
+    summary = (["year", "cog_year", "qpv_geography", "method"] + SUMMARY_COLUMNS
+               + ["qpv_total_metropolitan", "qpv_total_overseas", "qpv_not_in_force"]
+               + [f"qpv_source.{k}" for k in ("kind", "location", "edition", "precision", "sha256")]
+               + ["registry", "thresholds.covered", "thresholds.partial", "methods_disagree", "headline"])
+    reconciliation = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
+                      "area_share", "reason"]
+    return {
+        "summary": {"files": ("summary.json",), "command": "coverage", "columns": summary},
+        "qpv": {"files": ("qpv.csv", "qpv.geojson", "qpv.parquet"), "command": "coverage",
+                "columns": QPV_COLUMNS},
+        "councils": {"files": ("councils.csv", "councils.geojson", "councils.parquet"), "command": "coverage",
+                     "columns": COUNCIL_COLUMNS},
+        "regions": {"files": ("regions.csv",), "command": "coverage",
+                    "columns": ["insee_reg", "lib_reg"] + SUMMARY_COLUMNS},
+        "departments": {"files": ("departments.csv",), "command": "coverage",
+                        "columns": ["insee_dep", "lib_dep", "insee_reg"] + SUMMARY_COLUMNS},
+        "reconciliation": {"files": ("reconciliation.csv",), "command": "coverage", "columns": reconciliation},
+        "uncovered": {"files": ("uncovered.csv", "uncovered.geojson"), "command": "uncovered",
+                      "columns": UNCOVERED_COLUMNS},
+        "gaps": {"files": ("gaps.csv", "gaps.geojson"), "command": "gaps", "columns": GAP_COLUMNS},
+        "plan": {"files": ("plan.csv",), "command": "plan", "columns": PLAN_COLUMNS},
+        "priorities": {"files": ("priorities.csv",), "command": "plan", "columns": PRIORITY_COLUMNS},
+        "trend": {"files": ("trend.csv",), "command": "trend", "columns": NATIONAL_COLUMNS},
+        "trend_regions": {"files": ("trend_regions.csv",), "command": "trend",
+                          "columns": ["year", "qpv_geography", "insee_reg", "lib_reg"] + SUMMARY_COLUMNS},
+        "validation": {"files": ("validate --out FILE.csv",), "command": "validate",
+                       "columns": ["severity", "file", "row", "column", "value", "message", "suggestion"]},
+    }

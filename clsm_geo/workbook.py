@@ -1,0 +1,310 @@
+"""Workbooks for people: one sheet per table, labels in the chosen language, formatted, with a Sources sheet.
+
+:func:`write_workbook` is what every command writing tables calls (``coverage.xlsx``, ``uncovered.xlsx``,
+``gaps.xlsx``, ``plan.xlsx``, ``trend.xlsx``, the report's workbook). Each table sheet has its column labels
+(``i18n/<lang>/columns.toml``) in a bold, frozen header row with an autofilter, fitted column widths,
+counts as integers (``#,##0``), shares as numbers in [0, 1] shown as percentages, years as plain integers,
+codes (INSEE, SIREN, QPV, council ids) as text cells, lists as ``;``-separated text and coded values
+(statuses, actions, kinds) in words. The machine files (CSV, JSON...) keep the codes; the workbook is
+for reading. Text is formula-safe (:func:`clsm_geo.io.neutralise_formula`) and free of the control
+characters a workbook cannot hold. Bytes are identical on rerun (fixed document dates and zip times).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from . import columns as _columns
+from . import i18n
+from . import io as _io
+
+#: Excel's limit on sheet names, and the characters it forbids in them.
+_SHEET_NAME_MAX = 31
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+_WIDTH_MIN, _WIDTH_MAX = 8, 60
+_FIXED = (2000, 1, 1, 0, 0, 0)
+#: Keys of a sources dict (a result's ``summary``) shown on the Sources sheet, in this order.
+_SOURCE_ROWS = ("date", "years", "cog_year", "qpv_geography", "method", "qpv_source_kind", "qpv_source_edition",
+                "qpv_source_precision", "qpv_source_location", "qpv_source_sha256", "registry", "threshold_covered",
+                "threshold_partial", "producers", "methodology", "version")
+
+
+def clean_text(value):
+    """``value`` without the control characters a workbook cannot hold, and formula-safe.
+
+    Uses openpyxl's ``ILLEGAL_CHARACTERS_RE`` (to be replaced by the shared cleaning function of
+    :mod:`clsm_geo.io` once it exists).
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if not isinstance(value, str):
+        return value
+    return _io.neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", value))
+
+
+def sheet_name(table: str, lang: str | None = None) -> str:
+    """The translated name of a table's sheet (``workbook.sheet.<table>``), valid for Excel."""
+    key = f"workbook.sheet.{table}"
+    name = i18n.t(key, lang) if i18n.has(key, lang) else table
+    return _SHEET_FORBIDDEN.sub("-", name)[:_SHEET_NAME_MAX]
+
+
+def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLike, sources: dict | None = None,
+                   lang: str | None = None) -> Path:
+    """Write ``tables`` (table code -> frame) as one workbook at ``path``, atomically; return the path.
+
+    A frame becomes a sheet named after its table (``workbook.sheet.<code>``) with a header row of labels
+    (``columns.<column>.label``); a dict (a result's ``summary``) becomes a two-column sheet of labelled
+    figures. ``sources`` (a result's ``summary``, or any dict with some of its keys: ``year``, ``years``,
+    ``cog_year``, ``qpv_geography``, ``method``, ``qpv_source``, ``registry``, ``thresholds``) fills the
+    last sheet, ``Sources``, with the clsm-geo version and the data producers. ``lang``: see
+    :func:`clsm_geo.i18n.get_lang`. A column without a label in the catalogue is a ``KeyError``.
+    """
+    from openpyxl import Workbook
+
+    code = i18n.get_lang(lang)
+    wb = Workbook()
+    wb.remove(wb.active)
+    used: set[str] = set()
+    for table, frame in tables.items():
+        ws = wb.create_sheet(_unique(sheet_name(table, code), used))
+        if isinstance(frame, dict):
+            _write_figures(ws, frame, code)
+        else:
+            _write_table(ws, frame, code)
+    _write_sources(wb.create_sheet(_unique(sheet_name("sources", code), used)), sources or {}, code)
+    fixed = pd.Timestamp("2000-01-01").to_pydatetime()
+    wb.properties.created = fixed
+    wb.properties.modified = fixed
+    wb.properties.creator = "clsm-geo"
+    wb.properties.language = code
+    with _io.atomic_path(path) as tmp:
+        wb.save(tmp)
+        _fix_zip_times(tmp)
+    return Path(path)
+
+
+def coverage_tables(result) -> dict[str, pd.DataFrame | dict]:
+    """The tables of a :class:`~clsm_geo.result.CoverageResult` as :func:`write_workbook` takes them:
+    key figures, QPV, councils, regions, departments and, when computed, the reconciliation."""
+    from .result import COUNCIL_COLUMNS
+
+    tables = {"summary": result.summary, "qpv": result.qpv, "councils": result.councils_table[COUNCIL_COLUMNS],
+              "regions": result.regions, "departments": result.departments}
+    if result.reconciliation is not None:
+        tables["reconciliation"] = result.reconciliation
+    return tables
+
+
+def _unique(name: str, used: set[str]) -> str:
+    out, n = name, 2
+    while out.lower() in used:
+        suffix = f" ({n})"
+        out, n = name[:_SHEET_NAME_MAX - len(suffix)] + suffix, n + 1
+    used.add(out.lower())
+    return out
+
+
+def _fix_zip_times(tmp: Path) -> None:
+    """openpyxl stamps the zip members and docProps/core.xml with the current time: fix both."""
+    fixed_zip = tmp.with_name(tmp.name + ".fixed")
+    try:
+        with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "docProps/core.xml":
+                    data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+                info.date_time = _FIXED
+                dst.writestr(info, data)
+        os.replace(fixed_zip, tmp)
+    finally:
+        if fixed_zip.exists():
+            fixed_zip.unlink()
+
+
+# --- cells ----------------------------------------------------------------------------------------------
+
+def _percent_format(decimals: int, lang: str) -> str:
+    digits = "0" + ("." + "0" * decimals if decimals else "")
+    return digits + '"\u00a0"%' if lang == "fr" else digits + "%"
+
+
+def number_format(column: str, series: pd.Series | None, lang: str) -> str | None:
+    """The Excel number format of a column (``@`` for codes, percentages for shares, ``#,##0`` for counts)."""
+    if column in _columns.CODE_COLUMNS:
+        return "@"
+    if _columns.is_share(column):
+        return _percent_format(_columns.SHARE_DECIMALS.get(column, 1), lang)
+    if column in _columns.PLAIN_INTEGERS:
+        return "0"
+    if column in _columns.DECIMALS:
+        return "#,##0." + "0" * _columns.DECIMALS[column]
+    if series is not None and pd.api.types.is_bool_dtype(series):
+        return None
+    if series is not None and pd.api.types.is_integer_dtype(series):
+        return "#,##0"
+    if series is not None and pd.api.types.is_float_dtype(series):
+        values = series.dropna()
+        if len(values) and (values == values.round()).all():
+            return "#,##0"
+        return "#,##0.0##"
+    return None
+
+
+def _cell_value(column: str, value, lang: str):
+    """A Python value openpyxl writes as the right cell type (text, number, boolean, empty)."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(map(str, value)) if isinstance(value, (set, frozenset)) else [str(v) for v in value]
+        return clean_text(";".join(items)) if items else None
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if column in _columns.CODE_COLUMNS and not isinstance(value, bool):
+        value = str(value)
+    elif isinstance(value, str):
+        value = _columns.value_words(column, value, lang)
+    if isinstance(value, str):
+        return clean_text(value) or None
+    return value
+
+
+def _header(ws, labels: list[str]) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    ws.append(labels)
+    bold = Font(bold=True)
+    for cell in ws[1]:
+        cell.font = bold
+        cell.alignment = Alignment(vertical="top", wrap_text=False)
+
+
+def _fit_widths(ws, widths: list[int]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    for i, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = max(_WIDTH_MIN, min(_WIDTH_MAX, width + 2))
+
+
+def _text_width(value) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, float):
+        return len(f"{value:,.3f}")
+    return len(str(value))
+
+
+# --- sheets ---------------------------------------------------------------------------------------------
+
+def _write_table(ws, frame: pd.DataFrame, lang: str) -> None:
+    frame = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]))
+    cols = [str(c) for c in frame.columns]
+    labels = [_columns.label(c, lang) for c in cols]
+    _header(ws, labels)
+    formats = [number_format(c, frame[c], lang) for c in cols]
+    widths = [len(label) + 2 for label in labels]  # room for the autofilter button
+    for row in frame.itertuples(index=False, name=None):
+        values = [_cell_value(c, v, lang) for c, v in zip(cols, row)]
+        ws.append(values)
+        for i, v in enumerate(values):
+            widths[i] = max(widths[i], _text_width(v))
+    if len(frame):
+        for i, fmt in enumerate(formats, start=1):
+            if fmt is None:
+                continue
+            for (cell,) in ws.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = fmt
+    ws.freeze_panes = "A2"
+    if cols:
+        ws.auto_filter.ref = ws.dimensions
+    _fit_widths(ws, widths)
+
+
+def _figures_rows(summary: dict) -> list[tuple[str, object]]:
+    """Scalar figures of a summary dict as (code, value); nested dicts as ``parent.key``."""
+    rows = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            rows += [(f"{key}.{k}", v) for k, v in value.items()]
+        else:
+            rows.append((key, value))
+    return rows
+
+
+def _write_figures(ws, summary: dict, lang: str) -> None:
+    """A summary dict as a sheet of (figure, value, code) rows, ``headline`` first."""
+    head = [i18n.t(f"workbook.summary.{k}", lang) for k in ("figure", "value", "code")]
+    _header(ws, head)
+    rows = sorted(_figures_rows(summary), key=lambda kv: kv[0] != "headline")
+    widths = [len(h) + 2 for h in head]
+    for code, value in rows:
+        if code == "qpv_source.location" or code == "qpv_source.sha256":
+            continue
+        cell_value = _cell_value(code, value, lang)
+        ws.append([_columns.label(code, lang), cell_value, code])
+        fmt = number_format(code, pd.Series([value]) if isinstance(value, (int, float)) else None, lang)
+        if fmt and cell_value is not None:
+            ws.cell(row=ws.max_row, column=2).number_format = fmt
+        widths = [max(w, _text_width(v)) for w, v in zip(widths, (_columns.label(code, lang), cell_value, code))]
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    _fit_widths(ws, widths)
+
+
+def source_rows(sources: dict, lang: str | None = None) -> list[tuple[str, object, str | None]]:
+    """(label, value, number format) rows of the Sources sheet from a sources dict (see :func:`write_workbook`)."""
+    from . import __version__
+
+    code = i18n.get_lang(lang)
+    t = lambda key, **kw: i18n.t(f"workbook.sources.{key}", code, **kw)  # noqa: E731
+    qpv = sources.get("qpv_source") or {}
+    thresholds = sources.get("thresholds") or {}
+    values: dict[str, tuple[object, str | None]] = {}
+    if sources.get("year") is not None:
+        values["date"] = (i18n.year_end(int(sources["year"]), code), None)
+    if sources.get("years"):
+        values["years"] = (str(sources["years"]), None)
+    if sources.get("cog_year") is not None:
+        values["cog_year"] = (t("cog_value", year=sources["cog_year"]), None)
+    if sources.get("qpv_geography") is not None:
+        values["qpv_geography"] = (t("qpv_geography_value", year=sources["qpv_geography"]), None)
+    if sources.get("method"):
+        values["method"] = (_columns.value_words("method", sources["method"], code), None)
+    kind = qpv.get("kind")
+    if kind:
+        key = f"workbook.sources.kind.{kind}"
+        values["qpv_source_kind"] = (i18n.t(key, code) if i18n.has(key, code) else kind, None)
+    for key in ("edition", "precision", "location", "sha256"):
+        if qpv.get(key):
+            values[f"qpv_source_{key}"] = (str(qpv[key]), None)
+    if sources.get("registry"):
+        values["registry"] = (str(sources["registry"]), None)
+    for key in ("covered", "partial"):
+        if thresholds.get(key) is not None:
+            values[f"threshold_{key}"] = (float(thresholds[key]), _percent_format(0, code))
+    values["producers"] = (t("producers_value"), None)
+    values["methodology"] = (t("methodology_value"), None)
+    values["version"] = (__version__, None)
+    return [(t(key), *values[key]) for key in _SOURCE_ROWS if key in values]
+
+
+def _write_sources(ws, sources: dict, lang: str) -> None:
+    head = [i18n.t("workbook.sources.item", lang), i18n.t("workbook.sources.value", lang)]
+    _header(ws, head)
+    widths = [len(h) + 2 for h in head]
+    for label, value, fmt in source_rows(sources, lang):
+        value = clean_text(value)
+        ws.append([label, value])
+        if fmt:
+            ws.cell(row=ws.max_row, column=2).number_format = fmt
+        widths = [max(w, _text_width(v)) for w, v in zip(widths, (label, value))]
+    ws.freeze_panes = "A2"
+    _fit_widths(ws, widths)
