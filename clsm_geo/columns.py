@@ -15,7 +15,8 @@ from . import i18n
 CODE_COLUMNS: frozenset[str] = frozenset({
     "code_qp", "insee_dep", "insee_reg", "insee_com", "siren_epci", "communes", "councils", "id", "departments",
     "regions", "epci_listed", "epci_touched", "qpv_codes", "territory_code", "council_ids", "nearest_council_id",
-    "council_id", "units_added", "qpv_gained", "code", "value",
+    "council_id", "units_added", "qpv_gained", "code", "value", "communes_added", "communes_removed",
+    "epci_added", "epci_removed", "councils_before", "councils_after",
 })
 
 #: Share columns (numbers in [0, 1], shown as percentages) and the decimals shown in a workbook.
@@ -46,6 +47,10 @@ VALUE_WORDS: dict[str, tuple[str, ...]] = {
     "scale": ("workbook.values.scale",),
     "severity": ("workbook.values.severity",),
     "qpv_source.kind": ("workbook.sources.kind",),
+    "change": ("compare.council", "compare.qpv"),
+    "change_reason": ("compare.reason",),
+    "status_before": ("status.qpv", "status.council"),
+    "status_after": ("status.qpv", "status.council"),
 }
 
 #: Council statuses as the registry keeps them (canonical English) -> keys of ``status.council``.
@@ -93,6 +98,9 @@ def output_tables() -> dict[str, dict]:
 
     ``summary`` is ``summary.json`` (nested keys written ``qpv_source.edition``).
     """
+    from .compare import COUNCIL_COLUMNS as COMPARE_COUNCILS
+    from .compare import FIGURE_COLUMNS as COMPARE_FIGURES
+    from .compare import QPV_COLUMNS as COMPARE_QPV
     from .gaps import GAP_COLUMNS, UNCOVERED_COLUMNS
     from .plan import PLAN_COLUMNS, PRIORITY_COLUMNS
     from .result import COUNCIL_COLUMNS, QPV_COLUMNS, SUMMARY_COLUMNS
@@ -123,6 +131,9 @@ def output_tables() -> dict[str, dict]:
         "trend": {"files": ("trend.csv",), "command": "trend", "columns": NATIONAL_COLUMNS},
         "trend_regions": {"files": ("trend_regions.csv",), "command": "trend",
                           "columns": ["year", "qpv_geography", "insee_reg", "lib_reg"] + SUMMARY_COLUMNS},
+        "compare_summary": {"files": ("compare.json",), "command": "compare", "columns": list(COMPARE_FIGURES)},
+        "compare_councils": {"files": ("compare_councils.csv",), "command": "compare", "columns": COMPARE_COUNCILS},
+        "compare_qpv": {"files": ("compare_qpv.csv",), "command": "compare", "columns": COMPARE_QPV},
         "validation": {"files": ("validate --out FILE.csv",), "command": "validate",
                        "columns": ["severity", "file", "row", "column", "value", "message", "suggestion"]},
     }

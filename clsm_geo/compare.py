@@ -28,8 +28,9 @@ from . import i18n
 
 COUNCIL_COLUMNS = ["id", "name", "change", "status_before", "status_after", "communes_added", "communes_removed",
                    "epci_added", "epci_removed", "qpv_before", "qpv_after"]
-QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "change", "reason", "status_before",
+QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "change", "change_reason", "status_before",
                "status_after", "councils_before", "councils_after"]
+FIGURE_COLUMNS = ("indicator", "value_before", "value_after", "difference")
 FIGURES = ("councils_active", "councils_new", "councils_in_project", "councils_covering_qpv", "qpv_total",
            "qpv_covered", "qpv_partial")
 _COVERED = ("covered", "partial")
@@ -98,7 +99,7 @@ class Comparison:
             info = rb if rb is not None else ra
             rows.append({
                 "code_qp": code, "lib_qp": info["lib_qp"], "insee_dep": info["insee_dep"],
-                "insee_reg": info["insee_reg"], "change": change, "reason": reason,
+                "insee_reg": info["insee_reg"], "change": change, "change_reason": reason,
                 "status_before": ra["status"] if ra is not None else "",
                 "status_after": rb["status"] if rb is not None else "",
                 "councils_before": ";".join(ra["councils"]) if ra is not None else "",
@@ -119,8 +120,8 @@ class Comparison:
             "cog_year_before": sa["cog_year"], "cog_year_after": sb["cog_year"],
             "before": {k: sa[k] for k in FIGURES}, "after": {k: sb[k] for k in FIGURES},
             "change": {k: sb[k] - sa[k] for k in FIGURES},
-            "qpv_gained_by_reason": {k: int(v) for k, v in gained["reason"].value_counts().sort_index().items()},
-            "qpv_lost_by_reason": {k: int(v) for k, v in lost["reason"].value_counts().sort_index().items()},
+            "qpv_gained_by_reason": {k: int(v) for k, v in gained["change_reason"].value_counts().sort_index().items()},
+            "qpv_lost_by_reason": {k: int(v) for k, v in lost["change_reason"].value_counts().sort_index().items()},
             "councils_by_change": {k: int(v) for k, v in self.councils["change"].value_counts().sort_index().items()},
             "no_change": self.councils.empty and q.empty and all(sa[k] == sb[k] for k in FIGURES),
         }
@@ -142,35 +143,32 @@ class Comparison:
                                 b=s["qpv_geography_after"]))
         return i18n.t("compare.sentence.format", lang, span=span, parts=", ".join(parts))
 
-    def labelled(self, lang: str | None = None) -> dict[str, pd.DataFrame]:
-        """The two tables with change kinds and reasons in words of ``lang`` (for people)."""
-        c = self.councils.copy()
-        c["change"] = c["change"].map(lambda k: i18n.t(f"compare.council.{k}", lang))
-        q = self.qpv.copy()
-        q["change"] = q["change"].map(lambda k: i18n.t(f"compare.qpv.{k}", lang))
-        q["reason"] = q["reason"].map(lambda k: i18n.t(f"compare.reason.{k}", lang))
-        return {"councils": c, "qpv": q}
+    def figures(self, lang: str | None = None) -> pd.DataFrame:
+        """The key figures before and after and their difference, the indicator named in ``lang``."""
+        from .columns import label
+
+        s = self.summary
+        return pd.DataFrame({"indicator": [label(k, lang) for k in FIGURES],
+                             "value_before": [s["before"][k] for k in FIGURES],
+                             "value_after": [s["after"][k] for k in FIGURES],
+                             "difference": [s["change"][k] for k in FIGURES]}, columns=list(FIGURE_COLUMNS))
 
     def to_files(self, directory: str | Path, lang: str | None = None) -> list[Path]:
         """``compare_councils.csv``, ``compare_qpv.csv`` (codes), ``compare.json`` and ``compare.xlsx`` (words)."""
-        from .io import write_csv, write_json, write_xlsx
+        from .io import write_csv, write_json
+        from .workbook import write_workbook
 
         out = Path(directory)
         summary = {**self.summary, "sentence": self.sentence(lang)}
-        figures = pd.DataFrame({
-            i18n.t("compare.summary.figure", lang): list(FIGURES),
-            i18n.t("compare.summary.before", lang): [summary["before"][k] for k in FIGURES],
-            i18n.t("compare.summary.after", lang): [summary["after"][k] for k in FIGURES],
-            i18n.t("compare.summary.change", lang): [summary["change"][k] for k in FIGURES],
-        })
-        people = self.labelled(lang)
+        sources = {"years": f"{summary['year_before']}, {summary['year_after']}",
+                   "registry": self.after.summary.get("registry"), "method": self.after.summary.get("method"),
+                   "thresholds": self.after.summary.get("thresholds")}
         return [
             write_csv(self.councils, out / "compare_councils.csv"),
             write_csv(self.qpv, out / "compare_qpv.csv"),
             write_json(summary, out / "compare.json"),
-            write_xlsx({i18n.t("compare.sheet.summary", lang): figures,
-                        i18n.t("compare.sheet.councils", lang): people["councils"],
-                        i18n.t("compare.sheet.qpv", lang): people["qpv"]}, out / "compare.xlsx"),
+            write_workbook({"compare_summary": self.figures(lang), "compare_councils": self.councils,
+                            "compare_qpv": self.qpv}, out / "compare.xlsx", sources, lang),
         ]
 
     def _repr_html_(self) -> str:

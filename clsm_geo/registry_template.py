@@ -9,6 +9,7 @@ the cell). The bytes are identical on rerun (fixed document dates and zip timest
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def write_template(path: str | os.PathLike, year: int = 2025, lang: str | None =
 
     from .geography import geography
     from .io import atomic_path
+    from .workbook import fix_zip_times
     from .registry import MAX_YEAR, MIN_YEAR
 
     lang = i18n.get_lang(lang)
@@ -101,9 +103,12 @@ def write_template(path: str | os.PathLike, year: int = 2025, lang: str | None =
     marker = wb.create_sheet(MARKER_SHEET)
     marker.append(["clsm-geo registry template", TEMPLATE_VERSION, lang, year])
     marker.sheet_state = "hidden"
+    fixed = datetime.datetime(2000, 1, 1)
+    wb.properties.created = wb.properties.modified = fixed
+    wb.properties.creator = "clsm-geo"
     with atomic_path(path) as tmp:
         wb.save(tmp)
-        _fix_timestamps(tmp)
+        fix_zip_times(tmp)
     return Path(path)
 
 
@@ -138,23 +143,6 @@ def _header_style(ws, bold, widths) -> None:
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = width
     ws.column_dimensions["A"].number_format = "@"
-
-
-def _fix_timestamps(path: Path) -> None:
-    """Fixed document dates and zip member times, so that the same template is the same bytes."""
-    import re
-    import zipfile
-
-    fixed = path.with_suffix(".fixed")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(fixed, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\g<2>",
-                              data)
-            info.date_time = (2000, 1, 1, 0, 0, 0)
-            dst.writestr(info, data)
-    os.replace(fixed, path)
 
 
 def registry_sheet(path: str | os.PathLike) -> str | int:

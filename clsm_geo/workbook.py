@@ -86,7 +86,7 @@ def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLi
     wb.properties.language = code
     with _io.atomic_path(path) as tmp:
         wb.save(tmp)
-        _fix_zip_times(tmp)
+        fix_zip_times(tmp)
     return Path(path)
 
 
@@ -111,7 +111,7 @@ def _unique(name: str, used: set[str]) -> str:
     return out
 
 
-def _fix_zip_times(tmp: Path) -> None:
+def fix_zip_times(tmp: Path) -> None:
     """openpyxl stamps the zip members and docProps/core.xml with the current time: fix both."""
     fixed_zip = tmp.with_name(tmp.name + ".fixed")
     try:

@@ -70,11 +70,11 @@ def test_every_qpv_change_has_its_reason(results):
     assert len(gained) >= 8 and len(lost) >= 5  # Saint-Denis, Marseille 3, Le Havre, Roubaix have many QPV
     for code, row in q.iterrows():
         if row["change"] in ("newly_covered", "no_longer_covered"):
-            assert row["reason"] == expected[code], (code, row.to_dict())
+            assert row["change_reason"] == expected[code], (code, row.to_dict())
     assert set(gained.index) | set(lost.index) <= set(expected)
     s = cmp.summary
     assert s["change"]["qpv_covered"] == after.summary["qpv_covered"] - before.summary["qpv_covered"]
-    assert s["qpv_gained_by_reason"]["new_council"] == int((gained["reason"] == "new_council").sum())
+    assert s["qpv_gained_by_reason"]["new_council"] == int((gained["change_reason"] == "new_council").sum())
 
 
 def test_the_change_as_a_french_and_an_english_sentence(results):
@@ -115,9 +115,9 @@ def test_commune_merger_and_geography_change_between_vintages(tmp_path, capsys):
     q = cmp.qpv.set_index("code_qp")
     pierrefitte = b.qpv[b.qpv["communes"].map(lambda c: "93059" in c or c == ("93066",))]
     gained = q[(q["change"] == "newly_covered")]
-    assert len(gained) and set(gained["reason"]) == {"commune_merger"}
+    assert len(gained) and set(gained["change_reason"]) == {"commune_merger"}
     assert set(gained.index) <= set(pierrefitte["code_qp"])
     overseas = q[q["insee_dep"].str.startswith("97")]
-    assert len(overseas) and set(overseas["reason"]) == {"qpv_geography_change"}
+    assert len(overseas) and set(overseas["change_reason"]) == {"qpv_geography_change"}
     names = {p.name for p in (tmp_path / "o").iterdir()}
     assert names == {"compare.json", "compare.xlsx", "compare_councils.csv", "compare_qpv.csv"}

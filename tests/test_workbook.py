@@ -60,12 +60,16 @@ def test_every_column_of_every_output_table_is_declared_and_labelled(result, lay
     from clsm_geo.validation import validate
 
     series = trend(result.registry, 2024, 2024, qpv={2024: layer})
+    from clsm_geo.compare import compare
+
+    comparison = compare(result, result)
     actual = {
         "qpv": result.qpv, "councils": result.councils_table[COUNCIL_COLUMNS], "regions": result.regions,
         "departments": result.departments, "reconciliation": result.reconciliation,
         "uncovered": result.uncovered(), "gaps": result.gaps(), "plan": result.plan(1),
         "priorities": priorities(result), "trend": series.national, "trend_regions": series.regions,
-        "validation": validate(EXAMPLE, 2024).to_frame(),
+        "validation": validate(EXAMPLE, 2024).to_frame(), "compare_summary": comparison.figures(),
+        "compare_councils": comparison.councils, "compare_qpv": comparison.qpv,
     }
     declared = columns.output_tables()
     assert set(declared) == set(actual) | {"summary"}
