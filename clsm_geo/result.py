@@ -142,17 +142,19 @@ class CoverageResult:
 
         return uncovered(self)
 
-    def gaps(self):
-        """Gaps of the network, one row per finding with a ``kind`` (see :mod:`clsm_geo.gaps`)."""
+    def gaps(self, lang: str | None = None):
+        """Gaps of the network, one row per finding with a ``kind`` and a sentence in ``lang`` (default: the
+        current language; see :mod:`clsm_geo.gaps`)."""
         from .gaps import gaps
 
-        return gaps(self)
+        return gaps(self, lang)
 
-    def plan(self, steps: int = 20):
-        """Greedy extension plan: the ``steps`` creations/extensions that raise coverage most."""
+    def plan(self, steps: int = 20, lang: str | None = None):
+        """Greedy extension plan: the ``steps`` creations/extensions that raise coverage most (names of councils
+        to create in ``lang``; :func:`clsm_geo.plan.step_sentences` says each step)."""
         from .plan import plan
 
-        return plan(self, steps)
+        return plan(self, steps, lang)
 
     def map(self, **options):
         """Interactive folium map of councils, QPV and territories (see :mod:`clsm_geo.maps.interactive`)."""

@@ -30,7 +30,7 @@ def run(args) -> int:
         for note in notes:
             say(args, note)
     say(args)
-    say(args, files_written(written, out))
+    say(args, files_written(len(written), out))
     return 0
 
 
@@ -47,9 +47,9 @@ def coverage_notes(summary: dict, lang: str | None = None) -> list[str]:
     return notes
 
 
-def files_written(written, folder, lang: str | None = None) -> str:
+def files_written(n: int, folder, lang: str | None = None) -> str:
     """``3 fichiers écrits dans DIR/``."""
-    return i18n.tn("console.files_written", len(written), lang, folder=folder)
+    return i18n.tn("console.files_written", n, lang, folder=folder)
 
 
 def region_table(regions, lang: str | None = None) -> str:
