@@ -114,3 +114,13 @@ def test_french_is_the_default(result, command_outputs):
     assert result.headline == result.headline_in("fr")
     assert command_outputs["fr"].count("\n") > 20 and "fichiers écrits dans" in command_outputs["fr"]
     assert "files written to" in command_outputs["en"]
+
+
+def test_data_warnings_are_printed_in_the_language(capsys):
+    from clsm_geo.cli import _print_warning
+
+    _print_warning("qpv.csv, ligne 3", UserWarning, "x.py", 1)
+    assert capsys.readouterr().err == "avertissement\u00a0: qpv.csv, ligne 3\n"
+    i18n.set_lang("en")
+    _print_warning("qpv.csv, row 3", UserWarning, "x.py", 1)
+    assert capsys.readouterr().err == "warning: qpv.csv, row 3\n"
