@@ -42,7 +42,8 @@ GOLDEN = [
 ]
 
 
-@pytest.mark.parametrize(("summary", "lang", "expected"), GOLDEN, ids=[f"{n}-{lang}" for n in ("many", "one", "zero") for lang in ("fr", "en")])
+@pytest.mark.parametrize(("summary", "lang", "expected"), GOLDEN,
+                         ids=[f"{n}-{lang}" for n in ("many", "one", "zero") for lang in ("fr", "en")])
 def test_golden_headlines(summary, lang, expected):
     assert headline(summary, lang) == expected
 
