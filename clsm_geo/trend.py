@@ -52,11 +52,11 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
     ``qpv`` maps a QPV geography (2015, 2024) to a layer, path or URL; a geography not given is looked up
     in the cache and the shipped data. ``method`` as in :func:`clsm_geo.coverage`. ``note`` in ``lang``.
     """
-    lang = i18n.get_lang(lang)
     from .coverage import coverage
     from .qpv import qpv as load_qpv
     from .qpv import qpv_geography_for_year
 
+    lang = i18n.get_lang(lang)
     if from_year > to_year:
         raise InputError(f"--from {from_year} is after --to {to_year}")
     reg = registry if isinstance(registry, Registry) else read_registry(registry)
