@@ -3,8 +3,9 @@
 * :func:`uncovered`: every uncovered or partial QPV in force, with its territory, the nearest active
   council (distance between geometries, in the projected CRS of the QPV's department) and whether its
   EPCI or department already has an active council (``approach`` = ``extension``) or not (``creation``).
-* :func:`gaps`: one row per finding, with a ``kind`` (:data:`KINDS`) and a sentence naming the
-  council(s), the territory and the QPV concerned.
+* :func:`gaps`: one row per finding, with a ``kind`` (:data:`KINDS`, a stable code) and a sentence naming
+  the council(s), the territory and the QPV concerned, in the chosen language (catalogue ``gaps``;
+  :func:`kind_label` gives the label of a kind).
 
 Rules (see docs/gaps-and-plan.md). Only councils active in the result's year count. Perimeters are
 sets of units (communes; arrondissements in Paris, Lyon and Marseille). A commune is *inside* a council
@@ -27,6 +28,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from . import i18n
 from . import settings as _settings
 
 KINDS = ("straddling_qpv", "epci_partial", "crosses_epci", "crosses_department", "crosses_region", "overlap",
@@ -223,10 +225,10 @@ class Network:
     def label(self, ids) -> str:
         return ", ".join(f"{self.council_names[i]} ({i})" for i in ids)
 
-    def unit_label(self, positions, most: int = 8) -> str:
+    def unit_label(self, positions, lang: str, most: int = 8) -> str:
         positions = sorted(positions)
         text = ", ".join(f"{self.unit_names[p]} ({self.unit_codes[p]})" for p in positions[:most])
-        return text + (f" and {len(positions) - most} more" if len(positions) > most else "")
+        return text + _more(len(positions) - most, lang)
 
 
 def network(res) -> Network:
@@ -324,16 +326,23 @@ def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | Non
 
 # --- gaps -------------------------------------------------------------------------------------------------
 
-def gaps(res) -> gpd.GeoDataFrame:
-    """One row per finding (``kind`` in :data:`KINDS`) with a sentence; sorted by kind, territory, councils."""
+def kind_label(kind: str, lang: str | None = None) -> str:
+    """The label of a gap ``kind`` (:data:`KINDS`) in ``lang`` (``QPV partagé entre CLSM``...)."""
+    return i18n.t(f"gaps.kind.{kind}", lang)
+
+
+def gaps(res, lang: str | None = None) -> gpd.GeoDataFrame:
+    """One row per finding (``kind`` in :data:`KINDS`) with a sentence in ``lang`` (default: the current
+    language); sorted by kind, territory, councils."""
     net = network(res)
+    lang = i18n.get_lang(lang)
     rows: list[dict] = []
-    rows += _straddling(net)
-    rows += _epci_partial(net)
-    rows += _crossing(net)
-    rows += _overlaps(net)
-    rows += _white_epci(net)
-    rows += _enclaves(net)
+    rows += _straddling(net, lang)
+    rows += _epci_partial(net, lang)
+    rows += _crossing(net, lang)
+    rows += _overlaps(net, lang)
+    rows += _white_epci(net, lang)
+    rows += _enclaves(net, lang)
     order = {k: i for i, k in enumerate(KINDS)}
     rows.sort(key=lambda r: (order[r["kind"]], r["territory_code"], r["council_ids"]))
     frame = pd.DataFrame([{k: r[k] for k in GAP_COLUMNS} for r in rows], columns=GAP_COLUMNS)
@@ -349,20 +358,35 @@ def _row(net: Network, kind, ttype, code, name, councils, qpv, sentence, geometr
             "sentence": sentence, "geometry": geometry}
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 or word == "QPV" else "s")
+def _w(key: str, n: int, lang: str) -> str:
+    """A counted word of the ``gaps.words`` catalogue (``3 communes membres``, ``couvrent``)."""
+    return i18n.tn(f"gaps.words.{key}", n, lang)
 
 
-def _verb(n: int, singular: str, plural: str) -> str:
-    return singular if n == 1 else plural
+def _s(key: str, lang: str, **values) -> str:
+    """A sentence (or clause) of the ``gaps.sentence`` catalogue."""
+    return i18n.t(f"gaps.sentence.{key}", lang, **values)
 
 
-def _qpv_label(net: Network, codes, most: int = 8) -> str:
+def _more(n: int, lang: str) -> str:
+    return " " + _w("more", n, lang) if n > 0 else ""
+
+
+def _qpv_label(net: Network, codes, lang: str, most: int = 8) -> str:
     """QPV codes and names for a sentence; beyond ``most``, the count of the others (all are in qpv_codes)."""
     lib = net.qpv_names
     codes = sorted(codes)
     text = ", ".join(f"{c} {lib.get(c, '')}".strip() for c in codes[:most])
-    return text + (f" and {len(codes) - most} more" if len(codes) > most else "")
+    return text + _more(len(codes) - most, lang)
+
+
+def _communes(net: Network, codes) -> str:
+    return ", ".join(f"{net.commune_name.get(c, c)} ({c})" for c in codes)
+
+
+def _hosting(net: Network, qpv, lang: str) -> str:
+    """``; on y compte 2 QPV : ...`` or nothing."""
+    return _s("hosting", lang, qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang)) if qpv else ""
 
 
 def _epci_geometry(net: Network, siren):
@@ -372,7 +396,7 @@ def _epci_geometry(net: Network, siren):
     return geoms.get(siren)
 
 
-def _straddling(net: Network) -> list[dict]:
+def _straddling(net: Network, lang: str) -> list[dict]:
     rows = []
     geoms = dict(zip(net.qpv["code_qp"], net.qpv.geometry))
     lib = dict(zip(net.qpv["code_qp"], net.qpv["lib_qp"]))
@@ -393,19 +417,20 @@ def _straddling(net: Network) -> list[dict]:
         in_any = {c for _, inside in cut for c in inside}
         outside = [c for c in communes if c not in in_any and
                    not any(net.commune_inside(c, net.council_units[i]) for i in near)]
-        parts = "; ".join(f"{net.council_names[cid]} ({cid}) holds " +
-                          ", ".join(f"{net.commune_name.get(c, c)} ({c})" for c in inside) for cid, inside in cut)
-        rest = (", ".join(f"{net.commune_name.get(c, c)} ({c})" for c in outside) + " outside every council"
-                if outside else "its other communes in other councils")
-        sentence = (f"QPV {code} {lib[code]} lies in {len(communes)} communes but is split: {parts}; {rest} "
-                    f"(status {net.status[code]}).")
+        parts = i18n.t("gaps.words.semicolon", lang).join(
+            _s("straddling_part", lang, council=net.council_names[cid], id=cid, communes=_communes(net, inside))
+            for cid, inside in cut)
+        rest = (_s("straddling_outside", lang, communes=_communes(net, outside)) if outside
+                else _s("straddling_elsewhere", lang))
+        sentence = _s("straddling", lang, code=code, name=lib[code], communes=_w("communes", len(communes), lang),
+                      parts=parts, rest=rest, status=i18n.t(f"status.qpv.{net.status[code]}", lang))
         deps = {net.unit_dep[p] for p in net.qpv_units[code]}
         rows.append(_row(net, "straddling_qpv", "qpv", code, lib[code], [c for c, _ in cut], [code], sentence,
                          geoms[code], deps))
     return rows
 
 
-def _epci_partial(net: Network) -> list[dict]:
+def _epci_partial(net: Network, lang: str) -> list[dict]:
     covered_units = np.zeros(len(net.index), bool)
     for units in net.council_units.values():
         covered_units[list(units)] = True
@@ -427,18 +452,18 @@ def _epci_partial(net: Network) -> list[dict]:
             continue
         qpv = sorted({c for p in outside for c in hosts[p]})
         touched = [m for m in members if any(covered_units[p] for p in net.positions(net._units_of_commune(m)))]
-        sentence = (f"In EPCI {net.epci_name[siren]} ({siren}), {net.label(covering)} "
-                    f"{_verb(len(covering), 'covers', 'cover')} {len(touched)} of its "
-                    f"{_plural(len(members), 'member commune')}, but {net.unit_label(outside)}, outside every "
-                    f"council, {_verb(len(outside), 'hosts', 'host')} {_plural(len(qpv), 'QPV')} not covered: "
-                    f"{_qpv_label(net, qpv)}.")
+        sentence = _s("epci_partial", lang, epci=net.epci_name[siren], siren=siren, councils=net.label(covering),
+                      covers=_w("covers", len(covering), lang), inside=i18n.fmt_int(len(touched), lang),
+                      members=_w("member_communes", len(members), lang), units=net.unit_label(outside, lang),
+                      hosts=_w("hosts", len(outside), lang), qpv_count=_w("qpv_not_covered", len(qpv), lang),
+                      qpv=_qpv_label(net, qpv, lang))
         deps = {net.unit_dep[p] for p in units}
         rows.append(_row(net, "epci_partial", "epci", siren, net.epci_name[siren], covering, qpv, sentence,
                          _epci_geometry(net, siren), deps))
     return rows
 
 
-def _crossing(net: Network) -> list[dict]:
+def _crossing(net: Network, lang: str) -> list[dict]:
     rows = []
     perimeters = dict(zip(net.res.councils["id"], net.res.councils.geometry))
     covered = dict(zip(net.res.councils_table["id"], net.res.councils_table["qpv_codes"]))
@@ -453,22 +478,25 @@ def _crossing(net: Network) -> list[dict]:
                 if len(inside) == len(members):
                     continue
                 left = [c for c in net.epci_qpv.get(siren, []) if not (net.qpv_units[c] <= units)]
-                sentence = (f"{name} ({cid}) crosses the border of EPCI {net.epci_name[siren]} ({siren}) and "
-                            f"covers only {len(inside)} of its {_plural(len(members), 'member commune')}"
-                            + (f"; the rest of the EPCI hosts {_plural(len(left), 'QPV')}: {_qpv_label(net, left)}"
-                               if left else "") + ".")
+                rest = (_s("crosses_epci_rest", lang, qpv_count=_w("qpv", len(left), lang),
+                           qpv=_qpv_label(net, left, lang)) if left else "")
+                sentence = _s("crosses_epci", lang, council=name, id=cid, epci=net.epci_name[siren], siren=siren,
+                              inside=i18n.fmt_int(len(inside), lang),
+                              members=_w("member_communes", len(members), lang), rest=rest)
                 deps = {net.unit_dep[p] for p in net.epci_units[siren]}
                 rows.append(_row(net, "crosses_epci", "epci", siren, net.epci_name[siren], [cid], left, sentence,
                                  _epci_geometry(net, siren), deps))
         qpv = covered.get(cid, ())
         deps = net.council_departments[cid]
+        covering = (_s("crosses_covering", lang, qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang))
+                    if qpv else "")
         for kind, codes, names, word in (("crosses_department", deps, net.dep_name, "departments"),
                                          ("crosses_region", net.council_regions[cid], net.reg_name, "regions")):
             if len(codes) < 2:
                 continue
             listed = ", ".join(f"{c} {names.get(c, c)}" for c in codes)
-            sentence = (f"{name} ({cid}) spans {len(codes)} {word} ({listed})"
-                        + (f" and covers {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
+            sentence = _s("crosses", lang, council=name, id=cid, territories=_w(word, len(codes), lang),
+                          listed=listed, covering=covering)
             rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, perimeters.get(cid), deps))
     return rows
 
@@ -481,30 +509,31 @@ def _hosted(net: Network) -> dict[int, list[str]]:
     return out
 
 
-def _overlaps(net: Network) -> list[dict]:
+def _overlaps(net: Network, lang: str) -> list[dict]:
     rows = []
     hosted = _hosted(net)
     geoms = net.units.geometry.to_numpy()
     for p in np.flatnonzero(net.claims >= 2):
         ids = sorted(net.unit_councils[int(p)])
         qpv = hosted.get(int(p), [])
-        sentence = (f"{net.unit_names[p]} ({net.unit_codes[p]}) is claimed by {len(ids)} active councils: "
-                    f"{net.label(ids)}" + (f"; it hosts {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}"
-                                            if qpv else "") + ".")
+        sentence = _s("overlap", lang, unit=net.unit_names[p], code=net.unit_codes[p],
+                      councils_count=_w("active_councils", len(ids), lang), councils=net.label(ids),
+                      hosting=_hosting(net, qpv, lang))
         rows.append(_row(net, "overlap", "commune", net.unit_codes[p], net.unit_names[p], ids, qpv, sentence,
                          geoms[p], {net.unit_dep[p]}))
     return rows
 
 
-def _white_epci(net: Network) -> list[dict]:
+def _white_epci(net: Network, lang: str) -> list[dict]:
     rows = []
     for siren, qpv in sorted(net.epci_qpv.items()):
         units = net.epci_units.get(siren, frozenset())
         if any(net.touched[p] for p in units):
             continue
         deps = {net.unit_dep[p] for p in units}
-        sentence = (f"EPCI {net.epci_name[siren]} ({siren}, department {', '.join(sorted(deps))}) hosts "
-                    f"{_plural(len(qpv), 'QPV')} and has no active council: {_qpv_label(net, qpv)}.")
+        sentence = _s("white_epci", lang, epci=net.epci_name[siren], siren=siren,
+                      department=_w("department_word", len(deps), lang), departments=", ".join(sorted(deps)),
+                      qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang))
         rows.append(_row(net, "white_epci", "epci", siren, net.epci_name[siren], [], qpv, sentence,
                          _epci_geometry(net, siren), deps))
     return rows
@@ -521,7 +550,7 @@ def enclaves_of(adjacency: UnitAdjacency, units) -> list[int]:
     return out
 
 
-def _enclaves(net: Network) -> list[dict]:
+def _enclaves(net: Network, lang: str) -> list[dict]:
     if not net.council_ids:
         return []
     adjacency = unit_adjacency(net.year)
@@ -532,10 +561,9 @@ def _enclaves(net: Network) -> list[dict]:
         for p in enclaves_of(adjacency, net.council_units[cid]):
             qpv = hosted.get(p, [])
             others = sorted(o for o in net.unit_councils.get(p, ()) if o != cid)
-            sentence = (f"{net.unit_names[p]} ({net.unit_codes[p]}) is surrounded by the perimeter of "
-                        f"{net.council_names[cid]} ({cid}) but not part of it"
-                        + (f"; it belongs to {net.label(others)}" if others else "")
-                        + (f"; it hosts {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
+            belongs = _s("enclave_belongs", lang, councils=net.label(others)) if others else ""
+            sentence = _s("enclave", lang, unit=net.unit_names[p], code=net.unit_codes[p],
+                          council=net.council_names[cid], id=cid, belongs=belongs, hosting=_hosting(net, qpv, lang))
             rows.append(_row(net, "enclave", "commune", net.unit_codes[p], net.unit_names[p], [cid], qpv,
                              sentence, geoms[p], {net.unit_dep[p]}))
     return rows

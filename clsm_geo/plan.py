@@ -13,7 +13,8 @@ on the QPV × unit relation computed once per year: a scenario is a vector of co
 few sparse products (well under a millisecond), not a run of the engine. ``qpv_covered`` counts, like
 the engine's headline, QPV in force that are covered or partial. Ties are broken by the number of
 QPV fully covered, then the covered share summed over QPV, then the fewest units added, then the code.
-:func:`apply_plan` turns the plan back into a registry, so that the engine can check every step.
+:func:`apply_plan` turns the plan back into a registry, so that the engine can check every step;
+:func:`step_sentences` says each step in the chosen language (catalogue ``plan``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import i18n
 from .gaps import network, unit_adjacency
 
 PLAN_COLUMNS = ["step", "action", "council_id", "council_name", "siren_epci", "lib_epci", "departments",
@@ -103,12 +105,14 @@ def candidates(model: PlanModel, x: np.ndarray, councils: dict[str, set[int]], t
     return out
 
 
-def plan(res, steps: int = 20) -> pd.DataFrame:
+def plan(res, steps: int = 20, lang: str | None = None) -> pd.DataFrame:
     """Greedy plan of up to ``steps`` creations/extensions (see the module doc).
 
     Row 0 (``action`` = ``current``) is the result's own coverage; row k the coverage after k actions.
-    Stops early when no action raises coverage.
+    Stops early when no action raises coverage. ``action`` is a code (``current``, ``creation``,
+    ``extension``); the name of a council to create (``CLSM <EPCI> (à créer)``) is in ``lang``.
     """
+    lang = i18n.get_lang(lang)
     model = PlanModel(res)
     net = model.net
     adjacency = unit_adjacency(net.year)
@@ -134,7 +138,7 @@ def plan(res, steps: int = 20) -> pd.DataFrame:
         x = model.with_units(x, units)
         touched[list(units)] = True
         if action == "creation":
-            cid, name = f"NEW-{key}", f"CLSM {net.epci_name.get(key, key)} (to create)"
+            cid, name = f"NEW-{key}", i18n.t("plan.new_council", lang, epci=net.epci_name.get(key, key))
             councils[cid] = set(units)
             names[cid] = name
             epcis = (key,)
@@ -171,9 +175,30 @@ def _plan_row(step, action, cid, name, epcis, units, gained, population, score, 
     }
 
 
-def apply_plan(res, plan_frame: pd.DataFrame, upto: int | None = None):
+def step_sentences(plan_frame: pd.DataFrame, lang: str | None = None) -> list[str]:
+    """One sentence per row of a :func:`plan` in ``lang`` (``étape 2 : créer un CLSM sur l'EPCI …, +12 QPV →
+    305 QPV couverts sur 1 362 (22,4 %)``); row 0 says the coverage now."""
+    lang = i18n.get_lang(lang)
+    out = []
+    for rec in plan_frame.itertuples(index=False):
+        reached = i18n.t("plan.reached", lang, covered=i18n.fmt_int(rec.qpv_covered, lang),
+                         total=i18n.fmt_int(rec.qpv_total, lang), share=i18n.fmt_pct(rec.qpv_covered_share, 1, lang))
+        if rec.step == 0:
+            out.append(i18n.t("plan.now", lang, reached=reached))
+            continue
+        if rec.action == "creation":
+            action = i18n.t("plan.creation", lang, epci=rec.lib_epci, siren=rec.siren_epci)
+        else:
+            action = i18n.t("plan.extension", lang, council=rec.council_name, id=rec.council_id,
+                            units=i18n.tn("plan.units", len(rec.units_added), lang))
+        out.append(i18n.t("plan.step", lang, step=rec.step, action=action,
+                          gained=i18n.fmt_int(rec.n_qpv_gained, lang), reached=reached))
+    return out
+
+
+def apply_plan(res, plan_frame: pd.DataFrame, upto: int | None = None, lang: str | None = None):
     """The result's registry with the plan's steps (up to step ``upto``) applied: a new
-    :class:`~clsm_geo.registry.Registry` whose coverage the engine can compute."""
+    :class:`~clsm_geo.registry.Registry` whose coverage the engine can compute (notes in ``lang``)."""
     from .registry import Registry
 
     table = res.registry.councils.copy()
@@ -187,7 +212,7 @@ def apply_plan(res, plan_frame: pd.DataFrame, upto: int | None = None):
             by_id[rec.council_id] = len(rows)
             rows.append({"id": rec.council_id, "name": rec.council_name, "status": "active", "created": res.year,
                          "closed": pd.NA, "communes": (), "epci": (rec.siren_epci,), "region": "",
-                         "notes": f"plan step {rec.step}", "row": next_row, "geometry": None})
+                         "notes": i18n.t("plan.registry_note", lang, step=rec.step), "row": next_row, "geometry": None})
             next_row += 1
         else:
             i = by_id[rec.council_id]

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from clsm_geo import i18n
 from clsm_geo import settings as _settings
 from clsm_geo.errors import ClsmGeoError, InputError
 
@@ -124,8 +125,7 @@ def to_wgs84(frame, file, report: ReadReport):
     if frame.crs is None:
         b = frame.total_bounds
         if np.all(np.isfinite(b)) and -180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90:
-            warnings.warn(f"{file}: no CRS in the file; coordinates look like longitude/latitude, read as "
-                          "EPSG:4326", QpvDataWarning, stacklevel=3)
+            warnings.warn(i18n.t("warnings.qpv.no_crs", None, file=file), QpvDataWarning, stacklevel=3)
             report.notes.append("no CRS: read as EPSG:4326")
             return frame.set_crs(_settings.STORAGE_CRS)
         fail(file, "the file has no coordinate reference system and its coordinates are not longitude/"
@@ -150,8 +150,7 @@ def commune_attributes(geography: int):
     try:
         communes = _geography(2024).communes
     except (ClsmGeoError, OSError) as exc:
-        warnings.warn(f"commune geography unavailable ({exc}); department and region derived from codes, "
-                      "EPCI left empty", QpvDataWarning, stacklevel=3)
+        warnings.warn(i18n.t("warnings.qpv.no_geography", None, error=exc), QpvDataWarning, stacklevel=3)
         return None
     table = pd.DataFrame(communes.drop(columns="geometry", errors="ignore"))
     if "insee_com" not in table.columns:
@@ -212,9 +211,8 @@ def communes_from_polygons(out, file, report):
     except (ImportError, ClsmGeoError, OSError) as exc:
         fail(file, f"no commune-code column, and the commune geography needed to derive communes from the "
                     f"polygons is unavailable ({exc})", column="insee_com")
-    warnings.warn(f"{file}: no commune codes in the file; communes derived from the polygons (share of the "
-                  f"QPV area >= {COMMUNE_SHARE_MIN:.0%} in the simplified COG 2024 commune polygons)",
-                  QpvDataWarning, stacklevel=3)
+    warnings.warn(i18n.t("warnings.qpv.communes_from_polygons", None, file=file,
+                         share=i18n.fmt_pct(COMMUNE_SHARE_MIN, 0)), QpvDataWarning, stacklevel=3)
     report.notes.append("communes derived from polygons")
     q = gpd.GeoDataFrame(out[["code_qp", "geometry"]].dropna(subset=["geometry"]), geometry="geometry",
                          crs=_settings.STORAGE_CRS).to_crs(_settings.METROPOLITAN_CRS)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from clsm_geo import i18n
 from clsm_geo import settings as _settings
 from clsm_geo.errors import InputError
 from clsm_geo.qpv_normalise import (  # noqa: F401  (COLUMNS and QpvDataWarning re-exported)
@@ -280,8 +281,8 @@ def _explode_by_commune_list(frame, code_col, name_col, file):
         codes = [c.strip() for c in re.split(r"\s*[,;]\s*", str(rec[code_col] or "")) if c.strip()]
         names = re.split(r"\s*,\s+", str(rec[name_col])) if name_col and rec.get(name_col) else []
         if names and len(names) != len(codes):
-            warnings.warn(f"{file}, row {i}: {len(codes)} codes but {len(names)} names; names left empty",
-                          QpvDataWarning, stacklevel=4)
+            warnings.warn(i18n.t("warnings.qpv.names_mismatch", None, file=file, row=i, codes=len(codes),
+                                 names=len(names)), QpvDataWarning, stacklevel=4)
             names = []
         for j, code in enumerate(codes):
             rows.append({**rec, code_col: code, **({name_col: names[j]} if names else {})})
@@ -399,9 +400,11 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     if is_geo:
         report.emptied = sorted(out.loc[out["geometry"].isna(), "code_qp"])
         if report.invalid_in or report.emptied:
-            warnings.warn(f"{file}: {len(report.invalid_in)} invalid geometries repaired (make_valid, polygonal "
-                          f"parts kept); {len(report.emptied)} unusable (no polygon left, geometry set to None"
-                          f"{': ' + ', '.join(report.emptied[:10]) if report.emptied else ''})",
+            codes = (i18n.t("warnings.qpv.codes", None, codes=", ".join(report.emptied[:10]))
+                     if report.emptied else "")
+            warnings.warn(i18n.t("warnings.qpv.geometries", None, file=file, codes=codes,
+                                 repaired=i18n.tn("warnings.qpv.repaired", len(report.invalid_in)),
+                                 unusable=i18n.tn("warnings.qpv.unusable", len(report.emptied))),
                           QpvDataWarning, stacklevel=2)
         if com_col is None and require_communes:
             out = communes_from_polygons(out, file, report)

@@ -48,15 +48,20 @@ class Report:
         return [path, md]
 
 
+#: The report is still written in English (its translation is a separate task of issue 14): its headline, gap
+#: sentences and chart are asked for in this language so that the page does not mix two languages.
+_LANG = "en"
+
+
 def headline_for(res, region: str | None = None) -> str:
     """The headline nationally, or for one region ("In Île-de-France, …")."""
     from .result import headline
 
     if region is None:
-        return res.headline
+        return res.headline_in(_LANG)
     row = res.regions.set_index("insee_reg").loc[region]
-    figures = {**row.to_dict(), "year": res.year}
-    return f"In {row['lib_reg']}: " + headline(figures)
+    figures = {**row.to_dict(), "year": res.year, "qpv_scope": "region"}
+    return f"In {row['lib_reg']}: " + headline(figures, _LANG)
 
 
 def report(res, *, region: str | None = None, trend=None, offline: bool = True, include_map: bool = True,
@@ -116,7 +121,7 @@ def _sections(res, region, trend, offline, include_map, rows) -> list[tuple[str,
             "nearest_distance_km", "approach"]
     shown = pd.DataFrame(uncovered[cols]).head(rows)
     out.append((f"Uncovered and partial QPV ({len(uncovered):,})", _html_table(shown), _md_table(shown)))
-    gaps = _in_region(_gaps.gaps(res), region, column="departments", cog_year=res.cog_year)
+    gaps = _in_region(_gaps.gaps(res, _LANG), region, column="departments", cog_year=res.cog_year)
     counts = gaps["kind"].value_counts().sort_index()
     listing = "".join(f"<li>{html.escape(s)}</li>" for s in gaps["sentence"].head(rows))
     out.append((f"Gaps ({len(gaps):,})",
@@ -194,7 +199,7 @@ def _regional_series(trend, region: str) -> pd.DataFrame:
 def _trend_chart(series: pd.DataFrame, path):
     from .charts import trend_chart
 
-    return trend_chart(series, path)
+    return trend_chart(series, path, _LANG)
 
 
 def _choropleth(res, region, path):

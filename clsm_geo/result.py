@@ -10,7 +10,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from . import i18n
 from . import io as _io
+from .headline import headline
 from .perimeters import active_mask, in_project_mask, new_mask
 
 FORMATS = ("csv", "xlsx", "geojson", "parquet")
@@ -81,9 +83,14 @@ class CoverageResult:
         table = self.councils_table[COUNCIL_COLUMNS]
         return gpd.GeoDataFrame(table, geometry=[by_id.get(i) for i in table["id"]], crs=4326)
 
-    @functools.cached_property
+    @property
     def summary(self) -> dict:
-        """Headline figures of the year (see docs/methodology.md for each key)."""
+        """Headline figures of the year (see docs/methodology.md for each key); ``headline``: the sentence in the
+        current language (:func:`clsm_geo.i18n.get_lang`)."""
+        return {**self._summary, "headline": self.headline_in()}
+
+    @functools.cached_property
+    def _summary(self) -> dict:
         figures = _figures(self.qpv, self.councils_table)
         layer = self.qpv_layer
         in_force = self.qpv[self.qpv["in_force"]]
@@ -100,7 +107,6 @@ class CoverageResult:
             "thresholds": {"covered": self.settings.covered_threshold, "partial": self.settings.partial_threshold},
             "methods_disagree": 0 if self.reconciliation is None else len(self.reconciliation),
         }
-        out["headline"] = headline(out)
         return out
 
     @functools.cached_property
@@ -121,7 +127,12 @@ class CoverageResult:
 
     @property
     def headline(self) -> str:
-        return self.summary["headline"]
+        """The headline in the current language (``fr`` unless ``--lang``/``CLSM_GEO_LANG`` say otherwise)."""
+        return self.headline_in()
+
+    def headline_in(self, lang: str | None = None) -> str:
+        """The headline in ``lang`` (``fr``, ``en``; default: the current language)."""
+        return headline(self._summary, i18n.get_lang(lang))
 
     # --- further analyses (each in its own module) ---------------------------------------------------
 
@@ -131,17 +142,19 @@ class CoverageResult:
 
         return uncovered(self)
 
-    def gaps(self):
-        """Gaps of the network, one row per finding with a ``kind`` (see :mod:`clsm_geo.gaps`)."""
+    def gaps(self, lang: str | None = None):
+        """Gaps of the network, one row per finding with a ``kind`` and a sentence in ``lang`` (default: the
+        current language; see :mod:`clsm_geo.gaps`)."""
         from .gaps import gaps
 
-        return gaps(self)
+        return gaps(self, lang)
 
-    def plan(self, steps: int = 20):
-        """Greedy extension plan: the ``steps`` creations/extensions that raise coverage most."""
+    def plan(self, steps: int = 20, lang: str | None = None):
+        """Greedy extension plan: the ``steps`` creations/extensions that raise coverage most (names of councils
+        to create in ``lang``; :func:`clsm_geo.plan.step_sentences` says each step)."""
         from .plan import plan
 
-        return plan(self, steps)
+        return plan(self, steps, lang)
 
     def map(self, **options):
         """Interactive folium map of councils, QPV and territories (see :mod:`clsm_geo.maps.interactive`)."""
@@ -202,15 +215,7 @@ class CoverageResult:
                 f"<p>QPV source: {html.escape(s['qpv_source']['edition'] or '')}</p></div>")
 
     def __repr__(self) -> str:
-        return f"<CoverageResult {self.year} ({self.method}): {self.summary['headline']}>"
-
-
-def headline(summary: dict) -> str:
-    """The sentence the national resource centre publishes, from summary figures."""
-    return (f"{summary['councils_active']:,} CLSM active at 31 Dec {summary['year']}, "
-            f"{summary['councils_new']:,} new; {summary['councils_in_project']:,} in project; "
-            f"{summary['councils_covering_qpv']:,} CLSM cover priority neighbourhoods, i.e. "
-            f"{summary['qpv_covered_share']:.0%} of the {summary['qpv_total']:,} QPV")
+        return f"<CoverageResult {self.year} ({self.method}): {self.headline}>"
 
 
 def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:

@@ -4,7 +4,8 @@ Each year is measured with the QPV geography in force that year (2015 geography 
 2024 in metropolitan France; see :func:`clsm_geo.qpv.qpv_geography_for_year`) and the COG of that year
 where shipped, else the nearest shipped COG (codes resolved by :mod:`clsm_geo.codes`). Where a
 geography's layer has no polygons, the commune method is used and the ``note`` column says so; where no
-layer of a geography can be found, the QPV columns are empty and the note says how to provide one.
+layer of a geography can be found, the QPV columns are empty and the note says how to provide one. Notes
+and chart labels are in the chosen language (catalogues ``console.trend`` and ``charts``); columns stay codes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from . import i18n
 from .errors import DataSourceError, InputError
 from .registry import Registry, read_registry
 
@@ -31,7 +33,7 @@ class Trend:
     def to_files(self, directory, *, chart_formats=("png", "svg"), sources: dict | None = None,
                  lang: str | None = None) -> list:
         """Write ``trend.csv``, ``trend_regions.csv``, ``trend.xlsx`` (the workbook for people, in ``lang``,
-        with ``sources`` on its Sources sheet) and the chart(s), atomically."""
+        with ``sources`` on its Sources sheet) and the chart(s) (labels in ``lang``), atomically."""
         from pathlib import Path
 
         from . import io as _io
@@ -44,7 +46,7 @@ class Trend:
                    write_workbook({"trend": self.national, "trend_regions": self.regions}, out / "trend.xlsx",
                                   {"years": self.years(), **(sources or {})}, lang)]
         for fmt in chart_formats:
-            written.append(trend_chart(self.national, out / f"trend.{fmt}"))
+            written.append(trend_chart(self.national, out / f"trend.{fmt}", lang))
         return written
 
 
@@ -55,16 +57,17 @@ class Trend:
 
 
 def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | None = None,
-          method: str = "auto") -> Trend:
+          method: str = "auto", lang: str | None = None) -> Trend:
     """Coverage for every year from ``from_year`` to ``to_year`` (both included).
 
     ``qpv`` maps a QPV geography (2015, 2024) to a layer, path or URL; a geography not given is looked up
-    in the cache and the shipped data. ``method`` as in :func:`clsm_geo.coverage`.
+    in the cache and the shipped data. ``method`` as in :func:`clsm_geo.coverage`. ``note`` in ``lang``.
     """
     from .coverage import coverage
     from .qpv import qpv as load_qpv
     from .qpv import qpv_geography_for_year
 
+    lang = i18n.get_lang(lang)
     if from_year > to_year:
         raise InputError(f"--from {from_year} is after --to {to_year}")
     reg = registry if isinstance(registry, Registry) else read_registry(registry)
@@ -82,14 +85,15 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
                 missing[geography] = exc.message
         layer = layers.get(geography)
         if layer is None:
-            row = _councils_only(reg, year, geography, missing[geography])
+            row = _councils_only(reg, year, geography, missing[geography], lang)
             national.append(row)
             continue
         has_polygons = layer.frame.geometry.notna().any()
         used = method if has_polygons or method == "commune" else "commune"
         res = coverage(reg, year, qpv=layer, method=used)
-        note = "" if has_polygons else f"no polygons in the {geography} QPV layer: commune method"
-        national.append({**{k: res.summary[k] for k in NATIONAL_COLUMNS if k in res.summary}, "method": used,
+        note = "" if has_polygons else i18n.t("console.trend.no_polygons", lang, geography=geography)
+        summary = res.summary
+        national.append({**{k: summary[k] for k in NATIONAL_COLUMNS if k in summary}, "method": used,
                          "note": note})
         regions.append(res.regions.assign(year=year, qpv_geography=geography))
     table = pd.DataFrame(national).reindex(columns=NATIONAL_COLUMNS)
@@ -100,7 +104,7 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
     return Trend(national=table, regions=region_table)
 
 
-def _councils_only(reg: Registry, year: int, geography: int, reason: str) -> dict:
+def _councils_only(reg: Registry, year: int, geography: int, reason: str, lang: str) -> dict:
     """A year whose QPV layer is missing: council counts only."""
     from .geography import geography as load_geography
     from .perimeters import active_mask, in_project_mask, new_mask
@@ -110,5 +114,4 @@ def _councils_only(reg: Registry, year: int, geography: int, reason: str) -> dic
             "method": None, "councils_active": int(active_mask(councils, year).sum()),
             "councils_new": int(new_mask(councils, year).sum()),
             "councils_in_project": int(in_project_mask(councils, year).sum()),
-            "note": f"QPV {geography} geography not available ({reason.splitlines()[0]}); "
-                    f"give it with --qpv-{geography} or 'clsm-geo data fetch --qpv {geography}'"}
+            "note": i18n.t("console.trend.missing", lang, geography=geography, reason=reason.splitlines()[0])}

@@ -27,7 +27,8 @@ print(report)
 
 # 5. Coverage in 2024: the headline, per-region figures, per-QPV statuses.
 res = clsm_geo.coverage(REGISTRY, year=2024)
-print(res.headline)
+print(res.headline)                 # in French by default (CLSM_GEO_LANG / lang= for English)
+print(res.headline_in("en"))
 print(res.regions[["lib_reg", "councils_active", "qpv_total", "qpv_covered", "qpv_covered_share"]].head(8))
 print(res.qpv["status"].value_counts())
 print(res.councils_table[["id", "name", "scale", "n_communes", "qpv_covered"]].head(5))

@@ -25,9 +25,15 @@ def test_coverage_on_the_example_writes_the_promised_files(tmp_path, capsys):
     code, out, err = run(capsys, "--offline", "coverage", "--year", "2024", "--registry", REPO_EXAMPLE,
                          "--out", tmp_path / "out", "--format", "csv,xlsx,geojson,parquet")
     assert code == 0, err
-    assert "CLSM active at 31 Dec 2024" in out and "of the 1,362 QPV" in out
+    assert "Au 31 décembre 2024\u00a0: 32 CLSM sont actifs, dont 4 nouveaux en 2024\u202f; " in out
+    assert "des 1\u202f362 QPV au niveau national (293 QPV couverts, dont 14 partiellement)." in out
     assert "QPV source: QPV from shipped" in out
     assert "Île-de-France" in out                      # the per-region table
+    header = out.splitlines()[out.splitlines().index("") + 1]
+    assert header.split()[:3] == ["rég.", "région", "CLSM"] and header.endswith("part couverte")
+    idf = next(line for line in out.splitlines() if line.split()[:2] == ["11", "Île-de-France"])
+    assert idf.split()[2:] == ["6", "6", "298", "46", "7", "15", "%"]   # 15 %: no-break space
+    assert "15\u00a0%" in idf and "11 fichiers écrits dans" in out
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"summary.json", "qpv.csv", "councils.csv", "regions.csv", "departments.csv", "coverage.xlsx",
             "qpv.geojson", "councils.geojson", "qpv.parquet", "councils.parquet"} <= names
@@ -39,6 +45,18 @@ def test_coverage_on_the_example_writes_the_promised_files(tmp_path, capsys):
             "councils"} <= set(qpv.columns)
     assert set(qpv["status"]) <= {"covered", "partial", "uncovered"}
     assert not any(p.name.endswith(".tmp") for p in (tmp_path / "out").iterdir())
+
+
+def test_coverage_in_english_with_lang_en(tmp_path, capsys):
+    code, out, err = run(capsys, "--offline", "--lang", "en", "coverage", "--registry", REPO_EXAMPLE,
+                         "--out", tmp_path / "out")
+    assert code == 0, err
+    assert ("At 31 December 2024: 32 CLSM are active, of which 4 new in 2024; 6 CLSM are in project; 29 CLSM "
+            "cover priority neighbourhoods, i.e. 22% of the 1,362 QPV nationally (293 QPV covered, of which 14 "
+            "partly).") in out
+    assert "share covered" in out and "7 files written to" in out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["headline"].startswith("At 31 December 2024: ") and summary["qpv_covered"] == 293
 
 
 def test_reruns_are_byte_identical_and_the_registry_is_untouched(tmp_path, capsys):

@@ -196,6 +196,19 @@ def test_sentences_name_councils_territory_and_qpv(gap_table):
     assert gap_table.crs.to_epsg() == 4326 and gap_table.geometry.notna().all()
 
 
+def test_sentences_in_each_language_keep_the_codes(result, gap_table):
+    english = result.gaps(lang="en")
+    machine = [c for c in gap_table.columns if c not in ("sentence", "geometry")]
+    pd.testing.assert_frame_equal(pd.DataFrame(english[machine]), pd.DataFrame(gap_table[machine]))
+    by_kind = dict(zip(english["kind"], english["sentence"]))
+    assert by_kind["overlap"].startswith("Toulouse (31555) is claimed by 2 active councils: Council TL1 (TL1), ")
+    assert by_kind["enclave"].startswith("Nancy (54395) is surrounded by the perimeter of Council NCY (NCY) but")
+    french = dict(zip(gap_table["kind"], gap_table["sentence"]))
+    assert french["overlap"].startswith("Toulouse (31555) fait partie de 2 CLSM actifs\u00a0: Council TL1 (TL1), ")
+    assert french["enclave"].startswith("Le périmètre de Council NCY (NCY) entoure Nancy (54395) sans l'inclure")
+    assert "\u202f; on y compte " in french["enclave"]
+
+
 def test_no_active_council_gives_only_white_epci(tmp_path, layer, shared):
     path = write_registry(tmp_path / "none.csv", [("PRJ", "en_projet", "", "", ["13001"], [])])
     table = clsm_geo.coverage(path, 2024, qpv=layer).gaps()
@@ -250,6 +263,6 @@ def test_cli_uncovered_and_gaps_write_deterministic_files(tmp_path, capsys):
             outs.append([(out / n).read_bytes() for n in names])
         assert outs[0] == outs[1]
     text = capsys.readouterr().out
-    assert "QPV in force not fully covered" in text and "finding(s)" in text
+    assert "QPV en vigueur ne sont pas entièrement couverts en 2024" in text and " constats\u00a0: " in text
     gaps_csv = pd.read_csv(tmp_path / "gaps-a" / "gaps.csv", dtype=str)
     assert set(gaps_csv["kind"]) == set(KINDS)

@@ -167,7 +167,7 @@ def test_cli_interactive(tmp_path, capsys):
     out = tmp_path / "idf.html"
     code = main(["--quiet", "map", "interactive", "--year", "2024", "--registry", str(REGISTRY), "--region",
                  "11", "--offline", "--out", str(out)])
-    assert code == 0 and "map written to" in capsys.readouterr().out
+    assert code == 0 and "carte écrite dans" in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
     assert "L.Control.ClsmSearch" in page and not re.search(r"<script[^>]+src=", page)
     code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",

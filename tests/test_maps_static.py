@@ -161,7 +161,7 @@ def test_cli_choropleth(res, tmp_path, capsys):
     code = main(["--offline", "--quiet", "map", "choropleth", "--year", "2024", "--registry", str(REGISTRY),
                  "--level", "department", "--scheme", "user_defined", "--bins", "10,25,50", "--out", str(out)])
     assert code == 0 and out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
-    assert "map written to" in capsys.readouterr().out
+    assert "carte écrite dans" in capsys.readouterr().out
     assert "10 – 25" in _texts(out.read_text(encoding="utf-8"))
     code = main(["--offline", "--quiet", "map", "councils", "--registry", str(REGISTRY), "--out",
                  str(tmp_path / "c.txt")])

@@ -158,7 +158,12 @@ def test_cli_plan(tmp_path, capsys):
         outs.append([(out / n).read_bytes() for n in ("plan.csv", "priorities.csv")])
     assert outs[0] == outs[1]
     text = capsys.readouterr().out
-    assert "step 3:" in text and "now:" in text
+    assert "étape 3\u00a0: " in text and "situation actuelle\u00a0: " in text
+    assert " QPV couverts sur 1\u202f362 (" in text
+    assert main(["--offline", "--lang", "en", "-q", "plan", "--registry", str(EXAMPLE), "--steps", "1",
+                 "--out", str(tmp_path / "en")]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("now: ") and "\nstep 1: " in text and " of 1,362 QPV covered (" in text
     plan = pd.read_csv(tmp_path / "a" / "plan.csv", dtype={"siren_epci": str})
     assert len(plan) == 4 and plan["qpv_covered"].is_monotonic_increasing
     assert main(["--offline", "plan", "--registry", str(EXAMPLE), "--steps", "-1", "--out", str(tmp_path)]) == 2

@@ -172,7 +172,7 @@ def test_national_simplified_polygons(shared, communes_table):
     assert report.features == 1609 and len(frame) == 1609 and report.kind == "polygons"
     assert len(report.invalid_in) == 85
     assert report.emptied == ["QN09105I", "QN09113I", "QN09503I"]
-    assert any("85 invalid geometries repaired" in w for w in warns)
+    assert any("85 géométries invalides réparées" in w for w in warns)
     assert_schema(frame)
     assert int(frame.geometry.notna().sum()) == 1606
     assert int((~frame["overseas"]).sum()) == 1362
@@ -182,7 +182,7 @@ def test_national_simplified_polygons(shared, communes_table):
 
 
 def test_occitanie_2015(shared):
-    with pytest.warns(QpvDataWarning, match="32 invalid geometries repaired"):
+    with pytest.warns(QpvDataWarning, match="32 géométries invalides réparées"):
         layer = qpv(2015, shared / OCCITANIE)
     frame = layer.frame
     assert layer.geography == 2015 and len(frame) == 105
@@ -262,7 +262,12 @@ def test_file_without_crs(shared, tmp_path, communes_table):
         frame.to_file(d / "qpv.shp")
         (d / "qpv.prj").unlink()
     frame, report, warns = read(tmp_path / "ll" / "qpv.shp", communes_table=communes_table)
-    assert len(frame) == 5 and any("no CRS" in w for w in warns)
+    assert len(frame) == 5 and any("pas de système de coordonnées" in w for w in warns)
+    from clsm_geo import i18n
+
+    i18n.set_lang("en")  # the warning in the language in force (reset after each test by conftest)
+    _, _, warns = read(tmp_path / "ll" / "qpv.shp", communes_table=communes_table)
+    assert any("no CRS in the file" in w for w in warns)
     with pytest.raises(InputError) as err:
         read(tmp_path / "l93" / "qpv.shp", communes_table=communes_table)
     assert "qpv.shp" in str(err.value) and "coordinate reference system" in str(err.value)
@@ -400,7 +405,7 @@ def test_geometry_collections_and_duplicates(tmp_path, communes_table):
     assert frame.loc[0, "insee_dep"] == "13" and frame.loc[0, "insee_reg"] == "93"
 
 
-@pytest.mark.filterwarnings("ignore:.*invalid geometries repaired")
+@pytest.mark.filterwarnings("ignore:.*géométries invalides réparées")
 def test_communes_derived_from_polygons_when_file_has_no_codes(shared, tmp_path):
     """2015 official files give commune names only: communes come from the COG 2024 commune polygons."""
     src = gpd.read_file(shared / OCCITANIE)
@@ -408,7 +413,7 @@ def test_communes_derived_from_polygons_when_file_has_no_codes(shared, tmp_path)
     path = tmp_path / "QP_METROPOLE_noCodes.gpkg"
     src.drop(columns=["code_commune", "code_departement"]).rename(
         columns={"code_qp": "CODE_QP", "nom_qp": "NOM_QP", "commune_qp": "COMMUNE_QP"}).to_file(path)
-    with pytest.warns(QpvDataWarning, match="communes derived from the polygons"):
+    with pytest.warns(QpvDataWarning, match="communes déduites des polygones"):
         frame = qpv(2015, path).frame
     assert dict(zip(frame["code_qp"], frame["communes"], strict=True)) == expected
     assert frame["insee_reg"].eq("76").all() and frame["siren_epci"].notna().all()

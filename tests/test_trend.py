@@ -80,7 +80,7 @@ def test_polygons_missing_means_commune_method_and_a_note(registry, shared):
     result = trend(registry, 2023, 2024, qpv={2015: shared / OCCITANIE_2015, 2024: shared / LIST_2024})
     national = result.national.set_index("year")
     assert national.loc[2023, "method"] == "auto" and national.loc[2024, "method"] == "commune"
-    assert "commune method" in national.loc[2024, "note"]
+    assert "méthode des communes" in national.loc[2024, "note"]
     assert set(result.regions["year"]) == {2023, 2024}
 
 
@@ -89,10 +89,33 @@ def test_cli_trend_writes_csv_and_charts(registry, shared, tmp_path, capsys):
                  "--qpv-2015", str(shared / OCCITANIE_2015), "--out", str(tmp_path / "t")])
     out = capsys.readouterr().out
     assert code == 0 and "2025" in out
+    header = out.splitlines()[0].split()
+    assert header[:3] == ["année", "géographie", "QPV"] and "part couverte" in out.splitlines()[0]
+    assert "1\u202f362" in out and "5 fichiers écrits dans" in out
     names = {p.name for p in (tmp_path / "t").iterdir()}
     assert names == {"trend.csv", "trend_regions.csv", "trend.xlsx", "trend.png", "trend.svg"}
     first = {p.name: p.read_bytes() for p in (tmp_path / "t").iterdir()}
     main(["-q", "trend", "--from", "2022", "--to", "2025", "--registry", str(registry),
           "--qpv-2015", str(shared / OCCITANIE_2015), "--out", str(tmp_path / "t")])
     assert first == {p.name: p.read_bytes() for p in (tmp_path / "t").iterdir()}
-    assert b"QPV 2024 geography" in first["trend.svg"]
+    assert "géographie QPV 2024 à partir de 2024" in first["trend.svg"].decode("utf-8")
+    assert main(["--lang", "en", "trend", "--from", "2024", "--to", "2025", "--registry", str(registry),
+                 "--out", str(tmp_path / "en")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:3] == ["year", "QPV", "geography"] and "1,362" in out
+    assert "Share of QPV covered (%)" in (tmp_path / "en" / "trend.svg").read_text(encoding="utf-8")
+
+
+def test_trend_chart_leaves_matplotlib_global_state_alone(registry, shared, tmp_path):
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    from clsm_geo.charts import trend_figure
+
+    backend, figures = matplotlib.get_backend(), plt.get_fignums()
+    national = trend(registry, 2023, 2024, qpv={2015: shared / OCCITANIE_2015}, method="commune").national
+    fig = trend_figure(national, "en")
+    assert [t.get_text() for t in fig.axes[0].texts] == ["QPV 2024 geography from 2024"]
+    assert fig.axes[0].get_title() == "CLSM network and QPV coverage by year"
+    assert trend_figure(national).axes[0].get_title() == "Réseau des CLSM et couverture des QPV par année"
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == figures

@@ -44,7 +44,7 @@ def test_installed_cli_runs_offline_from_elsewhere_like_with_the_official_list(i
                                "--method", "commune", "--out", tmp_path / name, *extra],
                               cwd=tmp_path, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
-        assert "CLSM active at 31 Dec 2024" in done.stdout
+        assert "Au 31 décembre 2024\u00a0: 32 CLSM sont actifs" in done.stdout
         runs[name] = pd.read_csv(tmp_path / name / "qpv.csv", dtype=str).set_index("code_qp")
     shipped, official = runs["shipped"], runs["official"]
     assert set(shipped.index) == set(official.index)

@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Data warnings as one plain line on stderr (no source location: it is for users)."""
-    print(f"warning: {message}", file=sys.stderr)
+    from ..i18n import t
+
+    print(t("warnings.prefix", None, message=message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

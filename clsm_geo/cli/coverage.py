@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import i18n
 from .common import add_coverage_inputs, run_coverage, say
 
 
@@ -21,25 +22,49 @@ def run(args) -> int:
     result = run_coverage(args)
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
     written = result.to_files(out, formats)
-    summary = result.summary
     print(result.headline)
     say(args)
     say(args, region_table(result.regions))
-    if summary["qpv_not_in_force"]:
-        say(args, f"\nnote: {summary['qpv_not_in_force']} QPV of the layer are not in force in {args.year} "
-                  "(overseas, the 2024 geography applies from 2025) and are not counted")
-    if summary["qpv_undetermined"]:
-        say(args, f"note: {summary['qpv_undetermined']} QPV undetermined by the commune method (councils "
-                  "covering part of Paris, Lyon, Marseille or of a commune): use --method geometry")
-    say(args, f"\n{len(written)} file(s) written to {out}/")
+    notes = coverage_notes(result.summary)
+    if notes:
+        say(args)
+        for note in notes:
+            say(args, note)
+    say(args)
+    say(args, files_written(len(written), out))
     return 0
 
 
-def region_table(regions) -> str:
-    """The per-region table printed under the headline."""
-    cols = ["insee_reg", "lib_reg", "councils_active", "councils_covering_qpv", "qpv_total", "qpv_covered",
-            "qpv_covered_share"]
-    table = regions[cols].copy()
-    table["qpv_covered_share"] = (table["qpv_covered_share"] * 100).round(0).astype(int).astype(str) + " %"
-    table.columns = ["reg", "region", "active", "covering", "QPV", "covered", "share"]
+def coverage_notes(summary: dict, lang: str | None = None) -> list[str]:
+    """Notes under the table: partial QPV counted as covered, QPV not in force, undetermined QPV."""
+    notes = []
+    if summary.get("qpv_partial"):
+        threshold = i18n.fmt_pct(summary["thresholds"]["partial"], 0, lang)
+        notes.append(i18n.tn("console.notes.partial_counted", summary["qpv_partial"], lang, threshold=threshold))
+    if summary.get("qpv_not_in_force"):
+        notes.append(i18n.tn("console.notes.not_in_force", summary["qpv_not_in_force"], lang, year=summary["year"]))
+    if summary.get("qpv_undetermined"):
+        notes.append(i18n.tn("console.notes.undetermined", summary["qpv_undetermined"], lang))
+    return notes
+
+
+def files_written(n: int, folder, lang: str | None = None) -> str:
+    """``3 fichiers écrits dans DIR/``."""
+    return i18n.tn("console.files_written", n, lang, folder=folder)
+
+
+def region_table(regions, lang: str | None = None) -> str:
+    """The per-region table printed under the headline: labels of ``lang``, numbers formatted by Babel."""
+    import pandas as pd
+
+    count = ("councils_active", "councils_covering_qpv", "qpv_total", "qpv_covered", "qpv_partial")
+    labels = ("active", "covering", "total", "covered", "partial")
+    name = i18n.t("console.region_table.name", lang)
+    width = max([len(name), *map(len, regions["lib_reg"])])
+    table = pd.DataFrame({i18n.t("console.region_table.code", lang): regions["insee_reg"],
+                          name.ljust(width): [n.ljust(width) for n in regions["lib_reg"]]})  # left-aligned names
+    for col, label in zip(count, labels):
+        table[i18n.t(f"console.region_table.{label}", lang)] = [i18n.fmt_int(v, lang) for v in regions[col]]
+    table[i18n.t("console.region_table.share", lang)] = [i18n.fmt_pct(v, 0, lang)
+                                                         for v in regions["qpv_covered_share"]]
     return table.to_string(index=False)

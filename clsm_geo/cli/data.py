@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import i18n
 from .. import settings as _settings
 
 
@@ -23,8 +24,8 @@ def fetch(args) -> int:
     from ..qpv import fetch_qpv
 
     entry = fetch_qpv(args.qpv, args.source)
-    print(f"QPV {args.qpv}: cached {entry.path} ({entry.size:,} bytes, sha256 {entry.sha256[:12]}…) "
-          f"from {entry.source}")
+    print(i18n.t("console.data.fetched", None, geography=args.qpv, path=entry.path, size=i18n.fmt_int(entry.size),
+                 sha=entry.sha256[:12], source=entry.source))
     return 0
 
 
@@ -34,22 +35,26 @@ def status(args) -> int:
 
     cfg = _settings.get()
     shipped = _settings.shipped_data_dir()
-    print(f"shipped data: {shipped}")
+    print(i18n.t("console.data.shipped", None, path=shipped))
     manifest = shipped / "boundaries" / "manifest.json"
     if manifest.is_file():
         files = json.loads(manifest.read_text(encoding="utf-8")).get("files", {})
         for name, meta in sorted(files.items()):
             sources = ", ".join(meta.get("sources", [])) or "?"
-            print(f"  boundaries/{name}: {meta.get('rows', '?')} rows, {meta.get('size', 0):,} bytes; from {sources}")
+            rows = meta.get("rows")
+            print(i18n.t("console.data.boundaries", None, name=name, sources=sources,
+                         rows="?" if rows is None else i18n.fmt_int(rows), size=i18n.fmt_int(meta.get("size", 0))))
     else:
-        print("  boundaries: missing (rebuild with scripts/build_boundaries.py)")
+        print(i18n.t("console.data.boundaries_missing"))
     for layer in shipped_layers():
-        print(f"  qpv/{Path(layer['path']).name}: QPV {layer['geography']}, {layer['rows']} rows, "
-              f"{layer['size']:,} bytes; {layer['edition']}; {layer['precision']}")
-    print(f"cache: {cfg.cache_dir}{' (offline)' if cfg.offline else ''}")
+        print(i18n.t("console.data.qpv_layer", None, name=Path(layer["path"]).name, geography=layer["geography"],
+                     rows=i18n.fmt_int(layer["rows"]), size=i18n.fmt_int(layer["size"]), edition=layer["edition"],
+                     precision=layer["precision"]))
+    print(i18n.t("console.data.cache_offline" if cfg.offline else "console.data.cache", None, path=cfg.cache_dir))
     entries = cache_entries()
     if not entries:
-        print("  empty (fill it with 'clsm-geo data fetch --qpv 2024')")
+        print(i18n.t("console.data.cache_empty"))
     for e in entries:
-        print(f"  {e.key}: {e.path.name}, {e.size:,} bytes, fetched {e.fetched_at} from {e.source}")
+        print(i18n.t("console.data.cache_entry", None, key=e.key, name=e.path.name, size=i18n.fmt_int(e.size),
+                     when=e.fetched_at, source=e.source))
     return 0

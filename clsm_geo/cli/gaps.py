@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import i18n
 from .common import add_coverage_inputs, run_coverage, say
+from .coverage import files_written
 
 
 def register(sub) -> None:
@@ -39,17 +41,24 @@ def run_uncovered(args) -> int:
     _io.write_csv(table, out / "uncovered.csv")
     _io.write_geojson(table, out / "uncovered.geojson")
     write_workbook({"uncovered": table}, out / "uncovered.xlsx", result.summary)
+    print(uncovered_line(table, args.year))
+    say(args, files_written(3, out))
+    return 0
+
+
+def uncovered_line(table, year: int, lang: str | None = None) -> str:
+    """``N QPV en vigueur ne sont pas entièrement couverts en 2024 (…)`` from :func:`clsm_geo.gaps.uncovered`."""
     n_partial = int((table["status"] == "partial").sum())
     creation = int((table["approach"] == "creation").sum())
-    print(f"{len(table):,} QPV in force not fully covered in {args.year} ({len(table) - n_partial:,} uncovered, "
-          f"{n_partial:,} partial); {creation:,} in an EPCI and department without any active council")
-    say(args, f"3 file(s) written to {out}/")
-    return 0
+    return i18n.tn("console.uncovered.summary", len(table), lang, year=year,
+                   uncovered=i18n.tn("console.uncovered.uncovered", len(table) - n_partial, lang),
+                   partial=i18n.tn("console.uncovered.partial", n_partial, lang),
+                   creation=i18n.tn("console.uncovered.creation", creation, lang))
 
 
 def run_gaps(args) -> int:
     from .. import io as _io
-    from ..gaps import KINDS, gaps
+    from ..gaps import gaps
     from ..workbook import write_workbook
 
     result = run_coverage(args)
@@ -58,16 +67,30 @@ def run_gaps(args) -> int:
     _io.write_csv(table, out / "gaps.csv")
     _io.write_geojson(table, out / "gaps.geojson")
     write_workbook({"gaps": table}, out / "gaps.xlsx", result.summary)
+    lines = gap_lines(table)
+    print(lines[0])
+    for line in lines[1:]:
+        say(args, line)
+    say(args, files_written(3, out))
+    return 0
+
+
+def gap_lines(table, lang: str | None = None, most: int = 3) -> list[str]:
+    """Counts per kind, then up to ``most`` sentences of each kind (as :func:`clsm_geo.gaps.gaps` wrote them)."""
+    from ..gaps import KINDS, kind_label
+
     counts = table["kind"].value_counts()
-    print(f"{len(table):,} finding(s): " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in KINDS))
+    text = ", ".join(i18n.t("console.gaps.count", lang, kind=kind_label(k, lang),
+                            n=i18n.fmt_int(counts.get(k, 0), lang))
+                     for k in KINDS)
+    lines = [i18n.tn("console.gaps.findings", len(table), lang, counts=text)]
     for kind in KINDS:
         here = table[table["kind"] == kind]
-        for sentence in here["sentence"].head(3):
-            say(args, f"  [{kind}] {sentence}")
-        if len(here) > 3:
-            say(args, f"  [{kind}] ... {len(here) - 3} more in gaps.csv")
-    say(args, f"3 file(s) written to {out}/")
-    return 0
+        label = kind_label(kind, lang)
+        lines += [f"  [{label}] {sentence}" for sentence in here["sentence"].head(most)]
+        if len(here) > most:
+            lines.append(f"  [{label}] " + i18n.tn("console.gaps.more", len(here) - most, lang, file="gaps.csv"))
+    return lines
 
 
 def run_plan(args) -> int:
@@ -86,21 +109,12 @@ def run_plan(args) -> int:
     _io.write_csv(ranks, out / "priorities.csv")
     write_workbook({"plan": steps, "priorities": ranks}, out / "plan.xlsx", result.summary)
     print(plan_lines(steps))
-    say(args, f"3 file(s) written to {out}/")
+    say(args, files_written(3, out))
     return 0
 
 
-def plan_lines(steps) -> str:
-    """One line per step of a plan."""
-    lines = []
-    for rec in steps.itertuples(index=False):
-        reached = f"{rec.qpv_covered:,} of {rec.qpv_total:,} QPV covered ({rec.qpv_covered_share:.1%})"
-        if rec.step == 0:
-            lines.append(f"now: {reached}")
-            continue
-        if rec.action == "creation":
-            what = f"create a council on EPCI {rec.lib_epci} ({rec.siren_epci})"
-        else:
-            what = f"extend {rec.council_name} ({rec.council_id}) to {len(rec.units_added)} neighbouring unit(s)"
-        lines.append(f"step {rec.step}: {what}, +{rec.n_qpv_gained} QPV -> {reached}")
-    return "\n".join(lines)
+def plan_lines(steps, lang: str | None = None) -> str:
+    """One line per step of a plan, in ``lang``."""
+    from ..plan import step_sentences
+
+    return "\n".join(step_sentences(steps, lang))

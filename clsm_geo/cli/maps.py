@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import i18n
 from .common import add_coverage_inputs, run_coverage, say
 
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
@@ -82,7 +83,8 @@ def _out(args, kind: str, suffix: str) -> Path:
 
 def _done(args, path: Path) -> int:
     size = path.stat().st_size
-    print(f"map written to {path} ({size / 1e6:.1f} MB)" if size >= 1e5 else f"map written to {path}")
+    print(i18n.t("console.map.written_size", None, path=path, size=i18n.fmt_decimal(size / 1e6, 1)) if size >= 1e5
+          else i18n.t("console.map.written", None, path=path))
     return 0
 
 
@@ -118,8 +120,7 @@ def run_interactive(args) -> int:
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
                         scheme=args.scheme, k=args.classes, bins=_bins(args), **_palette(args))
     write_html(m, out)
-    say(args, "self-contained page: no CDN, no tiles" if offline else
-        "the page loads Leaflet from a CDN and OpenStreetMap tiles (use --offline for a self-contained page)")
+    say(args, i18n.t("console.map.offline" if offline else "console.map.online"))
     return _done(args, out)
 
 

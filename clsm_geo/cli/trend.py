@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import i18n
 from .common import say
+from .coverage import files_written
+
+#: Columns of the national trend printed to the console (labels: catalogue ``console.trend_table``).
+TABLE_COLUMNS = ("year", "qpv_geography", "method", "councils_active", "councils_new", "councils_in_project",
+                 "councils_covering_qpv", "qpv_total", "qpv_covered", "qpv_partial", "qpv_covered_share")
 
 
 def register(sub) -> None:
@@ -24,14 +30,33 @@ def run(args) -> int:
 
     sources = {g: s for g, s in ((2015, args.qpv_2015), (2024, args.qpv_2024)) if s}
     result = trend(args.registry, args.from_year, args.to_year, qpv=sources, method=args.method)
-    table = result.national.copy()
-    table["qpv_covered_share"] = (table["qpv_covered_share"] * 100).round(0).map(
-        lambda v: "" if v != v else f"{int(v)} %")
-    say(args, table.drop(columns=["note", "cog_year"]).fillna("").to_string(index=False))
+    say(args, trend_table(result.national))
     for year, note in zip(result.national["year"], result.national["note"]):
         if isinstance(note, str) and note:
-            say(args, f"note {year}: {note}")
+            say(args, i18n.t("console.trend.note", None, year=year, note=note))
     out = Path(args.out or "clsm-geo-trend")
     written = result.to_files(out, sources={"registry": Path(args.registry).name, "method": args.method})
-    say(args, f"\n{len(written)} file(s) written to {out}/")
+    say(args)
+    say(args, files_written(len(written), out))
     return 0
+
+
+def trend_table(national, lang: str | None = None) -> str:
+    """The national trend as a console table: labels of ``lang``, numbers formatted by Babel, blanks for
+    years without a QPV layer."""
+    import pandas as pd
+
+    def cell(col, value) -> str:
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
+            return ""
+        if col == "qpv_covered_share":
+            return i18n.fmt_pct(float(value), 0, lang)
+        if col == "method":
+            return i18n.t(f"console.methods.{value}", lang)
+        if col in ("year", "qpv_geography"):
+            return str(int(value))
+        return i18n.fmt_int(value, lang)
+
+    table = pd.DataFrame({i18n.t(f"console.trend_table.{col}", lang): [cell(col, v) for v in national[col]]
+                          for col in TABLE_COLUMNS})
+    return table.to_string(index=False)
