@@ -84,6 +84,8 @@ class CoverageResult:
     @functools.cached_property
     def summary(self) -> dict:
         """Headline figures of the year (see docs/methodology.md for each key)."""
+        from .territories import qpv_scope
+
         figures = _figures(self.qpv, self.councils_table)
         layer = self.qpv_layer
         in_force = self.qpv[self.qpv["in_force"]]
@@ -99,6 +101,7 @@ class CoverageResult:
             "registry": Path(str(self.registry.source)).name,
             "thresholds": {"covered": self.settings.covered_threshold, "partial": self.settings.partial_threshold},
             "methods_disagree": 0 if self.reconciliation is None else len(self.reconciliation),
+            **qpv_scope(self.qpv, self.cog_year),
         }
         out["headline"] = headline(out)
         return out

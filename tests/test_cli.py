@@ -26,7 +26,9 @@ def test_coverage_on_the_example_writes_the_promised_files(tmp_path, capsys):
                          "--out", tmp_path / "out", "--format", "csv,xlsx,geojson,parquet")
     assert code == 0, err
     assert "CLSM active at 31 Dec 2024" in out and "of the 1,362 QPV" in out
-    assert "QPV source: QPV from shipped" in out
+    source = next(line for line in out.splitlines() if line.startswith("Source QPV"))
+    assert source.startswith("Source QPV\u00a0: couche livrée, ANCT QPV 2024") and len(source) <= 120
+    assert "/" not in source and "sha256" not in source     # no local path, no checksum by default
     assert "Île-de-France" in out                      # the per-region table
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"summary.json", "qpv.csv", "councils.csv", "regions.csv", "departments.csv", "coverage.xlsx",
@@ -72,10 +74,10 @@ def test_bad_registry_exits_2_with_the_report_and_no_traceback(tmp_path, capsys)
 
 def test_missing_registry_and_bad_options(tmp_path, capsys):
     code, _, err = run(capsys, "coverage", "--registry", tmp_path / "nope.csv")
-    assert code == 2 and "registry file not found" in err
+    assert code == 2 and "fichier introuvable pour --registry" in err and "nope.csv" in err
     code, _, err = run(capsys, "coverage", "--registry", REPO_EXAMPLE, "--format", "docx",
                        "--out", tmp_path / "o")
-    assert code == 2 and "unknown format" in err
+    assert code == 2 and "format(s) inconnu(s)\u00a0: docx" in err and "csv, xlsx, geojson, parquet" in err
     code, _, err = run(capsys, "coverage", "--registry", REPO_EXAMPLE, "--partial-threshold", "2")
     assert code == 2 and "--partial-threshold" in err
 
@@ -114,7 +116,7 @@ def test_unexpected_errors_are_one_sentence_not_a_traceback(tmp_path, capsys, mo
 
     monkeypatch.setattr(command, "run_coverage", boom)
     code, _, err = run(capsys, "coverage", "--registry", REPO_EXAMPLE, "--out", tmp_path / "x")
-    assert code == 1 and "internal error: RuntimeError: disk on fire" in err and "Traceback" not in err
+    assert code == 1 and "erreur interne\u00a0: RuntimeError\u00a0: disk on fire" in err and "Traceback" not in err
 
 
 def test_data_dir_option_and_bad_fetch_keep_the_cache_intact(tmp_path, shared, capsys):

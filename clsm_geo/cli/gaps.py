@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_coverage_inputs, run_coverage, say
+from ..errors import InputError
+from ..i18n import t
+from .common import add_coverage_inputs, check_coverage_inputs, run_coverage, say
 
 
 def register(sub) -> None:
@@ -24,7 +26,13 @@ def register(sub) -> None:
     add_coverage_inputs(p)
     p.add_argument("--steps", type=int, default=20, metavar="K", help="number of actions (default 20)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-plan-YEAR)")
-    p.set_defaults(handler=run_plan)
+    p.set_defaults(handler=run_plan, check=check_plan)
+
+
+def check_plan(args) -> None:
+    check_coverage_inputs(args)
+    if args.steps < 0:
+        raise InputError(t("cli.option.steps", value=args.steps))
 
 
 def run_uncovered(args) -> int:
@@ -67,11 +75,8 @@ def run_gaps(args) -> int:
 
 def run_plan(args) -> int:
     from .. import io as _io
-    from ..errors import InputError
     from ..plan import plan, priorities
 
-    if args.steps < 0:
-        raise InputError(f"--steps must be 0 or more, got {args.steps}")
     result = run_coverage(args)
     steps = plan(result, args.steps)
     ranks = priorities(result)

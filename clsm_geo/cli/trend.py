@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import say
+from ..errors import InputError
+from ..i18n import t
+from .common import add_registry, check_file, check_year, say
 
 
 def register(sub) -> None:
     p = sub.add_parser("trend", help="councils and QPV coverage per year (CSV and chart)")
     p.add_argument("--from", dest="from_year", type=int, default=2015, help="first year (default 2015)")
     p.add_argument("--to", dest="to_year", type=int, default=2025, help="last year (default 2025)")
-    p.add_argument("--registry", required=True, metavar="PATH")
+    add_registry(p)
     p.add_argument("--qpv-2015", metavar="PATH_OR_URL", help="QPV 2015 geography file (default: cache)")
     p.add_argument("--qpv-2024", metavar="PATH_OR_URL", help="QPV 2024 geography file (default: cache, shipped)")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-trend)")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, check=check)
+
+
+def check(args) -> None:
+    """Years, registry and QPV files before any computation."""
+    check_year(args.from_year, "--from")
+    check_year(args.to_year, "--to")
+    if args.from_year > args.to_year:
+        raise InputError(t("cli.year.range", start=args.from_year, end=args.to_year))
+    check_file(args.registry, "--registry")
+    check_file(args.qpv_2015, "--qpv-2015")
+    check_file(args.qpv_2024, "--qpv-2024")
 
 
 def run(args) -> int:
