@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             checker(args)
         return args.handler(args) or 0
     except RegistryError as exc:
-        print(str(exc), file=sys.stderr)
+        from ..validation import format_registry_error
+
+        print(format_registry_error(exc), file=sys.stderr)
         return exc.exit_code
     except ClsmGeoError as exc:
         print(t("cli.error", message=exc.message), file=sys.stderr)
