@@ -16,13 +16,13 @@ def trend_chart(national: pd.DataFrame, path: str | Path) -> Path:
     """
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import InlineFigure
 
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     with matplotlib.rc_context({"svg.hashsalt": "clsm-geo", "font.size": 9}):
-        fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+        fig = InlineFigure(figsize=(8, 4.5), dpi=100)  # no pyplot: no backend switch, nothing left open
+        ax = fig.subplots()
         years = national["year"].astype(int)
         ax.bar(years, national["councils_active"], color="#4575b4", label="CLSM active at 31 Dec")
         ax.set_ylabel("councils active")
@@ -48,5 +48,4 @@ def trend_chart(national: pd.DataFrame, path: str | Path) -> Path:
         metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt, {"Software": None})
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format=fmt, metadata=metadata)
-        plt.close(fig)
     return path

@@ -14,11 +14,10 @@ from pathlib import Path
 from .. import settings as _settings
 from ..errors import InputError
 from ..i18n import t
+from ..provenance import source_line
 
 #: First year the QPV exist (1 January 2015).
 FIRST_YEAR = 2015
-#: Longest source line printed by default (characters).
-SOURCE_LINE_MAX = 120
 
 
 def add_year(p: argparse.ArgumentParser) -> None:
@@ -125,21 +124,6 @@ def say(args, text: str = "") -> None:
     """Print unless --quiet."""
     if not args.quiet:
         print(text)
-
-
-def source_line(source) -> str:
-    """The QPV source in one line of at most :data:`SOURCE_LINE_MAX` characters: where from (no local path),
-    edition and precision, each cut at its first detail."""
-    def head(text: str | None) -> str:
-        text = (text or "").strip()
-        return re.split(r"\s+\(|;|\s\+\s", text, maxsplit=1)[0].strip()
-
-    kind = t(f"cli.source.{source.kind}") if source.kind in ("shipped", "cache", "user") else source.kind
-    if source.kind == "user":
-        kind += " " + re.split(r"[/\\]", str(source.location).rstrip("/\\"))[-1]
-    parts = [kind, head(source.edition), head(source.precision)]
-    text = t("cli.source.line", text=", ".join(p for p in parts if p))
-    return text if len(text) <= SOURCE_LINE_MAX else text[:SOURCE_LINE_MAX - 1] + "…"
 
 
 def load_layer(args, geography: int):
