@@ -239,5 +239,5 @@ def test_help_documents_the_partial_threshold_and_the_global_options(capsys):
     with pytest.raises(SystemExit):
         main(["coverage", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    assert "--partial-threshold SHARE" in out and "partial QPV are counted among the covered ones" in out
+    assert "--partial-threshold SHARE" in out and "partly covered QPV are counted among the covered ones" in out
     assert "default 0.01, i.e. 1 %" in out and "global options (anywhere on the line)" in out and "--offline" in out

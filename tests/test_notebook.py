@@ -122,3 +122,27 @@ def test_the_api_tour_script_writes_under_the_given_folder(tmp_path):
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "tour" / "summary.json").is_file()
     assert not (EXAMPLES / "out").exists() and not (REPO / "out").exists()
+
+
+def test_exporting_charts_and_maps_leaves_the_global_matplotlib_state_alone(tmp_path):
+    import matplotlib
+    import pandas as pd
+    from matplotlib import _pylab_helpers
+
+    from clsm_geo.charts import trend_chart
+    from clsm_geo.figures import InlineFigure
+
+    def raw():  # rcParams read without resolving the backend (reading it through rcParams would switch it)
+        return {key: dict.__getitem__(matplotlib.rcParams, key) for key in dict.keys(matplotlib.rcParams)}
+
+    rc = raw()
+    national = pd.DataFrame({"year": [2023, 2024], "councils_active": [10, 12], "qpv_covered_share": [0.2, 0.25],
+                             "qpv_geography": [2015, 2024]})
+    trend_chart(national, tmp_path / "t.png")
+    after = raw()
+    assert after["backend"] is rc["backend"]                        # no matplotlib.use()
+    assert {k: v for k, v in after.items() if k != "backend"} == {k: v for k, v in rc.items() if k != "backend"}
+    assert not _pylab_helpers.Gcf.get_all_fig_managers()            # nothing left open in pyplot
+    fig = InlineFigure(figsize=(2, 1))
+    fig.subplots().plot([0, 1], [0, 1])
+    assert fig._repr_png_().startswith(b"\x89PNG")

@@ -37,9 +37,9 @@ def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--qpv", metavar="PATH_OR_URL", help="QPV file, folder or URL (default: cache, then shipped)")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--partial-threshold", type=float, metavar="SHARE",
-                   help="share of a QPV's area (0 to 1) above which a council's perimeter counts it as covered "
-                        "partly; partial QPV are counted among the covered ones (default 0.01, i.e. 1 %%; "
-                        "geometry method)")
+                   help="a QPV with more than this share (0 to 1) of its area inside active councils' "
+                        "perimeters is partly covered, and partly covered QPV are counted among the covered ones "
+                        "(default 0.01, i.e. 1 %%; geometry method)")
     p.set_defaults(check=check_coverage_inputs)
 
 
