@@ -346,6 +346,11 @@ def _parse_row(record, row, columns, name, problems) -> dict:
         add("warning", "closed", str(years["closed"]),
             t("cli.validate.closed_future", closed=years["closed"], today=this_year), t("cli.validate.closed_future_fix"))
 
+    region_text = _cell(record, columns, "region")
+    if region_text:
+        unknown = _region_problem(region_text)
+        if unknown:
+            add("warning", "region", region_text, *unknown)
     communes = _codes(record, columns, "communes", _COMMUNE_CODE, 5, add)
     epci = _codes(record, columns, "epci", _SIREN, 9, add)
     geometry = record.get("geometry")
@@ -368,6 +373,17 @@ def _status_hint(text: str) -> str:
     if found is None:
         return t("registry.cell.status_list")
     return t("registry.cell.status_fix", status=_STATUS_FR[_STATUS_ALIASES[found]])
+
+
+def _region_problem(text: str) -> tuple[str, str | None] | None:
+    """None when the (informative) region cell is a region code or name, else the message and the closest."""
+    from .territories import region
+
+    try:
+        region(text)
+    except InputError as exc:
+        return exc.message, exc.hint
+    return None
 
 
 def _bad_code(key: str, code: str, width: int) -> tuple[str, str]:

@@ -77,7 +77,9 @@ def validate(path, year: int = 2024) -> ValidationReport:
     from .geography import geography
     from .perimeters import build_perimeters
     from .registry import read_registry
+    from .vintages import check_year
 
+    year = check_year(year)
     registry = read_registry(path, strict=False)
     cog_year = geography(year, nearest=True).year
     perimeters = build_perimeters(registry, cog_year)

@@ -261,3 +261,24 @@ def test_the_validation_report_warns_on_a_creation_after_the_studied_year(tmp_pa
     text = str(report)
     assert text.startswith("reg.csv\u00a0: 2 conseil(s) vérifié(s) avec le COG 2024\u00a0: 0 erreur(s), 1 avertissement(s)")
     assert "avertissement\u00a0: reg.csv, ligne 3, colonne « created »" in text
+
+
+@french
+def test_the_informative_region_column_is_checked_with_the_closest_names(tmp_path):
+    path = write(tmp_path, "id;name;status;created;communes;region\nA;CLSM A;actif;2015;31555;Occitanie\n"
+                           "B;CLSM B;actif;2015;31555;76\nC;CLSM C;actif;2015;31555;Ocitanie\n"
+                           "D;CLSM D;actif;2015;31555;31\n")
+    problems = by_place(read_registry(path).problems)
+    assert (2, "region") not in problems and (3, "region") not in problems
+    assert problems[(4, "region")].severity == "warning"
+    assert problems[(4, "region")].suggestion.startswith("les plus proches\u00a0: Occitanie (76)")
+    assert problems[(5, "region")].message == "31 n'est pas un code de région\u00a0: c'est le département Haute-Garonne"
+
+
+def test_years_outside_the_shipped_data_are_refused_by_the_api_too(tmp_path):
+    from clsm_geo.validation import validate
+
+    path = write(tmp_path, HEADER + "A;CLSM A;actif;2015;31555;\n")
+    for year in (2014, 2026, "x"):
+        with pytest.raises(InputError, match="possible years 2015 to 2025"):
+            validate(path, year)

@@ -16,8 +16,6 @@ from ..errors import InputError
 from ..i18n import t
 from ..provenance import source_line
 
-#: First year the QPV exist (1 January 2015).
-FIRST_YEAR = 2015
 
 
 def add_year(p: argparse.ArgumentParser) -> None:
@@ -56,13 +54,9 @@ def add_territory(p: argparse.ArgumentParser) -> None:
 
 def check_year(year: int, option: str = "--year") -> int:
     """``year`` when the shipped data can measure it (2015 to the last shipped COG year), else InputError."""
-    from ..geography import SHIPPED_YEARS
+    from ..vintages import check_year as check
 
-    first, last = FIRST_YEAR, max(SHIPPED_YEARS)
-    if not first <= year <= last:
-        raise InputError(t("cli.year.unavailable", year=year, first=first, last=last,
-                           vintages=", ".join(map(str, SHIPPED_YEARS))), hint=t("cli.year.how"))
-    return year
+    return check(year)
 
 
 def check_file(path, option: str) -> None:
