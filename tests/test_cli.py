@@ -66,8 +66,8 @@ def test_bad_registry_exits_2_with_the_report_and_no_traceback(tmp_path, capsys)
     assert not (tmp_path / "out").exists()          # nothing written on bad input
     code, out, _ = run(capsys, "validate", registry)
     assert code == 2
-    assert "ligne 3, colonne « id »" in out and "ligne 3, colonne « status »" in out
-    assert "ligne 3, colonne « created »" in out
+    assert "ligne 3, colonne «\u00a0id\u00a0»" in out and "ligne 3, colonne «\u00a0status\u00a0»" in out
+    assert "ligne 3, colonne «\u00a0created\u00a0»" in out
     code, out, err = run(capsys, "validate", registry, "--year", "2024", "--out", tmp_path / "report.csv")
     report = pd.read_csv(tmp_path / "report.csv", dtype=str)
     assert {"severity", "file", "row", "column", "value", "message", "suggestion"} <= set(report.columns)

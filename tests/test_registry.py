@@ -215,7 +215,7 @@ def test_a_status_typo_proposes_the_closest_status(tmp_path, typo, expected):
     if expected is None:                                       # accepted spellings stay accepted
         assert (2, "status") not in problems
     else:
-        assert problems[(2, "status")].suggestion.startswith(f"vouliez-vous dire « {expected} »")
+        assert problems[(2, "status")].suggestion.startswith(f"vouliez-vous dire «\u00a0{expected}\u00a0»")
 
 
 @french
@@ -224,14 +224,14 @@ def test_an_unknown_or_misspelt_column_names_the_expected_one(tmp_path):
     with pytest.raises(RegistryError) as info:                 # 'comunes' is not read: no perimeter column
         read_registry(path)
     problems = by_place(info.value.problems)
-    assert problems[(1, "communes")].suggestion == "renommez la colonne « comunes » en « communes »"
+    assert problems[(1, "communes")].suggestion == "renommez la colonne «\u00a0comunes\u00a0» en «\u00a0communes\u00a0»"
     reg = read_registry(write(tmp_path, "id;name;statut;created;communes;notse\nA;CLSM A;actif;2015;31555;\n",
                               name="r2.csv"), strict=False)
     notse = by_place(reg.problems)[(1, "notse")]
-    assert notse.severity == "warning" and notse.suggestion.startswith("vouliez-vous dire « notes »")
+    assert notse.severity == "warning" and notse.suggestion.startswith("vouliez-vous dire «\u00a0notes\u00a0»")
     with pytest.raises(RegistryError) as info:
         read_registry(write(tmp_path, "id;nom;statu;created;communes\nA;x;actif;2015;31555\n", name="r3.csv"))
-    assert by_place(info.value.problems)[(1, "status")].suggestion == "renommez la colonne « statu » en « status »"
+    assert by_place(info.value.problems)[(1, "status")].suggestion == "renommez la colonne «\u00a0statu\u00a0» en «\u00a0status\u00a0»"
 
 
 @french
@@ -260,7 +260,7 @@ def test_the_validation_report_warns_on_a_creation_after_the_studied_year(tmp_pa
     assert report.ok
     text = str(report)
     assert text.startswith("reg.csv\u00a0: 2 conseil(s) vérifié(s) avec le COG 2024\u00a0: 0 erreur(s), 1 avertissement(s)")
-    assert "avertissement\u00a0: reg.csv, ligne 3, colonne « created »" in text
+    assert "avertissement\u00a0: reg.csv, ligne 3, colonne «\u00a0created\u00a0»" in text
 
 
 @french
