@@ -241,3 +241,20 @@ def test_help_documents_the_partial_threshold_and_the_global_options(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "--partial-threshold SHARE" in out and "partly covered QPV are counted among the covered ones" in out
     assert "default 0.01, i.e. 1 %" in out and "global options (anywhere on the line)" in out and "--offline" in out
+
+
+def test_a_bad_registry_is_refused_before_the_qpv_layer_is_loaded(tmp_path, capsys, monkeypatch):
+    import clsm_geo.cli.common as common
+
+    monkeypatch.setattr(common, "load_layer", lambda *a: (_ for _ in ()).throw(AssertionError("loaded")))
+    registry = tmp_path / "bad.csv"
+    registry.write_text("id,name,status,created,communes\nA,x,actf,2015,Toulouse\n", encoding="utf-8")
+    for command in (["coverage"], ["gaps"], ["map", "qpv"], ["report"]):
+        code, out, err = run(capsys, *command, "--registry", registry, "--out", tmp_path / "o")
+        assert code == 2 and out == "" and "Traceback" not in err
+        assert "bad.csv\u00a0: 2 erreur(s) dans le registre" in err
+        assert "→ code(s) INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))" in err
+        assert "→ vouliez-vous dire «\u00a0actif\u00a0»" in err
+    code, _, err = run(capsys, "trend", "--registry", registry, "--out", tmp_path / "t")
+    assert code == 2 and "bad.csv\u00a0: 2 erreur(s) dans le registre" in err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "t").exists()

@@ -77,6 +77,14 @@ def check_coverage_inputs(args) -> None:
     if threshold is not None and not 0 <= threshold < 1:
         raise InputError(t("cli.option.threshold", value=threshold))
     check_territory(args)
+    args.registry_data = read_registry_once(args)
+
+
+def read_registry_once(args):
+    """The registry read and checked before any computation (its errors end the command with exit 2)."""
+    from ..registry import read_registry
+
+    return read_registry(args.registry)
 
 
 def check_territory(args) -> None:
@@ -139,7 +147,8 @@ def run_coverage(args):
     if args.partial_threshold is not None:
         _settings.configure(partial_threshold=args.partial_threshold)
     layer = load_layer(args, qpv_geography_for_year(args.year))
-    result = coverage(args.registry, args.year, qpv=layer, method=args.method)
+    registry = getattr(args, "registry_data", None) or args.registry
+    result = coverage(registry, args.year, qpv=layer, method=args.method)
     warn_scope(result.summary, args.year)
     return result
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..i18n import t
-from .common import add_registry, check_file, check_year, say
+from .common import add_registry, check_file, check_year, read_registry_once, say
 
 
 def register(sub) -> None:
@@ -30,13 +30,14 @@ def check(args) -> None:
     check_file(args.registry, "--registry")
     check_file(args.qpv_2015, "--qpv-2015")
     check_file(args.qpv_2024, "--qpv-2024")
+    args.registry_data = read_registry_once(args)
 
 
 def run(args) -> int:
     from ..trend import trend
 
     sources = {g: s for g, s in ((2015, args.qpv_2015), (2024, args.qpv_2024)) if s}
-    result = trend(args.registry, args.from_year, args.to_year, qpv=sources, method=args.method)
+    result = trend(args.registry_data, args.from_year, args.to_year, qpv=sources, method=args.method)
     table = result.national.copy()
     table["qpv_covered_share"] = (table["qpv_covered_share"] * 100).round(0).map(
         lambda v: "" if v != v else f"{int(v)} %")
