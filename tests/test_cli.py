@@ -209,8 +209,16 @@ def test_errors_propose_the_fix(capsys):
 def test_territories_by_code_or_name_any_case_with_or_without_accents(tmp_path, capsys, monkeypatch):
     import clsm_geo.cli.maps as command
 
+    from clsm_geo.cli.common import say_territory
+
     seen = []
-    monkeypatch.setattr(command, "run_coverage", lambda args: seen.append((args.region, args.territory)) or 0 / 0)
+
+    def start(args):  # what run_coverage does first, then stop
+        say_territory(args)
+        seen.append((args.region, args.territory))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "run_coverage", start)
     for value in ("Île-de-France", "ile-de-france", "ÎLE DE FRANCE", "11"):
         run(capsys, "map", "qpv", "--registry", REPO_EXAMPLE, "--region", value)
     assert [code for code, _ in seen] == ["11"] * 4

@@ -102,21 +102,21 @@ def check_territory(args) -> None:
     elif department is not None:
         args.territory = territories.department(department, getattr(args, "year", 2024))
         args.department = args.territory.code
-    say_territory(args)
 
 
 def say_territory(args) -> None:
-    """One line naming the territory chosen, with the other reading of its code (unless --quiet)."""
+    """One line naming the territory chosen, with the other reading of its code, then any note the checks left
+    in ``args.notes`` (unless --quiet). Called once every check has passed."""
     terr = getattr(args, "territory", None)
-    if terr is None:
-        return
-    if terr.kind == "region" and terr.other_reading:
+    if terr is not None and terr.kind == "region" and terr.other_reading:
         other = terr.other_reading.split(" ", 1)[1]
         say(args, t("cli.territory.resolved_region_code", code=terr.code, name=terr.name, other=other))
-    elif terr.kind == "region":
+    elif terr is not None and terr.kind == "region":
         say(args, t("cli.territory.resolved_region", code=terr.code, name=terr.name))
-    else:
+    elif terr is not None:
         say(args, t("cli.territory.resolved_department", code=terr.code, name=terr.name))
+    for note in getattr(args, "notes", ()):
+        say(args, note)
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -146,6 +146,7 @@ def run_coverage(args):
 
     if args.partial_threshold is not None:
         _settings.configure(partial_threshold=args.partial_threshold)
+    say_territory(args)
     layer = load_layer(args, qpv_geography_for_year(args.year))
     registry = getattr(args, "registry_data", None) or args.registry
     result = coverage(registry, args.year, qpv=layer, method=args.method)

@@ -31,8 +31,8 @@ def check(args) -> None:
         from ..territories import region
 
         reg = region(args.territory.region, args.year)
-        say(args, t("cli.option.department_not_drawn", code=args.territory.code, region=reg.code,
-                    region_name=reg.name))
+        args.notes = [t("cli.option.department_not_drawn", code=args.territory.code, region=reg.code,
+                        region_name=reg.name)]
         args.region = reg.code
 
 
