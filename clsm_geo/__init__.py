@@ -8,11 +8,15 @@ Public API (heavy modules are imported on first use, so ``import clsm_geo`` stay
     layer = clsm_geo.qpv(2024)                          # QPV layer (user file, cache, or shipped)
     reg = clsm_geo.read_registry("councils.csv")        # validated registry
     res = clsm_geo.coverage(reg, year=2024)             # CoverageResult: .summary, .qpv, .councils, ...
+    res.plot(); res.map(region="11")                    # a Figure and a folium map, shown inline in notebooks
+    clsm_geo.trend(reg, 2015, 2025)                     # years side by side (Trend)
+    clsm_geo.region("ile-de-france"), clsm_geo.department("93")   # territories by code or name
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import types
 
@@ -29,6 +33,11 @@ _API = {
     "coverage": "clsm_geo.coverage",
     "CoverageResult": "clsm_geo.result",
     "Registry": "clsm_geo.registry",
+    "trend": "clsm_geo.trend",
+    "Trend": "clsm_geo.trend",
+    "ValidationReport": "clsm_geo.validation",
+    "region": "clsm_geo.territories",
+    "department": "clsm_geo.territories",
 }
 __all__ = sorted(_API) + ["settings"]
 
@@ -54,4 +63,6 @@ def __getattr__(name: str):
         return value
     if name == "settings":
         return importlib.import_module("clsm_geo.settings")
+    if not name.startswith("_") and importlib.util.find_spec(f"clsm_geo.{name}") is not None:
+        return importlib.import_module(f"clsm_geo.{name}")  # clsm_geo.plan.priorities, clsm_geo.io, ...
     raise AttributeError(f"module 'clsm_geo' has no attribute {name!r}")

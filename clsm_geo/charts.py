@@ -17,7 +17,7 @@ from .io import atomic_path
 def trend_figure(national: pd.DataFrame, lang: str | None = None):
     """Bars of councils active per year and a line of the share of QPV covered (a matplotlib Figure)."""
     import matplotlib
-    from matplotlib.figure import Figure
+    from .figures import InlineFigure
     from matplotlib.ticker import FuncFormatter
 
     lang = i18n.get_lang(lang)
@@ -26,7 +26,7 @@ def trend_figure(national: pd.DataFrame, lang: str | None = None):
         return i18n.t(f"charts.trend.{key}", lang, **values)
 
     with matplotlib.rc_context({"font.size": 9}):
-        fig = Figure(figsize=(8, 4.5), dpi=100)
+        fig = InlineFigure(figsize=(8, 4.5), dpi=100)
         ax = fig.add_subplot()
         years = national["year"].astype(int)
         ax.bar(years, national["councils_active"], color="#4575b4", label=label("bars"))

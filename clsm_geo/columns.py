@@ -16,7 +16,7 @@ CODE_COLUMNS: frozenset[str] = frozenset({
     "code_qp", "insee_dep", "insee_reg", "insee_com", "siren_epci", "communes", "councils", "id", "departments",
     "regions", "epci_listed", "epci_touched", "qpv_codes", "territory_code", "council_ids", "nearest_council_id",
     "council_id", "units_added", "qpv_gained", "code", "value", "communes_added", "communes_removed",
-    "epci_added", "epci_removed", "councils_before", "councils_after",
+    "epci_added", "epci_removed", "councils_before", "councils_after", "qpv_regions", "qpv_regions_missing",
 })
 
 #: Share columns (numbers in [0, 1], shown as percentages) and the decimals shown in a workbook.
@@ -109,7 +109,8 @@ def output_tables() -> dict[str, dict]:
     summary = (["year", "cog_year", "qpv_geography", "method"] + SUMMARY_COLUMNS
                + ["qpv_total_metropolitan", "qpv_total_overseas", "qpv_not_in_force"]
                + [f"qpv_source.{k}" for k in ("kind", "location", "edition", "precision", "sha256")]
-               + ["registry", "thresholds.covered", "thresholds.partial", "methods_disagree", "headline"])
+               + ["registry", "thresholds.covered", "thresholds.partial", "methods_disagree", "qpv_scope",
+                  "qpv_regions", "qpv_regions_missing", "headline"])
     reconciliation = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
                       "area_share", "reason"]
     return {

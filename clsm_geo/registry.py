@@ -27,6 +27,7 @@ by :mod:`clsm_geo.perimeters`; :func:`clsm_geo.validation.validate` runs both.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 import unicodedata
@@ -36,8 +37,11 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError, Problem, RegistryError
+from .i18n import t
 
 STATUSES = ("active", "in_project", "dormant", "closed")
+#: The French spelling of each status (what messages propose).
+_STATUS_FR = {"active": "actif", "in_project": "en_projet", "dormant": "en_sommeil", "closed": "ferme"}
 _STATUS_ALIASES = {
     "actif": "active", "active": "active", "en activite": "active", "en_activite": "active",
     "en_projet": "in_project", "en projet": "in_project", "projet": "in_project",
@@ -100,21 +104,22 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     path = Path(path)
     name = path.name
     if not path.is_file():
-        raise InputError(f"registry file not found: {path}", hint="check the path given to --registry")
+        raise InputError(t("registry.file.not_found", path=path), hint=t("registry.file.not_found_hint"))
     raw, header_row = _read_table(path)
     problems: list[Problem] = []
     columns = _map_columns(raw, name, problems)
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        found = ", ".join(map(str, raw.columns)) or "none"
+        found = ", ".join(map(str, raw.columns)) or "-"
         raise RegistryError(
-            f"{name}: missing required column(s) {', '.join(missing)}",
-            [Problem("error", name, 1, c, None, f"required column '{c}' not found (columns found: {found})",
-                     "name the columns id, name, status, created, communes, epci") for c in missing],
+            t("registry.column.missing", name=name, columns=", ".join(missing)),
+            [Problem("error", name, 1, c, None, t("registry.column.missing_message", column=c, found=found),
+                     _rename_hint(c, raw.columns, columns)) for c in missing],
         )
     if not any(c in columns for c in ("communes", "epci")) and "geometry" not in raw.columns:
-        problems.append(Problem("error", name, 1, "communes", None, "no perimeter column (communes, epci or geometry)",
-                                "add a 'communes' column with INSEE codes separated by ';'"))
+        problems.append(Problem("error", name, 1, "communes", None, t("registry.column.no_perimeter"),
+                                _rename_hint("communes", raw.columns, columns)
+                                or t("registry.column.no_perimeter_fix")))
     blank = raw.astype(str).apply(lambda col: col.str.strip().eq("")).all(axis=1)
     raw = raw[~blank]  # blank lines (e.g. the template's prepared rows) are not councils
     records = raw.to_dict("records")
@@ -127,8 +132,8 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     councils["closed"] = councils["closed"].astype("Int64")
     errors = [p for p in problems if p.severity == "error"]
     if errors and strict:
-        raise RegistryError(f"{name}: {len(errors)} error(s) in the registry", problems,
-                            hint=f"run 'clsm-geo validate {path}' for the full report")
+        raise RegistryError(t("registry.file.errors", name=name, n=len(errors)), problems,
+                            hint=t("registry.file.errors_hint", path=path))
     bad_rows = {p.row for p in errors}
     councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
     return Registry(councils=councils, source=str(path), problems=tuple(problems))
@@ -153,17 +158,18 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     except (InputError, RegistryError):
         raise
     except Exception as exc:  # any parser failure becomes a clear message about the file
-        raise InputError(f"{path.name}: cannot read the registry ({type(exc).__name__}: {exc})",
-                         hint="save it as CSV (UTF-8, ';' or ',' separated) or XLSX") from None
+        raise InputError(t("registry.file.unreadable", name=path.name, error=f"{type(exc).__name__}: {exc}"),
+                         hint=t("registry.file.unreadable_hint")) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         dup = sorted({c for c in frame.columns[frame.columns.duplicated()]})
-        raise RegistryError(f"{path.name}: duplicated column(s) {', '.join(dup)}",
-                            [Problem("error", path.name, 1, c, None, "column appears more than once",
-                                     "keep one column of each name") for c in dup])
+        raise RegistryError(t("registry.file.duplicated", name=path.name, columns=", ".join(dup)),
+                            [Problem("error", path.name, 1, c, None, t("registry.file.duplicated_message"),
+                                     t("registry.file.duplicated_fix")) for c in dup])
     if frame.empty:
-        raise RegistryError(f"{path.name}: the registry has no council rows",
-                            [Problem("error", path.name, None, None, None, "no data rows", "add one row per council")])
+        raise RegistryError(t("registry.file.no_rows", name=path.name),
+                            [Problem("error", path.name, None, None, None, t("registry.file.no_rows_message"),
+                                     t("registry.file.no_rows_fix"))])
     return frame, header_row
 
 
@@ -171,7 +177,7 @@ def _decode(data: bytes, name: str) -> str:
     if b"\x00" in data[:4096]:
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             return data.decode("utf-16")
-        raise InputError(f"{name}: this is not a text (CSV) file", hint="export the registry as CSV or XLSX")
+        raise InputError(t("registry.file.not_text", name=name), hint=t("registry.file.not_text_hint"))
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
@@ -192,8 +198,9 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
         comments += 1
     text = "\n".join(lines[comments:])
     if not text.strip():
-        raise RegistryError(f"{path.name}: the file is empty",
-                            [Problem("error", path.name, None, None, None, "empty file", "add a header and rows")])
+        raise RegistryError(t("registry.file.empty", name=path.name),
+                            [Problem("error", path.name, None, None, None, t("registry.file.empty_message"),
+                                     t("registry.file.empty_fix"))])
     header = text.splitlines()[0]
     counts = {sep: header.count(sep) for sep in (";", ",", "\t")}
     sep = max(counts, key=counts.get)
@@ -209,12 +216,13 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
             cells = cells[:len(columns)]
         if len(cells) != len(columns):
             problems.append(Problem("error", path.name, offset, None, sep.join(cells)[:80],
-                                    f"{len(cells)} cells where the header has {len(columns)} (separator {sep!r})",
-                                    f"quote cells that contain {sep!r}, e.g. \"75118;75119\""))
+                                    t("registry.file.malformed_message", cells=len(cells), header=len(columns),
+                                      sep=repr(sep)),
+                                    t("registry.file.malformed_fix", sep=repr(sep))))
             continue
         body.append(cells)
     if problems:
-        raise RegistryError(f"{path.name}: {len(problems)} malformed row(s)", problems)
+        raise RegistryError(t("registry.file.malformed", name=path.name, n=len(problems)), problems)
     frame = pd.DataFrame(body, columns=columns, dtype=object)
     return frame, comments + 1
 
@@ -246,11 +254,32 @@ def _map_columns(raw: pd.DataFrame, name: str, problems: list[Problem]) -> dict[
                 mapping[canonical] = folded[alias]
                 break
     known = set(mapping.values()) | {"geometry"}
+    listed = ", ".join(_COLUMN_ALIASES)
     for col in raw.columns:
         if col not in known:
-            problems.append(Problem("warning", name, 1, col, None, "unknown column ignored",
-                                    "known columns: " + ", ".join(_COLUMN_ALIASES)))
+            guess = _closest_column(col, exclude=mapping)
+            problems.append(Problem("warning", name, 1, col, None, t("registry.column.unknown"),
+                                    t("registry.column.did_you_mean", column=guess, known=listed) if guess
+                                    else t("registry.column.known", known=listed)))
     return mapping
+
+
+def _closest_column(column: str, exclude=()) -> str | None:
+    """The canonical column whose name or alias is closest to ``column`` (not one already found)."""
+    from .suggest import closest
+
+    aliases = {alias: canonical for canonical, names in _COLUMN_ALIASES.items() if canonical not in exclude
+               for alias in names}
+    found = closest(column, aliases)
+    return aliases[found] if found else None
+
+
+def _rename_hint(column: str, found, mapping) -> str:
+    """'rename X to column' when an unknown column of the file is close to the missing ``column``."""
+    for col in found:
+        if col not in mapping.values() and _closest_column(col, exclude=mapping) == column:
+            return t("registry.column.rename", found=col, column=column)
+    return t("registry.column.missing_fix")
 
 
 def _cell(record: dict, columns: dict[str, str], key: str) -> str:
@@ -270,13 +299,13 @@ def parse_year(value: str) -> tuple[int | None, str | None]:
     if not match:
         date = _DATE.match(value)
         if not date:
-            return None, "not a year"
+            return None, t("registry.cell.not_a_year")
         year = int(date.group(1) or date.group(2))
-        note = f"a date was given, the year {year} is used"
+        note = t("registry.cell.date_given", year=year)
     else:
         year = int(match.group(1))
     if not MIN_YEAR <= year <= MAX_YEAR:
-        return None, f"year out of range {MIN_YEAR}-{MAX_YEAR}"
+        return None, t("registry.cell.year_range", first=MIN_YEAR, last=MAX_YEAR)
     return year, note
 
 
@@ -292,14 +321,14 @@ def _parse_row(record, row, columns, name, problems) -> dict:
 
     council_id = _cell(record, columns, "id")
     if not council_id:
-        add("error", "id", "", "missing id", "give every council a unique id")
+        add("error", "id", "", t("registry.cell.missing_id"), t("registry.cell.missing_id_fix"))
     council_name = _cell(record, columns, "name")
     if not council_name:
-        add("error", "name", "", "missing name", "give the council's name")
+        add("error", "name", "", t("registry.cell.missing_name"), t("registry.cell.missing_name_fix"))
     status_text = _cell(record, columns, "status")
     status = _STATUS_ALIASES.get(_fold(status_text).replace("_", " ")) or _STATUS_ALIASES.get(_fold(status_text))
     if status is None:
-        add("error", "status", status_text, "unknown status", "use actif, en_projet, en_sommeil or ferme")
+        add("error", "status", status_text, t("registry.cell.unknown_status"), _status_hint(status_text))
 
     years, bad_year = {}, {}
     for key in ("created", "closed"):
@@ -307,18 +336,30 @@ def _parse_row(record, row, columns, name, problems) -> dict:
         year, note = parse_year(text)
         bad_year[key] = bool(text) and year is None
         if bad_year[key]:
-            add("error", key, text, f"bad year: {note}", "write a 4-digit year such as 2019")
+            add("error", key, text, t("registry.cell.bad_year", reason=note), t("registry.cell.bad_year_fix"))
         elif note:
             add("warning", key, text, note)
         years[key] = year
     if status == "active" and years["created"] is None and not bad_year["created"]:
-        add("error", "created", "", "an active council needs a creation year", "write the year, e.g. 2019")
+        add("error", "created", "", t("registry.cell.created_needed"), t("registry.cell.created_needed_fix"))
     if years["created"] and years["closed"] and years["closed"] < years["created"]:
-        add("error", "closed", str(years["closed"]), "closed before it was created", "check both years")
+        add("error", "closed", str(years["closed"]), t("registry.cell.closed_before"), t("registry.cell.closed_before_fix"))
     if status in ("dormant", "closed") and years["closed"] is None:
-        add("warning", "closed", "", f"{status} council without a 'closed' year: it counts in no year",
-            "give the year it closed or went dormant")
+        add("warning", "closed", "", t("registry.cell.no_closed_year", status=t(f"status.council.{_STATUS_FR[status]}")),
+            t("registry.cell.no_closed_year_fix"))
+    if status == "active" and years["closed"] is not None:
+        add("warning", "closed", str(years["closed"]), t("cli.validate.active_closed"),
+            t("cli.validate.active_closed_fix"))
+    this_year = datetime.date.today().year
+    if years["closed"] is not None and years["closed"] > this_year:
+        add("warning", "closed", str(years["closed"]),
+            t("cli.validate.closed_future", closed=years["closed"], today=this_year), t("cli.validate.closed_future_fix"))
 
+    region_text = _cell(record, columns, "region")
+    if region_text:
+        unknown = _region_problem(region_text)
+        if unknown:
+            add("warning", "region", region_text, *unknown)
     communes = _codes(record, columns, "communes", _COMMUNE_CODE, 5, add)
     epci = _codes(record, columns, "epci", _SIREN, 9, add)
     geometry = record.get("geometry")
@@ -326,33 +367,71 @@ def _parse_row(record, row, columns, name, problems) -> dict:
         geometry = None
     nothing_given = not _cell(record, columns, "communes") and not _cell(record, columns, "epci")
     if nothing_given and geometry is None and status in ("active", "dormant", "closed"):
-        add("error", "communes", "", "no perimeter: no commune, EPCI or geometry",
-            "list INSEE codes in 'communes' or SIREN codes in 'epci'")
+        add("error", "communes", "", t("registry.cell.no_perimeter"), t("registry.cell.no_perimeter_fix"))
     return {"id": council_id, "name": council_name, "status": status, "created": years["created"],
             "closed": years["closed"], "communes": tuple(communes), "epci": tuple(epci),
             "region": _cell(record, columns, "region"), "notes": _cell(record, columns, "notes"),
             "row": row, "geometry": geometry}
 
 
+def _status_hint(text: str) -> str:
+    """'did you mean actif?' for a typo (rapidfuzz over every accepted spelling), else the list."""
+    from .suggest import closest
+
+    found = closest(text, _STATUS_ALIASES) if text else None
+    if found is None:
+        return t("registry.cell.status_list")
+    return t("registry.cell.status_fix", status=_STATUS_FR[_STATUS_ALIASES[found]])
+
+
+def _region_problem(text: str) -> tuple[str, str | None] | None:
+    """None when the (informative) region cell is a region code or name, else the message and the closest."""
+    from .territories import region
+
+    try:
+        region(text)
+    except InputError as exc:
+        return exc.message, exc.hint
+    return None
+
+
+def _bad_code(key: str, code: str, width: int) -> tuple[str, str]:
+    """Message and suggestion for a cell that is not a code: a commune or EPCI name gets its codes."""
+    from .suggest import commune_codes, epci_codes
+
+    default = (t("registry.cell.bad_code", kind="SIREN" if width == 9 else "INSEE"),
+               t("registry.cell.bad_code_fix", width=width))
+    if not re.search(r"[^\W\d_]", code):  # no letter: a mistyped code
+        return default
+    exact, codes = (commune_codes if key == "communes" else epci_codes)(code)
+    if not codes:
+        return default
+    listed = ", ".join(codes)
+    if not exact:
+        return default[0], t("registry.cell.closest_names", codes=listed)
+    kind = "commune_name" if key == "communes" else "epci_name"
+    return t(f"registry.cell.{kind}"), t(f"registry.cell.{kind}_fix", codes=listed)
+
+
 def _codes(record, columns, key, pattern, width, add) -> list[str]:
     text = _cell(record, columns, key)
     out: list[str] = []
     seen: set[str] = set()
-    for code in split_codes(text):
+    for written in (part.strip() for part in CODE_SEPARATORS.split(text) if part.strip()):
+        code = re.sub(r"\s+", "", written)
         code = code.upper() if code[:2].upper() in ("2A", "2B") else code
         if code.endswith(".0"):
             code = code[:-2]
         can_pad = width == 5 and code.isdigit() and len(code) == 4
         if not pattern.match(code) and not can_pad:
-            add("error", key, code, f"not a valid {'SIREN' if width == 9 else 'INSEE'} code",
-                f"write {width}-digit codes separated by ';'")
+            add("error", key, written, *_bad_code(key, written, width))
             continue
         if can_pad:
             padded = code.zfill(width)
-            add("warning", key, code, f"leading zero(s) restored: {padded}")
+            add("warning", key, code, t("registry.cell.zero_restored", code=padded))
             code = padded
         if code in seen:
-            add("warning", key, code, "listed twice")
+            add("warning", key, code, t("registry.cell.listed_twice"))
             continue
         seen.add(code)
         out.append(code)
@@ -366,8 +445,8 @@ def _check_duplicates(councils: pd.DataFrame, name: str, problems: list[Problem]
             continue
         if council_id in first_row:
             problems.append(Problem("error", name, int(row), "id", council_id,
-                                    f"duplicate id (first used on row {first_row[council_id]})",
-                                    "give each council its own id"))
+                                    t("registry.cell.duplicate_id", first=first_row[council_id]),
+                                    t("registry.cell.duplicate_id_fix")))
         else:
             first_row[council_id] = int(row)
     return councils

@@ -91,6 +91,8 @@ class CoverageResult:
 
     @functools.cached_property
     def _summary(self) -> dict:
+        from .territories import qpv_scope
+
         figures = _figures(self.qpv, self.councils_table)
         layer = self.qpv_layer
         in_force = self.qpv[self.qpv["in_force"]]
@@ -106,6 +108,7 @@ class CoverageResult:
             "registry": Path(str(self.registry.source)).name,
             "thresholds": {"covered": self.settings.covered_threshold, "partial": self.settings.partial_threshold},
             "methods_disagree": 0 if self.reconciliation is None else len(self.reconciliation),
+            **qpv_scope(self.qpv, self.cog_year),
         }
         return out
 
@@ -163,7 +166,9 @@ class CoverageResult:
         return interactive_map(self, **options)
 
     def plot(self, **options):
-        """Static choropleth with overseas insets (see :mod:`clsm_geo.maps.static`)."""
+        """Static choropleth with overseas insets (see :mod:`clsm_geo.maps.static`): a matplotlib Figure
+        (:class:`clsm_geo.figures.InlineFigure`) that a notebook shows by itself; ``path=`` also writes it.
+        No pyplot: the global matplotlib state (backend, open figures) is left untouched."""
         from .maps.static import choropleth
 
         return choropleth(self, **options)
@@ -208,11 +213,28 @@ class CoverageResult:
         return written
 
     def _repr_html_(self) -> str:
+        """Notebook display: the headline, the key figures, the source in one line (a few kB whatever the
+        size of the result; the full tables are attributes)."""
+        from .provenance import source_line
+        from .i18n import fmt_int, fmt_pct, t
+        from .territories import names
+
         s = self.summary
-        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(s[k]))}</td></tr>"
-                       for k in SUMMARY_COLUMNS)
-        return (f"<div><p><b>{html.escape(s['headline'])}</b></p><table>{rows}</table>"
-                f"<p>QPV source: {html.escape(s['qpv_source']['edition'] or '')}</p></div>")
+        e = html.escape
+        rows = []
+        for key in SUMMARY_COLUMNS:
+            if key == "qpv_undetermined" and not s[key]:
+                continue
+            value = fmt_pct(s[key], 1) if key == "qpv_covered_share" else fmt_int(s[key])
+            label = t(f"cli.notebook.{key}", threshold=fmt_pct(s["thresholds"]["partial"], 0)) \
+                if key == "qpv_partial" else t(f"cli.notebook.{key}")
+            rows.append(f"<tr><th style='text-align:left'>{e(label)}</th><td>{e(value)}</td></tr>")
+        scope = ""
+        if s.get("qpv_scope") == "partial":
+            scope = f"<p><b>{e(t('cli.notebook.scope_partial', regions=names(s['qpv_regions'], self.cog_year)))}</b></p>"
+        more = t("cli.notebook.more", attributes=".summary, .qpv, .councils, .regions, .departments")
+        return (f"<div><p><b>{e(s['headline'])}</b></p>{scope}<table>{''.join(rows)}</table>"
+                f"<p><small>{e(source_line(self.qpv_layer.source))}<br>{e(more)}</small></p></div>")
 
     def __repr__(self) -> str:
         return f"<CoverageResult {self.year} ({self.method}): {self.headline}>"

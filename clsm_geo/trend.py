@@ -10,6 +10,7 @@ and chart labels are in the chosen language (catalogues ``console.trend`` and ``
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import pandas as pd
@@ -29,6 +30,28 @@ class Trend:
 
     national: pd.DataFrame
     regions: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        """Notebook display: one line per year (councils, QPV covered and share), a few kB."""
+        from .i18n import fmt_int, fmt_pct, t
+
+        table = self.national
+        if table.empty:
+            return "<div></div>"
+        cols = ["councils_active", "councils_new", "qpv_total", "qpv_covered", "qpv_partial", "qpv_covered_share"]
+        labels = {c: t(f"cli.notebook.{c}", threshold="") for c in cols}
+        labels["qpv_partial"] = labels["qpv_partial"].split(" (")[0]
+
+        def cell(col, value):
+            if value != value or value is None:  # NaN: no QPV layer that year
+                return "–"
+            return fmt_pct(value, 1) if col == "qpv_covered_share" else fmt_int(value)
+
+        head = "".join(f"<th>{html.escape(x)}</th>" for x in [t("cli.notebook.year")] + [labels[c] for c in cols])
+        body = "".join("<tr><td>{}</td>{}</tr>".format(int(rec["year"]), "".join(
+            f"<td>{html.escape(cell(c, rec[c]))}</td>" for c in cols)) for rec in table.to_dict("records"))
+        title = t("cli.notebook.trend_title", first=int(table["year"].min()), last=int(table["year"].max()))
+        return f"<div><p><b>{html.escape(title)}</b></p><table><tr>{head}</tr>{body}</table></div>"
 
     def to_files(self, directory, *, chart_formats=("png", "svg"), sources: dict | None = None,
                  lang: str | None = None) -> list:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import Problem
+from .i18n import t
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,34 @@ class ValidationReport:
                             columns=["severity", "file", "row", "column", "value", "message", "suggestion"])
 
     def __str__(self) -> str:
-        head = (f"{Path(self.source).name}: {self.councils} council(s) checked against COG {self.year}: "
-                f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)")
-        return "\n".join([head] + [f"  {p}" for p in self.problems])
+        head = t("registry.problem.summary", name=Path(self.source).name, councils=self.councils, year=self.year,
+                 errors=len(self.errors), warnings=len(self.warnings))
+        return "\n".join([head] + [f"  {format_problem(p)}" for p in self.problems])
+
+
+def format_problem(problem: Problem, lang: str | None = None) -> str:
+    """One problem as a line in ``lang``: severity, file, row, column, message, value, suggestion."""
+    where = [problem.file]
+    if problem.row is not None:
+        where.append(t("registry.problem.row", lang, row=problem.row))
+    if problem.column:
+        where.append(t("registry.problem.column", lang, column=problem.column))
+    severity = t(f"registry.problem.{problem.severity}", lang) if problem.severity in ("error", "warning") \
+        else problem.severity
+    text = t("registry.problem.line", lang, severity=severity, where=", ".join(where), message=problem.message)
+    if problem.value not in (None, ""):
+        text += t("registry.problem.value", lang, value=repr(problem.value))
+    if problem.suggestion:
+        text += t("registry.problem.suggestion", lang, suggestion=problem.suggestion)
+    return text
+
+
+def format_registry_error(error) -> str:
+    """A :class:`~clsm_geo.errors.RegistryError` as the CLI prints it: the message, each error, the hint."""
+    lines = [error.message] + [f"  {format_problem(p)}" for p in error.problems if p.severity == "error"]
+    if error.hint:
+        lines.append("  " + t("registry.problem.hint", hint=error.hint))
+    return "\n".join(lines)
 
 
 def _order(problem: Problem) -> tuple:
@@ -51,10 +77,17 @@ def validate(path, year: int = 2024) -> ValidationReport:
     from .geography import geography
     from .perimeters import build_perimeters
     from .registry import read_registry
+    from .vintages import check_year
 
+    year = check_year(year)
     registry = read_registry(path, strict=False)
     cog_year = geography(year, nearest=True).year
     perimeters = build_perimeters(registry, cog_year)
-    problems = sorted(set(registry.problems) | set(perimeters.problems), key=_order)
+    late = [Problem("warning", Path(str(path)).name, int(row), "created", str(created),
+                    t("cli.validate.created_after", created=int(created), year=year),
+                    t("cli.validate.created_after_fix", created=int(created)))
+            for row, created in zip(registry.councils["row"], registry.councils["created"])
+            if pd.notna(created) and int(created) > year]
+    problems = sorted(set(registry.problems) | set(perimeters.problems) | set(late), key=_order)
     total = len(registry) + len({p.row for p in registry.problems if p.severity == "error"})
     return ValidationReport(source=str(path), year=cog_year, councils=total, problems=tuple(problems))

@@ -1,14 +1,22 @@
 """A tour of the clsm_geo Python API on the fictitious example registry (runs offline).
 
-    python examples/api_tour.py
+    python examples/api_tour.py [--out DIR]
+
+Files are written under ``--out`` (default ``out/api-tour`` in the current folder), never beside the package.
 """
 
+import argparse
 from pathlib import Path
 
 import clsm_geo
 
 HERE = Path(__file__).resolve().parent
 REGISTRY = HERE / "registry_fictitious.csv"
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--out", default="out/api-tour", help="output folder (default: out/api-tour here)")
+OUT = Path(parser.parse_args().out)
+clsm_geo.settings.configure(offline=True)
 
 # 1. Reference geography of a COG year: communes, arrondissements, EPCI, departments, regions (EPSG:4326).
 geo = clsm_geo.geography(2024)
@@ -35,6 +43,9 @@ print(res.councils_table[["id", "name", "scale", "n_communes", "qpv_covered"]].h
 if res.reconciliation is not None:
     print(res.reconciliation[["code_qp", "status_commune", "status_geometry", "reason"]].head(3).to_string())
 
-# 6. Files: summary.json, qpv.csv, councils.csv, regions.csv, departments.csv (+ xlsx, geojson, parquet).
-written = res.to_files(HERE.parent / "out" / "api-tour", formats=("csv", "xlsx"))
-print(f"{len(written)} files written")
+# 6. Territories by code or name: any case, accents optional.
+print(clsm_geo.region("ile-de-france"), clsm_geo.department("seine st denis"))
+
+# 7. Files: summary.json, qpv.csv, councils.csv, regions.csv, departments.csv (+ xlsx, geojson, parquet).
+written = res.to_files(OUT, formats=("csv", "xlsx"))
+print(f"{len(written)} files written to {OUT}/")

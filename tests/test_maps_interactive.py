@@ -172,4 +172,4 @@ def test_cli_interactive(tmp_path, capsys):
     assert "L.Control.ClsmSearch" in page and not re.search(r"<script[^>]+src=", page)
     code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",
                  str(tmp_path / "x.html")])
-    assert code == 2 and "unknown region code" in capsys.readouterr().err
+    assert code == 2 and "région inconnue\u00a0: 99" in capsys.readouterr().err

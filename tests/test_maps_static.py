@@ -165,4 +165,4 @@ def test_cli_choropleth(res, tmp_path, capsys):
     assert "10 – 25" in _texts(out.read_text(encoding="utf-8"))
     code = main(["--offline", "--quiet", "map", "councils", "--registry", str(REGISTRY), "--out",
                  str(tmp_path / "c.txt")])
-    assert code == 2 and "png, .svg or .pdf" in capsys.readouterr().err
+    assert code == 2 and "png, .svg ou .pdf" in capsys.readouterr().err

@@ -12,6 +12,14 @@ from clsm_geo.registry import parse_year, read_registry, split_codes
 HEADER = "id;name;status;created;communes;epci\n"
 
 
+@pytest.fixture(autouse=True)
+def _english(request):
+    """The tests written against the English messages read them in English; ``french`` tests opt out."""
+    from clsm_geo import i18n
+
+    i18n.set_lang("fr" if getattr(request.function, "french", False) else "en")
+
+
 def write(tmp_path, text: str, name="reg.csv", encoding="utf-8"):
     path = tmp_path / name
     path.write_bytes(text.encode(encoding))
@@ -161,3 +169,116 @@ def test_parse_year(text, year):
 
 def test_split_codes():
     assert split_codes(" 75118 ; 75119,75120|13201\n13202 ") == ["75118", "75119", "75120", "13201", "13202"]
+
+
+# --- suggestions: the closest valid value (rapidfuzz), messages in French by default -----------------------
+
+def french(test):
+    """Read the messages in French (the default language) in this test."""
+    test.french = True
+    return test
+
+
+def by_place(problems):
+    return {(p.row, p.column): p for p in problems}
+
+
+@french
+def test_a_commune_name_gets_its_insee_codes_with_the_department(tmp_path):
+    path = write(tmp_path, HEADER + "A;CLSM A;actif;2015;Toulouse;\nB;CLSM B;actif;2015;Saint Denis;\n"
+                                    "C;CLSM C;actif;2015;Toulous;\nD;CLSM D;actif;2015;3155;\n")
+    problems = by_place(read_registry(path, strict=False).problems)
+    toulouse = problems[(2, "communes")]
+    assert toulouse.severity == "error" and toulouse.value == "Toulouse"
+    assert toulouse.message == "nom de commune à la place d'un code INSEE"
+    assert toulouse.suggestion == "code(s) INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))"
+    homonyms = problems[(3, "communes")].suggestion           # every Saint-Denis, with its department
+    assert "93066 (Saint-Denis, Seine-Saint-Denis (93))" in homonyms and "97411 (Saint-Denis, La Réunion (974))" in homonyms
+    typo = problems[(4, "communes")]
+    assert typo.suggestion.startswith("noms les plus proches\u00a0: 31555 (Toulouse")
+    assert "31555" not in (problems[(5, "communes")].suggestion or "")   # digits: no name look-up, the code rule
+
+
+@french
+def test_an_epci_name_gets_its_siren(tmp_path):
+    path = write(tmp_path, HEADER + "A;CLSM A;actif;2015;;Toulouse Métropole\n")
+    problem = by_place(read_registry(path, strict=False).problems)[(2, "epci")]
+    assert problem.suggestion == "code(s) SIREN\u00a0: 243100518 (Toulouse Métropole)"
+
+
+@french
+@pytest.mark.parametrize("typo, expected", [("actf", "actif"), ("ACTIF ", None), ("en projt", "en_projet"),
+                                            ("fermé", None), ("sommeil", None), ("en_someil", "en_sommeil")])
+def test_a_status_typo_proposes_the_closest_status(tmp_path, typo, expected):
+    path = write(tmp_path, HEADER + f"A;CLSM A;{typo};2015;31555;\n")
+    problems = by_place(read_registry(path, strict=False).problems)
+    if expected is None:                                       # accepted spellings stay accepted
+        assert (2, "status") not in problems
+    else:
+        assert problems[(2, "status")].suggestion.startswith(f"vouliez-vous dire «\u00a0{expected}\u00a0»")
+
+
+@french
+def test_an_unknown_or_misspelt_column_names_the_expected_one(tmp_path):
+    path = write(tmp_path, "id;name;statut;created;comunes;notse\nA;CLSM A;actif;2015;31555;\n")
+    with pytest.raises(RegistryError) as info:                 # 'comunes' is not read: no perimeter column
+        read_registry(path)
+    problems = by_place(info.value.problems)
+    assert problems[(1, "communes")].suggestion == "renommez la colonne «\u00a0comunes\u00a0» en «\u00a0communes\u00a0»"
+    reg = read_registry(write(tmp_path, "id;name;statut;created;communes;notse\nA;CLSM A;actif;2015;31555;\n",
+                              name="r2.csv"), strict=False)
+    notse = by_place(reg.problems)[(1, "notse")]
+    assert notse.severity == "warning" and notse.suggestion.startswith("vouliez-vous dire «\u00a0notes\u00a0»")
+    with pytest.raises(RegistryError) as info:
+        read_registry(write(tmp_path, "id;nom;statu;created;communes\nA;x;actif;2015;31555\n", name="r3.csv"))
+    assert by_place(info.value.problems)[(1, "status")].suggestion == "renommez la colonne «\u00a0statu\u00a0» en «\u00a0status\u00a0»"
+
+
+@french
+def test_closing_years_that_contradict_the_status_are_warned(tmp_path):
+    import datetime
+
+    future = datetime.date.today().year + 5
+    path = write(tmp_path, "id;name;status;created;communes;closed\nA;CLSM A;actif;2015;31555;2020\n"
+                           f"B;CLSM B;en_sommeil;2015;31555;{future}\nC;CLSM C;ferme;2015;31555;2019\n")
+    reg = read_registry(path)                                   # warnings only: the registry is read
+    warnings = by_place(reg.problems)
+    assert warnings[(2, "closed")].message == "conseil actif avec une année de fermeture"
+    assert warnings[(3, "closed")].message.startswith(f"année de fermeture {future} dans le futur")
+    assert (4, "closed") not in warnings
+
+
+@french
+def test_the_validation_report_warns_on_a_creation_after_the_studied_year(tmp_path):
+    from clsm_geo.validation import validate
+
+    path = write(tmp_path, "id;name;status;created;communes\nA;CLSM A;actif;2015;31555\nB;CLSM B;actif;2025;69123\n")
+    report = validate(path, 2024)
+    late = [p for p in report.warnings if p.column == "created"]
+    assert [(p.row, p.value) for p in late] == [(3, "2025")]
+    assert late[0].message == "créé en 2025, après l'année étudiée 2024\u00a0: il n'est pas compté cette année"
+    assert report.ok
+    text = str(report)
+    assert text.startswith("reg.csv\u00a0: 2 conseil(s) vérifié(s) avec le COG 2024\u00a0: 0 erreur(s), 1 avertissement(s)")
+    assert "avertissement\u00a0: reg.csv, ligne 3, colonne «\u00a0created\u00a0»" in text
+
+
+@french
+def test_the_informative_region_column_is_checked_with_the_closest_names(tmp_path):
+    path = write(tmp_path, "id;name;status;created;communes;region\nA;CLSM A;actif;2015;31555;Occitanie\n"
+                           "B;CLSM B;actif;2015;31555;76\nC;CLSM C;actif;2015;31555;Ocitanie\n"
+                           "D;CLSM D;actif;2015;31555;31\n")
+    problems = by_place(read_registry(path).problems)
+    assert (2, "region") not in problems and (3, "region") not in problems
+    assert problems[(4, "region")].severity == "warning"
+    assert problems[(4, "region")].suggestion.startswith("les plus proches\u00a0: Occitanie (76)")
+    assert problems[(5, "region")].message == "31 n'est pas un code de région\u00a0: c'est le département Haute-Garonne"
+
+
+def test_years_outside_the_shipped_data_are_refused_by_the_api_too(tmp_path):
+    from clsm_geo.validation import validate
+
+    path = write(tmp_path, HEADER + "A;CLSM A;actif;2015;31555;\n")
+    for year in (2014, 2026, "x"):
+        with pytest.raises(InputError, match="possible years 2015 to 2025"):
+            validate(path, year)

@@ -1,8 +1,11 @@
 """The ``clsm-geo`` command. It parses arguments, calls the public API and prints; no logic of its own.
 
 Each command lives in its own module of this package with a ``register(subparsers)`` function that adds
-its parser with ``set_defaults(handler=...)``. Exit codes: 0 success, 2 bad input (with the
-validation report), 1 any other failure. Errors are printed as sentences; a traceback only with ``--debug``.
+its parser with ``set_defaults(handler=...)``. Global options (``--offline``, ``-q``, ``--lang``, ...) are
+accepted anywhere on the line, before or after the command name. Every option and input is checked before
+any computation (``check(args)`` of the command's module, when it has one). Exit codes: 0 success, 2 bad
+input (with the validation report), 1 any other failure. Errors are printed as sentences in the chosen
+language; a traceback only with ``--debug``.
 """
 
 from __future__ import annotations
@@ -15,41 +18,69 @@ import warnings
 from .. import __version__
 from .. import settings as _settings
 from ..errors import ClsmGeoError, RegistryError
-from ..i18n import LANGS, set_lang
+from ..i18n import LANGS, set_lang, t
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
 COMMANDS = ("coverage", "validate", "registry", "compare", "trend", "report", "data", "gaps", "maps")
+#: Global options: (flags, argparse keywords). Their defaults live on the main parser only.
+GLOBAL_OPTIONS = (
+    (("--data-dir",), {"metavar": "DIR", "help": "folder for downloaded official files (env CLSM_GEO_DATA_DIR; "
+                                                 "default: the user cache folder)"}),
+    (("--offline",), {"action": "store_true", "help": "never use the network (interactive maps: self-contained "
+                                                      "page, no CDN, no tiles)"}),
+    (("--quiet", "-q"), {"action": "store_true", "help": "only the headline and errors; no progress bars"}),
+    (("--verbose", "-v"), {"action": "store_true", "help": "full provenance of the data (QPV source with its "
+                                                          "location and checksum)"}),
+    (("--debug",), {"action": "store_true", "help": "show tracebacks of internal errors"}),
+    (("--lang",), {"choices": LANGS, "help": "language of what a person reads: fr (default) or en "
+                                             "(env CLSM_GEO_LANG); machine files keep their codes"}),
+    (("--csv-dialect",), {"choices": _settings.CSV_DIALECTS, "help": "CSV flavour: rfc4180 (default) or "
+                                                                     "excel-fr (UTF-8 with BOM, ';', decimal comma)"}),
+)
+_DEFAULTS = {"data_dir": None, "offline": None, "quiet": False, "verbose": False, "debug": False, "lang": None,
+             "csv_dialect": None}
+
+
+def _add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    group = parser.add_argument_group("global options (anywhere on the line)")
+    for flags, kwargs in GLOBAL_OPTIONS:
+        group.add_argument(*flags, **kwargs, **({} if top else {"default": argparse.SUPPRESS}))
+    if top:
+        parser.set_defaults(**_DEFAULTS)
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser):
+    """Every parser under ``parser`` (commands and sub-commands such as ``map choropleth``)."""
+    for action in parser._actions:  # argparse has no public walk of sub-parsers
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield child
+                yield from _leaf_parsers(child)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="clsm-geo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"clsm-geo {__version__}")
-    parser.add_argument("--data-dir", metavar="DIR", help="folder for downloaded official files "
-                        "(env CLSM_GEO_DATA_DIR; default: the user cache folder)")
-    parser.add_argument("--offline", action="store_true", default=None, help="never use the network")
-    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars, less output")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
-    parser.add_argument("--lang", choices=LANGS, help="language of what a person reads: fr (default) or en "
-                        "(env CLSM_GEO_LANG); machine files keep their codes")
-    parser.add_argument("--csv-dialect", choices=_settings.CSV_DIALECTS, help="CSV flavour: rfc4180 (default) "
-                        "or excel-fr (UTF-8 with BOM, ';', decimal comma) for French Excel")
+    _add_globals(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for child in _leaf_parsers(parser):
+        _add_globals(child, top=False)
     return parser
 
 
 def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Data warnings as one plain line on stderr (no source location: it is for users)."""
-    from ..i18n import t
-
-    print(t("warnings.prefix", None, message=message), file=sys.stderr)
+    print(t("cli.warning", message=message), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _print_warning
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.offline is False:
+        args.offline = None
     _settings.configure(data_dir=args.data_dir, offline=args.offline, csv_dialect=args.csv_dialect,
                         progress=False if args.quiet or not sys.stderr.isatty() else None)
     set_lang(args.lang)
@@ -57,15 +88,22 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"CLSM_GEO_CSV_DIALECT={_settings.get().csv_dialect!r}: choose one of "
                      + ", ".join(_settings.CSV_DIALECTS))
     try:
+        checker = getattr(args, "check", None)
+        if checker is not None:
+            checker(args)
         return args.handler(args) or 0
     except RegistryError as exc:
-        print(str(exc), file=sys.stderr)
+        from ..validation import format_registry_error
+
+        print(format_registry_error(exc), file=sys.stderr)
         return exc.exit_code
     except ClsmGeoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(t("cli.error", message=exc.message), file=sys.stderr)
+        if exc.hint:
+            print("  " + t("cli.hint", hint=exc.hint), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(t("cli.interrupted"), file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
         sys.stderr.close()
@@ -73,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an internal error: say so plainly; the traceback only with --debug
         if args.debug:
             raise
-        print(f"internal error: {type(exc).__name__}: {exc}\n  rerun with --debug and report it", file=sys.stderr)
+        print(t("cli.internal_error", name=type(exc).__name__, message=exc), file=sys.stderr)
         return 1
 
 

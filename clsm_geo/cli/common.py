@@ -1,25 +1,125 @@
-"""Arguments and printing shared by several commands."""
+"""Arguments, checks and printing shared by several commands.
+
+Every command registers a ``check`` (``set_defaults(check=...)``) that reads and verifies all its options and
+inputs before any computation: years, territories, formats, thresholds, files. ``main`` calls it first.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+from pathlib import Path
 
 from .. import settings as _settings
+from ..errors import InputError
+from ..i18n import t
+from ..provenance import source_line
+
 
 
 def add_year(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--year", type=int, default=2024, help="year of the figures (31 December), default 2024")
+    p.add_argument("--year", type=int, default=2024,
+                   help="year of the figures (31 December), default 2024; from 2015 to the last shipped COG year")
+
+
+def add_registry(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    p.add_argument("--registry", required=required, metavar="PATH",
+                   help="councils' registry: CSV, XLSX, GeoJSON or GeoPackage")
 
 
 def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
     """--year, --registry, --qpv, --method, --partial-threshold: what every coverage-based command takes."""
     add_year(p)
-    p.add_argument("--registry", required=True, metavar="PATH",
-                   help="councils' registry: CSV, XLSX, GeoJSON or GeoPackage")
+    add_registry(p)
     p.add_argument("--qpv", metavar="PATH_OR_URL", help="QPV file, folder or URL (default: cache, then shipped)")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--partial-threshold", type=float, metavar="SHARE",
-                   help="geometry method: partial above this share of the QPV area (default 0.01)")
+                   help="a QPV with more than this share (0 to 1) of its area inside active councils' "
+                        "perimeters is partly covered, and partly covered QPV are counted among the covered ones "
+                        "(default 0.01, i.e. 1 %%; geometry method)")
+    p.set_defaults(check=check_coverage_inputs)
+
+
+def add_territory(p: argparse.ArgumentParser) -> None:
+    """--region and --department: a code or a name, any case, accents optional."""
+    p.add_argument("--region", metavar="CODE_OR_NAME",
+                   help="one region: INSEE code (11) or name (Île-de-France, ile-de-france)")
+    p.add_argument("--department", metavar="CODE_OR_NAME",
+                   help="one department: INSEE code (93, 2A) or name (Seine-Saint-Denis)")
+
+
+# ------------------------------------------------------------------------------------------------ checks
+
+
+def check_year(year: int, option: str = "--year") -> int:
+    """``year`` when the shipped data can measure it (2015 to the last shipped COG year), else InputError."""
+    from ..vintages import check_year as check
+
+    return check(year)
+
+
+def check_file(path, option: str) -> None:
+    """An existing file or folder (URLs pass: they are checked when fetched)."""
+    if path is None or re.match(r"^[a-z][a-z0-9+.-]*://", str(path), re.IGNORECASE):
+        return
+    if not Path(path).exists():
+        raise InputError(t("cli.option.file_missing", option=option, path=path),
+                         hint=t("cli.option.file_missing_hint", cwd=os.getcwd()))
+
+
+def check_coverage_inputs(args) -> None:
+    """Year, registry and QPV files, threshold; territories when the command has them."""
+    check_year(args.year)
+    check_file(args.registry, "--registry")
+    check_file(getattr(args, "qpv", None), "--qpv")
+    threshold = getattr(args, "partial_threshold", None)
+    if threshold is not None and not 0 <= threshold < 1:
+        raise InputError(t("cli.option.threshold", value=threshold))
+    check_territory(args)
+    args.registry_data = read_registry_once(args)
+
+
+def read_registry_once(args):
+    """The registry read and checked before any computation (its errors end the command with exit 2)."""
+    from ..registry import read_registry
+
+    return read_registry(args.registry)
+
+
+def check_territory(args) -> None:
+    """Resolve --region / --department to codes (``args.region`` becomes the region code, ``args.territory``
+    the resolved :class:`~clsm_geo.territories.Territory`)."""
+    from .. import territories
+
+    region, department = getattr(args, "region", None), getattr(args, "department", None)
+    args.territory = None
+    if region is not None and department is not None:
+        raise InputError(t("cli.option.region_and_department"))
+    if region is not None:
+        args.territory = territories.region(region, getattr(args, "year", 2024))
+        args.region = args.territory.code
+    elif department is not None:
+        args.territory = territories.department(department, getattr(args, "year", 2024))
+        args.department = args.territory.code
+
+
+def say_territory(args) -> None:
+    """One line naming the territory chosen, with the other reading of its code, then any note the checks left
+    in ``args.notes`` (unless --quiet). Called once every check has passed."""
+    terr = getattr(args, "territory", None)
+    if terr is not None and terr.kind == "region" and terr.other_reading:
+        other = terr.other_reading.split(" ", 1)[1]
+        say(args, t("cli.territory.resolved_region_code", code=terr.code, name=terr.name, other=other))
+    elif terr is not None and terr.kind == "region":
+        say(args, t("cli.territory.resolved_region", code=terr.code, name=terr.name))
+    elif terr is not None:
+        say(args, t("cli.territory.resolved_department", code=terr.code, name=terr.name))
+    for note in getattr(args, "notes", ()):
+        say(args, note)
+
+
+# ------------------------------------------------------------------------------------------------ output
 
 
 def say(args, text: str = "") -> None:
@@ -28,18 +128,41 @@ def say(args, text: str = "") -> None:
         print(text)
 
 
+def load_layer(args, geography: int):
+    """The QPV layer of ``geography`` from --qpv, the cache or the shipped data; prints its source."""
+    from ..qpv import qpv as load_qpv
+
+    layer = load_qpv(geography, args.qpv)
+    say(args, source_line(layer.source))
+    if args.verbose:
+        print(t("cli.source.full", text=layer.source.describe()))
+    return layer
+
+
 def run_coverage(args):
     """Load the QPV layer (printing its source), run the coverage engine, return the result."""
     from ..coverage import coverage
-    from ..qpv import qpv as load_qpv
     from ..qpv import qpv_geography_for_year
 
     if args.partial_threshold is not None:
-        if not 0 <= args.partial_threshold < 1:
-            from ..errors import InputError
-
-            raise InputError(f"--partial-threshold must be in [0, 1), got {args.partial_threshold}")
         _settings.configure(partial_threshold=args.partial_threshold)
-    layer = load_qpv(qpv_geography_for_year(args.year), args.qpv)
-    say(args, f"QPV source: {layer.source.describe()}")
-    return coverage(args.registry, args.year, qpv=layer, method=args.method)
+    say_territory(args)
+    layer = load_layer(args, qpv_geography_for_year(args.year))
+    registry = getattr(args, "registry_data", None) or args.registry
+    result = coverage(registry, args.year, qpv=layer, method=args.method)
+    warn_scope(result.summary, args.year)
+    return result
+
+
+def warn_scope(summary: dict, year: int) -> None:
+    """A warning on stderr when the QPV file covers only some regions (even with --quiet: it changes what the
+    figures mean)."""
+    import sys
+
+    from ..territories import names
+
+    if summary.get("qpv_scope") != "partial":
+        return
+    print(t("cli.warning", message=t("cli.qpv_scope.partial", present=names(summary["qpv_regions"], year),
+                                     missing=names(summary["qpv_regions_missing"], year),
+                                     n=summary["qpv_total"])), file=sys.stderr)

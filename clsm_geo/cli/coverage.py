@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import i18n
-from .common import add_coverage_inputs, run_coverage, say
+from ..errors import InputError
+from ..i18n import t
+from .common import add_coverage_inputs, check_coverage_inputs, run_coverage, say
 
 
 def register(sub) -> None:
@@ -14,11 +16,23 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-coverage-YEAR)")
     p.add_argument("--format", default="csv,xlsx", help="comma-separated: csv,xlsx,geojson,parquet (default "
                    "csv,xlsx: the tables as CSV and coverage.xlsx, the workbook for people)")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, check=check)
+
+
+def check(args) -> None:
+    """Inputs, then the output formats, before any computation."""
+    from ..result import FORMATS
+
+    check_coverage_inputs(args)
+    args.formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    unknown = [f for f in args.formats if f not in FORMATS]
+    if unknown or not args.formats:
+        raise InputError(t("cli.option.formats", formats=", ".join(unknown) or repr(args.format)),
+                         hint=t("cli.option.formats_hint", choices=", ".join(FORMATS)))
 
 
 def run(args) -> int:
-    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    formats = args.formats
     result = run_coverage(args)
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
     written = result.to_files(out, formats)

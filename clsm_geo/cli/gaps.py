@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import i18n
-from .common import add_coverage_inputs, run_coverage, say
+from ..errors import InputError
+from ..i18n import t
 from .coverage import files_written
+from .common import add_coverage_inputs, check_coverage_inputs, run_coverage, say
 
 
 def register(sub) -> None:
@@ -27,7 +29,13 @@ def register(sub) -> None:
     add_coverage_inputs(p)
     p.add_argument("--steps", type=int, default=20, metavar="K", help="number of actions (default 20)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-plan-YEAR)")
-    p.set_defaults(handler=run_plan)
+    p.set_defaults(handler=run_plan, check=check_plan)
+
+
+def check_plan(args) -> None:
+    check_coverage_inputs(args)
+    if args.steps < 0:
+        raise InputError(t("cli.option.steps", value=args.steps))
 
 
 def run_uncovered(args) -> int:
@@ -95,12 +103,9 @@ def gap_lines(table, lang: str | None = None, most: int = 3) -> list[str]:
 
 def run_plan(args) -> int:
     from .. import io as _io
-    from ..errors import InputError
     from ..plan import plan, priorities
     from ..workbook import write_workbook
 
-    if args.steps < 0:
-        raise InputError(f"--steps must be 0 or more, got {args.steps}")
     result = run_coverage(args)
     steps = plan(result, args.steps)
     ranks = priorities(result)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import i18n
-from .common import add_coverage_inputs, run_coverage, say
+from ..errors import InputError
+from ..i18n import t
+from .common import add_coverage_inputs, add_territory, check_coverage_inputs, run_coverage, say
 
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
 
@@ -19,28 +21,26 @@ def register(sub) -> None:
     c.add_argument("--level", choices=("region", "department"),
                    help="territories to colour (default: region nationally, department with --region)")
     _classes(c)
-    c.set_defaults(handler=run_choropleth)
+    c.set_defaults(handler=run_choropleth, suffix="png")
 
     k = kinds.add_parser("councils", help="council perimeters by status over departments")
     _common(k, "png")
-    k.set_defaults(handler=run_static, draw="councils_map")
+    k.set_defaults(handler=run_static, draw="councils_map", suffix="png")
 
     q = kinds.add_parser("qpv", help="QPV by coverage status (covered, partly covered, not covered)")
     _common(q, "png")
-    q.set_defaults(handler=run_static, draw="qpv_map")
+    q.set_defaults(handler=run_static, draw="qpv_map", suffix="png")
 
     i = kinds.add_parser("interactive", help="interactive HTML map (Leaflet): councils, QPV, choropleth, search")
     _common(i, "html")
-    i.add_argument("--offline", dest="offline_page", action="store_true",
-                   help="self-contained page: Leaflet inlined, no CDN, no web tiles (implied by the global "
-                        "--offline)")
     _classes(i)
-    i.set_defaults(handler=run_interactive)
+    i.set_defaults(handler=run_interactive, suffix="html")
 
 
 def _common(p, suffix: str) -> None:
     add_coverage_inputs(p)
-    p.add_argument("--region", metavar="CODE", help="zoom on one region (INSEE code, e.g. 11)")
+    add_territory(p)
+    p.set_defaults(check=check)
     p.add_argument("--out", metavar="FILE",
                    help=f"output file (.png, .svg or .pdf for static maps; default clsm-geo-KIND-YEAR.{suffix})"
                    if suffix != "html" else "output HTML file (default clsm-geo-map-YEAR.html)")
@@ -59,15 +59,31 @@ def _classes(p) -> None:
                    help="colour scheme (default YlGnBu for static maps, Purples for the interactive map)")
 
 
+def check(args) -> None:
+    """Inputs, territory, classes and the output file name, before any computation. A department zooms the
+    map on its region (the maps are drawn region by region) and says so."""
+    check_coverage_inputs(args)
+    if getattr(args, "classes", 1) < 1:
+        raise InputError(t("cli.option.classes", value=args.classes))
+    args.bin_bounds = _bins(args) if hasattr(args, "bins") else None
+    if args.suffix != "html":
+        _check_static(_out(args, "x", "png"))
+    if args.territory is not None and args.territory.kind == "department":
+        from ..territories import region
+
+        reg = region(args.territory.region, args.year)
+        args.notes = [t("cli.option.department_not_drawn", code=args.territory.code, region=reg.code,
+                        region_name=reg.name)]
+        args.region = reg.code
+
+
 def _bins(args):
     if not args.bins:
         return None
-    from ..errors import InputError
-
     try:
         return [float(b) for b in args.bins.split(",") if b.strip()]
     except ValueError:
-        raise InputError(f"--bins must be numbers separated by commas, got {args.bins!r}") from None
+        raise InputError(t("cli.option.bins", value=repr(args.bins))) from None
 
 
 def _palette(args) -> dict:
@@ -92,10 +108,9 @@ def run_choropleth(args) -> int:
     from ..maps.static import choropleth
 
     out = _out(args, "choropleth", "png")
-    _check_static(out)
     result = run_coverage(args)
     choropleth(result, level=args.level, indicator=args.indicator, scheme=args.scheme, k=args.classes,
-               bins=_bins(args), region=args.region, path=out, **_palette(args))
+               bins=args.bin_bounds, region=args.region, path=out, **_palette(args))
     return _done(args, out)
 
 
@@ -104,7 +119,6 @@ def run_static(args) -> int:
 
     kind = "councils" if args.draw == "councils_map" else "qpv"
     out = _out(args, kind, "png")
-    _check_static(out)
     result = run_coverage(args)
     getattr(static, args.draw)(result, region=args.region, path=out)
     return _done(args, out)
@@ -115,18 +129,17 @@ def run_interactive(args) -> int:
     from ..maps.interactive import interactive_map, write_html
 
     out = _out(args, "map", "html")
-    offline = bool(args.offline_page or settings.get().offline)
+    offline = bool(settings.get().offline)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
-                        scheme=args.scheme, k=args.classes, bins=_bins(args), **_palette(args))
+                        scheme=args.scheme, k=args.classes, bins=args.bin_bounds, **_palette(args))
     write_html(m, out)
     say(args, i18n.t("console.map.offline" if offline else "console.map.online"))
     return _done(args, out)
 
 
 def _check_static(out: Path) -> None:
-    from ..errors import InputError
     from ..maps.static import FORMATS
 
     if out.suffix.lstrip(".").lower() not in FORMATS:
-        raise InputError(f"cannot write a map as {out.name!r}", hint="use a .png, .svg or .pdf file name")
+        raise InputError(t("cli.option.map_suffix", name=repr(out.name)), hint=t("cli.option.map_suffix_hint"))

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from .common import add_coverage_inputs, run_coverage, say
+from ..errors import InputError
+from ..i18n import t
+from .common import add_coverage_inputs, add_territory, check_coverage_inputs, check_file, check_year, run_coverage, say
 
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="the yearly 'état du réseau' report (HTML + Markdown)")
     add_coverage_inputs(p)
-    p.add_argument("--region", metavar="CODE", help="regional variant, e.g. 11 (Île-de-France) or 32")
+    add_territory(p)
     p.add_argument("--from", dest="from_year", type=int, help="first year of the trend chart (default: none)")
     p.add_argument("--qpv-2015", metavar="PATH_OR_URL", help="QPV 2015 geography for the trend years before 2024")
     p.add_argument("--online-map", action="store_true",
                    help="embed the map with CDN scripts and web tiles (default: fully offline page)")
     p.add_argument("--out", metavar="FILE.html", default="report.html", help="output page (default report.html)")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, check=check)
+
+
+def check(args) -> None:
+    """Inputs, territory, trend years and files before any computation (a department: its region's report)."""
+    check_coverage_inputs(args)
+    check_file(args.qpv_2015, "--qpv-2015")
+    if args.from_year is not None:
+        check_year(args.from_year, "--from")
+        if args.from_year > args.year:
+            raise InputError(t("cli.year.range", start=args.from_year, end=args.year))
+    if args.territory is not None and args.territory.kind == "department":
+        from ..territories import region
+
+        reg = region(args.territory.region, args.year)
+        args.notes = [t("cli.option.department_not_drawn", code=args.territory.code, region=reg.code,
+                        region_name=reg.name)]
+        args.region = reg.code
 
 
 def run(args) -> int:

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+from ..errors import InputError
+from ..i18n import t
+from .common import add_registry, add_year, check_file, check_year
+
 
 def register(sub) -> None:
-    p = sub.add_parser("validate", help="check a registry and list every problem")
-    p.add_argument("registry", metavar="REGISTRY")
-    p.add_argument("--year", type=int, default=2024, help="COG year the codes are checked against")
+    p = sub.add_parser("validate", help="check a registry and list every problem (exit 2 on errors)")
+    p.add_argument("registry_path", nargs="?", metavar="REGISTRY", help="the registry (same as --registry)")
+    add_registry(p, required=False)
+    add_year(p)
     p.add_argument("--out", metavar="FILE.csv", help="also write the report as CSV")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, check=check)
+
+
+def check(args) -> None:
+    """One registry (positional or --registry), an existing file, a year the data can check."""
+    given = [r for r in (args.registry_path, args.registry) if r is not None]
+    if not given:
+        raise InputError(t("cli.option.registry_missing"))
+    if len(given) == 2 and given[0] != given[1]:
+        raise InputError(t("cli.option.registry_twice", first=given[0], second=given[1]))
+    args.registry = given[0]
+    check_year(args.year)
+    check_file(args.registry, "--registry")
 
 
 def run(args) -> int:

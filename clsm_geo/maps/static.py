@@ -265,7 +265,7 @@ def _departments_of(geo, region):
 
 
 def _figure(geo, region):
-    from matplotlib.figure import Figure
+    from ..figures import InlineFigure as Figure  # a plain Figure that also shows itself in notebooks
 
     if region is None:
         fig = Figure(figsize=insets.FIGSIZE_NATIONAL, dpi=100)
