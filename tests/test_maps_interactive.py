@@ -72,23 +72,80 @@ def pages(res, tmp_path_factory):
     return out
 
 
+def _legend(page: str) -> str:
+    import json
+
+    call = re.search(r"L\.clsmControls\(map_\d+, (\[.*?\]), (\".*?\"), (\[.*?\]),\s+(\{.*?\})\);", page, re.S)
+    return json.loads(call.group(2)), json.loads(call.group(3)), json.loads(call.group(4))
+
+
+def _decoded(page: str) -> str:
+    """The page with JSON ``\\uXXXX`` escapes decoded (folium writes layer names and popups that way)."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+
+
 def test_layers_legend_and_controls_are_in_the_page(pages, res):
-    page = pages["national"].read_text(encoding="utf-8")
-    for layer in ("CLSM active (", "CLSM in project (", "QPV covered (", "QPV partly covered (",
-                  "QPV not covered (", "Regions: share of qpv covered", "Departments: share of qpv covered"):
+    page = _decoded(pages["national"].read_text(encoding="utf-8"))
+    nb = "\u00a0"
+    for layer in ("CLSM actif (", "CLSM en projet (", "QPV couvert (", "QPV partiellement couvert (",
+                  "QPV non couvert (", f"Régions{nb}: part des QPV couverts",
+                  f"Départements{nb}: part des QPV couverts"):
         assert layer in page, layer
-    assert "L.control.layers" in page and "L.Control.ClsmSearch" in page and "L.Control.ClsmLegend" in page
-    assert "L.control.fullscreen" in page and "fitBounds" in page
+    assert "L.control.layers" in page and "L.clsmControls" in page
+    assert "L.control.fullscreen" in page and "fitBounds" in page and '"Plein écran"' in page
     assert page.count("L.tooltip") + page.count("bindTooltip") >= 5 and "bindPopup" in page
-    # the legend names the statuses, the classes and the sources
-    legend = re.search(r"new L\.Control\.ClsmLegend\((\".*?\")\)", page).group(1)
-    for part in ("CLSM perimeters, by status", "not covered", "no data", "registry_fictitious.csv", "COG 2024"):
+    assert page.startswith('<!DOCTYPE html>\n<html lang="fr">') and "<title>CLSM et quartiers prioritaires" in page
+    # the legend names the statuses, the classes (French number format, counts) and the sources
+    legend, views, words = _legend(page)
+    for part in ("Périmètres des CLSM, par statut", "non couvert", "sans objet (aucun QPV)",
+                 "Part des QPV couverts (%)", f"Source{nb}: ANCT (QPV 2024), INSEE et IGN (COG 2024)",
+                 "au 31 décembre 2024"):
         assert part in legend, part
+    assert re.search(r"<span>0 \(\d+\)</span>", legend)
+    assert re.search(rf"<span>\d+ à \d+{nb}% \(\d+\)</span>", legend)
+    assert "registry_fictitious" not in legend
+    assert words["search"] == "Chercher une commune, un QPV…" and words["kinds"][2] == "CLSM"
+    assert words["fold"] == "Replier la légende"
+    # one-click views: metropolitan France and each overseas department, each framing its department
+    assert [v[0] for v in views] == ["Métropole", "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"]
+    reunion = views[4]
+    assert -21.5 < reunion[1] < reunion[3] < -20.8 and 55.1 < reunion[2] < reunion[4] < 56  # S, W, N, E
+    # popups and tooltips: French field names, French numbers
+    for alias in ("Département", "CLSM actifs", "QPV en vigueur", "Part couverte", "Surface couverte",
+                  "Couverture", "Identifiant", "Population"):
+        assert f'"{alias}"' in page, alias
+    assert re.search(rf'"share": ?"\d+{nb}%"', page) and re.search(r'"population": ?"\d{1,3}(\u202f\d{3})+"', page)
     # search index: communes, QPV and councils
     assert '"Villeurbanne (69)",4' in page and re.search(r'"[^"]+ \(QN\d{5}[A-Z]\)",3', page)
-    region = pages["region"].read_text(encoding="utf-8")
-    assert "Regions: share" not in region and "Departments: share" in region
+    region = _decoded(pages["region"].read_text(encoding="utf-8"))
+    assert "Régions" + nb + ": part" not in region and "Départements" + nb + ": part" in region
+    assert _legend(region)[1] == []  # no overseas views in a regional zoom
     assert '"Villeurbanne (69)"' not in region and '"Saint-Denis (93)",4' in region
+
+
+def test_same_classes_and_colours_as_the_static_map(res):
+    from clsm_geo.maps.static import choropleth
+
+    page = interactive_map(res, offline=True).get_root().render()
+    legend = _legend(page)[0]
+    fig = choropleth(res, level="department")
+    handles = fig.legends[0].legend_handles
+    from matplotlib.colors import to_hex
+
+    section = legend.split("Départements")[1]
+    for handle, text in zip(handles[:-1], fig.legends[0].get_texts()):
+        label, count = re.fullmatch(r"(.+)  \((\d+)\)", text.get_text()).groups()
+        assert f'background:{to_hex(handle.get_facecolor())}' in section, label
+        assert f"<span>{label} ({count})</span>" in section, label
+
+
+def test_english_page(res):
+    page = _decoded(interactive_map(res, offline=True, lang="en").get_root().render())
+    legend, views, words = _legend(page)
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert "QPV not covered (" in page and '"Share covered"' in page and "Regions: share of QPV covered" in page
+    assert "Share of QPV covered (%)" in legend and "at 31 December 2024" in legend and "non couvert" not in legend
+    assert views[0][0] == "Metropolitan France" and words["search"] == "Search a commune, QPV…"
 
 
 def test_offline_page_is_self_contained(pages):
@@ -124,7 +181,7 @@ def test_user_text_is_escaped(hostile, tmp_path):
     assert json_html("&lt;script&gt;alert(1)&lt;/script&gt;") in text  # council name (tooltip/popup)
     assert json_html("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;") in text  # council id, QPV name
     assert json_html("&lt;i&gt;n&lt;/i&gt; &amp; &quot;q&quot;") in text  # notes
-    assert json_html("reg&lt;img src=y&gt;.csv") in text  # registry file name in the legend
+    assert "reg<img" not in text and "reg&lt;img" not in text  # the registry file name is not on the map
 
 
 def test_page_is_stable(res, tmp_path):
@@ -167,9 +224,9 @@ def test_cli_interactive(tmp_path, capsys):
     out = tmp_path / "idf.html"
     code = main(["--quiet", "map", "interactive", "--year", "2024", "--registry", str(REGISTRY), "--region",
                  "11", "--offline", "--out", str(out)])
-    assert code == 0 and "map written to" in capsys.readouterr().out
+    assert code == 0 and "carte écrite dans" in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
-    assert "L.Control.ClsmSearch" in page and not re.search(r"<script[^>]+src=", page)
+    assert "L.Control.ClsmSearch" in page and 'lang="fr"' in page and not re.search(r"<script[^>]+src=", page)
     code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",
                  str(tmp_path / "x.html")])
     assert code == 2 and "unknown region code" in capsys.readouterr().err

@@ -81,8 +81,11 @@ def _out(args, kind: str, suffix: str) -> Path:
 
 
 def _done(args, path: Path) -> int:
+    from ..i18n import fmt_decimal, t
+
     size = path.stat().st_size
-    print(f"map written to {path} ({size / 1e6:.1f} MB)" if size >= 1e5 else f"map written to {path}")
+    print(t("maps.cli.written_size", None, path=path, size=fmt_decimal(size / 1e6, 1)) if size >= 1e5
+          else t("maps.cli.written", None, path=path))
     return 0
 
 
@@ -110,6 +113,7 @@ def run_static(args) -> int:
 
 def run_interactive(args) -> int:
     from .. import settings
+    from ..i18n import t
     from ..maps.interactive import interactive_map, write_html
 
     out = _out(args, "map", "html")
@@ -118,8 +122,7 @@ def run_interactive(args) -> int:
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
                         scheme=args.scheme, k=args.classes, bins=_bins(args), **_palette(args))
     write_html(m, out)
-    say(args, "self-contained page: no CDN, no tiles" if offline else
-        "the page loads Leaflet from a CDN and OpenStreetMap tiles (use --offline for a self-contained page)")
+    say(args, t("maps.cli.offline" if offline else "maps.cli.online", None))
     return _done(args, out)
 
 

@@ -21,7 +21,8 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-from .style import COUNCIL_STATUS_LABELS, QPV_STATUS_LABELS
+from ..i18n import fmt_int, fmt_pct, get_lang, t
+from .style import COUNCIL_STATUS_COLORS, QPV_STATUS_COLORS, council_status_label, qpv_status_label
 
 #: Simplification tolerance in degrees (about 300 m and 60 m at French latitudes).
 TOLERANCE_NATIONAL = 0.003
@@ -74,12 +75,12 @@ def feature_collection(geoms, properties: list[dict], ids: list[str]) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-def _fmt_int(value) -> str:
-    return "" if pd.isna(value) else f"{int(value):,}".replace(",", "\u202f")
+def _fmt_int(value, lang: str | None = None) -> str:
+    return "" if pd.isna(value) else fmt_int(value, lang)
 
 
-def _fmt_share(value) -> str:
-    return "" if pd.isna(value) else f"{float(value) * 100:.0f}\u202f%"
+def _fmt_share(value, lang: str | None = None) -> str:
+    return "" if pd.isna(value) else fmt_pct(float(value), 0, lang)
 
 
 @dataclass
@@ -94,8 +95,11 @@ class WebData:
     bounds: tuple[float, float, float, float]  # south, west, north, east to fit
 
 
-def build(res, *, region: str | None = None, tolerance: float | None = None) -> WebData:
+def build(res, *, region: str | None = None, tolerance: float | None = None, lang: str | None = None) -> WebData:
+    """The layers of an interactive map of ``res``, words and numbers in ``lang``."""
     from ..geography import geography
+
+    lang = get_lang(lang)
 
     geo = geography(res.cog_year)
     tol = tolerance if tolerance is not None else (TOLERANCE_REGION if region else TOLERANCE_NATIONAL)
@@ -139,13 +143,14 @@ def build(res, *, region: str | None = None, tolerance: float | None = None) -> 
     notes = _council_notes(res)
     council_layers = {}
     geoms = simplify_each(councils.geometry.values, tol / 4)
-    for status in COUNCIL_STATUS_LABELS:
+    for status in COUNCIL_STATUS_COLORS:
         sel = (councils["status"] == status).to_numpy()
         rows = councils[sel]
         props = [{
-            "name": esc(r.name), "id": esc(r.id), "status": esc(COUNCIL_STATUS_LABELS.get(r.status, r.status)),
-            "scale": esc(r.scale), "communes": _fmt_int(r.n_communes), "population": _fmt_int(r.population),
-            "qpv": _fmt_int(r.qpv_covered), "notes": esc(notes.get(r.id)),
+            "name": esc(r.name), "id": esc(r.id), "status": esc(council_status_label(r.status, lang)),
+            "scale": esc(r.scale), "communes": _fmt_int(r.n_communes, lang),
+            "population": _fmt_int(r.population, lang), "qpv": _fmt_int(r.qpv_covered, lang),
+            "notes": esc(notes.get(r.id)),
             "created": esc("" if pd.isna(r.created) else int(r.created)),
         } for r in rows.itertuples()]
         council_layers[status] = feature_collection(geoms[sel], props, [f"council-{i}" for i in range(sel.sum())])
@@ -155,15 +160,16 @@ def build(res, *, region: str | None = None, tolerance: float | None = None) -> 
         qpv = qpv[qpv["insee_reg"] == region]
     qpv_geoms = _round(qpv.geometry.values, 5)
     qpv_layers = {}
-    for status in QPV_STATUS_LABELS:
+    for status in QPV_STATUS_COLORS:
         sel = (qpv["status"] == status).to_numpy()
         if status == "undetermined" and not sel.any():
             continue
         rows = qpv[sel]
         props = [{
-            "name": esc(r.lib_qp), "code": esc(r.code_qp), "status": esc(QPV_STATUS_LABELS[r.status]),
-            "share": _fmt_share(r.covered_share),
-            "councils": esc("; ".join(f"{council_names.get(c, c)} ({c})" for c in (r.councils or ())) or "none"),
+            "name": esc(r.lib_qp), "code": esc(r.code_qp), "status": esc(qpv_status_label(r.status, lang)),
+            "share": _fmt_share(r.covered_share, lang),
+            "councils": esc("; ".join(f"{council_names.get(c, c)} ({c})" for c in (r.councils or ()))
+                            or t("maps.web.none", lang)),
         } for r in rows.itertuples()]
         qpv_layers[status] = feature_collection(qpv_geoms[sel], props, [f"qpv-{c}" for c in rows["code_qp"]])
 
@@ -179,8 +185,8 @@ def _council_notes(res) -> dict:
     return {i: n for i, n in zip(table["id"], table["notes"]) if isinstance(n, str) and n.strip()}
 
 
-#: Kinds of search entries; an entry stores the index of its kind.
-SEARCH_KINDS = ("region", "department", "CLSM", "QPV", "commune")
+#: Kinds of search entries (words: ``maps.web.kind.*``); an entry stores the index of its kind.
+SEARCH_KINDS = ("region", "department", "council", "qpv", "commune")
 
 
 def _bbox_rows(labels, kind, geoms, decimals=4):
@@ -207,9 +213,9 @@ def _search_index(geo, res, councils, qpv, region) -> list[list]:
                        regs.geometry.values, 3)
     rows += _bbox_rows([f"{n} ({c})" for n, c in zip(deps["lib_dep"], deps["insee_dep"])], "department",
                        deps.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(councils["name"], councils["id"])], "CLSM",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(councils["name"], councils["id"])], "council",
                        councils.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"], qpv["code_qp"])], "QPV",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"], qpv["code_qp"])], "qpv",
                        qpv.geometry.values, 4)
     rows += _bbox_rows([f"{n} ({d})" for n, d in zip(communes["lib_com"], communes["insee_dep"])], "commune",
                        communes.geometry.values, 3)

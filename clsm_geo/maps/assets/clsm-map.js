@@ -1,4 +1,5 @@
-/* clsm-geo map controls (MIT): a search box over communes, QPV, councils and territories, and a legend.
+/* clsm-geo map controls (MIT): a search box over communes, QPV, councils and territories, one-click views
+   (metropolitan France and each overseas department) and a legend.
    Search rows: [label, kind index, lat, lon, half height, half width] (centre and half size of the bounding box).
    Labels are inserted with textContent only; the legend HTML is built and escaped by clsm-geo. */
 (function (L) {
@@ -9,7 +10,7 @@
 
   L.Control.ClsmSearch = L.Control.extend({
     options: { position: "topleft", placeholder: "Search a commune, QPV, council…", maxResults: 12,
-               kinds: ["region", "department", "CLSM", "QPV", "commune"] },
+               kinds: ["region", "department", "CLSM", "QPV", "commune"] },  /* words given by clsm-geo */
     initialize: function (index, options) {
       L.setOptions(this, options);
       this._index = index.map(function (row) { return { row: row, key: fold(row[0]) }; });
@@ -94,19 +95,60 @@
     return group;
   };
 
+  /* One button per view [label, south, west, north, east]: a click (or Enter / Space) flies there. */
+  L.Control.ClsmViews = L.Control.extend({
+    options: { position: "topleft", label: "Go to" },
+    initialize: function (views, options) { L.setOptions(this, options); this._views = views; },
+    onAdd: function (map) {
+      var box = L.DomUtil.create("div", "clsm-views leaflet-bar");
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", this.options.label);
+      this._views.forEach(function (view) {
+        var button = L.DomUtil.create("button", "clsm-view", box);
+        button.type = "button";
+        button.textContent = view[0];
+        button.addEventListener("click", function () {
+          map.flyToBounds([[view[1], view[2]], [view[3], view[4]]], { padding: [10, 10], duration: 0.6 });
+        });
+      });
+      L.DomEvent.disableClickPropagation(box);
+      return box;
+    }
+  });
+
   L.Control.ClsmLegend = L.Control.extend({
-    options: { position: "bottomright" },
+    options: { position: "bottomright", fold: "Fold the legend", unfold: "Unfold the legend", title: "Legend" },
     initialize: function (html, options) { L.setOptions(this, options); this._html = html; },
     onAdd: function () {
+      var o = this.options;
       var div = L.DomUtil.create("div", "clsm-legend leaflet-control");
-      div.innerHTML = this._html;  /* built and escaped by clsm-geo */
+      div.setAttribute("role", "region");
+      div.setAttribute("aria-label", o.title);
+      var toggle = L.DomUtil.create("button", "clsm-legend-toggle", div);
+      toggle.type = "button";
+      var body = L.DomUtil.create("div", "clsm-legend-body", div);
+      body.id = "clsm-legend-body-" + L.stamp(this);
+      body.innerHTML = this._html;  /* built and escaped by clsm-geo */
+      toggle.setAttribute("aria-controls", body.id);
+      var show = function (folded) {
+        div.classList.toggle("clsm-legend-folded", folded);
+        toggle.textContent = folded ? o.title : "\u2013";
+        toggle.title = folded ? o.unfold : o.fold;
+        toggle.setAttribute("aria-label", toggle.title);
+        toggle.setAttribute("aria-expanded", folded ? "false" : "true");
+      };
+      show(false);
+      toggle.addEventListener("click", function () { show(!div.classList.contains("clsm-legend-folded")); });
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
-      var toggle = div.querySelector(".clsm-legend-toggle");
-      if (toggle) {
-        toggle.addEventListener("click", function () { div.classList.toggle("clsm-legend-folded"); });
-      }
       return div;
     }
   });
+
+  /* The page's own controls with their words (w: search, kinds, fold, unfold, legend, views). */
+  L.clsmControls = function (map, index, legend, views, w) {
+    new L.Control.ClsmSearch(index, { placeholder: w.search, kinds: w.kinds }).addTo(map);
+    if (views.length) { new L.Control.ClsmViews(views, { label: w.views }).addTo(map); }
+    new L.Control.ClsmLegend(legend, { fold: w.fold, unfold: w.unfold, title: w.legend }).addTo(map);
+  };
 })(window.L);
