@@ -166,8 +166,10 @@ def test_offline_page_is_self_contained(pages):
 
 
 def test_size_budgets(pages):
-    assert pages["national"].stat().st_size <= 8 * MB, pages["national"].stat().st_size
-    assert pages["region"].stat().st_size <= 2 * MB, pages["region"].stat().st_size
+    """Issue 21: offline national page at most 2 MB, regional at most 600 kB (display simplification and
+    compact coordinates)."""
+    assert pages["national"].stat().st_size <= 2 * MB, pages["national"].stat().st_size
+    assert pages["region"].stat().st_size <= 0.6 * MB, pages["region"].stat().st_size
     assert pages["online"].stat().st_size <= 2 * MB
 
 
@@ -197,6 +199,19 @@ def test_result_map_is_a_folium_map(res):
     assert isinstance(m, folium.Map)
     notebook = m._repr_html_()
     assert "<iframe" in notebook and "ClsmSearch" in notebook
+
+
+def test_compact_geometry_round_trips():
+    poly = shapely.Polygon([(2.3512, 48.8566), (2.36, 48.86), (2.35, 48.87)], [[(2.352, 48.86), (2.353, 48.861),
+                                                                               (2.352, 48.862)]])
+    shape = layers.compact_geometry(shapely.MultiPolygon([poly]), 4)
+    assert shape["z"] == 4 and shape["c"][0][0][:4] == [23512, 488566, 88, 34]  # first point, then steps
+    scale = 1e4
+    rings = []
+    for flat in shape["c"][0]:
+        xy = [(sum(flat[0:i + 1:2]) / scale, sum(flat[1:i + 2:2]) / scale) for i in range(0, len(flat), 2)]
+        rings.append(xy)
+    assert shapely.Polygon(rings[0], rings[1:]).equals_exact(poly, 1e-9)
 
 
 def test_simplified_borders_stay_shared(res):

@@ -91,7 +91,8 @@ def interactive_map(res, *, region: str | None = None, offline: bool = False,
     levels = ["region", "department"] if region is None else ["department"]
     for level in levels:
         section, layers[level] = _add_choropleth(m, data.territories[level], level, indicator, scheme, k, bins,
-                                                 palette, show=(level == levels[0]), lang=lang)
+                                                 palette, show=(level == levels[0]), lang=lang,
+                                                 decimals=data.decimals)
         legend_sections.append(section)
     m.add_child(_Land(layers["department"] if data.land is None else data.land, offline))
     legend_sections.insert(0, _add_councils(m, data, lang))
@@ -112,10 +113,21 @@ def interactive_map(res, *, region: str | None = None, offline: bool = False,
     return m
 
 
+def render_page(m: folium.Map) -> str:
+    """The map's page as one HTML text, data written as compact JSON (no spaces after separators)."""
+    env = folium.GeoJson._template.environment
+    saved = env.policies.get("json.dumps_kwargs")
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
+    try:
+        return m.get_root().render()
+    finally:
+        env.policies["json.dumps_kwargs"] = saved
+
+
 def write_html(m: folium.Map, path) -> Path:
     """Write the map's page atomically (UTF-8)."""
     path = Path(path)
-    page = m.get_root().render()
+    page = render_page(m)
     with atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
         readable(tmp)
@@ -125,7 +137,7 @@ def write_html(m: folium.Map, path) -> Path:
 # ----------------------------------------------------------------------------------------------- layers
 
 
-def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show, lang):
+def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show, lang, decimals):
     label = indicator_label(indicator, lang)
     values = indicator_values(table, indicator)
     classes = classify(values, indicator, scheme=scheme, k=k, bins=bins, palette=palette, lang=lang)
@@ -144,7 +156,8 @@ def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show, 
                       "covered": _layers._fmt_int(row.qpv_covered, lang),
                       "share": _layers._fmt_share(row.qpv_covered_share, lang) if row.qpv_total
                       else esc(t("maps.web.no_qpv", lang))})
-    fc = _layers.feature_collection(table.geometry.values, props, [f"{level}-{c}" for c in table["code"]])
+    fc = _layers.feature_collection(table.geometry.values, props, [f"{level}-{c}" for c in table["code"]],
+                                    decimals)
 
     def style(feature):
         colour = colours.get(feature["id"])

@@ -4,6 +4,26 @@
    Labels are inserted with textContent only; the legend HTML is built and escaped by clsm-geo. */
 (function (L) {
   "use strict";
+  /* Compact geometries written by clsm-geo (integers, differences along each ring) back to GeoJSON. */
+  function ring(flat, scale) {
+    var out = [], x = 0, y = 0;
+    for (var i = 0; i < flat.length; i += 2) { x += flat[i]; y += flat[i + 1]; out.push([x / scale, y / scale]); }
+    return out;
+  }
+  function decode(g) {
+    if (!g || g.c === undefined) { return g; }
+    var scale = Math.pow(10, g.z);
+    var polygon = function (rings) { return rings.map(function (r) { return ring(r, scale); }); };
+    return { type: g.type, coordinates: g.type === "Polygon" ? polygon(g.c) : g.c.map(polygon) };
+  }
+  var addData = L.GeoJSON.prototype.addData;
+  L.GeoJSON.prototype.addData = function (data) {
+    if (data && data.type === "FeatureCollection") {
+      data.features.forEach(function (f) { f.geometry = decode(f.geometry); });
+    }
+    return addData.call(this, data);
+  };
+
   function fold(text) {
     return String(text).normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   }
