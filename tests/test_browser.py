@@ -190,3 +190,165 @@ def test_hostile_text_shows_as_text(hostile_page, driver, tmp_path):
     assert "reg<img" not in shown["legend"]  # the registry's file name is not on the map
     assert any(SCRIPT in r for r in results) and any(IMG in r for r in results) and images == 0, results
     assert alerts == "undefined"
+
+
+# ------------------------------------------------------------------------------------ ways of embedding (issue 21)
+
+from httpserver import Reply, http_server  # noqa: E402,F401
+
+from clsm_geo.maps import embed  # noqa: E402
+from clsm_geo.maps.interactive import render_page  # noqa: E402
+
+_DRAWN = "return document.querySelectorAll('.leaflet-pane path').length"
+_HOST_CSS = ("html,body{margin:0;padding:0} *{box-sizing:content-box} h1,h4{color:red;font:30px serif;display:none} "
+             "button{visibility:hidden;background:red} div{padding:3px} table{border:4px solid red} "
+             "p{font-family:monospace;color:#333}")
+_HOST_STYLES = """return ['body', 'h1', 'p', 'main'].map(s => { const c = getComputedStyle(document.querySelector(s));
+    return [c.margin, c.padding, c.fontFamily, c.color, c.fontSize, c.display, c.width]; });"""
+
+
+@pytest.fixture(scope="module")
+def regional_page(tmp_path_factory):
+    res = _isolated(tmp_path_factory, lambda: clsm_geo.coverage(REGISTRY, 2024))
+    return render_page(interactive_map(res, region="11", offline=True))
+
+
+def _open(driver, url: str, *, frame: bool = False):
+    """Open ``url``, wait for the map to draw (in the first iframe when ``frame``), return console errors and
+    every requested URL."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("performance")
+    driver.get_log("browser")
+    driver.get(url)
+    if frame:
+        WebDriverWait(driver, 20).until(lambda d: d.find_elements("css selector", "iframe"))
+        driver.switch_to.frame(0)
+    WebDriverWait(driver, 20).until(lambda d: d.execute_script(_DRAWN) > 0)
+    drawn = driver.execute_script(_DRAWN)
+    driver.switch_to.default_content()
+    requests = []
+    for entry in driver.get_log("performance"):
+        message = __import__("json").loads(entry["message"])["message"]
+        if message.get("method") == "Network.requestWillBeSent":
+            requests.append(message["params"]["request"]["url"])
+    errors = [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"
+              and "/favicon.ico " not in e["message"]]  # the browser's own request to a test server
+    leaving = [u for u in requests if not u.startswith(("file:", "data:", "about:", "http://localhost:"))
+               and not u.startswith("chrome")]
+    return drawn, errors, leaving
+
+
+def _type(path) -> str:
+    import mimetypes
+
+    kind = mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+    return kind + ("; charset=utf-8" if kind.startswith("text/") or kind.endswith("javascript") else "")
+
+
+def _local(server, path: str) -> str:
+    """The server's URL by the name ``localhost`` (the test browser resolves no other name, not even IPs)."""
+    return f"http://localhost:{server.port}{path}"
+
+
+def test_strict_csp_split_assets(regional_page, driver, http_server, tmp_path):
+    files = embed.split_assets(regional_page, tmp_path / "idf.html")
+    page = files[0].read_text(encoding="utf-8")
+    assert "<script>" not in page and "<style>" not in page and " style=" not in page
+    headers = {"Content-Security-Policy": embed.STRICT_CSP}
+    for f in [p for p in tmp_path.rglob("*") if p.is_file()]:
+        rel = "/" + f.relative_to(tmp_path).as_posix()
+        http_server.serve_file(rel, f, script=[Reply(headers=headers)], content_type=_type(f))
+    driver.set_window_size(1200, 800)
+    drawn, errors, leaving = _open(driver, _local(http_server, "/idf.html"))
+    assert drawn > 100 and errors == [] and leaving == [], (drawn, errors, leaving)
+    legend = driver.execute_script("return getComputedStyle(document.querySelector('.clsm-legend')).position")
+    assert legend == "relative"  # the stylesheets applied
+    swatch = driver.execute_script("return getComputedStyle(document.querySelector('.clsm-legend .sw.dot'))"
+                                   ".backgroundColor")
+    assert swatch == "rgb(0, 114, 178)"  # colours set through the CSSOM, allowed by the policy
+    # the single-file page under the exact policy printed for it
+    single = tmp_path / "single.html"
+    single.write_text(regional_page, encoding="utf-8")
+    http_server.serve_file("/single.html", single, content_type=_type(single),
+                           script=[Reply(headers={"Content-Security-Policy": embed.inline_csp(regional_page)})])
+    drawn, errors, leaving = _open(driver, _local(http_server, "/single.html"))
+    assert drawn > 100 and errors == [] and leaving == [], (drawn, errors, leaving)
+
+
+def test_iframes_plain_and_sandboxed(national_page, driver, tmp_path):
+    host = tmp_path / "host.html"
+    for sandbox in ("", ' sandbox="allow-scripts"'):
+        host.write_text(f'<!DOCTYPE html><html lang="fr"><title>h</title><iframe src="{national_page.as_uri()}"'
+                        f' width="900" height="600"{sandbox}></iframe></html>', encoding="utf-8")
+        driver.set_window_size(1200, 800)
+        drawn, errors, leaving = _open(driver, host.as_uri(), frame=True)
+        assert drawn > 1000 and errors == [] and leaving == [], (sandbox, errors, leaving)
+        driver.switch_to.frame(0)
+        display, enabled = driver.execute_script(
+            "return [getComputedStyle(document.querySelector('.leaflet-control-zoom-fullscreen')).display,"
+            " document.fullscreenEnabled]")
+        driver.switch_to.default_content()
+        assert (display == "none") == (not enabled), (sandbox, display, enabled)  # never a button doing nothing
+        if sandbox:
+            assert display == "none"  # a sandbox without allow-fullscreen
+
+
+def test_pasted_snippet_in_an_aggressive_host(regional_page, driver, tmp_path):
+    fragment = embed.snippet(regional_page, title="Carte des CLSM")
+    assert fragment.startswith("<iframe") and fragment.count("<iframe") == 1
+    body = "<main><h1>Titre</h1><p>Texte du site.</p>{}</main>"
+    bare = tmp_path / "bare.html"
+    bare.write_text(f"<!DOCTYPE html><html><head><style>{_HOST_CSS}</style></head><body>"
+                    + body.format("") + "</body></html>", encoding="utf-8")
+    host = tmp_path / "host.html"
+    host.write_text(f"<!DOCTYPE html><html><head><style>{_HOST_CSS}</style></head><body>"
+                    + body.format(fragment + "<p>Entre deux cartes.</p>" + fragment) + "</body></html>",
+                    encoding="utf-8")
+    driver.set_window_size(1200, 800)
+    driver.get(bare.as_uri())
+    before = driver.execute_script(_HOST_STYLES)
+    drawn, errors, leaving = _open(driver, host.as_uri(), frame=True)
+    assert drawn > 100 and errors == [] and leaving == []
+    assert driver.execute_script(_HOST_STYLES) == before  # nothing of the map leaks into the host
+    heights = driver.execute_script("return [...document.querySelectorAll('iframe')].map(f => f.offsetHeight)")
+    assert len(heights) == 2 and all(h >= 420 for h in heights), heights
+    for i in range(2):  # both copies draw, and the host's button/h4 rules do not reach the legend
+        driver.switch_to.frame(i)
+        shown = driver.execute_script(
+            "return [document.querySelectorAll('.leaflet-pane path').length,"
+            " getComputedStyle(document.querySelector('.clsm-legend-toggle')).visibility,"
+            " getComputedStyle(document.querySelector('.clsm-legend h4')).display]")
+        driver.switch_to.default_content()
+        assert shown[0] > 100 and shown[1] == "visible" and shown[2] == "block", shown
+
+
+def test_phone_width_and_tab_order(national_page, driver):
+    from selenium.webdriver.common.keys import Keys
+
+    driver.set_window_size(375, 700)
+    drawn, errors, leaving = _open(driver, national_page.as_uri())
+    assert drawn > 1000 and errors == [] and leaving == []
+    state = driver.execute_script("""
+        const r = s => document.querySelector(s).getBoundingClientRect();
+        const a = r('.clsm-legend'), b = r('.clsm-search');
+        const overlap = !(a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top);
+        return [document.querySelector('.clsm-legend').classList.contains('clsm-legend-folded'), overlap,
+                document.querySelector('meta[name=viewport]').content, document.documentElement.lang,
+                document.title, innerWidth];""")
+    folded, overlap, viewport, lang, title, width = state
+    assert folded and not overlap, state
+    assert "user-scalable=no" not in viewport and "maximum-scale" not in viewport
+    assert lang == "fr" and title
+    # Tab order: the controls come first, no polygon takes the focus
+    body = driver.find_element("css selector", "body")
+    body.send_keys(Keys.TAB)
+    seen = []
+    for _ in range(14):
+        seen.append(driver.execute_script(
+            "const e = document.activeElement; return e.tagName + '.' + (e.className.baseVal ?? e.className)"))
+        driver.switch_to.active_element.send_keys(Keys.TAB)
+    joined = " ".join(seen)
+    assert "path" not in joined.lower(), seen
+    for control in ("leaflet-control-zoom-in", "clsm-search-input", "clsm-view", "clsm-legend-toggle"):
+        assert control in joined, (control, seen)

@@ -135,7 +135,7 @@ def test_same_classes_and_colours_as_the_static_map(res):
     section = legend.split("Départements")[1]
     for handle, text in zip(handles[:-1], fig.legends[0].get_texts()):
         label, count = re.fullmatch(r"(.+)  \((\d+)\)", text.get_text()).groups()
-        assert f'background:{to_hex(handle.get_facecolor())}' in section, label
+        assert f'data-fill="{to_hex(handle.get_facecolor())}"' in section, label
         assert f"<span>{label} ({count})</span>" in section, label
 
 
@@ -245,3 +245,39 @@ def test_cli_interactive(tmp_path, capsys):
     code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",
                  str(tmp_path / "x.html")])
     assert code == 2 and "unknown region code" in capsys.readouterr().err
+
+
+def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):
+    from clsm_geo.cli import main
+    from clsm_geo.maps import embed
+
+    base = ["map", "interactive", "--registry", str(REGISTRY), "--region", "93"]
+    out = tmp_path / "site" / "carte.html"
+    out.parent.mkdir()
+    assert main(base + ["--split-assets", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert embed.STRICT_CSP in said and "carte_files" in said
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"<script>|<style>|\sstyle=", page)
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert refs and all(r.startswith("carte_files/") and (out.parent / r).is_file() for r in refs), refs
+    assert (out.parent / "carte_files" / "images" / "layers.png").is_file()  # what leaflet.css points to
+    css = (out.parent / "carte_files" / "leaflet.css").read_text(encoding="utf-8")
+    assert "url(images/layers.png)" in css and "data:" not in css  # data: images are refused by the CSP
+    # the snippet: one isolated iframe holding the whole page
+    snip = tmp_path / "snippet.html"
+    assert main(base + ["--snippet", "--out", str(snip)]) == 0
+    text = snip.read_text(encoding="utf-8")
+    assert text.startswith('<iframe class="clsm-geo-map" title="CLSM et quartiers prioritaires')
+    assert text.count("<iframe") == 1 and "<script" not in text and "&lt;script" in text
+    # the single-file page prints the exact policy it needs: every inline block by hash
+    single = tmp_path / "single.html"
+    assert main(base + ["--offline", "--out", str(single)]) == 0
+    said = capsys.readouterr().out
+    text = single.read_text(encoding="utf-8")
+    csp = embed.inline_csp(text)
+    blocks = set(re.findall(r"<script>.*?</script>|<style>.*?</style>", text, re.S))
+    assert csp in said and csp.count("'sha256-") == len(blocks)  # one hash per distinct inline block
+    with pytest.raises(SystemExit) as exit_:  # one way at a time (argparse says so)
+        main(base + ["--split-assets", "--snippet", "--out", str(snip)])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err

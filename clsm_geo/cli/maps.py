@@ -33,6 +33,12 @@ def register(sub) -> None:
     i.add_argument("--offline", dest="offline_page", action="store_true",
                    help="self-contained page: Leaflet inlined, no CDN, no web tiles (implied by the global "
                         "--offline)")
+    way = i.add_mutually_exclusive_group()
+    way.add_argument("--split-assets", action="store_true",
+                     help="page + folder of .js/.css files, no inline script or style: runs under a strict "
+                          "Content-Security-Policy (default-src 'self'); implies --offline")
+    way.add_argument("--snippet", action="store_true",
+                     help="an HTML fragment to paste in a CMS page (iframe srcdoc, isolated); implies --offline")
     _classes(i)
     i.set_defaults(handler=run_interactive)
 
@@ -116,13 +122,30 @@ def run_interactive(args) -> int:
     from ..i18n import t
     from ..maps.interactive import interactive_map, write_html
 
+    from ..io import atomic_path
+    from ..maps import embed
+    from ..maps.interactive import render_page
+    from ..maps.static import readable
+
     out = _out(args, "map", "html")
-    offline = bool(args.offline_page or settings.get().offline)
+    offline = bool(args.offline_page or settings.get().offline or args.split_assets or args.snippet)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
                         scheme=args.scheme, k=args.classes, bins=_bins(args), **_palette(args))
-    write_html(m, out)
-    say(args, t("maps.cli.offline" if offline else "maps.cli.online", None))
+    if args.split_assets:
+        files = embed.split_assets(render_page(m), out)
+        say(args, t("maps.cli.split", None, folder=files[1].parent, csp=embed.STRICT_CSP))
+    elif args.snippet:
+        text = embed.snippet(render_page(m), title=m.get_root().title)
+        with atomic_path(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+            readable(tmp)
+        say(args, t("maps.cli.snippet", None))
+    else:
+        write_html(m, out)
+        say(args, t("maps.cli.offline" if offline else "maps.cli.online", None))
+        if offline:
+            say(args, t("maps.cli.csp", None, csp=embed.inline_csp(out.read_text(encoding="utf-8"))))
     return _done(args, out)
 
 

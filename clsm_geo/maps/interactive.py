@@ -14,6 +14,7 @@ OpenStreetMap tiles. Every user-supplied text is HTML-escaped (see :mod:`clsm_ge
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import folium
@@ -113,15 +114,20 @@ def interactive_map(res, *, region: str | None = None, offline: bool = False,
     return m
 
 
+_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>')
+
+
 def render_page(m: folium.Map) -> str:
-    """The map's page as one HTML text, data written as compact JSON (no spaces after separators)."""
+    """The map's page as one HTML text, data written as compact JSON (no spaces after separators), zooming
+    allowed (folium's viewport forbids it)."""
     env = folium.GeoJson._template.environment
     saved = env.policies.get("json.dumps_kwargs")
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "separators": (",", ":")}
     try:
-        return m.get_root().render()
+        page = m.get_root().render()
     finally:
         env.policies["json.dumps_kwargs"] = saved
+    return _VIEWPORT.sub('<meta name="viewport" content="width=device-width, initial-scale=1">', page, count=1)
 
 
 def write_html(m: folium.Map, path) -> Path:
@@ -274,17 +280,18 @@ def _legend_html(sections, res, heading, lang) -> str:
         for row in section["rows"]:
             colour, label, n = row[:3]
             kind = row[3] if len(row) > 3 else section["kind"]
+            # colours as data-* attributes, set by clsm-map.js through the CSSOM: no style= attribute, so the
+            # page runs under a strict Content-Security-Policy
             if colour is None:
                 swatch = '<span class="sw nodata"></span>'
             elif kind == "line":
-                swatch = f'<span class="sw line" style="border-top-color:{esc(colour)}"></span>'
+                swatch = f'<span class="sw line" data-line="{esc(colour)}"></span>'
             elif kind == "dot":
-                swatch = f'<span class="sw dot" style="background:{esc(colour)}"></span>'
+                swatch = f'<span class="sw dot" data-fill="{esc(colour)}"></span>'
             elif kind == "fill":
-                swatch = (f'<span class="sw" style="background:{esc(colour)};opacity:{CHOROPLETH_OPACITY}">'
-                          '</span>')
+                swatch = f'<span class="sw" data-fill="{esc(colour)}" data-opacity="{CHOROPLETH_OPACITY}"></span>'
             else:
-                swatch = f'<span class="sw" style="background:{esc(colour)}"></span>'
+                swatch = f'<span class="sw" data-fill="{esc(colour)}"></span>'
             parts.append(f'<div class="row">{swatch}<span>{esc(label)} ({esc(fmt_int(n, lang))})</span></div>')
     parts.append(f'<details class="source"><summary>{esc(t("maps.web.sources", lang))}</summary>'
                  f'{esc(source_line(res, lang))}</details>')

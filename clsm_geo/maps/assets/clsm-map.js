@@ -139,8 +139,9 @@
   L.Control.ClsmLegend = L.Control.extend({
     options: { position: "bottomright", fold: "Fold the legend", unfold: "Unfold the legend", title: "Legend" },
     initialize: function (html, options) { L.setOptions(this, options); this._html = html; },
-    onAdd: function () {
+    onAdd: function (map) {
       var o = this.options;
+      this._map = map;
       var div = L.DomUtil.create("div", "clsm-legend leaflet-control");
       div.setAttribute("role", "region");
       div.setAttribute("aria-label", o.title);
@@ -149,6 +150,11 @@
       var body = L.DomUtil.create("div", "clsm-legend-body", div);
       body.id = "clsm-legend-body-" + L.stamp(this);
       body.innerHTML = this._html;  /* built and escaped by clsm-geo */
+      Array.prototype.forEach.call(body.querySelectorAll(".sw"), function (sw) {  /* CSSOM: allowed by CSP */
+        if (sw.dataset.fill) { sw.style.background = sw.dataset.fill; }
+        if (sw.dataset.opacity) { sw.style.opacity = sw.dataset.opacity; }
+        if (sw.dataset.line) { sw.style.borderTopColor = sw.dataset.line; }
+      });
       toggle.setAttribute("aria-controls", body.id);
       var show = function (folded) {
         div.classList.toggle("clsm-legend-folded", folded);
@@ -157,7 +163,7 @@
         toggle.setAttribute("aria-label", toggle.title);
         toggle.setAttribute("aria-expanded", folded ? "false" : "true");
       };
-      show(false);
+      show(this._map ? this._map.getSize().x < 600 : false);  /* folded on phones */
       toggle.addEventListener("click", function () { show(!div.classList.contains("clsm-legend-folded")); });
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
@@ -167,6 +173,13 @@
 
   /* The page's own controls with their words (w: search, kinds, fold, unfold, legend, views). */
   L.clsmControls = function (map, index, legend, views, w) {
+    var d = document;
+    if (!(d.fullscreenEnabled || d.webkitFullscreenEnabled || d.mozFullScreenEnabled || d.msFullscreenEnabled)) {
+      map.getContainer().classList.add("clsm-no-fullscreen");  /* e.g. a frame without allow="fullscreen" */
+    }
+    var untab = function (layer) { if (layer._path) { layer._path.setAttribute("tabindex", "-1"); } };
+    map.eachLayer(untab);  /* polygons are reached by the search box, not one Tab each */
+    map.on("layeradd", function (e) { untab(e.layer); });
     new L.Control.ClsmSearch(index, { placeholder: w.search, kinds: w.kinds }).addTo(map);
     if (views.length) { new L.Control.ClsmViews(views, { label: w.views }).addTo(map); }
     new L.Control.ClsmLegend(legend, { fold: w.fold, unfold: w.unfold, title: w.legend }).addTo(map);
