@@ -281,3 +281,40 @@ def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:  # one way at a time (argparse says so)
         main(base + ["--split-assets", "--snippet", "--out", str(snip)])
     assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    def lum(c):
+        r = np.array(to_rgb(c))
+        r = np.where(r <= 0.03928, r / 12.92, ((r + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * r[0] + 0.7152 * r[1] + 0.0722 * r[2]
+
+    low, high = sorted([lum(a), lum(b)])
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_of_map_graphics_and_text():
+    """Issue 21: map graphics at least 3:1 against what is under them, text at least 4.5:1."""
+    import numpy as np
+    import pandas as pd
+    from matplotlib.colors import to_hex, to_rgb
+
+    from clsm_geo.maps import interactive as web
+    from clsm_geo.maps.style import COUNCIL_STATUS_COLORS, OUTLINE, QPV_STATUS_COLORS, classify
+
+    classes = classify(pd.Series(np.linspace(0.01, 1, 50)), "qpv_covered_share", k=5).colors
+    under = [web.SEA, web.LAND] + [  # class colours as drawn: at the choropleth's opacity over the land
+        to_hex(web.CHOROPLETH_OPACITY * np.array(to_rgb(c)) + (1 - web.CHOROPLETH_OPACITY) * np.array(to_rgb(web.LAND)))
+        for c in classes] + classes
+    for colour in [*QPV_STATUS_COLORS.values(), *COUNCIL_STATUS_COLORS.values()]:
+        for background in under:  # the outline (or the fill) separates every shape from what is under it
+            assert max(_contrast(OUTLINE, background), _contrast(colour, background)) >= 3, (colour, background)
+    for background in (web.SEA, web.LAND):  # territories are outlined by the boundary lines
+        assert _contrast(web.BOUNDARY, background) >= 3
+    css = (REPO / "clsm_geo" / "maps" / "assets" / "clsm-map.css").read_text(encoding="utf-8")
+    text_colours = set(re.findall(r"(?<!-)color:\s*(#[0-9a-fA-F]{3,6})", css))
+    assert text_colours and all(_contrast(c, "#ffffff") >= 4.5 for c in text_colours), text_colours

@@ -33,6 +33,7 @@ from .static import readable
 from .style import (
     COUNCIL_STATUS_COLORS,
     DEFAULT_PALETTE,
+    OUTLINE,
     QPV_STATUS_COLORS,
     classify,
     council_status_label,
@@ -45,6 +46,8 @@ from .style import (
 
 __all__ = ["interactive_map", "write_html"]
 
+#: Page background (sea) and land of offline maps, department boundary lines: lines at least 3:1 against both.
+SEA, LAND, BOUNDARY = "#dfe7ec", "#f6f5f1", "#6f6f6f"
 #: Panes, bottom to top (z-index): land, choropleth, department boundaries, councils, QPV.
 PANES = {"clsm-land": 402, "clsm-choropleth": 404, "clsm-boundaries": 406, "clsm-councils": 420,
          "clsm-qpv": 430}
@@ -208,9 +211,9 @@ def _add_councils(m, data, lang):
         if not n:
             continue
         if status == "closed":
-            style = {"fill": False, "color": colour, "weight": 2, "dashArray": "6 4"}
+            style = {"fill": False, "color": OUTLINE, "weight": 2, "dashArray": "6 4"}
         else:
-            style = {"fillColor": colour, "fillOpacity": 0.45, "color": colour, "weight": 1.5}
+            style = {"fillColor": colour, "fillOpacity": 0.45, "color": OUTLINE, "weight": 1.2}
         folium.GeoJson(
             fc, name=esc(t("maps.web.layer_councils", lang, status=words, n=fmt_int(n, lang))),
             style_function=lambda feature, s=style: s, pane="clsm-councils", show=status != "closed",
@@ -231,11 +234,11 @@ def _add_qpv(m, data, res, lang):
         rows.append((colour, words, n, "dot"))
         if not n:
             continue
-        style = {"fillColor": colour, "fillOpacity": 0.85, "color": colour, "weight": 2.5}
+        style = {"fillColor": colour, "fillOpacity": 0.9, "color": OUTLINE, "weight": 1.2}
         folium.GeoJson(
             fc, name=esc(t("maps.web.layer_qpv", lang, status=words, n=fmt_int(n, lang))),
             style_function=lambda feature, s=style: s, pane="clsm-qpv",
-            highlight_function=lambda feature: {"weight": 5, "color": "#222222"},
+            highlight_function=lambda feature: {"weight": 3.5},
             tooltip=folium.GeoJsonTooltip(fields=["name", "status"], labels=False, class_name="clsm-popup"),
             popup=folium.GeoJsonPopup(fields=["name", "code", "status", "share", "councils"],
                                       aliases=[f("qpv"), f("code"), f("coverage"), f("area"), f("council")],
@@ -313,8 +316,8 @@ class _Land(MacroElement):
         super().__init__()
         self._name = "ClsmLand"
         self._source = source
-        self.fill = js_json({"fillColor": "#f6f5f1", "fillOpacity": 1, "stroke": False} if offline else None)
-        self.line = js_json({"fill": False, "color": "#6f6f6f", "weight": 0.7, "opacity": 0.9})
+        self.fill = js_json({"fillColor": LAND, "fillOpacity": 1, "stroke": False} if offline else None)
+        self.line = js_json({"fill": False, "color": BOUNDARY, "weight": 0.8, "opacity": 1})
 
     def render(self, **kwargs):
         src = self._source

@@ -32,6 +32,11 @@ PALETTES = ("Purples", "YlGnBu", "Blues", "Greens", "OrRd", "viridis", "cividis"
 #: One default for static and interactive maps (same indicator, same classes, same colours): ColorBrewer
 #: Purples, single hue (readable by every colour vision), clear of the blues/vermillion/green of statuses.
 DEFAULT_PALETTE = "Purples"
+#: Part of the palette used (light to dark): the darkest class keeps 3:1 contrast with the black outlines of
+#: QPV and councils drawn over it (WCAG 1.4.11, tested).
+PALETTE_RANGE = (0.15, 0.75)
+#: Outline of QPV and council shapes on interactive maps: at least 3:1 against land, sea and every class.
+OUTLINE = "#000000"
 
 #: Okabe-Ito colours for statuses (labels: ``maps.status.qpv.*`` / ``maps.status.council.*``).
 QPV_STATUS_COLORS = {"covered": "#0072B2", "partial": "#56B4E9", "uncovered": "#D55E00", "undetermined": "#F0E442"}
@@ -167,7 +172,7 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     labels = _labels(lowers, upper, integral, share, get_lang(lang))
     n = len(upper)
     cmap = colormaps[palette]
-    stops = [0.6] if n == 1 else list(np.linspace(0.22, 0.95, n))
+    stops = [0.45] if n == 1 else list(np.linspace(*PALETTE_RANGE, n))
     colors = [to_hex(cmap(s)) for s in stops]
     counts = [int((cls == i).sum()) for i in range(n)]
     return Classes(index, labels, colors, counts, int((~valid).sum()), title, scheme, zero_class)
