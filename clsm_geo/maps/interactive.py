@@ -234,7 +234,7 @@ def _add_qpv(m, data, res, lang):
         rows.append((colour, words, n, "dot"))
         if not n:
             continue
-        style = {"fillColor": colour, "fillOpacity": 0.9, "color": OUTLINE, "weight": 1.2}
+        style = {"fillColor": colour, "fillOpacity": 0.9, "color": OUTLINE, "weight": 0.6}
         folium.GeoJson(
             fc, name=esc(t("maps.web.layer_qpv", lang, status=words, n=fmt_int(n, lang))),
             style_function=lambda feature, s=style: s, pane="clsm-qpv",
