@@ -89,6 +89,11 @@ _POPUPS = """
     out.placeholder = document.querySelector('.clsm-search-input').placeholder;
     out.buttons = [...document.querySelectorAll('.clsm-view')].map(b => b.textContent);
     out.lang = document.documentElement.lang;
+    out.zoom = document.querySelector('.leaflet-control-zoom-in').getAttribute('aria-label');
+    out.layers = document.querySelector('.leaflet-control-layers-toggle').title;
+    out.fullscreen = document.querySelector('.leaflet-control-zoom-fullscreen').title;
+    out.scales = [...document.querySelectorAll('.leaflet-control-scale-line')]
+        .filter(e => getComputedStyle(e).display !== 'none').map(e => e.textContent);
     out.title = document.title;
     return out;
 """
@@ -114,6 +119,8 @@ def test_french_legend_popups_and_controls(national_page, driver, tmp_path):
     assert "Région" in territory["popup"] and "QPV en vigueur" in territory["popup"]
     assert "Région" in territory["tooltip"] and "Part des QPV couverts" in territory["tooltip"]
     assert shown["placeholder"] == "Chercher une commune, un QPV…"
+    assert (shown["zoom"], shown["layers"], shown["fullscreen"]) == ("Zoom avant", "Couches", "Plein écran")
+    assert len(shown["scales"]) == 1 and shown["scales"][0].endswith(" km"), shown["scales"]
     assert shown["buttons"] == ["Métropole", "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"]
 
 

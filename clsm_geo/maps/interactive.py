@@ -272,7 +272,9 @@ def _words(lang) -> dict:
     return {"search": t("maps.web.search", lang), "kinds": [t(f"maps.web.kind.{k}", lang)
                                                               for k in _layers.SEARCH_KINDS],
             "fold": t("maps.web.fold", lang), "unfold": t("maps.web.unfold", lang),
-            "legend": t("maps.web.legend", lang), "views": t("maps.web.views", lang)}
+            "legend": t("maps.web.legend", lang), "views": t("maps.web.views", lang),
+            "zoomIn": t("maps.web.zoom_in", lang), "zoomOut": t("maps.web.zoom_out", lang),
+            "layers": t("maps.web.layers", lang)}
 
 
 def _legend_html(sections, res, heading, lang) -> str:

@@ -171,12 +171,21 @@
     }
   });
 
-  /* The page's own controls with their words (w: search, kinds, fold, unfold, legend, views). */
+  /* The page's own controls with their words (w: search, kinds, fold, unfold, legend, views, zoomIn, zoomOut,
+     layers). */
   L.clsmControls = function (map, index, legend, views, w) {
     var d = document;
     if (!(d.fullscreenEnabled || d.webkitFullscreenEnabled || d.mozFullScreenEnabled || d.msFullscreenEnabled)) {
       map.getContainer().classList.add("clsm-no-fullscreen");  /* e.g. a frame without allow="fullscreen" */
     }
+    var label = function (el, text) { if (el && text) { el.title = text; el.setAttribute("aria-label", text); } };
+    if (map.zoomControl) {  /* Leaflet's own controls, in the page's language */
+      label(map.zoomControl._zoomInButton, w.zoomIn);
+      label(map.zoomControl._zoomOutButton, w.zoomOut);
+    }
+    map.whenReady(function () {
+      label(map.getContainer().querySelector(".leaflet-control-layers-toggle"), w.layers);
+    });
     var untab = function (layer) { if (layer._path) { layer._path.setAttribute("tabindex", "-1"); } };
     map.eachLayer(untab);  /* polygons are reached by the search box, not one Tab each */
     map.on("layeradd", function (e) { untab(e.layer); });
