@@ -244,7 +244,7 @@ def test_cli_interactive(tmp_path, capsys):
     assert "L.Control.ClsmSearch" in page and 'lang="fr"' in page and not re.search(r"<script[^>]+src=", page)
     code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",
                  str(tmp_path / "x.html")])
-    assert code == 2 and "unknown region code" in capsys.readouterr().err
+    assert code == 2 and "code de région" in capsys.readouterr().err
 
 
 def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):

@@ -50,7 +50,7 @@ def test_each_format_is_written(res, tmp_path):
         path = static.save_figure(fig, tmp_path / f"map.{fmt}", dpi=60)
         assert path.read_bytes().startswith(head), fmt
     assert b"<svg" in (tmp_path / "map.svg").read_bytes()[:2000]
-    with pytest.raises(InputError, match="png, .svg or .pdf"):
+    with pytest.raises(InputError, match=r"\.png, \.svg ou \.pdf"):
         static.save_figure(fig, tmp_path / "map.gif")
     assert not list(tmp_path.glob(".*.tmp")), "no temporary file left behind"
 
@@ -203,7 +203,7 @@ def test_regional_zoom(res, tmp_path):
     assert 500_000 < x0 < x1 < 800_000 and 6_700_000 < y0 < y1 < 6_950_000  # Lambert-93 around Paris
     text = _texts((tmp_path / "idf.svg").read_text(encoding="utf-8"))
     assert "Île-de-France" in text and "Seine-Saint-Denis" in text and "départements" in text
-    with pytest.raises(InputError, match="unknown region code"):
+    with pytest.raises(InputError, match="code de région .99. inconnu"):
         static.choropleth(res, region="99")
 
 
@@ -236,11 +236,11 @@ def test_classification_schemes():
     assert len(set(jenks.colors)) == 3
     few = classify(pd.Series([1, 1, 2]), "councils_active", k=5)
     assert len(few.labels) == 2  # fewer distinct values than classes: one class per value
-    with pytest.raises(InputError, match="unknown classification"):
+    with pytest.raises(InputError, match="méthode de classes .jenks. inconnue"):
         classify(shares, "qpv_covered_share", scheme="jenks")
-    with pytest.raises(InputError, match="needs bins"):
+    with pytest.raises(InputError, match="demande des bornes"):
         classify(shares, "qpv_covered_share", scheme="user_defined")
-    with pytest.raises(InputError, match="unknown indicator"):
+    with pytest.raises(InputError, match="indicateur .nope. inconnu"):
         classify(shares, "nope")
 
 
@@ -263,4 +263,4 @@ def test_cli_choropleth(res, tmp_path, capsys):
     assert "11 à 25\xa0%" in _texts(out.read_text(encoding="utf-8"))
     code = main(["--offline", "--quiet", "map", "councils", "--registry", str(REGISTRY), "--out",
                  str(tmp_path / "c.txt")])
-    assert code == 2 and "png, .svg or .pdf" in capsys.readouterr().err
+    assert code == 2 and ".png, .svg ou .pdf" in capsys.readouterr().err

@@ -68,11 +68,12 @@ def _bins(args):
     if not args.bins:
         return None
     from ..errors import InputError
+    from ..i18n import t
 
     try:
         return [float(b) for b in args.bins.split(",") if b.strip()]
     except ValueError:
-        raise InputError(f"--bins must be numbers separated by commas, got {args.bins!r}") from None
+        raise InputError(t("maps.error.bins_numbers", None, bins=repr(args.bins))) from None
 
 
 def _palette(args) -> dict:
@@ -151,7 +152,8 @@ def run_interactive(args) -> int:
 
 def _check_static(out: Path) -> None:
     from ..errors import InputError
+    from ..i18n import t
     from ..maps.static import FORMATS
 
     if out.suffix.lstrip(".").lower() not in FORMATS:
-        raise InputError(f"cannot write a map as {out.name!r}", hint="use a .png, .svg or .pdf file name")
+        raise InputError(t("maps.error.format", None, name=repr(out.name)), hint=t("maps.error.format_hint"))

@@ -64,7 +64,7 @@ def choropleth(res, *, level: str | None = None, indicator: str = "qpv_covered_s
     lang = get_lang(lang)
     level = check_level(level or ("department" if region else "region"))
     if k < 1:
-        raise InputError(f"the number of classes must be at least 1, got {k}")
+        raise InputError(t("maps.error.classes", None, k=k))
     check_indicator(indicator)
     geo = _geo(res)
     table = territory_table(res, level)
@@ -228,7 +228,7 @@ def save_figure(fig, path, *, dpi: int = 150) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise InputError(f"cannot write a map as {path.name!r}", hint="use a .png, .svg or .pdf file name")
+        raise InputError(t("maps.error.format", None, name=repr(path.name)), hint=t("maps.error.format_hint"))
     with matplotlib.rc_context(SAVE_RC), atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA[fmt], facecolor="white")
         readable(tmp)
@@ -260,9 +260,9 @@ def _check_region(geo, region):
     region = str(region).strip()
     codes = list(geo.regions["insee_reg"])
     if region not in codes:
-        raise InputError(f"unknown region code {region!r} in COG {geo.year}",
-                         hint="use one of " + ", ".join(f"{c} ({n})" for c, n in
-                                                        zip(codes, geo.regions["lib_reg"])))
+        raise InputError(t("maps.error.region", None, region=repr(region), year=geo.year),
+                         hint=t("maps.error.choices", None, choices=", ".join(
+                             f"{c} ({n})" for c, n in zip(codes, geo.regions["lib_reg"]))))
     return region
 
 

@@ -60,13 +60,15 @@ def indicator_label(indicator: str, lang: str | None = None, *, title: bool = Fa
 def check_indicator(indicator: str) -> str:
     """The unit of ``indicator`` (``%`` or ``count``), or an :class:`InputError` listing the choices."""
     if indicator not in INDICATORS:
-        raise InputError(f"unknown indicator {indicator!r}", hint="use one of " + ", ".join(INDICATORS))
+        raise InputError(t("maps.error.indicator", None, indicator=repr(indicator)),
+                         hint=t("maps.error.choices", None, choices=", ".join(INDICATORS)))
     return INDICATORS[indicator]
 
 
 def check_level(level: str) -> str:
     if level not in LEVELS:
-        raise InputError(f"unknown level {level!r}", hint="use region or department")
+        raise InputError(t("maps.error.level", None, level=repr(level)),
+                         hint=t("maps.error.choices", None, choices=", ".join(LEVELS)))
     return level
 
 
@@ -126,9 +128,11 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
 
     unit = check_indicator(indicator)
     if scheme not in SCHEMES:
-        raise InputError(f"unknown classification scheme {scheme!r}", hint="use one of " + ", ".join(SCHEMES))
+        raise InputError(t("maps.error.scheme", lang, scheme=repr(scheme)),
+                         hint=t("maps.error.choices", lang, choices=", ".join(SCHEMES)))
     if palette not in colormaps:
-        raise InputError(f"unknown palette {palette!r}", hint="use one of " + ", ".join(PALETTES))
+        raise InputError(t("maps.error.palette", lang, palette=repr(palette)),
+                         hint=t("maps.error.choices", lang, choices=", ".join(PALETTES)))
     share = indicator in SHARE_INDICATORS
     shown = shown_values(values, indicator)
     valid = ~np.isnan(shown)
@@ -138,7 +142,7 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     title = t("maps.legend.share" if unit == "%" else "maps.legend.count", lang, label=label)
     if scheme == "user_defined":
         if bins is None or len(bins) == 0:
-            raise InputError("the user_defined scheme needs bins", hint="give --bins a,b,c (upper bounds)")
+            raise InputError(t("maps.error.bins", lang), hint=t("maps.error.bins_hint", lang))
         user = sorted(float(b) for b in bins)
         if share and max(user) <= 1:
             user = [b * 100 for b in user]
