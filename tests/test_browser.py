@@ -357,5 +357,31 @@ def test_phone_width_and_tab_order(national_page, driver):
         driver.switch_to.active_element.send_keys(Keys.TAB)
     joined = " ".join(seen)
     assert "path" not in joined.lower(), seen
-    for control in ("leaflet-control-zoom-in", "clsm-search-input", "clsm-view", "clsm-legend-toggle"):
+    for control in ("leaflet-control-zoom-in", "clsm-search-input", "clsm-view", "clsm-territories",
+                    "clsm-legend-toggle"):
         assert control in joined, (control, seen)
+    # unfolded, the legend still leaves the search box and the views free
+    driver.execute_script("document.querySelector('.clsm-legend-toggle').click()")
+    free = driver.execute_script("""
+        const r = s => document.querySelector(s).getBoundingClientRect();
+        const a = r('.clsm-legend');
+        return ['.clsm-search', '.clsm-views'].map(s => { const b = r(s);
+            return a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top; });""")
+    assert free == [True, True], free
+
+
+def test_list_of_territories_by_keyboard(national_page, driver):
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    driver.set_window_size(1200, 800)
+    load(driver, national_page)
+    select = driver.find_element("css selector", "select.clsm-territories")
+    assert select.get_attribute("aria-label") == "Liste des territoires"
+    groups = driver.execute_script("return [...document.querySelectorAll('.clsm-territories optgroup')]"
+                                   ".map(g => [g.label, g.children.length])")
+    assert groups == [["région", 18], ["département", 101]], groups
+    Select(select).select_by_visible_text("La Réunion (974)")
+    centre = ("const map = Object.values(window).find(v => v instanceof L.Map); const c = map.getCenter();"
+              "return [c.lat, c.lng];")
+    WebDriverWait(driver, 10).until(lambda d: (lambda c: -21.5 < c[0] < -20.8 and 55 < c[1] < 56)(
+        d.execute_script(centre)))

@@ -116,6 +116,7 @@ def test_layers_legend_and_controls_are_in_the_page(pages, res):
         assert f'"{alias}"' in page, alias
     assert re.search(rf'"share": ?"\d+{nb}%"', page) and re.search(r'"population": ?"\d{1,3}(\u202f\d{3})+"', page)
     # search index: communes, QPV and councils
+    assert '"Île-de-France (11)",0' in page and '"Seine-Saint-Denis (93)",1' in page
     assert '"Villeurbanne (69)",4' in page and re.search(r'"[^"]+ \(QN\d{5}[A-Z]\)",3', page)
     region = _decoded(pages["region"].read_text(encoding="utf-8"))
     assert "Régions" + nb + ": part" not in region and "Départements" + nb + ": part" in region

@@ -274,7 +274,7 @@ def _words(lang) -> dict:
             "fold": t("maps.web.fold", lang), "unfold": t("maps.web.unfold", lang),
             "legend": t("maps.web.legend", lang), "views": t("maps.web.views", lang),
             "zoomIn": t("maps.web.zoom_in", lang), "zoomOut": t("maps.web.zoom_out", lang),
-            "layers": t("maps.web.layers", lang)}
+            "layers": t("maps.web.layers", lang), "territories": t("maps.web.territories", lang)}
 
 
 def _legend_html(sections, res, heading, lang) -> str:

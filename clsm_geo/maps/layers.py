@@ -237,11 +237,11 @@ def _search_index(geo, res, councils, qpv, region) -> list[list]:
     if region is not None:
         communes = communes[communes["insee_reg"] == region]
         deps = deps[deps["insee_reg"] == region]
+        regs = regs[regs["insee_reg"] == region]
     else:  # nationally, the communes that matter here: with a QPV in force or in a council's perimeter
         codes = {c for cs in qpv["communes"] for c in (cs or ())}
         codes |= {c for cs in res.perimeters.councils["communes"] for c in (cs or ())}
         communes = communes[communes["insee_com"].isin(codes)]
-        regs = regs[regs["insee_reg"] == region]
     rows = []
     rows += _bbox_rows([f"{n} ({c})" for n, c in zip(regs["lib_reg"], regs["insee_reg"])], "region",
                        regs.geometry.values, 3)

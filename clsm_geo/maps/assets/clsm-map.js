@@ -115,22 +115,49 @@
     return group;
   };
 
-  /* One button per view [label, south, west, north, east]: a click (or Enter / Space) flies there. */
+  /* One button per view [label, south, west, north, east]: a click (or Enter / Space) flies there; and a list of
+     territories (regions and departments of the search index) to reach any of them by keyboard. */
   L.Control.ClsmViews = L.Control.extend({
-    options: { position: "topleft", label: "Go to" },
-    initialize: function (views, options) { L.setOptions(this, options); this._views = views; },
+    options: { position: "topleft", label: "Go to", list: "Territories", kinds: [] },
+    initialize: function (views, territories, options) {
+      L.setOptions(this, options);
+      this._views = views;
+      this._territories = territories;
+    },
     onAdd: function (map) {
       var box = L.DomUtil.create("div", "clsm-views leaflet-bar");
       box.setAttribute("role", "group");
       box.setAttribute("aria-label", this.options.label);
+      var fly = function (s, w, n, e) { map.flyToBounds([[s, w], [n, e]], { padding: [10, 10], duration: 0.6 }); };
       this._views.forEach(function (view) {
         var button = L.DomUtil.create("button", "clsm-view", box);
         button.type = "button";
         button.textContent = view[0];
-        button.addEventListener("click", function () {
-          map.flyToBounds([[view[1], view[2]], [view[3], view[4]]], { padding: [10, 10], duration: 0.6 });
-        });
+        button.addEventListener("click", function () { fly(view[1], view[2], view[3], view[4]); });
       });
+      if (this._territories.length) {
+        var select = L.DomUtil.create("select", "clsm-territories", box);
+        select.setAttribute("aria-label", this.options.list);
+        var first = L.DomUtil.create("option", "", select);
+        first.value = "";
+        first.textContent = this.options.list;
+        var kinds = this.options.kinds, groups = {};
+        this._territories.forEach(function (row, i) {
+          var group = groups[row[1]];
+          if (!group) {
+            group = groups[row[1]] = L.DomUtil.create("optgroup", "", select);
+            group.label = kinds[row[1]] || "";
+          }
+          var option = L.DomUtil.create("option", "", group);
+          option.value = String(i);
+          option.textContent = row[0];
+        });
+        var rows = this._territories;
+        select.addEventListener("change", function () {
+          var row = rows[Number(select.value)];
+          if (row) { fly(row[2] - row[4], row[3] - row[5], row[2] + row[4], row[3] + row[5]); }
+        });
+      }
       L.DomEvent.disableClickPropagation(box);
       return box;
     }
@@ -156,8 +183,16 @@
         if (sw.dataset.line) { sw.style.borderTopColor = sw.dataset.line; }
       });
       toggle.setAttribute("aria-controls", body.id);
+      var fit = function () {  /* on narrow maps, never reach down over the controls at the top left */
+        var box = map.getContainer().getBoundingClientRect();
+        var corner = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+        var used = corner ? corner.getBoundingClientRect().bottom - box.top : 0;
+        div.style.maxHeight = box.width < 600 ? Math.max(80, box.height - used - 45) + "px" : "";
+      };
+      map.on("resize", fit);
       var show = function (folded) {
         div.classList.toggle("clsm-legend-folded", folded);
+        if (!folded && div.parentNode) { fit(); }
         toggle.textContent = folded ? o.title : "\u2013";
         toggle.title = folded ? o.unfold : o.fold;
         toggle.setAttribute("aria-label", toggle.title);
@@ -190,7 +225,11 @@
     map.eachLayer(untab);  /* polygons are reached by the search box, not one Tab each */
     map.on("layeradd", function (e) { untab(e.layer); });
     new L.Control.ClsmSearch(index, { placeholder: w.search, kinds: w.kinds }).addTo(map);
-    if (views.length) { new L.Control.ClsmViews(views, { label: w.views }).addTo(map); }
+    var territories = index.filter(function (row) { return row[1] <= 1; });  /* regions, departments */
+    if (views.length || territories.length) {
+      new L.Control.ClsmViews(views, territories, { label: w.views, list: w.territories, kinds: w.kinds })
+        .addTo(map);
+    }
     new L.Control.ClsmLegend(legend, { fold: w.fold, unfold: w.unfold, title: w.legend }).addTo(map);
   };
 })(window.L);
