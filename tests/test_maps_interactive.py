@@ -147,6 +147,15 @@ def test_english_page(res):
     assert "QPV not covered (" in page and '"Share covered"' in page and "Regions: share of QPV covered" in page
     assert "Share of QPV covered (%)" in legend and "at 31 December 2024" in legend and "non couvert" not in legend
     assert views[0][0] == "Metropolitan France" and words["search"] == "Search a commune, QPV…"
+    # no French word of the maps catalogue in the English legend, and the reverse in the French one
+    from clsm_geo import i18n
+
+    fr, en = i18n.catalogue("fr"), i18n.catalogue("en")
+    only = lambda a, b: {v for k, v in a.items() if k.startswith("maps.") and isinstance(v, str)  # noqa: E731
+                         and len(v) > 5 and "{" not in v and v != b[k]}
+    french_legend = _legend(_decoded(interactive_map(res, offline=True).get_root().render()))[0]
+    assert not [w for w in only(fr, en) if w in legend], "French words in the English legend"
+    assert not [w for w in only(en, fr) if w in french_legend], "English words in the French legend"
 
 
 def test_offline_page_is_self_contained(pages):

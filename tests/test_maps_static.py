@@ -261,6 +261,11 @@ def test_cli_choropleth(res, tmp_path, capsys):
     assert code == 0 and out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert "carte écrite dans" in capsys.readouterr().out
     assert "11 à 25\xa0%" in _texts(out.read_text(encoding="utf-8"))
+    code = main(["--offline", "--quiet", "--lang", "en", "map", "choropleth", "--registry", str(REGISTRY),
+                 "--out", str(out)])
+    text = _texts(out.read_text(encoding="utf-8"))
+    assert code == 0 and "Share of QPV covered (%)" in text and "Part des" not in text
+    assert "map written to" in capsys.readouterr().out
     code = main(["--offline", "--quiet", "map", "councils", "--registry", str(REGISTRY), "--out",
                  str(tmp_path / "c.txt")])
     assert code == 2 and ".png, .svg ou .pdf" in capsys.readouterr().err

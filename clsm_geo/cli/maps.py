@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from .common import add_coverage_inputs, run_coverage, say
@@ -137,7 +138,7 @@ def run_interactive(args) -> int:
         files = embed.split_assets(render_page(m), out)
         say(args, t("maps.cli.split", None, folder=files[1].parent, csp=embed.STRICT_CSP))
     elif args.snippet:
-        text = embed.snippet(render_page(m), title=m.get_root().title)
+        text = embed.snippet(render_page(m), title=html.unescape(m.get_root().title))
         with atomic_path(out) as tmp:
             tmp.write_text(text, encoding="utf-8")
             readable(tmp)
