@@ -27,7 +27,8 @@ from .assets import ASSETS_DIR, OFFLINE_CSS, OFFLINE_JS, OWN_CSS, OWN_JS, css_in
 __all__ = ["STRICT_CSP", "inline_csp", "snippet", "split_assets"]
 
 #: The policy a page written by :func:`split_assets` works under (served with its folder).
-STRICT_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; base-uri 'none'"
+STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
+              "base-uri 'none'")
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 _STYLE_ATTR = re.compile(r"<[^>]*\sstyle=", re.I)

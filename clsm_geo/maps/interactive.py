@@ -1,10 +1,13 @@
 """Interactive maps (folium / Leaflet): council perimeters by status, QPV by coverage status, a choropleth of
 regions and departments; layer control, legend, tooltips and popups, search by commune, QPV, council or
-territory name, fullscreen, fitted to France or to one region.
+territory name, one-click views of each overseas department and a list of territories, fullscreen, fitted
+to France or to one region. Words in French by default (``lang="en"``), from the ``maps.*`` catalogue; the
+choropleth has the classes and colours of the static map of the same indicator.
 
     m = res.map()                                   # folium.Map: renders in notebooks
     m = res.map(region="11", offline=True)          # self-contained: Leaflet inlined, no tiles, no CDN
-    write_html(m, "idf.html")                       # atomic write
+    write_html(m, "idf.html")                       # atomic write (compact JSON, zoom allowed)
+    page = render_page(m)                           # the same text, for clsm_geo.maps.embed
 
 ``offline=True`` inlines Leaflet, the fullscreen plugin and our controls (vendored in ``maps/assets/``) and
 uses a plain background with department boundaries instead of web tiles: the page makes no network request,
@@ -44,7 +47,7 @@ from .style import (
     source_line,
 )
 
-__all__ = ["interactive_map", "write_html"]
+__all__ = ["interactive_map", "render_page", "write_html"]
 
 #: Page background (sea) and land of offline maps, department boundary lines: lines at least 3:1 against both.
 SEA, LAND, BOUNDARY = "#dfe7ec", "#f6f5f1", "#6f6f6f"
