@@ -280,6 +280,13 @@ def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):
     text = snip.read_text(encoding="utf-8")
     assert text.startswith('<iframe class="clsm-geo-map" title="CLSM et quartiers prioritaires')
     assert text.count("<iframe") == 1 and "<script" not in text and "&lt;script" in text
+    assert "aspect-ratio:4/3" in text
+    assert main(base + ["--snippet", "--height", "600px", "--out", str(snip)]) == 0
+    assert "height:600px;" in snip.read_text(encoding="utf-8")
+    assert main(base + ["--snippet", "--height", "1px;x", "--out", str(snip)]) == 2
+    assert "hauteur '1px;x' invalide" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="CSS length"):
+        embed.snippet("<p>x</p>", title="t", height="600px;background:url(x)")
     # the single-file page prints the exact policy it needs: every inline block by hash
     single = tmp_path / "single.html"
     assert main(base + ["--offline", "--out", str(single)]) == 0

@@ -40,6 +40,8 @@ def register(sub) -> None:
                           "Content-Security-Policy (default-src 'self'); implies --offline")
     way.add_argument("--snippet", action="store_true",
                      help="an HTML fragment to paste in a CMS page (iframe srcdoc, isolated); implies --offline")
+    i.add_argument("--height", metavar="CSS",
+                   help="fixed height of the --snippet frame, e.g. 600px (default: responsive, 4:3, 420 px at least)")
     _classes(i)
     i.set_defaults(handler=run_interactive)
 
@@ -130,6 +132,10 @@ def run_interactive(args) -> int:
     from ..maps.static import readable
 
     out = _out(args, "map", "html")
+    if args.height is not None and not embed.CSS_LENGTH.fullmatch(args.height):
+        from ..errors import InputError
+
+        raise InputError(t("maps.error.height", None, height=repr(args.height)), hint=t("maps.error.height_hint"))
     offline = bool(args.offline_page or settings.get().offline or args.split_assets or args.snippet)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
@@ -138,7 +144,7 @@ def run_interactive(args) -> int:
         files = embed.split_assets(render_page(m), out)
         say(args, t("maps.cli.split", None, folder=files[1].parent, csp=embed.STRICT_CSP))
     elif args.snippet:
-        text = embed.snippet(render_page(m), title=html.unescape(m.get_root().title))
+        text = embed.snippet(render_page(m), title=html.unescape(m.get_root().title), height=args.height)
         with atomic_path(out) as tmp:
             tmp.write_text(text, encoding="utf-8")
             readable(tmp)

@@ -29,6 +29,8 @@ __all__ = ["STRICT_CSP", "inline_csp", "snippet", "split_assets"]
 #: The policy a page written by :func:`split_assets` works under (served with its folder).
 STRICT_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; object-src 'none'; "
               "base-uri 'none'")
+#: Heights accepted for a snippet's frame.
+CSS_LENGTH = re.compile(r"\d+(\.\d+)?(px|vh|em|rem)")
 _SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 _STYLE = re.compile(r"<style>(.*?)</style>", re.S)
 _STYLE_ATTR = re.compile(r"<[^>]*\sstyle=", re.I)
@@ -107,6 +109,8 @@ def snippet(page: str, *, title: str, height: str | None = None) -> str:
     """An HTML fragment to paste in a CMS page: ``<iframe srcdoc>`` with the whole ``page`` (escaped), its own
     document (no style leaks either way), ``title`` for screen readers, a fixed ``height`` (e.g. ``"600px"``)
     or, by default, a responsive one (4:3, at least 420 px, at most 85 % of the screen)."""
+    if height is not None and not CSS_LENGTH.fullmatch(str(height)):
+        raise ValueError(f"height must be a CSS length such as 600px or 70vh, got {height!r}")
     size = f"height:{height}" if height else "aspect-ratio:4/3;min-height:420px;max-height:85vh"
     return (f'<iframe class="clsm-geo-map" title="{html.escape(title, quote=True)}" '
             f'srcdoc="{html.escape(page, quote=True)}" allow="fullscreen" allowfullscreen loading="lazy" '
