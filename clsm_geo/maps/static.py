@@ -334,7 +334,7 @@ def _codes(panel, frame):
 
 
 def _legend(fig, panels, region, handles, title, note=None):
-    title = textwrap.fill(title, 30) + (f"\n{textwrap.fill(note, 34)}" if note else "")
+    title = textwrap.fill(title, 30) + (f"\n{textwrap.fill(note, 30)}" if note else "")
     options = {"title": title, "fontsize": 7.5, "title_fontsize": 7.8, "frameon": True, "framealpha": 0.9,
                "edgecolor": "#d0d0d0", "alignment": "left", "handlelength": 1.8, "handleheight": 1.1}
     anchor = insets.LEGEND_ANCHOR_NATIONAL if region is None else insets.LEGEND_ANCHOR_REGION
