@@ -72,23 +72,90 @@ def pages(res, tmp_path_factory):
     return out
 
 
+def _legend(page: str) -> str:
+    import json
+
+    call = re.search(r"L\.clsmControls\(map_\d+, (\[.*?\]), (\".*?\"), (\[.*?\]),\s+(\{.*?\})\);", page, re.S)
+    return json.loads(call.group(2)), json.loads(call.group(3)), json.loads(call.group(4))
+
+
+def _decoded(page: str) -> str:
+    """The page with JSON ``\\uXXXX`` escapes decoded (folium writes layer names and popups that way)."""
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), page)
+
+
 def test_layers_legend_and_controls_are_in_the_page(pages, res):
-    page = pages["national"].read_text(encoding="utf-8")
-    for layer in ("CLSM active (", "CLSM in project (", "QPV covered (", "QPV partly covered (",
-                  "QPV not covered (", "Regions: share of qpv covered", "Departments: share of qpv covered"):
+    page = _decoded(pages["national"].read_text(encoding="utf-8"))
+    nb = "\u00a0"
+    for layer in ("CLSM actif (", "CLSM en projet (", "QPV couvert (", "QPV partiellement couvert (",
+                  "QPV non couvert (", f"Régions{nb}: part des QPV couverts",
+                  f"Départements{nb}: part des QPV couverts"):
         assert layer in page, layer
-    assert "L.control.layers" in page and "L.Control.ClsmSearch" in page and "L.Control.ClsmLegend" in page
-    assert "L.control.fullscreen" in page and "fitBounds" in page
+    assert "L.control.layers" in page and "L.clsmControls" in page
+    assert "L.control.fullscreen" in page and "fitBounds" in page and '"Plein écran"' in page
     assert page.count("L.tooltip") + page.count("bindTooltip") >= 5 and "bindPopup" in page
-    # the legend names the statuses, the classes and the sources
-    legend = re.search(r"new L\.Control\.ClsmLegend\((\".*?\")\)", page).group(1)
-    for part in ("CLSM perimeters, by status", "not covered", "no data", "registry_fictitious.csv", "COG 2024"):
+    assert page.startswith('<!DOCTYPE html>\n<html lang="fr">') and "<title>CLSM et quartiers prioritaires" in page
+    # the legend names the statuses, the classes (French number format, counts) and the sources
+    legend, views, words = _legend(page)
+    for part in ("Périmètres des CLSM, par statut", "non couvert", "sans objet (aucun QPV)",
+                 "Part des QPV couverts (%)", f"Source{nb}: ANCT (QPV 2024), INSEE et IGN (COG 2024)",
+                 "au 31 décembre 2024"):
         assert part in legend, part
+    assert re.search(r"<span>0 \(\d+\)</span>", legend)
+    assert re.search(rf"<span>\d+ à \d+{nb}% \(\d+\)</span>", legend)
+    assert "registry_fictitious" not in legend
+    assert words["search"] == "Chercher une commune, un QPV…" and words["kinds"][2] == "CLSM"
+    assert words["fold"] == "Replier la légende"
+    # one-click views: metropolitan France and each overseas department, each framing its department
+    assert [v[0] for v in views] == ["Métropole", "Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"]
+    reunion = views[4]
+    assert -21.5 < reunion[1] < reunion[3] < -20.8 and 55.1 < reunion[2] < reunion[4] < 56  # S, W, N, E
+    # popups and tooltips: French field names, French numbers
+    for alias in ("Département", "CLSM actifs", "QPV en vigueur", "Part couverte", "Surface couverte",
+                  "Couverture", "Identifiant", "Population"):
+        assert f'"{alias}"' in page, alias
+    assert re.search(rf'"share": ?"\d+{nb}%"', page) and re.search(r'"population": ?"\d{1,3}(\u202f\d{3})+"', page)
     # search index: communes, QPV and councils
+    assert '"Île-de-France (11)",0' in page and '"Seine-Saint-Denis (93)",1' in page
     assert '"Villeurbanne (69)",4' in page and re.search(r'"[^"]+ \(QN\d{5}[A-Z]\)",3', page)
-    region = pages["region"].read_text(encoding="utf-8")
-    assert "Regions: share" not in region and "Departments: share" in region
+    region = _decoded(pages["region"].read_text(encoding="utf-8"))
+    assert "Régions" + nb + ": part" not in region and "Départements" + nb + ": part" in region
+    assert _legend(region)[1] == []  # no overseas views in a regional zoom
     assert '"Villeurbanne (69)"' not in region and '"Saint-Denis (93)",4' in region
+
+
+def test_same_classes_and_colours_as_the_static_map(res):
+    from clsm_geo.maps.static import choropleth
+
+    page = interactive_map(res, offline=True).get_root().render()
+    legend = _legend(page)[0]
+    fig = choropleth(res, level="department")
+    handles = fig.legends[0].legend_handles
+    from matplotlib.colors import to_hex
+
+    section = legend.split("Départements")[1]
+    for handle, text in zip(handles[:-1], fig.legends[0].get_texts()):
+        label, count = re.fullmatch(r"(.+)  \((\d+)\)", text.get_text()).groups()
+        assert f'data-fill="{to_hex(handle.get_facecolor())}"' in section, label
+        assert f"<span>{label} ({count})</span>" in section, label
+
+
+def test_english_page(res):
+    page = _decoded(interactive_map(res, offline=True, lang="en").get_root().render())
+    legend, views, words = _legend(page)
+    assert page.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert "QPV not covered (" in page and '"Share covered"' in page and "Regions: share of QPV covered" in page
+    assert "Share of QPV covered (%)" in legend and "at 31 December 2024" in legend and "non couvert" not in legend
+    assert views[0][0] == "Metropolitan France" and words["search"] == "Search a commune, QPV…"
+    # no French word of the maps catalogue in the English legend, and the reverse in the French one
+    from clsm_geo import i18n
+
+    fr, en = i18n.catalogue("fr"), i18n.catalogue("en")
+    only = lambda a, b: {v for k, v in a.items() if k.startswith("maps.") and isinstance(v, str)  # noqa: E731
+                         and len(v) > 5 and "{" not in v and v != b[k]}
+    french_legend = _legend(_decoded(interactive_map(res, offline=True).get_root().render()))[0]
+    assert not [w for w in only(fr, en) if w in legend], "French words in the English legend"
+    assert not [w for w in only(en, fr) if w in french_legend], "English words in the French legend"
 
 
 def test_offline_page_is_self_contained(pages):
@@ -109,8 +176,10 @@ def test_offline_page_is_self_contained(pages):
 
 
 def test_size_budgets(pages):
-    assert pages["national"].stat().st_size <= 8 * MB, pages["national"].stat().st_size
-    assert pages["region"].stat().st_size <= 2 * MB, pages["region"].stat().st_size
+    """Issue 21: offline national page at most 2 MB, regional at most 600 kB (display simplification and
+    compact coordinates)."""
+    assert pages["national"].stat().st_size <= 2 * MB, pages["national"].stat().st_size
+    assert pages["region"].stat().st_size <= 0.6 * MB, pages["region"].stat().st_size
     assert pages["online"].stat().st_size <= 2 * MB
 
 
@@ -124,7 +193,7 @@ def test_user_text_is_escaped(hostile, tmp_path):
     assert json_html("&lt;script&gt;alert(1)&lt;/script&gt;") in text  # council name (tooltip/popup)
     assert json_html("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;") in text  # council id, QPV name
     assert json_html("&lt;i&gt;n&lt;/i&gt; &amp; &quot;q&quot;") in text  # notes
-    assert json_html("reg&lt;img src=y&gt;.csv") in text  # registry file name in the legend
+    assert "reg<img" not in text and "reg&lt;img" not in text  # the registry file name is not on the map
 
 
 def test_page_is_stable(res, tmp_path):
@@ -140,6 +209,19 @@ def test_result_map_is_a_folium_map(res):
     assert isinstance(m, folium.Map)
     notebook = m._repr_html_()
     assert "<iframe" in notebook and "ClsmSearch" in notebook
+
+
+def test_compact_geometry_round_trips():
+    poly = shapely.Polygon([(2.3512, 48.8566), (2.36, 48.86), (2.35, 48.87)], [[(2.352, 48.86), (2.353, 48.861),
+                                                                               (2.352, 48.862)]])
+    shape = layers.compact_geometry(shapely.MultiPolygon([poly]), 4)
+    assert shape["z"] == 4 and shape["c"][0][0][:4] == [23512, 488566, 88, 34]  # first point, then steps
+    scale = 1e4
+    rings = []
+    for flat in shape["c"][0]:
+        xy = [(sum(flat[0:i + 1:2]) / scale, sum(flat[1:i + 2:2]) / scale) for i in range(0, len(flat), 2)]
+        rings.append(xy)
+    assert shapely.Polygon(rings[0], rings[1:]).equals_exact(poly, 1e-9)
 
 
 def test_simplified_borders_stay_shared(res):
@@ -169,7 +251,87 @@ def test_cli_interactive(tmp_path, capsys):
                  "11", "--offline", "--out", str(out)])
     assert code == 0 and "carte écrite dans" in capsys.readouterr().out
     page = out.read_text(encoding="utf-8")
-    assert "L.Control.ClsmSearch" in page and not re.search(r"<script[^>]+src=", page)
+    assert "L.Control.ClsmSearch" in page and 'lang="fr"' in page and not re.search(r"<script[^>]+src=", page)
     code = main(["--quiet", "map", "interactive", "--registry", str(REGISTRY), "--region", "99", "--out",
                  str(tmp_path / "x.html")])
     assert code == 2 and "région inconnue\u00a0: 99" in capsys.readouterr().err
+
+
+def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):
+    from clsm_geo.cli import main
+    from clsm_geo.maps import embed
+
+    base = ["map", "interactive", "--registry", str(REGISTRY), "--region", "93"]
+    out = tmp_path / "site" / "carte.html"
+    out.parent.mkdir()
+    assert main(base + ["--split-assets", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert embed.STRICT_CSP in said and "carte_files" in said
+    page = out.read_text(encoding="utf-8")
+    assert not re.search(r"<script>|<style>|\sstyle=", page)
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert refs and all(r.startswith("carte_files/") and (out.parent / r).is_file() for r in refs), refs
+    assert (out.parent / "carte_files" / "images" / "layers.png").is_file()  # what leaflet.css points to
+    css = (out.parent / "carte_files" / "leaflet.css").read_text(encoding="utf-8")
+    assert "url(images/layers.png)" in css and "data:" not in css  # data: images are refused by the CSP
+    # the snippet: one isolated iframe holding the whole page
+    snip = tmp_path / "snippet.html"
+    assert main(base + ["--snippet", "--out", str(snip)]) == 0
+    text = snip.read_text(encoding="utf-8")
+    assert text.startswith('<iframe class="clsm-geo-map" title="CLSM et quartiers prioritaires')
+    assert text.count("<iframe") == 1 and "<script" not in text and "&lt;script" in text
+    assert "aspect-ratio:4/3" in text
+    assert main(base + ["--snippet", "--height", "600px", "--out", str(snip)]) == 0
+    assert "height:600px;" in snip.read_text(encoding="utf-8")
+    assert main(base + ["--snippet", "--height", "1px;x", "--out", str(snip)]) == 2
+    assert "hauteur '1px;x' invalide" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="CSS length"):
+        embed.snippet("<p>x</p>", title="t", height="600px;background:url(x)")
+    # the single-file page prints the exact policy it needs: every inline block by hash
+    single = tmp_path / "single.html"
+    assert main(base + ["--offline", "--out", str(single)]) == 0
+    said = capsys.readouterr().out
+    text = single.read_text(encoding="utf-8")
+    csp = embed.inline_csp(text)
+    blocks = set(re.findall(r"<script>.*?</script>|<style>.*?</style>", text, re.S))
+    assert csp in said and csp.count("'sha256-") == len(blocks)  # one hash per distinct inline block
+    with pytest.raises(SystemExit) as exit_:  # one way at a time (argparse says so)
+        main(base + ["--split-assets", "--snippet", "--out", str(snip)])
+    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG 2 contrast ratio of two colours."""
+    import numpy as np
+    from matplotlib.colors import to_rgb
+
+    def lum(c):
+        r = np.array(to_rgb(c))
+        r = np.where(r <= 0.03928, r / 12.92, ((r + 0.055) / 1.055) ** 2.4)
+        return 0.2126 * r[0] + 0.7152 * r[1] + 0.0722 * r[2]
+
+    low, high = sorted([lum(a), lum(b)])
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_of_map_graphics_and_text():
+    """Issue 21: map graphics at least 3:1 against what is under them, text at least 4.5:1."""
+    import numpy as np
+    import pandas as pd
+    from matplotlib.colors import to_hex, to_rgb
+
+    from clsm_geo.maps import interactive as web
+    from clsm_geo.maps.style import COUNCIL_STATUS_COLORS, OUTLINE, QPV_STATUS_COLORS, classify
+
+    classes = classify(pd.Series(np.linspace(0.01, 1, 50)), "qpv_covered_share", k=5).colors
+    under = [web.SEA, web.LAND] + [  # class colours as drawn: at the choropleth's opacity over the land
+        to_hex(web.CHOROPLETH_OPACITY * np.array(to_rgb(c)) + (1 - web.CHOROPLETH_OPACITY) * np.array(to_rgb(web.LAND)))
+        for c in classes] + classes
+    for colour in [*QPV_STATUS_COLORS.values(), *COUNCIL_STATUS_COLORS.values()]:
+        for background in under:  # the outline (or the fill) separates every shape from what is under it
+            assert max(_contrast(OUTLINE, background), _contrast(colour, background)) >= 3, (colour, background)
+    for background in (web.SEA, web.LAND):  # territories are outlined by the boundary lines
+        assert _contrast(web.BOUNDARY, background) >= 3
+    css = (REPO / "clsm_geo" / "maps" / "assets" / "clsm-map.css").read_text(encoding="utf-8")
+    text_colours = set(re.findall(r"(?<!-)color:\s*(#[0-9a-fA-F]{3,6})", css))
+    assert text_colours and all(_contrast(c, "#ffffff") >= 4.5 for c in text_colours), text_colours

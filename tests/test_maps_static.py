@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import clsm_geo
 from clsm_geo.errors import InputError
@@ -48,7 +50,7 @@ def test_each_format_is_written(res, tmp_path):
         path = static.save_figure(fig, tmp_path / f"map.{fmt}", dpi=60)
         assert path.read_bytes().startswith(head), fmt
     assert b"<svg" in (tmp_path / "map.svg").read_bytes()[:2000]
-    with pytest.raises(InputError, match="png, .svg or .pdf"):
+    with pytest.raises(InputError, match=r"\.png, \.svg ou \.pdf"):
         static.save_figure(fig, tmp_path / "map.gif")
     assert not list(tmp_path.glob(".*.tmp")), "no temporary file left behind"
 
@@ -81,13 +83,105 @@ def test_insets_are_drawn_in_their_boxes(res, tmp_path):
 def test_legend_and_source_line_are_text_in_svg(res, tmp_path):
     static.choropleth(res, path=tmp_path / "map.svg")
     text = _texts((tmp_path / "map.svg").read_text(encoding="utf-8"))
-    assert "Share of QPV covered by an active CLSM" in text and "(%)" in text
-    assert "no data (no QPV in force)" in text  # overseas: the 2015 geography still applies in 2024
-    assert re.search(r"\b\d+ – \d+\s+\(\d+\)", text), "class bounds with counts"
-    for part in ("registry_fictitious.csv", "ANCT 2024 geography", "COG 2024", "31 December 2024"):
+    assert "Part des QPV couverts par un CLSM actif, par région" in text and "Part des QPV couverts (%)" in text
+    assert "sans objet (aucun QPV)" in text  # overseas: the 2015 geography still applies in 2024
+    assert re.search(r"\b\d+ à \d+\xa0%\s+\(\d+\)", text), "class bounds with counts, French format"
+    for part in ("Source\xa0: ANCT (QPV 2024), INSEE et IGN (COG 2024)", "précision\xa0: contours des QPV",
+                 "au 31 décembre 2024"):
         assert part in text, part
+    assert "registry_fictitious" not in text and "/" not in text  # no local path, no long provenance
     for name in ("Guadeloupe", "Martinique", "Guyane", "La Réunion", "Mayotte"):
         assert name in text, name
+
+
+def _figure_texts(fig) -> list[str]:
+    """Every text a reader sees in a matplotlib figure: figure texts, axes titles and annotations, legends."""
+    texts = [t.get_text() for t in fig.texts]
+    for ax in fig.axes:
+        texts += [ax.get_title(loc="left")] + [t.get_text() for t in ax.texts]
+    for legend in fig.legends:
+        texts += [legend.get_title().get_text()] + [t.get_text() for t in legend.get_texts()]
+    return texts
+
+
+def test_french_title_subtitle_legend_and_source(res):
+    from clsm_geo import i18n
+
+    fig = static.choropleth(res, level="department")
+    texts = _figure_texts(fig)
+    assert texts[0] == "Part des QPV couverts par un CLSM actif, par département"
+    assert texts[1].startswith("au 31 décembre 2024 · 5 classes (quantiles)")
+    assert texts[2] == ("Source\xa0: ANCT (QPV 2024), INSEE et IGN (COG 2024), registre des CLSM\u202f; "
+                        "précision\xa0: contours des QPV, à défaut leurs communes.")
+    legend = fig.legends[0]
+    assert legend.get_title().get_text().startswith("Part des QPV couverts (%)\nentre parenthèses\xa0: nombre")
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels[0] == f"0  ({int((res.departments['qpv_covered'] == 0).sum() - 5)})"  # 5 DROM: no data
+    assert all(re.fullmatch(r"\d+ à \d+\xa0%  \(\d+\)", lab) for lab in labels[1:-1]), labels
+    assert labels[-1] == "sans objet (aucun QPV)  (5)"
+    assert sum(int(re.search(r"\((\d+)\)$", lab).group(1)) for lab in labels) == len(res.departments)
+    # no English word of the catalogue in the French figure, and the reverse
+    english = {v for k, v in i18n.catalogue("en").items() if k.startswith("maps.") and isinstance(v, str)
+               and len(v) > 6 and v != i18n.catalogue("fr")[k]}
+    assert not [w for w in english if any(w in text for text in texts)]
+    en = _figure_texts(static.choropleth(res, level="department", lang="en"))
+    assert en[0] == "Share of QPV covered by an active CLSM, by department"
+    assert en[1].startswith("at 31 December 2024") and en[2].startswith("Source: ANCT (QPV 2024)")
+    assert any(re.fullmatch(r"\d+–\d+%  \(\d+\)", text) for text in en)
+
+
+def test_paris_inset_on_national_department_maps(res):
+    fig = static.choropleth(res, level="department")
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    paris = axes["inset-paris"]
+    assert paris.get_title(loc="left") == "Paris et petite couronne"
+    x0, x1 = paris.get_xlim()
+    y0, y1 = paris.get_ylim()
+    assert 620_000 < x0 < 652_000 < x1 < 690_000 and 6_830_000 < y0 < 6_862_000 < y1 < 6_890_000  # Lambert-93
+    assert sorted(t.get_text() for t in paris.texts) == ["75", "92", "93", "94"]
+    assert len(paris.collections) >= 2  # departments drawn in it
+    # the inset is beside the metropolitan map, and the zoomed area is outlined on it
+    assert paris.get_window_extent().x0 > axes["metropole"].get_window_extent().x1 - 5
+    outlined = [p for p in axes["metropole"].patches if p.get_width() < 60_000]
+    assert len(outlined) == 1 and outlined[0].get_x() == pytest.approx(x0)
+    assert "inset-paris" not in [ax.get_label() for ax in static.choropleth(res).axes]  # region level
+    assert "inset-paris" not in [ax.get_label() for ax in static.choropleth(res, region="11").axes]
+
+
+def test_many_zeros_read_naturally():
+    import pandas as pd
+
+    shares = pd.Series([0.0] * 30 + [i / 100 for i in range(1, 101)] + [np.nan])
+    classes = classify(shares, "qpv_covered_share", scheme="equal_interval", k=6)
+    assert classes.zero_class and classes.labels == [
+        "0", "1 à 20\xa0%", "21 à 40\xa0%", "41 à 60\xa0%", "61 à 80\xa0%", "81 à 100\xa0%"]
+    assert classes.counts == [30, 20, 20, 20, 20, 20] and classes.no_data == 1
+    en = classify(shares, "qpv_covered_share", scheme="equal_interval", k=6, lang="en")
+    assert en.labels[:2] == ["0", "1–20%"]
+    # a share that rounds to 0 % is not in the class of exact zeros; 99.6 % is not "100 %"
+    tiny = classify(pd.Series([0.0, 0.0, 0.003, 0.996, 1.0]), "qpv_covered_share", k=5)
+    assert tiny.labels == ["0", "1\xa0%", "99\xa0%", "100\xa0%"] and list(tiny.index) == [0, 0, 1, 2, 3]
+    counts = classify(pd.Series([0] * 50 + list(range(1, 21))), "councils_active", scheme="quantiles", k=3)
+    assert counts.labels[0] == "0" and counts.labels[1].startswith("1 à ") and counts.counts[0] == 50
+
+
+@given(st.lists(st.one_of(st.just(0.0), st.floats(0, 1), st.just(float("nan"))), min_size=1, max_size=40),
+       st.sampled_from(["quantiles", "fisher_jenks", "equal_interval"]), st.integers(1, 7))
+@settings(max_examples=60, deadline=None)
+def test_classes_are_ordered_and_complete(values, scheme, k):
+    import pandas as pd
+
+    from clsm_geo.maps.style import shown_values
+
+    classes = classify(pd.Series(values), "qpv_covered_share", scheme=scheme, k=k)
+    shown = shown_values(values, "qpv_covered_share")
+    valid = ~np.isnan(shown)
+    assert sum(classes.counts) == valid.sum() and classes.no_data == (~valid).sum()
+    assert len(classes.labels) == len(classes.colors) == len(classes.counts) <= max(k, 1) + 1
+    order = np.argsort(shown[valid], kind="stable")
+    assert (np.diff(classes.index[valid][order]) >= 0).all()  # larger values never in a lower class
+    if classes.zero_class:
+        assert classes.labels[0] == "0" and ((classes.index == 0) == (shown == 0)).all()
 
 
 def test_reruns_are_byte_identical(res, tmp_path):
@@ -108,8 +202,8 @@ def test_regional_zoom(res, tmp_path):
     y0, y1 = ax.get_ylim()
     assert 500_000 < x0 < x1 < 800_000 and 6_700_000 < y0 < y1 < 6_950_000  # Lambert-93 around Paris
     text = _texts((tmp_path / "idf.svg").read_text(encoding="utf-8"))
-    assert "Île-de-France" in text and "Seine-Saint-Denis" in text and "departments" in text
-    with pytest.raises(InputError, match="unknown region code"):
+    assert "Île-de-France" in text and "Seine-Saint-Denis" in text and "départements" in text
+    with pytest.raises(InputError, match="code de région .99. inconnu"):
         static.choropleth(res, region="99")
 
 
@@ -117,10 +211,13 @@ def test_council_and_qpv_maps(res, tmp_path):
     static.councils_map(res, path=tmp_path / "councils.svg")
     text = _texts((tmp_path / "councils.svg").read_text(encoding="utf-8"))
     active = int(res.councils["status"].eq("active").sum())
-    assert f"active  ({active})" in text and "in project" in text and "CLSM perimeters" in text
+    assert f"actif  ({active})" in text and "en projet" in text and "Périmètres des CLSM" in text
     static.qpv_map(res, region="84", path=tmp_path / "qpv.svg")
     text = _texts((tmp_path / "qpv.svg").read_text(encoding="utf-8"))
-    assert "Auvergne-Rhône-Alpes" in text and "not covered" in text and "covered" in text
+    assert "Auvergne-Rhône-Alpes" in text and "non couvert" in text and "dans la région" in text
+    static.qpv_map(res, path=tmp_path / "qpv-en.svg", lang="en")
+    text = _texts((tmp_path / "qpv-en.svg").read_text(encoding="utf-8"))
+    assert "not covered" in text and "QPV coverage by CLSM" in text and "non couvert" not in text
 
 
 def test_classification_schemes():
@@ -129,20 +226,21 @@ def test_classification_schemes():
     shares = pd.Series([0.0, 0.05, 0.1, 0.2, 0.3, 0.5, np.nan])
     fractions = classify(shares, "qpv_covered_share", scheme="user_defined", bins=[0.1, 0.25])
     percents = classify(shares, "qpv_covered_share", scheme="user_defined", bins=[10, 25])
-    assert fractions.labels == percents.labels == ["0 – 10", "10 – 25", "25 – 50"]
+    assert fractions.labels == percents.labels == ["0 à 10\xa0%", "11 à 25\xa0%", "26 à 50\xa0%"]
     assert list(fractions.index) == [0, 0, 0, 1, 2, 2, -1] and fractions.no_data == 1
     counts = pd.Series([0, 0, 1, 2, 3, 5, 8, 13, 21])
     jenks = classify(counts, "councils_active", scheme="fisher_jenks", k=3)
-    assert len(jenks.labels) == 3 and jenks.title == "CLSM active (number of councils)"
-    assert all(re.fullmatch(r"\d+( – \d+)?", lab) for lab in jenks.labels), jenks.labels
+    assert len(jenks.labels) == 3 and jenks.title == "CLSM actifs (nombre)"
+    assert classify(counts, "councils_active", lang="en").title == "CLSM active (number)"
+    assert all(re.fullmatch(r"\d+( à \d+)?", lab) for lab in jenks.labels), jenks.labels
     assert len(set(jenks.colors)) == 3
     few = classify(pd.Series([1, 1, 2]), "councils_active", k=5)
     assert len(few.labels) == 2  # fewer distinct values than classes: one class per value
-    with pytest.raises(InputError, match="unknown classification"):
+    with pytest.raises(InputError, match="méthode de classes .jenks. inconnue"):
         classify(shares, "qpv_covered_share", scheme="jenks")
-    with pytest.raises(InputError, match="needs bins"):
+    with pytest.raises(InputError, match="demande des bornes"):
         classify(shares, "qpv_covered_share", scheme="user_defined")
-    with pytest.raises(InputError, match="unknown indicator"):
+    with pytest.raises(InputError, match="indicateur .nope. inconnu"):
         classify(shares, "nope")
 
 
@@ -151,7 +249,7 @@ def test_result_plot_returns_a_figure(res):
 
     fig = res.plot(level="department", indicator="councils_active", scheme="equal_interval", k=4)
     assert isinstance(fig, Figure)
-    assert any("CLSM active" in t.get_text() for t in fig.texts)
+    assert any("CLSM actifs" in t.get_text() for t in fig.texts)
 
 
 def test_cli_choropleth(res, tmp_path, capsys):
@@ -162,7 +260,12 @@ def test_cli_choropleth(res, tmp_path, capsys):
                  "--level", "department", "--scheme", "user_defined", "--bins", "10,25,50", "--out", str(out)])
     assert code == 0 and out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
     assert "carte écrite dans" in capsys.readouterr().out
-    assert "10 – 25" in _texts(out.read_text(encoding="utf-8"))
+    assert "11 à 25\xa0%" in _texts(out.read_text(encoding="utf-8"))
+    code = main(["--offline", "--quiet", "--lang", "en", "map", "choropleth", "--registry", str(REGISTRY),
+                 "--out", str(out)])
+    text = _texts(out.read_text(encoding="utf-8"))
+    assert code == 0 and "Share of QPV covered (%)" in text and "Part des" not in text
+    assert "map written to" in capsys.readouterr().out
     code = main(["--offline", "--quiet", "map", "councils", "--registry", str(REGISTRY), "--out",
                  str(tmp_path / "c.txt")])
-    assert code == 2 and "png, .svg ou .pdf" in capsys.readouterr().err
+    assert code == 2 and ".png, .svg ou .pdf" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from .. import i18n
@@ -33,6 +34,14 @@ def register(sub) -> None:
 
     i = kinds.add_parser("interactive", help="interactive HTML map (Leaflet): councils, QPV, choropleth, search")
     _common(i, "html")
+    way = i.add_mutually_exclusive_group()
+    way.add_argument("--split-assets", action="store_true",
+                     help="page + folder of .js/.css files, no inline script or style: runs under a strict "
+                          "Content-Security-Policy (default-src 'self'); implies --offline")
+    way.add_argument("--snippet", action="store_true",
+                     help="an HTML fragment to paste in a CMS page (iframe srcdoc, isolated); implies --offline")
+    i.add_argument("--height", metavar="CSS",
+                   help="fixed height of the --snippet frame, e.g. 600px (default: responsive, 4:3, 420 px at least)")
     _classes(i)
     i.set_defaults(handler=run_interactive, suffix="html")
 
@@ -68,6 +77,11 @@ def check(args) -> None:
     args.bin_bounds = _bins(args) if hasattr(args, "bins") else None
     if args.suffix != "html":
         _check_static(_out(args, "x", "png"))
+    elif getattr(args, "height", None) is not None:
+        from ..maps.embed import CSS_LENGTH
+
+        if not CSS_LENGTH.fullmatch(args.height):
+            raise InputError(t("maps.error.height", None, height=repr(args.height)), hint=t("maps.error.height_hint"))
     if args.territory is not None and args.territory.kind == "department":
         from ..territories import region
 
@@ -98,9 +112,11 @@ def _out(args, kind: str, suffix: str) -> Path:
 
 
 def _done(args, path: Path) -> int:
+    from ..i18n import fmt_decimal
+
     size = path.stat().st_size
-    print(i18n.t("console.map.written_size", None, path=path, size=i18n.fmt_decimal(size / 1e6, 1)) if size >= 1e5
-          else i18n.t("console.map.written", None, path=path))
+    print(t("maps.cli.written_size", None, path=path, size=fmt_decimal(size / 1e6, 1)) if size >= 1e5
+          else t("maps.cli.written", None, path=path))
     return 0
 
 
@@ -126,15 +142,30 @@ def run_static(args) -> int:
 
 def run_interactive(args) -> int:
     from .. import settings
-    from ..maps.interactive import interactive_map, write_html
+    from ..io import atomic_path
+    from ..maps import embed
+    from ..maps.interactive import interactive_map, render_page, write_html
+    from ..maps.static import readable
 
     out = _out(args, "map", "html")
-    offline = bool(settings.get().offline)
+    offline = bool(settings.get().offline or args.split_assets or args.snippet)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
                         scheme=args.scheme, k=args.classes, bins=args.bin_bounds, **_palette(args))
-    write_html(m, out)
-    say(args, i18n.t("console.map.offline" if offline else "console.map.online"))
+    if args.split_assets:
+        files = embed.split_assets(render_page(m), out)
+        say(args, t("maps.cli.split", None, folder=files[1].parent, csp=embed.STRICT_CSP))
+    elif args.snippet:
+        text = embed.snippet(render_page(m), title=html.unescape(m.get_root().title), height=args.height)
+        with atomic_path(out) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+            readable(tmp)
+        say(args, t("maps.cli.snippet", None))
+    else:
+        write_html(m, out)
+        say(args, t("maps.cli.offline" if offline else "maps.cli.online", None))
+        if offline:
+            say(args, t("maps.cli.csp", None, csp=embed.inline_csp(out.read_text(encoding="utf-8"))))
     return _done(args, out)
 
 

@@ -6,7 +6,8 @@
 
 Submodules: ``static`` (figures), ``insets`` (layout with overseas insets), ``style`` (indicators, classes,
 colours, source line), ``interactive`` (folium map), ``layers`` (web-ready geometry and properties),
-``assets`` (vendored Leaflet and plugins for self-contained pages).
+``assets`` (vendored Leaflet and plugins for self-contained pages), ``embed`` (strict-CSP split pages, CSP
+hashes, paste-safe snippets: see ``docs/embedding.md``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import importlib
 
 _API = {
     "choropleth": "static", "councils_map": "static", "qpv_map": "static", "save_figure": "static",
-    "interactive_map": "interactive", "write_html": "interactive",
+    "interactive_map": "interactive", "write_html": "interactive", "render_page": "interactive",
+    "split_assets": "embed", "snippet": "embed", "inline_csp": "embed",
 }
-__all__ = ["choropleth", "councils_map", "interactive_map", "qpv_map", "save_figure", "write_html"]
+__all__ = ["choropleth", "councils_map", "inline_csp", "interactive_map", "qpv_map", "render_page", "save_figure",
+           "snippet", "split_assets", "write_html"]
 
 
 def __getattr__(name: str):

@@ -24,7 +24,11 @@ FIGSIZE_NATIONAL = (10.4, 8.0)
 MAIN_RECT = (0.165, 0.085, 0.615, 0.83)
 INSET_COLUMN = (0.012, 0.10, 0.14, 0.80)  # left, bottom, width, height of the column of insets
 #: Where the legend goes: a column right of the map (anchor of its upper left corner).
-LEGEND_ANCHOR_NATIONAL = (0.785, 0.80)
+LEGEND_ANCHOR_NATIONAL = (0.78, 0.80)
+#: Zoom inset of Paris and the petite couronne (department maps): right column, under the legend.
+PARIS_KEY = "paris"
+PARIS_DEPARTMENTS = ("75", "92", "93", "94")
+PARIS_RECT = (0.80, 0.075, 0.185, 0.27)
 FIGSIZE_REGION = (10.4, 7.6)
 REGION_RECT = (0.015, 0.085, 0.69, 0.81)
 LEGEND_ANCHOR_REGION = (0.715, 0.88)
@@ -65,6 +69,29 @@ def national_panels(fig, departments: gpd.GeoDataFrame) -> list[Panel]:
         panels.append(Panel(ax, crs, box, _bounds([geom], crs, 0.06), code))
         ax.set_title(INSETS[code], fontsize=7.5, pad=2, loc="left")
     return panels
+
+
+def paris_panel(fig, departments: gpd.GeoDataFrame, title: str) -> Panel:
+    """Lambert-93 axes framing Paris and the petite couronne (:data:`PARIS_DEPARTMENTS`), titled ``title``."""
+    mine = departments[departments["insee_dep"].isin(PARIS_DEPARTMENTS)]
+    x0, y0, x1, y1 = gpd.GeoSeries(mine.geometry.values, crs=4326).total_bounds
+    ax = fig.add_axes(PARIS_RECT, label=f"inset-{PARIS_KEY}")
+    ax.set_title(title, fontsize=7.5, pad=2, loc="left")
+    return Panel(ax, settings.METROPOLITAN_CRS, shapely.box(x0 - 0.1, y0 - 0.1, x1 + 0.1, y1 + 0.1),
+                 _bounds(mine.geometry.values, settings.METROPOLITAN_CRS, 0.03), PARIS_KEY)
+
+
+def mark_zoom(panels: list[Panel]) -> None:
+    """Outline on the metropolitan map the area a zoom inset (Paris) shows, at the inset's final extent."""
+    from matplotlib.patches import Rectangle
+
+    main = next((p for p in panels if p.key == "metropole"), None)
+    for panel in panels:
+        if main is None or panel.key != PARIS_KEY:
+            continue
+        (x0, x1), (y0, y1) = panel.ax.get_xlim(), panel.ax.get_ylim()
+        main.ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#333333",
+                                    linewidth=0.7, zorder=6))
 
 
 def region_panel(fig, departments: gpd.GeoDataFrame, region: str) -> Panel:

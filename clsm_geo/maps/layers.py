@@ -21,11 +21,15 @@ import pandas as pd
 import shapely
 from shapely.geometry import mapping
 
-from .style import COUNCIL_STATUS_LABELS, QPV_STATUS_LABELS
+from ..i18n import fmt_int, fmt_pct, get_lang, t
+from .style import COUNCIL_STATUS_COLORS, QPV_STATUS_COLORS, council_status_label, qpv_status_label
 
-#: Simplification tolerance in degrees (about 300 m and 60 m at French latitudes).
-TOLERANCE_NATIONAL = 0.003
+#: Simplification tolerance in degrees (about 500 m and 60 m at French latitudes): display only, never
+#: computation. QPV (about 1 km across) get their own, finer tolerances (about 30 m and 8 m).
+TOLERANCE_NATIONAL = 0.005
 TOLERANCE_REGION = 0.0006
+QPV_TOLERANCE_NATIONAL = 0.0003
+QPV_TOLERANCE_REGION = 0.00008
 
 
 def esc(value) -> str:
@@ -65,21 +69,42 @@ def simplify_each(geoms, tolerance: float, decimals: int = 5) -> np.ndarray:
     return _round(shapely.simplify(arr, tolerance, preserve_topology=True), decimals)
 
 
-def feature_collection(geoms, properties: list[dict], ids: list[str]) -> dict:
+def compact_geometry(geom, decimals: int) -> dict:
+    """A (Multi)Polygon with its coordinates as integers (units of 10^-decimals degree), each ring a flat list
+    ``[x0, y0, dx1, dy1, ...]`` of differences: about 2.5 times shorter than GeoJSON. ``clsm-map.js`` turns it
+    back into GeoJSON before Leaflet reads it. Other geometry types stay GeoJSON."""
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        return mapping(geom)
+    scale = 10.0 ** decimals
+
+    def ring(r) -> list[int]:
+        xy = np.rint(shapely.get_coordinates(r) * scale).astype(np.int64)
+        return np.diff(xy, axis=0, prepend=np.zeros((1, 2), np.int64)).ravel().tolist()
+
+    def polygon(p) -> list[list[int]]:
+        return [ring(p.exterior)] + [ring(i) for i in p.interiors]
+
+    coords = polygon(geom) if geom.geom_type == "Polygon" else [polygon(p) for p in geom.geoms]
+    return {"type": geom.geom_type, "z": decimals, "c": coords}
+
+
+def feature_collection(geoms, properties: list[dict], ids: list[str], decimals: int | None = None) -> dict:
+    """Features with ``properties`` and ``ids``; geometry compacted (:func:`compact_geometry`) when ``decimals``."""
     features = []
     for geom, props, fid in zip(geoms, properties, ids):
         if geom is None or shapely.is_empty(geom):
             continue
-        features.append({"type": "Feature", "id": fid, "geometry": mapping(geom), "properties": props})
+        shape = mapping(geom) if decimals is None else compact_geometry(geom, decimals)
+        features.append({"type": "Feature", "id": fid, "geometry": shape, "properties": props})
     return {"type": "FeatureCollection", "features": features}
 
 
-def _fmt_int(value) -> str:
-    return "" if pd.isna(value) else f"{int(value):,}".replace(",", "\u202f")
+def _fmt_int(value, lang: str | None = None) -> str:
+    return "" if pd.isna(value) else fmt_int(value, lang)
 
 
-def _fmt_share(value) -> str:
-    return "" if pd.isna(value) else f"{float(value) * 100:.0f}\u202f%"
+def _fmt_share(value, lang: str | None = None) -> str:
+    return "" if pd.isna(value) else fmt_pct(float(value), 0, lang)
 
 
 @dataclass
@@ -92,18 +117,23 @@ class WebData:
     qpv: dict[str, dict]  # status -> FeatureCollection
     search: list[list]  # [label, kind index in SEARCH_KINDS, lat, lon, half height, half width]
     bounds: tuple[float, float, float, float]  # south, west, north, east to fit
+    decimals: int = 4  # of the territories' coordinates (for :func:`feature_collection`)
 
 
-def build(res, *, region: str | None = None, tolerance: float | None = None) -> WebData:
+def build(res, *, region: str | None = None, tolerance: float | None = None, lang: str | None = None) -> WebData:
+    """The layers of an interactive map of ``res``, words and numbers in ``lang``."""
     from ..geography import geography
+
+    lang = get_lang(lang)
 
     geo = geography(res.cog_year)
     tol = tolerance if tolerance is not None else (TOLERANCE_REGION if region else TOLERANCE_NATIONAL)
     deps = geo.departments
     regs = geo.regions
 
-    dep_geoms = simplify_coverage(deps.geometry.values, tol)
-    reg_geoms = simplify_coverage(regs.geometry.values, tol)
+    decimals = 4 if region else 3  # about 10 m in a region, 100 m nationally (below the tolerance)
+    dep_geoms = simplify_coverage(deps.geometry.values, tol, decimals)
+    reg_geoms = simplify_coverage(regs.geometry.values, tol, decimals)
     dep_shapes = gpd.GeoDataFrame(deps.drop(columns="geometry"), geometry=dep_geoms, crs=4326)
     reg_shapes = gpd.GeoDataFrame(regs.drop(columns="geometry"), geometry=reg_geoms, crs=4326)
     dep_table = dep_shapes[["insee_dep", "geometry"]].merge(res.departments, on="insee_dep", how="left")
@@ -123,13 +153,14 @@ def build(res, *, region: str | None = None, tolerance: float | None = None) -> 
         bounds = (x0, y0, x1, y1)
         dx, dy = (x1 - x0) * 0.6 + 0.2, (y1 - y0) * 0.6 + 0.2
         near = dep_shapes.geometry.intersects(shapely.box(x0 - dx, y0 - dy, x1 + dx, y1 + dy))
-        land_shapes = dep_shapes[near]
+        context = simplify_coverage(deps.geometry.values, TOLERANCE_NATIONAL, 3)  # context: coarse is enough
+        land_shapes = gpd.GeoDataFrame(deps.drop(columns="geometry"), geometry=context, crs=4326)[near]
         territories = {"department": territories["department"][
             territories["department"]["code"].isin(set(deps.loc[mine, "insee_dep"]))].reset_index(drop=True)}
     land = None
     if region is not None:  # nationally, the page draws the land from the department choropleth's data
         land = feature_collection(land_shapes.geometry.values, [{} for _ in range(len(land_shapes))],
-                                  [f"land-{c}" for c in land_shapes["insee_dep"]])
+                                  [f"land-{c}" for c in land_shapes["insee_dep"]], 3)
 
     councils = res.councils
     councils = councils[councils.geometry.notna()]
@@ -139,37 +170,42 @@ def build(res, *, region: str | None = None, tolerance: float | None = None) -> 
     notes = _council_notes(res)
     council_layers = {}
     geoms = simplify_each(councils.geometry.values, tol / 4)
-    for status in COUNCIL_STATUS_LABELS:
+    for status in COUNCIL_STATUS_COLORS:
         sel = (councils["status"] == status).to_numpy()
         rows = councils[sel]
         props = [{
-            "name": esc(r.name), "id": esc(r.id), "status": esc(COUNCIL_STATUS_LABELS.get(r.status, r.status)),
-            "scale": esc(r.scale), "communes": _fmt_int(r.n_communes), "population": _fmt_int(r.population),
-            "qpv": _fmt_int(r.qpv_covered), "notes": esc(notes.get(r.id)),
+            "name": esc(r.name), "id": esc(r.id), "status": esc(council_status_label(r.status, lang)),
+            "scale": esc(r.scale), "communes": _fmt_int(r.n_communes, lang),
+            "population": _fmt_int(r.population, lang), "qpv": _fmt_int(r.qpv_covered, lang),
+            "notes": esc(notes.get(r.id)),
             "created": esc("" if pd.isna(r.created) else int(r.created)),
         } for r in rows.itertuples()]
-        council_layers[status] = feature_collection(geoms[sel], props, [f"council-{i}" for i in range(sel.sum())])
+        council_layers[status] = feature_collection(geoms[sel], props, [f"council-{i}" for i in range(sel.sum())],
+                                                    5)
 
     qpv = res.qpv[res.qpv["in_force"] & res.qpv.geometry.notna()]
     if region is not None:
         qpv = qpv[qpv["insee_reg"] == region]
-    qpv_geoms = _round(qpv.geometry.values, 5)
+    qpv_tol = QPV_TOLERANCE_REGION if region else QPV_TOLERANCE_NATIONAL
+    qpv_geoms = simplify_each(qpv.geometry.values, qpv_tol, 5 if region else 4)
     qpv_layers = {}
-    for status in QPV_STATUS_LABELS:
+    for status in QPV_STATUS_COLORS:
         sel = (qpv["status"] == status).to_numpy()
         if status == "undetermined" and not sel.any():
             continue
         rows = qpv[sel]
         props = [{
-            "name": esc(r.lib_qp), "code": esc(r.code_qp), "status": esc(QPV_STATUS_LABELS[r.status]),
-            "share": _fmt_share(r.covered_share),
-            "councils": esc("; ".join(f"{council_names.get(c, c)} ({c})" for c in (r.councils or ())) or "none"),
+            "name": esc(r.lib_qp), "code": esc(r.code_qp), "status": esc(qpv_status_label(r.status, lang)),
+            "share": _fmt_share(r.covered_share, lang),
+            "councils": esc("; ".join(f"{council_names.get(c, c)} ({c})" for c in (r.councils or ()))
+                            or t("maps.web.none", lang)),
         } for r in rows.itertuples()]
-        qpv_layers[status] = feature_collection(qpv_geoms[sel], props, [f"qpv-{c}" for c in rows["code_qp"]])
+        qpv_layers[status] = feature_collection(qpv_geoms[sel], props, [f"qpv-{c}" for c in rows["code_qp"]],
+                                                5 if region else 4)
 
     search = _search_index(geo, res, councils, qpv, region)
     return WebData(territories, land, council_layers, qpv_layers, search,
-                   (bounds[1], bounds[0], bounds[3], bounds[2]))
+                   (bounds[1], bounds[0], bounds[3], bounds[2]), decimals)
 
 
 def _council_notes(res) -> dict:
@@ -179,8 +215,8 @@ def _council_notes(res) -> dict:
     return {i: n for i, n in zip(table["id"], table["notes"]) if isinstance(n, str) and n.strip()}
 
 
-#: Kinds of search entries; an entry stores the index of its kind.
-SEARCH_KINDS = ("region", "department", "CLSM", "QPV", "commune")
+#: Kinds of search entries (words: ``maps.web.kind.*``); an entry stores the index of its kind.
+SEARCH_KINDS = ("region", "department", "council", "qpv", "commune")
 
 
 def _bbox_rows(labels, kind, geoms, decimals=4):
@@ -202,14 +238,18 @@ def _search_index(geo, res, councils, qpv, region) -> list[list]:
         communes = communes[communes["insee_reg"] == region]
         deps = deps[deps["insee_reg"] == region]
         regs = regs[regs["insee_reg"] == region]
+    else:  # nationally, the communes that matter here: with a QPV in force or in a council's perimeter
+        codes = {c for cs in qpv["communes"] for c in (cs or ())}
+        codes |= {c for cs in res.perimeters.councils["communes"] for c in (cs or ())}
+        communes = communes[communes["insee_com"].isin(codes)]
     rows = []
     rows += _bbox_rows([f"{n} ({c})" for n, c in zip(regs["lib_reg"], regs["insee_reg"])], "region",
                        regs.geometry.values, 3)
     rows += _bbox_rows([f"{n} ({c})" for n, c in zip(deps["lib_dep"], deps["insee_dep"])], "department",
                        deps.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(councils["name"], councils["id"])], "CLSM",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(councils["name"], councils["id"])], "council",
                        councils.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"], qpv["code_qp"])], "QPV",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"], qpv["code_qp"])], "qpv",
                        qpv.geometry.values, 4)
     rows += _bbox_rows([f"{n} ({d})" for n, d in zip(communes["lib_com"], communes["insee_dep"])], "commune",
                        communes.geometry.values, 3)

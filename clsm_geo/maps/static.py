@@ -19,19 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..i18n import fmt_int, fmt_pct, get_lang, t, tn, year_end
 from ..io import atomic_path
 from . import insets
 from .style import (
     COUNCIL_STATUS_COLORS,
-    COUNCIL_STATUS_LABELS,
     DEFAULT_PALETTE,
-    INDICATORS,
-    NO_DATA_LABEL,
     QPV_STATUS_COLORS,
-    QPV_STATUS_LABELS,
+    check_indicator,
     check_level,
     classify,
+    council_status_label,
+    indicator_label,
     indicator_values,
+    qpv_status_label,
     source_line,
     territory_table,
 )
@@ -54,15 +55,17 @@ METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationD
 
 def choropleth(res, *, level: str | None = None, indicator: str = "qpv_covered_share", scheme: str = "quantiles",
                k: int = 5, bins=None, region: str | None = None, palette: str = DEFAULT_PALETTE,
-               title: str | None = None, path=None, dpi: int = 150):
+               title: str | None = None, path=None, dpi: int = 150, lang: str | None = None):
     """Regions or departments coloured by ``indicator`` in classes (mapclassify ``scheme``, ``k`` classes or
-    ``bins`` upper bounds for ``user_defined``); territories without data hatched. Returns the Figure and
-    writes it to ``path`` (.png/.svg/.pdf) when given. ``level`` defaults to region nationally, department
-    in a regional zoom."""
+    ``bins`` upper bounds for ``user_defined``; see :func:`clsm_geo.maps.style.classify`); territories without
+    data hatched. Nationally at department level, Paris and the petite couronne (75, 92, 93, 94) get a zoom
+    inset. Words in ``lang`` (default: French). Returns the Figure and writes it to ``path``
+    (.png/.svg/.pdf) when given. ``level`` defaults to region nationally, department in a regional zoom."""
+    lang = get_lang(lang)
     level = check_level(level or ("department" if region else "region"))
     if k < 1:
-        raise InputError(f"the number of classes must be at least 1, got {k}")
-    label, _unit = INDICATORS.get(indicator, (None, None))
+        raise InputError(t("maps.error.classes", None, k=k))
+    check_indicator(indicator)
     geo = _geo(res)
     table = territory_table(res, level)
     shapes = geo.regions if level == "region" else geo.departments
@@ -73,10 +76,10 @@ def choropleth(res, *, level: str | None = None, indicator: str = "qpv_covered_s
     if region is not None:
         frame = frame[_in_region(frame, geo, level, region)].reset_index(drop=True)
     classes = classify(indicator_values(frame, indicator), indicator, scheme=scheme, k=k, bins=bins,
-                       palette=palette)
+                       palette=palette, lang=lang)
     frame = frame.assign(cls=classes.index)
 
-    fig, panels = _figure(geo, region)
+    fig, panels = _figure(geo, region, paris=region is None and level == "department", lang=lang)
     for panel in panels:
         _land(panel, geo, region)
         sub = insets.select(frame, panel)
@@ -90,26 +93,32 @@ def choropleth(res, *, level: str | None = None, indicator: str = "qpv_covered_s
         _outlines(panel, geo, region, level)
         if region is not None:
             _labels(panel, sub)
-        insets.finish(panel, frame=panel.key not in ("metropole",) and region is None)
+        elif panel.key == insets.PARIS_KEY:
+            _codes(panel, sub[sub["code"].isin(insets.PARIS_DEPARTMENTS)])
+        insets.finish(panel, frame=panel.key != "metropole" and region is None)
+    insets.mark_zoom(panels)
 
     from matplotlib.patches import Patch
 
-    handles = [Patch(facecolor=c, edgecolor="#9a9a9a", linewidth=0.4, label=f"{lab}  ({n})")
+    handles = [Patch(facecolor=c, edgecolor="#9a9a9a", linewidth=0.4, label=f"{lab}  ({fmt_int(n, lang)})")
                for c, lab, n in zip(classes.colors, classes.labels, classes.counts)]
     if classes.no_data:
-        handles.append(Patch(label=f"{NO_DATA_LABEL}  ({classes.no_data})", **NO_DATA_STYLE))
-    territory = "regions" if level == "region" else "departments"
-    scheme_text = {"quantiles": "quantiles", "fisher_jenks": "Fisher-Jenks natural breaks",
-                   "equal_interval": "equal intervals", "user_defined": "user-defined bounds"}[classes.scheme]
-    _legend(fig, panels, region, handles, f"{classes.title}; in brackets: number of {territory}")
-    heading = title or f"{label}, by {level}, {res.year}"
-    _titles(fig, res, geo, region, heading,
-            f"{len(classes.labels)} classes by {scheme_text}; status at 31 December {res.year}")
+        handles.append(Patch(label=f"{t('maps.legend.no_data', lang)}  ({fmt_int(classes.no_data, lang)})",
+                             **NO_DATA_STYLE))
+    _legend(fig, panels, region, handles, classes.title, t(f"maps.legend.note_{level}", lang))
+    heading = title or t("maps.title.choropleth", lang, indicator=indicator_label(indicator, lang, title=True),
+                         level=t(f"maps.level.{level}", lang))
+    subtitle = " · ".join([t("maps.subtitle.date", lang, date=year_end(res.year, lang)),
+                           tn("maps.subtitle.classes", len(classes.labels), lang,
+                              scheme=t(f"maps.scheme.{classes.scheme}", lang))])
+    _titles(fig, res, geo, region, heading, subtitle, lang)
     return _maybe_save(fig, path, dpi)
 
 
-def councils_map(res, *, region: str | None = None, title: str | None = None, path=None, dpi: int = 150):
+def councils_map(res, *, region: str | None = None, title: str | None = None, path=None, dpi: int = 150,
+                 lang: str | None = None):
     """Council perimeters by status (active, in project, dormant, closed) over department boundaries."""
+    lang = get_lang(lang)
     geo = _geo(res)
     region = _check_region(geo, region)
     councils = res.councils
@@ -117,7 +126,7 @@ def councils_map(res, *, region: str | None = None, title: str | None = None, pa
     if region is not None:
         councils = councils[councils["regions"].map(lambda regs: region in tuple(regs or ()))]
     order = ["closed", "dormant", "in_project", "active"]
-    fig, panels = _figure(geo, region)
+    fig, panels = _figure(geo, region, lang=lang)
     for panel in panels:
         _land(panel, geo, region)
         sub = insets.select(councils, panel)
@@ -142,30 +151,33 @@ def councils_map(res, *, region: str | None = None, title: str | None = None, pa
     for status in reversed(order):
         n = int((councils["status"] == status).sum())
         colour = COUNCIL_STATUS_COLORS[status]
-        label = f"{COUNCIL_STATUS_LABELS[status]}  ({n})"
+        label = f"{council_status_label(status, lang)}  ({fmt_int(n, lang)})"
         if status == "closed":
             handles.append(Line2D([], [], color=colour, linestyle="--", linewidth=0.9, label=label))
         else:
             handles.append(Patch(facecolor=colour, edgecolor=_darker(colour), linewidth=0.4, label=label))
-    _legend(fig, panels, region, handles, "CLSM perimeter, by status (number of councils)")
-    figures, where = _figures(res, region)
-    heading = title or f"CLSM perimeters at 31 December {res.year}"
-    _titles(fig, res, geo, region, heading,
-            f"{figures['councils_active']} active councils {where}, {figures['councils_covering_qpv']} "
-            "of them covering QPV")
+    _legend(fig, panels, region, handles, t("maps.legend.councils", lang))
+    figures, where = _figures(res, region, lang)
+    heading = title or t("maps.title.councils", lang)
+    subtitle = " · ".join([t("maps.subtitle.date", lang, date=year_end(res.year, lang)),
+                           tn("maps.subtitle.councils", int(figures["councils_active"]), lang, where=where,
+                              covering=fmt_int(figures["councils_covering_qpv"], lang))])
+    _titles(fig, res, geo, region, heading, subtitle, lang)
     return _maybe_save(fig, path, dpi)
 
 
-def qpv_map(res, *, region: str | None = None, title: str | None = None, path=None, dpi: int = 150):
+def qpv_map(res, *, region: str | None = None, title: str | None = None, path=None, dpi: int = 150,
+            lang: str | None = None):
     """QPV in force by coverage status (covered, partly covered, not covered): points nationally,
     polygons in a regional zoom."""
+    lang = get_lang(lang)
     geo = _geo(res)
     region = _check_region(geo, region)
     qpv = res.qpv[res.qpv["in_force"] & res.qpv.geometry.notna()]
     if region is not None:
         qpv = qpv[qpv["insee_reg"] == region]
     order = ["undetermined", "uncovered", "partial", "covered"]
-    fig, panels = _figure(geo, region)
+    fig, panels = _figure(geo, region, lang=lang)
     for panel in panels:
         _land(panel, geo, region)
         _outlines(panel, geo, region, "department")
@@ -195,15 +207,17 @@ def qpv_map(res, *, region: str | None = None, title: str | None = None, path=No
             continue
         handles.append(Line2D([], [], marker="o", linestyle="none", markersize=5,
                               markerfacecolor=QPV_STATUS_COLORS[status], markeredgecolor="#333333",
-                              markeredgewidth=0.3, label=f"{QPV_STATUS_LABELS[status]}  ({n})"))
+                              markeredgewidth=0.3, label=f"{qpv_status_label(status, lang)}  ({fmt_int(n, lang)})"))
     not_in_force = int((~res.qpv["in_force"]).sum()) if region is None else 0
-    note = f"; {not_in_force} QPV not in force in {res.year} not shown" if not_in_force else ""
-    _legend(fig, panels, region, handles, "QPV, by coverage by active CLSM (number of QPV)")
-    figures, where = _figures(res, region)
-    heading = title or f"QPV coverage by CLSM at 31 December {res.year}"
-    _titles(fig, res, geo, region, heading,
-            f"{figures['qpv_covered']} of {figures['qpv_total']} QPV in force covered {where} "
-            f"({figures['qpv_covered_share']:.0%}){note}")
+    _legend(fig, panels, region, handles, t("maps.legend.qpv", lang))
+    figures, where = _figures(res, region, lang)
+    heading = title or t("maps.title.qpv", lang)
+    parts = [t("maps.subtitle.date", lang, date=year_end(res.year, lang)),
+             tn("maps.subtitle.qpv", int(figures["qpv_covered"]), lang, total=fmt_int(figures["qpv_total"], lang),
+                where=where, share=fmt_pct(figures["qpv_covered_share"] or 0, 0, lang))]
+    if not_in_force:
+        parts.append(tn("maps.subtitle.not_in_force", not_in_force, lang, year=res.year))
+    _titles(fig, res, geo, region, heading, " · ".join(parts), lang)
     return _maybe_save(fig, path, dpi)
 
 
@@ -214,7 +228,7 @@ def save_figure(fig, path, *, dpi: int = 150) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
-        raise InputError(f"cannot write a map as {path.name!r}", hint="use a .png, .svg or .pdf file name")
+        raise InputError(t("maps.error.format", None, name=repr(path.name)), hint=t("maps.error.format_hint"))
     with matplotlib.rc_context(SAVE_RC), atomic_path(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA[fmt], facecolor="white")
         readable(tmp)
@@ -246,9 +260,9 @@ def _check_region(geo, region):
     region = str(region).strip()
     codes = list(geo.regions["insee_reg"])
     if region not in codes:
-        raise InputError(f"unknown region code {region!r} in COG {geo.year}",
-                         hint="use one of " + ", ".join(f"{c} ({n})" for c, n in
-                                                        zip(codes, geo.regions["lib_reg"])))
+        raise InputError(t("maps.error.region", None, region=repr(region), year=geo.year),
+                         hint=t("maps.error.choices", None, choices=", ".join(
+                             f"{c} ({n})" for c, n in zip(codes, geo.regions["lib_reg"]))))
     return region
 
 
@@ -264,12 +278,14 @@ def _departments_of(geo, region):
     return deps[deps["insee_reg"] == region].rename(columns={"lib_dep": "name"})
 
 
-def _figure(geo, region):
+def _figure(geo, region, *, paris: bool = False, lang: str | None = None):
     from ..figures import InlineFigure as Figure  # a plain Figure that also shows itself in notebooks
 
     if region is None:
         fig = Figure(figsize=insets.FIGSIZE_NATIONAL, dpi=100)
         panels = insets.national_panels(fig, geo.departments)
+        if paris:
+            panels.append(insets.paris_panel(fig, geo.departments, t("maps.inset.paris", lang)))
     else:
         fig = Figure(figsize=insets.FIGSIZE_REGION, dpi=100)
         panels = [insets.region_panel(fig, geo.departments, region)]
@@ -309,8 +325,16 @@ def _labels(panel, frame, values=True):
                               fontsize=6.8, color="#222222", bbox=box, zorder=5)
 
 
-def _legend(fig, panels, region, handles, title):
-    title = textwrap.fill(title, 30)
+def _codes(panel, frame):
+    """Department codes at a point inside each department (the Paris inset)."""
+    box = {"boxstyle": "round,pad=0.12", "facecolor": "white", "edgecolor": "none", "alpha": 0.75}
+    for code, point in zip(frame["code"], frame.geometry.representative_point()):
+        panel.ax.annotate(str(code), (point.x, point.y), ha="center", va="center", fontsize=6.5,
+                          color="#222222", bbox=box, zorder=5)
+
+
+def _legend(fig, panels, region, handles, title, note=None):
+    title = textwrap.fill(title, 30) + (f"\n{textwrap.fill(note, 30)}" if note else "")
     options = {"title": title, "fontsize": 7.5, "title_fontsize": 7.8, "frameon": True, "framealpha": 0.9,
                "edgecolor": "#d0d0d0", "alignment": "left", "handlelength": 1.8, "handleheight": 1.1}
     anchor = insets.LEGEND_ANCHOR_NATIONAL if region is None else insets.LEGEND_ANCHOR_REGION
@@ -319,23 +343,21 @@ def _legend(fig, panels, region, handles, title):
     return legend
 
 
-def _titles(fig, res, geo, region, heading, subtitle):
+def _titles(fig, res, geo, region, heading, subtitle, lang):
     if region is not None:
         name = geo.regions.loc[geo.regions["insee_reg"] == region, "lib_reg"].iloc[0]
-        heading = f"{heading} — {name}"
+        heading = t("maps.title.in_region", lang, title=heading, region=name)
     fig.text(0.015, 0.968, heading, fontsize=12.5, weight="bold", va="top", color="#1a1a1a")
     fig.text(0.015, 0.932, subtitle, fontsize=8.5, va="top", color="#404040")
-    width = 200
-    fig.text(0.015, 0.012, source_line(res, width=width), fontsize=6.0, va="bottom", color="#505050",
-             linespacing=1.3)
+    fig.text(0.015, 0.012, source_line(res, lang), fontsize=6.5, va="bottom", color="#505050")
 
 
-def _figures(res, region):
+def _figures(res, region, lang):
     """Headline figures nationally or of ``region``, and the words saying where."""
     if region is None:
-        return res.summary, "nationally"
+        return res.summary, t("maps.subtitle.national", lang)
     row = res.regions.loc[res.regions["insee_reg"] == region].iloc[0]
-    return row.to_dict(), "in the region"
+    return row.to_dict(), t("maps.subtitle.regional", lang)
 
 
 def _darker(colour: str) -> str:

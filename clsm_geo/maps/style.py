@@ -2,59 +2,73 @@
 colour-blind-safe palettes, status colours and the source line.
 
 Colours: QPV and council statuses use the Okabe-Ito palette (distinguishable with every common colour
-vision deficiency); choropleths use ColorBrewer sequential schemes (``YlGnBu`` by default) or viridis/cividis.
+vision deficiency); choropleths use ColorBrewer sequential schemes (``Purples`` by default, static and interactive) or
+viridis/cividis. Every word comes from the catalogue (``maps.*`` keys of ``clsm_geo/i18n/<lang>/maps.toml``).
 """
 
 from __future__ import annotations
 
-import textwrap
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..i18n import fmt_decimal, fmt_int, fmt_pct, get_lang, t
 
-#: Indicator column of ``res.regions`` / ``res.departments`` -> (label, unit shown in the legend).
-INDICATORS: dict[str, tuple[str, str]] = {
-    "qpv_covered_share": ("Share of QPV covered by an active CLSM", "%"),
-    "councils_active": ("CLSM active", "councils"),
-    "councils_new": ("CLSM created in the year", "councils"),
-    "councils_in_project": ("CLSM in project", "councils"),
-    "councils_covering_qpv": ("Active CLSM covering QPV", "councils"),
-    "qpv_total": ("QPV in force", "QPV"),
-    "qpv_covered": ("QPV covered, fully or partly", "QPV"),
-    "qpv_partial": ("QPV partly covered", "QPV"),
-    "qpv_uncovered": ("QPV not covered", "QPV"),
-    "qpv_undetermined": ("QPV undetermined by the commune method", "QPV"),
+#: Indicator column of ``res.regions`` / ``res.departments`` -> its unit (``%`` or ``count``); words in the
+#: catalogue (``maps.indicator.<name>.label`` and ``.title``).
+INDICATORS: dict[str, str] = {
+    "qpv_covered_share": "%", "councils_active": "count", "councils_new": "count", "councils_in_project": "count",
+    "councils_covering_qpv": "count", "qpv_total": "count", "qpv_covered": "count", "qpv_partial": "count",
+    "qpv_uncovered": "count", "qpv_undetermined": "count",
 }
 SHARE_INDICATORS = frozenset({"qpv_covered_share"})
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
 LEVELS = ("region", "department")
 #: Sequential palettes offered (all colour-blind safe): ColorBrewer single/multi-hue and viridis family.
-PALETTES = ("YlGnBu", "Blues", "Greens", "Purples", "OrRd", "viridis", "cividis")
-DEFAULT_PALETTE = "YlGnBu"
+PALETTES = ("Purples", "YlGnBu", "Blues", "Greens", "OrRd", "viridis", "cividis")
+#: One default for static and interactive maps (same indicator, same classes, same colours): ColorBrewer
+#: Purples, single hue (readable by every colour vision), clear of the blues/vermillion/green of statuses.
+DEFAULT_PALETTE = "Purples"
+#: Part of the palette used (light to dark): the darkest class keeps 3:1 contrast with the black outlines of
+#: QPV and councils drawn over it (WCAG 1.4.11, tested).
+PALETTE_RANGE = (0.15, 0.75)
+#: Outline of QPV and council shapes on interactive maps: at least 3:1 against land, sea and every class.
+OUTLINE = "#000000"
 
-#: Okabe-Ito colours for statuses.
+#: Okabe-Ito colours for statuses (labels: ``maps.status.qpv.*`` / ``maps.status.council.*``).
 QPV_STATUS_COLORS = {"covered": "#0072B2", "partial": "#56B4E9", "uncovered": "#D55E00", "undetermined": "#F0E442"}
-QPV_STATUS_LABELS = {"covered": "covered", "partial": "partly covered", "uncovered": "not covered",
-                     "undetermined": "undetermined"}
 COUNCIL_STATUS_COLORS = {"active": "#009E73", "in_project": "#CC79A7", "dormant": "#999999", "closed": "#000000"}
-COUNCIL_STATUS_LABELS = {"active": "active", "in_project": "in project", "dormant": "dormant", "closed": "closed"}
-NO_DATA_LABEL = "no data (no QPV in force)"
 
 
-def check_indicator(indicator: str) -> tuple[str, str]:
+def qpv_status_label(status: str, lang: str | None = None) -> str:
+    return t(f"maps.status.qpv.{status}", lang) if status in QPV_STATUS_COLORS else str(status)
+
+
+def council_status_label(status: str, lang: str | None = None) -> str:
+    return t(f"maps.status.council.{status}", lang) if status in COUNCIL_STATUS_COLORS else str(status)
+
+
+def indicator_label(indicator: str, lang: str | None = None, *, title: bool = False) -> str:
+    """The indicator in words (``Part des QPV couverts``); ``title=True`` for the longer map title."""
+    check_indicator(indicator)
+    return t(f"maps.indicator.{indicator}.{'title' if title else 'label'}", lang)
+
+
+def check_indicator(indicator: str) -> str:
+    """The unit of ``indicator`` (``%`` or ``count``), or an :class:`InputError` listing the choices."""
     if indicator not in INDICATORS:
-        raise InputError(f"unknown indicator {indicator!r}", hint="use one of " + ", ".join(INDICATORS))
+        raise InputError(t("maps.error.indicator", None, indicator=repr(indicator)),
+                         hint=t("maps.error.choices", None, choices=", ".join(INDICATORS)))
     return INDICATORS[indicator]
 
 
 def check_level(level: str) -> str:
     if level not in LEVELS:
-        raise InputError(f"unknown level {level!r}", hint="use region or department")
+        raise InputError(t("maps.error.level", None, level=repr(level)),
+                         hint=t("maps.error.choices", None, choices=", ".join(LEVELS)))
     return level
 
 
@@ -69,7 +83,8 @@ def indicator_values(table: pd.DataFrame, indicator: str) -> pd.Series:
 
 @dataclass(frozen=True)
 class Classes:
-    """Territories put into classes: ``index`` per value (-1 for no data), one label and colour per class."""
+    """Territories put into classes: ``index`` per value (-1 for no data), one label, colour and count per
+    class, the legend title and the scheme. ``zero_class``: the first class is exactly 0."""
 
     index: np.ndarray
     labels: list[str]
@@ -78,106 +93,135 @@ class Classes:
     no_data: int
     title: str
     scheme: str
+    zero_class: bool = False
 
     def color_of(self, i: int) -> str | None:
         return None if i < 0 else self.colors[i]
 
 
+def shown_values(values, indicator: str) -> np.ndarray:
+    """Values as the legend and popups show them: counts as they are; shares in whole percentages, 0 only
+    for exactly 0 and 100 only for exactly 100 (a share of 0.3 % is shown and classed as 1 %). NaN = no data."""
+    check_indicator(indicator)
+    raw = np.asarray(values, dtype=float)
+    if indicator not in SHARE_INDICATORS:
+        return raw
+    pct = raw * 100.0
+    whole = np.clip(np.round(pct), 1, 99)
+    return np.where(pct <= 0, 0.0, np.where(pct >= 100, 100.0, whole))
+
+
 def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k: int = 5, bins=None,
-             palette: str = DEFAULT_PALETTE) -> Classes:
+             palette: str = DEFAULT_PALETTE, lang: str | None = None) -> Classes:
     """Put ``values`` (NaN = no data) into classes with mapclassify; labels in the indicator's display unit.
 
-    ``bins`` (upper bounds, for ``user_defined``) are in the indicator's unit; for a share they may be
-    fractions (``0.1,0.25``) or percentages (``10,25``): when any bound is above 1 they are percentages.
+    The one function giving classes and colours to static and interactive maps. Shares are classed in whole
+    percentages (:func:`shown_values`). When some values are exactly 0 and others are not, 0 is a class of
+    its own and the ``k - 1`` other classes split the non-zero values (labels ``0``, ``1 à 20 %``, ...),
+    except with ``user_defined`` bins. ``bins`` (upper bounds, for ``user_defined``) are in the indicator's
+    unit; for a share they may be fractions (``0.1,0.25``) or percentages (``10,25``): when any bound is above
+    1 they are percentages.
     """
     import mapclassify
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
-    label, unit = check_indicator(indicator)
+    unit = check_indicator(indicator)
     if scheme not in SCHEMES:
-        raise InputError(f"unknown classification scheme {scheme!r}", hint="use one of " + ", ".join(SCHEMES))
+        raise InputError(t("maps.error.scheme", lang, scheme=repr(scheme)),
+                         hint=t("maps.error.choices", lang, choices=", ".join(SCHEMES)))
     if palette not in colormaps:
-        raise InputError(f"unknown palette {palette!r}", hint="use one of " + ", ".join(PALETTES))
+        raise InputError(t("maps.error.palette", lang, palette=repr(palette)),
+                         hint=t("maps.error.choices", lang, choices=", ".join(PALETTES)))
     share = indicator in SHARE_INDICATORS
-    shown = np.asarray(values, dtype=float) * (100.0 if share else 1.0)
+    shown = shown_values(values, indicator)
     valid = ~np.isnan(shown)
     y = shown[valid]
     index = np.full(len(shown), -1, dtype=int)
-    title = f"{label} ({unit})" if unit == "%" else f"{label} (number of {unit})"
+    label = indicator_label(indicator, lang)
+    title = t("maps.legend.share" if unit == "%" else "maps.legend.count", lang, label=label)
     if scheme == "user_defined":
         if bins is None or len(bins) == 0:
-            raise InputError("the user_defined scheme needs bins", hint="give --bins a,b,c (upper bounds)")
+            raise InputError(t("maps.error.bins", lang), hint=t("maps.error.bins_hint", lang))
         user = sorted(float(b) for b in bins)
         if share and max(user) <= 1:
             user = [b * 100 for b in user]
     if len(y) == 0:
         return Classes(index, [], [], [], int((~valid).sum()), title, scheme)
-    integral = not share and bool(np.all(np.equal(np.mod(y, 1), 0)))
-    distinct = np.unique(y)
+    zero_class = scheme != "user_defined" and bool((y == 0).any() and (y != 0).any())
+    rest = y[y != 0] if zero_class else y
+    kk = max(1, k - 1) if zero_class else k
+    distinct = np.unique(rest)
+    per_value = scheme != "user_defined" and len(distinct) <= kk
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if scheme == "user_defined":
             upper = [b for b in user if b < y.max()] + [max(y.max(), user[-1])]
-        elif len(distinct) <= k:
+        elif per_value:
             upper = list(distinct)  # fewer distinct values than classes: one class per value
         elif scheme == "quantiles":
-            upper = list(mapclassify.Quantiles(y, k=k).bins)
+            upper = list(mapclassify.Quantiles(rest, k=kk).bins)
         elif scheme == "fisher_jenks":
-            upper = list(mapclassify.FisherJenks(y, k=k).bins)
+            upper = list(mapclassify.FisherJenks(rest, k=kk).bins)
         else:
-            upper = list(mapclassify.EqualInterval(y, k=k).bins)
+            upper = list(mapclassify.EqualInterval(rest, k=kk).bins)
+    if zero_class:
+        upper = [0.0] + upper
     upper = sorted({float(u) for u in upper})
     upper[-1] = max(upper[-1], float(y.max()))
-    cls = np.searchsorted(np.asarray(upper), y, side="left")
-    cls = np.minimum(cls, len(upper) - 1)
+    cls = np.minimum(np.searchsorted(np.asarray(upper), y, side="left"), len(upper) - 1)
     index[valid] = cls
-    lowers = [min(float(y.min()), upper[0])] + upper[:-1]
-    labels = _labels(lowers, upper, integral, share)
+    lowers = list(upper) if per_value else [min(float(y.min()), upper[0])] + upper[:-1]
+    integral = bool(np.all(np.equal(np.mod(y, 1), 0)))
+    labels = _labels(lowers, upper, integral, share, get_lang(lang))
     n = len(upper)
     cmap = colormaps[palette]
-    stops = [0.6] if n == 1 else list(np.linspace(0.22, 0.95, n))
+    stops = [0.45] if n == 1 else list(np.linspace(*PALETTE_RANGE, n))
     colors = [to_hex(cmap(s)) for s in stops]
     counts = [int((cls == i).sum()) for i in range(n)]
-    return Classes(index, labels, colors, counts, int((~valid).sum()), title, scheme)
+    return Classes(index, labels, colors, counts, int((~valid).sum()), title, scheme, zero_class)
 
 
-def _labels(lowers, uppers, integral: bool, share: bool) -> list[str]:
+def _labels(lowers, uppers, integral: bool, share: bool, lang: str) -> list[str]:
+    """Class labels in ``lang``: ``0``, ``1 à 20 %``, ``21 à 40 %`` (integral values: each class starts one
+    above the previous upper bound), or decimal bounds with as few decimals as keep them apart."""
+
+    def number(x, decimals=0, last=False):
+        if share and last and x != 0:
+            return fmt_pct(x / 100.0, decimals, lang)
+        return fmt_decimal(x, decimals, lang) if decimals else fmt_int(x, lang)
+
+    out = []
     if integral:
-        out = []
         for i, (lo, hi) in enumerate(zip(lowers, uppers)):
-            first = int(np.floor(lo)) if i == 0 else int(np.floor(lo)) + 1
+            first = int(np.floor(lo)) if i == 0 or lo == hi else int(np.floor(lo)) + 1
             last = int(np.floor(hi))
-            out.append(f"{first}" if first >= last else f"{first} – {last}")
+            out.append(number(first, last=True) if first >= last else
+                       t("maps.class.range", lang, lo=number(first), hi=number(last, last=True)))
         return out
     for decimals in range(4):
         bounds = [round(b, decimals) for b in uppers]
         if len(set(bounds)) == len(bounds) or decimals == 3:
             break
-    fmt = f"{{:.{decimals}f}}"
-    out = []
     for i, (lo, hi) in enumerate(zip(lowers, uppers)):
-        a, b = fmt.format(lo), fmt.format(hi)
-        if a == b:
-            out.append(a)
-        elif i and out[-1] == a:  # the previous class is the single value a: say this one starts above it
-            out.append(f"> {a} – {b}")
+        a, b = number(lo, decimals), number(hi, decimals, last=True)
+        if a == number(hi, decimals):
+            out.append(b)
+        elif i and out[-1] in (a, number(lo, decimals, last=True)):  # the previous class is the single value a
+            out.append(t("maps.class.above", lang, lo=a, hi=b))
         else:
-            out.append(f"{a} – {b}")
+            out.append(t("maps.class.range", lang, lo=a, hi=b))
     return out
 
 
-def source_line(res, *, width: int | None = None) -> str:
-    """Provenance of a map: registry file name, QPV geography and edition, COG year, date of the figures."""
-    from .. import __version__
-
-    layer = res.qpv_layer
-    edition = (layer.source.edition or "").strip()
-    registry = Path(str(res.registry.source)).name
-    text = (f"Figures at 31 December {res.year}. Sources: CLSM registry {registry}; "
-            f"QPV: ANCT {layer.geography} geography ({edition}); "
-            f"boundaries: IGN/INSEE COG {res.cog_year}. Map: clsm-geo {__version__}.")
-    return "\n".join(textwrap.wrap(text, width)) if width else text
+def source_line(res, lang: str | None = None) -> str:
+    """One short line: producers (ANCT, INSEE, IGN) with their editions, the registry and the precision of the
+    coverage (method). The full provenance stays in the output files' metadata and the docs."""
+    method = res.method if res.method in ("auto", "geometry", "commune") else "auto"
+    if not getattr(res.qpv_layer.source, "has_polygons", True):
+        method = "commune"
+    return t("maps.source.line", lang, qpv_year=res.qpv_layer.geography, cog_year=res.cog_year,
+             precision=t(f"maps.source.{method}", lang))
 
 
 def territory_table(res, level: str) -> pd.DataFrame:
