@@ -66,6 +66,10 @@ class QpvLayer:
     frame: object  # geopandas.GeoDataFrame
     geography: int
     source: QpvSource
+    #: For a layer assembled by :func:`clsm_geo.in_force.layer_for_year`: the layers it was made of and
+    #: the geographies that were needed but not found (:class:`clsm_geo.in_force.MissingGeography`).
+    parts: tuple = ()
+    missing: tuple = ()
 
 
 # ----------------------------------------------------------------------------------- calendar
