@@ -196,3 +196,54 @@ def in_force_mask(frame, year: int, layer_geography: int):
     if "in_force_here" in frame.columns:
         mask &= frame["in_force_here"].astype(bool).to_numpy()
     return mask
+
+
+def _runs(rows: list[dict]) -> list[dict]:
+    """Consecutive years of a territory with the same geography and availability, as ``year`` = "2015–2023"."""
+    runs: list[dict] = []
+    for territory in TERRITORIES:
+        for row in (r for r in rows if r["territory"] == territory):
+            last = runs[-1] if runs and runs[-1]["territory"] == territory else None
+            if last and (last["geography"], last["available"]) == (row["geography"], row["available"]) \
+                    and last["last"] == row["year"] - 1:
+                last["last"] = row["year"]
+            else:
+                runs.append({**row, "first": row["year"], "last": row["year"]})
+    for r in runs:
+        r["year"] = str(r["first"]) if r["first"] == r["last"] else f"{r['first']}–{r['last']}"
+    return sorted(runs, key=lambda r: (r["first"], TERRITORIES.index(r["territory"])))
+
+
+def status_lines(years=None, lang=None, *, settings=None) -> list[str]:
+    """``data status``: per year and territory, the geography in force and whether it is available;
+    then whether the INSEE population of each geography is cached."""
+    from . import i18n
+
+    years = list(years or range(2015, 2027))
+    lines = [i18n.t("sources.status.title", lang)]
+    for row in _runs(calendar(years, settings=settings)):
+        territory = i18n.t(f"sources.status.{row['territory']}", lang)
+        if row["available"]:
+            lines.append("  " + i18n.t("sources.status.row", lang, year=row["year"], territory=territory,
+                                       geography=row["geography"],
+                                       available=i18n.t(f"sources.status.available.{row['available']}", lang)))
+        else:
+            lines.append("  " + i18n.t("sources.status.row_missing", lang, year=row["year"], territory=territory,
+                                       geography=row["geography"], hint=f"clsm-geo data fetch --qpv {row['geography']}"))
+    from .qpv import catalogue
+
+    pages = catalogue().get("population", {})
+    try:
+        from .cache import cache_get
+    except ImportError:  # pragma: no cover
+        cache_get = None
+    for geography in (2015, 2024):
+        entry = cache_get(f"population{geography}", verify=False, settings=settings or _settings.get()) \
+            if cache_get else None
+        if entry is not None:
+            lines.append("  " + i18n.t("sources.status.population_row", lang, geography=geography,
+                                       available=i18n.t("sources.status.available.cache", lang)))
+        else:
+            lines.append("  " + i18n.t("sources.status.population_missing", lang, geography=geography,
+                                       page=pages.get(str(geography), {}).get("page", "")))
+    return lines

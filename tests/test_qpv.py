@@ -360,7 +360,14 @@ def test_catalogue_defaults():
         entry = cat["geographies"][geo]
         default = next(r for r in entry["resources"] if r["id"] == entry["default"])
         assert default["url"].startswith("https://") and default["licence"].startswith("Licence Ouverte")
-    assert "942d4ee8-8142-4556-8ea1-335537ce1119" in cat["geographies"]["2024"]["resources"][0]["url"]
+    urls = [r["url"] or "" for r in cat["geographies"]["2024"]["resources"]]
+    assert any("942d4ee8-8142-4556-8ea1-335537ce1119" in u for u in urls)
+    assert any(u.endswith("20250206-161839/qp2024-france-hexagonale-outre-mer-wgs84-epsg4326.geojson") for u in urls)
+    # nothing was downloaded where the catalogue was written: every sha256 is null and flagged unconfirmed
+    for geo in cat["geographies"].values():
+        for r in geo["resources"]:
+            assert r["sha256"] is None and r["url_confirmed"] is False
+    assert set(cat["population"]) == {"2015", "2024"}
 
 
 def test_zipped_csv_and_folder(shared, tmp_path, communes_table):

@@ -17,6 +17,11 @@ def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", required=True, metavar="PATH",
                    help="councils' registry: CSV, XLSX, GeoJSON or GeoPackage")
     p.add_argument("--qpv", metavar="PATH_OR_URL", help="QPV file, folder or URL (default: cache, then shipped)")
+    p.add_argument("--qpv-2015", metavar="PATH_OR_URL",
+                   help="QPV 2015 geography (in force overseas in 2024, everywhere 2015-2023; default: cache)")
+    p.add_argument("--population", metavar="PATH", action="append",
+                   help="INSEE QPV population file (pop_QPV24.csv, 2015 populations); repeatable "
+                        "(default: cache, 'clsm-geo data fetch --population 2024 --from PATH')")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--partial-threshold", type=float, metavar="SHARE",
                    help="geometry method: partial above this share of the QPV area (default 0.01)")
@@ -31,7 +36,6 @@ def say(args, text: str = "") -> None:
 def run_coverage(args):
     """Load the QPV layer (printing its source), run the coverage engine, return the result."""
     from ..coverage import coverage
-    from ..qpv import qpv as load_qpv
     from ..qpv import qpv_geography_for_year
 
     if args.partial_threshold is not None:
@@ -40,6 +44,14 @@ def run_coverage(args):
 
             raise InputError(f"--partial-threshold must be in [0, 1), got {args.partial_threshold}")
         _settings.configure(partial_threshold=args.partial_threshold)
-    layer = load_qpv(qpv_geography_for_year(args.year), args.qpv)
+    from ..in_force import describe_missing, layer_for_year
+
+    sources = {qpv_geography_for_year(args.year): args.qpv}
+    if getattr(args, "qpv_2015", None):
+        sources[2015] = args.qpv_2015
+    layer = layer_for_year(args.year, sources)
     say(args, f"QPV source: {layer.source.describe()}")
-    return coverage(args.registry, args.year, qpv=layer, method=args.method)
+    for m in layer.missing:
+        say(args, f"QPV {m.territory} {args.year}: {describe_missing(m)}")
+    return coverage(args.registry, args.year, qpv=layer, method=args.method,
+                    population=getattr(args, "population", None))
