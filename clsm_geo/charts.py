@@ -33,11 +33,21 @@ def trend_chart(national: pd.DataFrame, path: str | Path) -> Path:
         ax2.plot(years, share, color="#d73027", marker="o", label="QPV covered (%)")
         ax2.set_ylim(0, 100)
         ax2.set_ylabel("QPV covered (%)")
-        for year, geography in zip(years, national["qpv_geography"]):
-            if year > years.min() and geography != national.loc[years == year - 1, "qpv_geography"].iloc[0]:
+        over = national["qpv_overseas_geography"] if "qpv_overseas_geography" in national else national[
+            "qpv_geography"]
+        for year, geography, overseas in zip(years, national["qpv_geography"], over):
+            before = years == year - 1
+            if year == years.min() or not before.any():
+                continue
+            label = []
+            if geography != national.loc[before, "qpv_geography"].iloc[0]:
+                label.append(f"QPV {geography} geography (metropolitan) →")
+            if overseas != over[before].iloc[0]:
+                label.append(f"QPV {overseas} geography (overseas) →")
+            if label:
                 ax.axvline(year - 0.5, color="grey", linestyle="--", linewidth=0.8)
-                ax.text(year - 0.45, ax.get_ylim()[1] * 0.97, f"QPV {geography} geography →", fontsize=8,
-                        color="grey", va="top")
+                ax.text(year - 0.45, ax.get_ylim()[1] * 0.97, "\n".join(label), fontsize=8, color="grey",
+                        va="top")
         ax.set_title("CLSM network and QPV coverage by year")
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
         labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
