@@ -17,11 +17,31 @@ def source_clauses(summary: dict, lang: str | None = None) -> str:
     for m in missing:
         if m.get("territory") == "overseas":
             parts.append(i18n.t("sources.headline.overseas_missing", lang, geography=m["geography"], hint=m["hint"]))
-    if summary.get("qpv_population") is not None:
+    if _known(summary.get("qpv_population")):
         parts.append(i18n.t("sources.headline.population", lang,
                             covered=i18n.fmt_int(summary["qpv_population_covered"], lang),
                             total=i18n.fmt_int(summary["qpv_population"], lang),
                             share=i18n.fmt_pct(summary["qpv_population_covered_share"] or 0, 0, lang)))
-    elif "qpv_population" in summary:
+    elif "qpv_population" in summary and _known(summary.get("qpv_total")):
         parts.append(i18n.t("sources.headline.population_missing", lang))
     return "".join((" " if p.startswith(("et ", "and ")) else "; ") + p for p in parts)
+
+
+def _known(value) -> bool:
+    """Not None and not NaN."""
+    import pandas as pd
+
+    return value is not None and not pd.isna(value)
+
+
+def qpv_figures(summary: dict, lang: str | None = None) -> tuple[str, str]:
+    """(share, total) of the headline as text: the national figure (metropolitan only when the overseas QPV are
+    of another geography, as in 2024), or "non disponible" when the geography in force is not available."""
+    from . import i18n
+
+    total = summary.get("qpv_total_national", summary.get("qpv_total"))
+    share = summary.get("qpv_covered_share_national", summary.get("qpv_covered_share"))
+    if not _known(total) or not _known(share):
+        na = i18n.t("sources.not_available", lang)
+        return na, na
+    return f"{share:.0%}", f"{int(total):,}"

@@ -221,13 +221,13 @@ class CoverageResult:
 
 def headline(summary: dict) -> str:
     """The sentence the national resource centre publishes, from summary figures."""
-    from .headline_sources import source_clauses
+    from .headline_sources import qpv_figures, source_clauses
 
+    share, total = qpv_figures(summary)
     return (f"{summary['councils_active']:,} CLSM active at 31 Dec {summary['year']}, "
             f"{summary['councils_new']:,} new; {summary['councils_in_project']:,} in project; "
             f"{summary['councils_covering_qpv']:,} CLSM cover priority neighbourhoods, i.e. "
-            f"{summary.get('qpv_covered_share_national', summary['qpv_covered_share']):.0%} of the "
-            f"{summary.get('qpv_total_national', summary['qpv_total']):,} QPV") + source_clauses(summary)
+            f"{share} of the {total} QPV") + source_clauses(summary)
 
 
 def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:
@@ -324,7 +324,9 @@ def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFram
         rows.append(row)
     out = names.merge(pd.DataFrame(rows), on=key, how="left")
     for col in POPULATION_COLUMNS + _QPV_FIGURES:
-        out[col] = pd.to_numeric(out[col], errors="coerce")
+        values = pd.to_numeric(out[col], errors="coerce")
+        # counts stay whole numbers; unknown (geography or population not available) is <NA>, never 0
+        out[col] = values if col.endswith("share") else values.round().astype("Int64")
     return out.sort_values(key, ignore_index=True)
 
 

@@ -123,7 +123,7 @@ def test_one_geography_only_gives_no_partial_national_sum(fx, tmp_path):
     res = run(tmp_path, qpv={2024: fx["geojson_2024"], 2015: fx["zip_2015"]}, population=fx["population_2024"])
     assert res.summary["qpv_population"] is None  # overseas 2015 QPV have no population: no misleading sum
     regions = res.regions.set_index("insee_reg")
-    assert regions.loc["93", "qpv_population"] == 10500 and np.isnan(regions.loc["04", "qpv_population"])
+    assert regions.loc["93", "qpv_population"] == 10500 and pd.isna(regions.loc["04", "qpv_population"])
 
 
 def test_population_for_ignores_codes_of_other_layers(fx):

@@ -39,12 +39,13 @@ def region_table(regions) -> str:
     cols = ["insee_reg", "lib_reg", "councils_active", "councils_covering_qpv", "qpv_total", "qpv_covered",
             "qpv_covered_share"]
     table = regions[cols].copy()
+    import pandas as pd
+
     from .. import i18n
 
-    table["qpv_covered_share"] = [i18n.t("sources.not_available") if v != v else f"{round(v * 100)} %"
-                                  for v in table["qpv_covered_share"]]
-    table["qpv_total"] = [i18n.t("sources.not_available") if v != v else str(int(v)) for v in table["qpv_total"]]
-    table["qpv_covered"] = [i18n.t("sources.not_available") if v != v else str(int(v))
-                            for v in table["qpv_covered"]]
+    na = i18n.t("sources.not_available")
+    table["qpv_covered_share"] = [na if pd.isna(v) else f"{round(v * 100)} %" for v in table["qpv_covered_share"]]
+    for col in ("qpv_total", "qpv_covered"):
+        table[col] = [na if pd.isna(v) else str(int(v)) for v in table[col]]
     table.columns = ["reg", "region", "active", "covering", "QPV", "covered", "share"]
     return table.to_string(index=False)

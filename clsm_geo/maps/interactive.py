@@ -119,7 +119,7 @@ def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show):
         props.append({"name": esc(row.name), "code": esc(row.code), "value": esc(shown),
                       "councils": _layers._fmt_int(row.councils_active), "qpv": _layers._fmt_int(row.qpv_total),
                       "covered": _layers._fmt_int(row.qpv_covered),
-                      "share": _layers._fmt_share(row.qpv_covered_share) if row.qpv_total else "no QPV"})
+                      "share": _share_text(row)})
     fc = _layers.feature_collection(table.geometry.values, props, [f"{level}-{c}" for c in table["code"]])
 
     def style(feature):
@@ -144,6 +144,15 @@ def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show):
     if classes.no_data:
         rows.append((None, "no data (no QPV in force)", classes.no_data))
     return {"title": f"{plural}: {classes.title}", "kind": "fill", "rows": rows}, gj
+
+
+def _share_text(row) -> str:
+    """Share covered; "not available" where the QPV geography in force is missing (never "no QPV")."""
+    if pd.isna(row.qpv_total):
+        from .. import i18n
+
+        return i18n.t("sources.not_available")
+    return _layers._fmt_share(row.qpv_covered_share) if row.qpv_total else "no QPV"
 
 
 def _add_councils(m, data):
