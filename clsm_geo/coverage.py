@@ -97,9 +97,31 @@ def _layer_of_year(qpv, year: int, geography_code: int, cfg):
         if qpv.geography not in geographies_in_force(year).values():
             raise InputError(f"the QPV layer is the {qpv.geography} geography but {year} uses the "
                              f"{geography_code} geography", hint="give a QPV file of the right geography with --qpv")
-        return layer_for_year(year, {qpv.geography: qpv}, settings=cfg)
+        return _assembled(qpv, year, cfg)
     sources = dict(qpv) if isinstance(qpv, dict) else ({geography_code: qpv} if qpv is not None else {})
     return layer_for_year(year, sources, settings=cfg)
+
+
+_assembled_layers: dict[tuple, tuple[object, object]] = {}
+
+
+def _assembled(layer, year: int, cfg):
+    """``layer_for_year`` of a plain layer, memoised while the other geography stays unavailable, so that
+    repeated runs on one layer reuse its QPV × unit relation (:func:`relation_for`)."""
+    from .in_force import availability, geographies_in_force, layer_for_year
+
+    wanted = tuple(sorted(geographies_in_force(year).items()))
+    others = tuple(g for _, g in wanted if g != layer.geography)
+    key = (id(layer.frame), wanted, str(cfg.cache_dir))
+    hit = _assembled_layers.get(key)
+    if hit is not None and hit[0] is layer.frame and (not others or (hit[1].missing and not any(
+            availability(g, settings=cfg) for g in others))):
+        return hit[1]
+    out = layer_for_year(year, {layer.geography: layer}, settings=cfg)
+    if len(_assembled_layers) > 8:
+        _assembled_layers.clear()
+    _assembled_layers[key] = (layer.frame, out)
+    return out
 
 
 def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=None) -> CoverageResult:
