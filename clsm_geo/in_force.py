@@ -130,18 +130,25 @@ def layer_for_year(year: int, sources: dict | None = None, *, settings=None):
     parts, missing = [], []
     for territory, geography in wanted.items():
         layer = layers.get(geography)
+        mask = None if layer is None else layer.frame["overseas"] == (territory == "overseas")
+        if layer is not None and territory == "overseas" and wanted["metropolitan"] != geography \
+                and not mask.any():
+            # e.g. a regional subset of the 2015 geography: it says nothing about the overseas QPV
+            missing.append(MissingGeography(year, geography, territory, (),
+                                            f"the QPV {geography} layer given has no overseas QPV"))
+            continue
         if layer is None:
             missing.append(MissingGeography(year, geography, territory, (), reasons[geography]))
             continue
         frame = layer.frame
-        mask = frame["overseas"] == (territory == "overseas")
         parts.append(frame[mask].assign(qpv_geography=layer.geography, in_force_here=True))
     # QPV of the other geography in a territory whose own geography is missing: kept, not in force.
     for m in missing:
         for geography, layer in layers.items():
             frame = layer.frame
             mask = frame["overseas"] == (m.territory == "overseas")
-            parts.append(frame[mask].assign(qpv_geography=geography, in_force_here=False))
+            if mask.any():
+                parts.append(frame[mask].assign(qpv_geography=geography, in_force_here=False))
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.sort_values("code_qp", kind="stable", ignore_index=True)
     missing = [dataclasses.replace(m, departments=_departments_of(m, frame)) for m in missing]

@@ -253,3 +253,14 @@ def test_missing_geographies_never_give_zero_shares(tmp_path):
     res = clsm_geo.coverage(registry(tmp_path, ["97414"]), 2024)
     table = res.regions.set_index("insee_reg")
     assert np.isnan(table.loc["04", "qpv_covered_share"]) and table.loc["04", "councils_active"] == 1
+
+
+def test_a_2015_subset_without_overseas_qpv_does_not_mean_zero_overseas(shared, tmp_path):
+    """The Occitanie 2015 file (105 QPV, no overseas): the 2024 overseas figures stay "not available"."""
+    occitanie = shared / "qpv/qpv2015_occitanie_hackaviz2021/qp.geojson"
+    res = quiet(clsm_geo.coverage, registry(tmp_path, ["97414"]), 2024, qpv={2015: occitanie})
+    missing = res.summary["qpv_missing_geographies"]
+    assert [(m["geography"], m["territory"]) for m in missing] == [(2015, "overseas")]
+    assert "no overseas QPV" in missing[0]["reason"]
+    deps = res.departments.set_index("insee_dep")
+    assert not deps.loc[DROM, "qpv_geography_available"].any() and deps.loc[DROM, "qpv_total"].isna().all()
