@@ -169,9 +169,10 @@ _TERRITORY_RE = re.compile(r"(utm|rgaf|rgfg|rgr92|rgm04|97[1-8]|98[67]|guadeloup
 
 def _territory_members(names, picked: str) -> list[str]:
     """Per-territory shapefiles to read with ``picked`` when it is a metropolitan-only file (2015 layout:
-    ``QP_METROPOLE_LB93.shp`` plus one shapefile per overseas territory in its local projection)."""
+    ``QP_METROPOLE_LB93.shp``, 2024 shapefile zip: ``QP2024_France_hexagonale_LB93.shp``, each with one
+    shapefile per overseas territory in its local projection)."""
     low = picked.lower().rsplit("/", 1)[-1]
-    if not low.endswith(".shp") or "metropole" not in low or "outre" in low:
+    if not low.endswith(".shp") or not ("metropole" in low or "hexagon" in low) or "outre" in low:
         return []
     return sorted(n for n in names if n.lower().endswith(".shp") and n != picked
                   and _TERRITORY_RE.search(n.lower().rsplit("/", 1)[-1]) and "outre" not in n.lower())

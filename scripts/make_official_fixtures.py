@@ -16,6 +16,8 @@ outside the five DROM. Only the *formats* are those of the producers:
 * ``qp-politiquedelaville-shp.zip``: ``QP_METROPOLE_LB93.shp`` (EPSG:2154) and one shapefile per overseas
   territory in its local projection (RGAF09 / UTM 20N for Guadeloupe and Martinique, RGFG95 / UTM 22N for
   Guyane, RGR92 / UTM 40S for La Réunion), attributes ``CODE_QP, NOM_QP, COMMUNE_QP`` (commune NAMES);
+* ``qpv-2024-shp.zip``: ``SHP/QP2024_France_hexagonale_LB93.shp`` and one shapefile per DROM in its UTM
+  projection, attributes as the GeoJSON (the overseas file names are not confirmed);
 * ``pop_QPV24.csv`` (INSEE, 2024 geography) and ``pop_QPV2015.xlsx`` (INSEE, 2015 geography, five title
   lines above the header as INSEE workbooks have): ``CODGEO`` (QPV code), ``LIBGEO``, ``POP_MUN``.
 
@@ -158,7 +160,33 @@ def write_zip_2015(out: Path) -> Path:
     members = _shapefile_members(frame[~rows["overseas"].to_numpy()], "QP_METROPOLE_LB93", 2154)
     for dep, (stem, epsg) in OVERSEAS_2015.items():
         members.update(_shapefile_members(frame[deps == dep], stem, epsg))
-    path = out / "qp-politiquedelaville-shp.zip"
+    return _write_zip(out / "qp-politiquedelaville-shp.zip", members)
+
+
+def write_shapefile_zip_2024(out: Path) -> Path:
+    """The QPV 2024 shapefile zip: ``SHP/QP2024_France_hexagonale_LB93.shp`` + one UTM shapefile per DROM."""
+    import geopandas as gpd
+
+    communes, deps, regs = _names()
+    rows = selection()
+    frame = gpd.GeoDataFrame({
+        "code_qp": rows["code_qp"].to_numpy(), "lib_qp": rows["lib_qp"].to_numpy(),
+        "insee_reg": rows["insee_reg"].to_numpy(), "lib_reg": [regs.get(r) for r in rows["insee_reg"]],
+        "insee_dep": rows["insee_dep"].to_numpy(), "lib_dep": [deps.get(d) for d in rows["insee_dep"]],
+        "insee_com": [", ".join(c) for c in rows["communes"]],
+        "lib_com": [", ".join(communes.get(x, x) for x in c) for c in rows["communes"]],
+        "siren_epci": rows["siren_epci"].to_numpy(),
+    }, geometry=rows.geometry.to_numpy(), crs=4326)
+    dep = rows["insee_dep"].to_numpy()
+    members = {f"SHP/{k}": v for k, v in _shapefile_members(frame[~rows["overseas"].to_numpy()],
+                                                            "QP2024_France_hexagonale_LB93", 2154).items()}
+    for d, (stem, epsg) in OVERSEAS_2015.items():
+        name = "QP2024_" + stem.split("_", 1)[1]
+        members.update({f"SHP/{k}": v for k, v in _shapefile_members(frame[dep == d], name, epsg).items()})
+    return _write_zip(out / "qpv-2024-shp.zip", members)
+
+
+def _write_zip(path: Path, members: dict[str, bytes]) -> Path:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for name in sorted(members):
@@ -208,7 +236,8 @@ def build(out: str | Path) -> dict[str, Path]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     return {"geojson_2024": write_geojson_2024(out), "list_2024": write_list_2024(out),
-            "zip_2015": write_zip_2015(out), "population_2024": write_population_2024(out),
+            "zip_2015": write_zip_2015(out), "shp_zip_2024": write_shapefile_zip_2024(out),
+            "population_2024": write_population_2024(out),
             "population_2015": write_population_2015(out)}
 
 

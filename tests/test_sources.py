@@ -264,3 +264,13 @@ def test_a_2015_subset_without_overseas_qpv_does_not_mean_zero_overseas(shared, 
     assert "no overseas QPV" in missing[0]["reason"]
     deps = res.departments.set_index("insee_dep")
     assert not deps.loc[DROM, "qpv_geography_available"].any() and deps.loc[DROM, "qpv_total"].isna().all()
+
+
+def test_2024_shapefile_zip_reads_lambert93_and_utm_parts(fx):
+    shp = qpv(2024, fx["shp_zip_2024"]).frame.set_index("code_qp")
+    geo = qpv(2024, fx["geojson_2024"]).frame.set_index("code_qp").drop(["QN97801M", "QN98701M"])
+    assert len(shp) == 18 and int(shp["overseas"].sum()) == 8
+    assert shp["communes"].equals(geo["communes"])
+    for code in shp.index:
+        a, b = shp.loc[code, "geometry"], geo.loc[code, "geometry"]
+        assert a.symmetric_difference(b).area < 1e-6 * b.area + 1e-12, code
