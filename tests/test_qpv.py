@@ -217,7 +217,8 @@ def test_geopackage_and_zipped_shapefile_load_identically(shared, tmp_path, comm
     with zipfile.ZipFile(zpath, "w") as zf:
         for p in sorted(shp_dir.iterdir()):
             zf.write(p, f"SHP/{p.name}")
-            zf.write(p, f"SHP/QP2024_Reunion_UTM40S{p.suffix}")  # a per-territory file, to be ignored
+            # a per-territory file: read with the Lambert-93 one (here a copy: same codes, merged)
+            zf.write(p, f"SHP/QP2024_Reunion_UTM40S{p.suffix}")
     for path in (gpkg, zpath, shp_dir):
         frame, report, _ = read(path, communes_table=communes_table)
         assert_schema(frame)
@@ -226,7 +227,8 @@ def test_geopackage_and_zipped_shapefile_load_identically(shared, tmp_path, comm
         assert (frame["area_ha"] - ref["area_ha"]).abs().max() < 0.01
         assert same_shapes(frame.geometry, ref.geometry)
     _, report, _ = read(zpath, communes_table=communes_table)
-    assert report.member == "SHP/QP2024_France_hexagonale_LB93.shp" and "2154" in report.notes[0]
+    assert report.member == "SHP/QP2024_France_hexagonale_LB93.shp + SHP/QP2024_Reunion_UTM40S.shp"
+    assert "2154" in report.notes[0]
 
 
 def test_zip_prefers_national_geojson(shared, tmp_path, communes_table):
