@@ -34,14 +34,11 @@ def _known(value) -> bool:
     return value is not None and not pd.isna(value)
 
 
-def qpv_figures(summary: dict, lang: str | None = None) -> tuple[str, str]:
+def qpv_figures(summary: dict) -> tuple[str, str] | None:
     """(share, total) of the headline as text: the national figure (metropolitan only when the overseas QPV are
-    of another geography, as in 2024), or "non disponible" when the geography in force is not available."""
-    from . import i18n
-
+    of another geography, as in 2024); None when the geography in force is not available (a DROM region)."""
     total = summary.get("qpv_total_national", summary.get("qpv_total"))
     share = summary.get("qpv_covered_share_national", summary.get("qpv_covered_share"))
     if not _known(total) or not _known(share):
-        na = i18n.t("sources.not_available", lang)
-        return na, na
+        return None
     return f"{share:.0%}", f"{int(total):,}"

@@ -221,13 +221,16 @@ class CoverageResult:
 
 def headline(summary: dict) -> str:
     """The sentence the national resource centre publishes, from summary figures."""
+    from . import i18n
     from .headline_sources import qpv_figures, source_clauses
 
-    share, total = qpv_figures(summary)
+    figures = qpv_figures(summary)
+    qpv_part = (f", i.e. {figures[0]} of the {figures[1]} QPV" if figures
+                else f"; QPV: {i18n.t('sources.not_available')}")
     return (f"{summary['councils_active']:,} CLSM active at 31 Dec {summary['year']}, "
             f"{summary['councils_new']:,} new; {summary['councils_in_project']:,} in project; "
-            f"{summary['councils_covering_qpv']:,} CLSM cover priority neighbourhoods, i.e. "
-            f"{share} of the {total} QPV") + source_clauses(summary)
+            f"{summary['councils_covering_qpv']:,} CLSM cover priority neighbourhoods"
+            f"{qpv_part}") + source_clauses(summary)
 
 
 def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:
