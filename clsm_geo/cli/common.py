@@ -44,6 +44,7 @@ def run_coverage(args):
 
             raise InputError(f"--partial-threshold must be in [0, 1), got {args.partial_threshold}")
         _settings.configure(partial_threshold=args.partial_threshold)
+    from .. import i18n
     from ..in_force import describe_missing, layer_for_year
 
     sources = {qpv_geography_for_year(args.year): args.qpv}
@@ -52,6 +53,7 @@ def run_coverage(args):
     layer = layer_for_year(args.year, sources)
     say(args, f"QPV source: {layer.source.describe()}")
     for m in layer.missing:
-        say(args, f"QPV {m.territory} {args.year}: {describe_missing(m)}")
+        say(args, i18n.t("sources.missing_line", territory=i18n.t(f"sources.status.{m.territory}"), year=args.year,
+                         text=describe_missing(m)))
     return coverage(args.registry, args.year, qpv=layer, method=args.method,
                     population=getattr(args, "population", None))
