@@ -19,7 +19,7 @@ QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "com
                "area_ha", "qpv_geography", "population", "population_covered", "note"]
 COUNCIL_COLUMNS = ["id", "name", "status", "created", "closed", "active", "new", "in_project", "scale",
                    "n_communes", "population", "departments", "regions", "epci_listed", "epci_touched",
-                   "qpv_covered", "qpv_codes", "row"]
+                   "qpv_covered", "qpv_codes", "qpv_population_covered", "row"]
 SUMMARY_COLUMNS = ["councils_active", "councils_new", "councils_in_project", "councils_covering_qpv", "qpv_total",
                    "qpv_covered", "qpv_partial", "qpv_uncovered", "qpv_undetermined", "qpv_covered_share"]
 
@@ -81,6 +81,12 @@ class CoverageResult:
             qpv_codes=[tuple(sorted(covered_by.get(i, ()))) for i in councils["id"]],
         )
         table["qpv_covered"] = table["qpv_codes"].map(len)
+        # population of the QPV in force each council covers (covered or partial); <NA> without INSEE file
+        pop = dict(zip(self.qpv["code_qp"], self.qpv["population"])) if "population" in self.qpv else {}
+        known = self.population is not None and self.population.available
+        table["qpv_population_covered"] = pd.array(
+            [(int(round(sum(pop[c] for c in codes))) if not any(pd.isna(pop.get(c)) for c in codes) else None)
+             if known else None for codes in table["qpv_codes"]], dtype="Int64")
         return table.sort_values("id", kind="stable", ignore_index=True)
 
     @functools.cached_property

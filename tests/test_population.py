@@ -151,3 +151,12 @@ def test_cli_population_option_and_cache(fx, tmp_path, capsys):
     # a 2015 file given as 2024 is refused, the cache unchanged
     assert main(["data", "fetch", "--population", "2024", "--from", str(fx["population_2015"])]) != 0
     assert "2015" in capsys.readouterr().err
+
+
+def test_councils_table_gets_the_population_they_cover(fx, tmp_path):
+    res = run(tmp_path, qpv={2024: fx["geojson_2024"], 2015: fx["zip_2015"]},
+              population=[fx["population_2024"], fx["population_2015"]])
+    councils = res.councils_table.set_index("id")
+    assert councils.loc["T0", "qpv_population_covered"] == 1300 + 1400  # Manosque
+    assert councils.loc["T1", "qpv_population_covered"] == 2700 + 2800  # Saint-Louis (La Réunion)
+    assert run(tmp_path).councils_table["qpv_population_covered"].isna().all()
