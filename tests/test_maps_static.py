@@ -82,7 +82,8 @@ def test_legend_and_source_line_are_text_in_svg(res, tmp_path):
     static.choropleth(res, path=tmp_path / "map.svg")
     text = _texts((tmp_path / "map.svg").read_text(encoding="utf-8"))
     assert "Share of QPV covered by an active CLSM" in text and "(%)" in text
-    assert "no data (no QPV in force)" in text  # overseas: the 2015 geography still applies in 2024
+    # overseas: the 2015 geography still applies in 2024 and is not available here
+    assert "no data (no QPV in force, or QPV geography not available)" in text
     assert re.search(r"\b\d+ – \d+\s+\(\d+\)", text), "class bounds with counts"
     for part in ("registry_fictitious.csv", "ANCT 2024 geography", "COG 2024", "31 December 2024"):
         assert part in text, part

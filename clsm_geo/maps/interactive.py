@@ -142,7 +142,7 @@ def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show):
     gj.add_to(m)
     rows = [(c, lab, n) for c, lab, n in zip(classes.colors, classes.labels, classes.counts)]
     if classes.no_data:
-        rows.append((None, "no data (no QPV in force)", classes.no_data))
+        rows.append((None, "no data (no QPV in force, or QPV geography not available)", classes.no_data))
     return {"title": f"{plural}: {classes.title}", "kind": "fill", "rows": rows}, gj
 
 

@@ -198,6 +198,10 @@ def qpv_map(res, *, region: str | None = None, title: str | None = None, path=No
                               markeredgewidth=0.3, label=f"{QPV_STATUS_LABELS[status]}  ({n})"))
     not_in_force = int((~res.qpv["in_force"]).sum()) if region is None else 0
     note = f"; {not_in_force} QPV not in force in {res.year} not shown" if not_in_force else ""
+    if region is None and getattr(res.qpv_layer, "missing", ()):
+        from ..in_force import describe_missing
+
+        note += "; " + "; ".join(f"{m.territory}: {describe_missing(m)}" for m in res.qpv_layer.missing)
     _legend(fig, panels, region, handles, "QPV, by coverage by active CLSM (number of QPV)")
     figures, where = _figures(res, region)
     heading = title or f"QPV coverage by CLSM at 31 December {res.year}"

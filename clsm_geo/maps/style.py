@@ -43,7 +43,7 @@ QPV_STATUS_LABELS = {"covered": "covered", "partial": "partly covered", "uncover
                      "undetermined": "undetermined"}
 COUNCIL_STATUS_COLORS = {"active": "#009E73", "in_project": "#CC79A7", "dormant": "#999999", "closed": "#000000"}
 COUNCIL_STATUS_LABELS = {"active": "active", "in_project": "in project", "dormant": "dormant", "closed": "closed"}
-NO_DATA_LABEL = "no data (no QPV in force)"
+NO_DATA_LABEL = "no data (no QPV in force, or QPV geography not available)"
 
 
 def check_indicator(indicator: str) -> tuple[str, str]:
