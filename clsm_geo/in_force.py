@@ -235,8 +235,9 @@ def status_lines(years=None, lang=None, *, settings=None) -> list[str]:
                                        geography=row["geography"],
                                        available=i18n.t(f"sources.status.available.{row['available']}", lang)))
         else:
+            hint = f"clsm-geo data fetch --qpv {row['geography']}"
             lines.append("  " + i18n.t("sources.status.row_missing", lang, year=row["year"], territory=territory,
-                                       geography=row["geography"], hint=f"clsm-geo data fetch --qpv {row['geography']}"))
+                                       geography=row["geography"], hint=hint))
     from .qpv import catalogue
 
     pages = catalogue().get("population", {})

@@ -90,13 +90,21 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
         national.append({**{k: summary[k] for k in NATIONAL_COLUMNS if k in summary}, "method": used,
                          "qpv_overseas_geography": wanted["overseas"], "geography_switch": switch,
                          "note": "; ".join(notes)})
-        regions.append(res.regions.assign(year=year, qpv_geography=geography))
+        regions.append(res.regions.assign(year=year, qpv_geography=_region_geographies(res, wanted)))
     table = pd.DataFrame(national).reindex(columns=NATIONAL_COLUMNS)
     region_table = (pd.concat(regions, ignore_index=True) if regions else pd.DataFrame())
     if not region_table.empty:
         first = ["year", "qpv_geography", "insee_reg", "lib_reg"]
         region_table = region_table[first + [c for c in region_table.columns if c not in first]]
     return Trend(national=table, regions=region_table)
+
+
+def _region_geographies(res, wanted: dict) -> list[int]:
+    """QPV geography in force in each region of ``res.regions`` (overseas regions may differ, as in 2024)."""
+    from .geography import geography as load_geography
+
+    overseas = dict(zip(*load_geography(res.cog_year).regions[["insee_reg", "overseas"]].to_numpy().T))
+    return [wanted["overseas"] if overseas.get(r) else wanted["metropolitan"] for r in res.regions["insee_reg"]]
 
 
 def _councils_only(reg: Registry, year: int, geography: int, reason: str) -> dict:

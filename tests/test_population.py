@@ -23,7 +23,8 @@ OCCITANIE_QP = "qpv/qpv2015_occitanie_hackaviz2021/qp.csv"
 
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory):
-    spec = importlib.util.spec_from_file_location("make_official_fixtures", REPO / "scripts" / "make_official_fixtures.py")
+    spec = importlib.util.spec_from_file_location("make_official_fixtures",
+                                                  REPO / "scripts" / "make_official_fixtures.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.build(tmp_path_factory.mktemp("official"))

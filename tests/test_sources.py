@@ -29,7 +29,8 @@ DROM = ["971", "972", "973", "974", "976"]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("make_official_fixtures", REPO / "scripts" / "make_official_fixtures.py")
+    spec = importlib.util.spec_from_file_location("make_official_fixtures",
+                                                  REPO / "scripts" / "make_official_fixtures.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -274,3 +275,13 @@ def test_2024_shapefile_zip_reads_lambert93_and_utm_parts(fx):
     for code in shp.index:
         a, b = shp.loc[code, "geometry"], geo.loc[code, "geometry"]
         assert a.symmetric_difference(b).area < 1e-6 * b.area + 1e-12, code
+
+
+def test_trend_regions_carry_the_geography_in_force_per_region(fx, tmp_path):
+    from clsm_geo.trend import trend
+
+    t = quiet(trend, registry(tmp_path, ["97414"]), 2024, 2025, qpv={2015: fx["zip_2015"]})
+    r = t.regions.set_index(["year", "insee_reg"])
+    assert r.loc[(2024, "04"), "qpv_geography"] == 2015 and r.loc[(2024, "11"), "qpv_geography"] == 2024
+    assert r.loc[(2025, "04"), "qpv_geography"] == 2024
+    assert r.loc[(2024, "04"), "qpv_total"] == 2 and r.loc[(2025, "04"), "qpv_total"] == 57
