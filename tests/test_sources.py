@@ -285,3 +285,44 @@ def test_trend_regions_carry_the_geography_in_force_per_region(fx, tmp_path):
     assert r.loc[(2024, "04"), "qpv_geography"] == 2015 and r.loc[(2024, "11"), "qpv_geography"] == 2024
     assert r.loc[(2025, "04"), "qpv_geography"] == 2024
     assert r.loc[(2024, "04"), "qpv_total"] == 2 and r.loc[(2025, "04"), "qpv_total"] == 57
+
+
+def test_default_2024_geojson_and_population_fetched_over_http(fx, http_server, monkeypatch, tmp_path):  # noqa: F811
+    """The default 2024 resource (plain GeoJSON) and an INSEE population file by URL: fetched once, then offline."""
+    from clsm_geo.population import fetch_population
+    from clsm_geo.qpv import fetch_qpv
+
+    qpv_module = importlib.import_module("clsm_geo.qpv")
+    patched = copy.deepcopy(qpv_module.catalogue())
+    geo = patched["geographies"]["2024"]
+    res = next(r for r in geo["resources"] if r["id"] == geo["default"])
+    body = fx["geojson_2024"].read_bytes()
+    res["url"] = http_server.serve("/20250206-161839/qp2024.geojson", body)
+    res["sha256"] = sha256_of(body)
+    monkeypatch.setattr(qpv_module, "catalogue", lambda: patched)
+    assert fetch_qpv(2024).sha256 == sha256_of(body)
+    pop_url = http_server.serve_file("/fr/statistiques/fichier/8210600/pop_QPV24.csv", fx["population_2024"])
+    assert fetch_population(2024, pop_url).sha256 == sha256_of(fx["population_2024"])
+    before = len(http_server.requests)
+    settings.configure(offline=True)
+    res = clsm_geo.coverage(registry(tmp_path, ["04112"]), 2025)
+    assert len(http_server.requests) == before
+    s = res.summary
+    assert s["qpv_total"] == 18 and s["qpv_out_of_scope"] == 2
+    # 2025: the 18 QPV in force (10 metropolitan, 8 overseas) all have a population in the fixture
+    assert s["qpv_population"] == sum(1000 + 100 * i for i in range(1, 19))
+    assert s["qpv_population_covered"] == 1300 + 1400
+
+
+def test_catalogue_entries_say_what_is_confirmed():
+    from clsm_geo.qpv import catalogue
+
+    cat = catalogue()
+    for geo in cat["geographies"].values():
+        for r in geo["resources"]:
+            assert {"id", "title", "url", "format", "licence", "sha256", "url_confirmed"} <= set(r), r["id"]
+            assert r["url"] is None or r["url"].startswith("https://"), r["id"]
+    for g in ("2015", "2024"):
+        pop = cat["population"][g]
+        assert pop["page"].startswith("https://www.insee.fr/fr/statistiques/") and pop["sha256"] is None
+    assert cat["population"]["2024"]["filename"] == "pop_QPV24.csv"
