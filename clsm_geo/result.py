@@ -10,6 +10,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from . import i18n as _i18n
 from . import io as _io
 from .perimeters import active_mask, in_project_mask, new_mask
 
@@ -55,7 +56,7 @@ class CoverageResult:
         out_of_scope = pd.DataFrame({
             "code_qp": scope["code_qp"].to_numpy(), "lib_qp": scope["lib_qp"].to_numpy(),
             "insee_dep": scope["insee_dep"].to_numpy(), "qpv_geography": scope["qpv_geography"].to_numpy(),
-            "reason": "territory outside the departments of the COG (collectivité d'outre-mer): not counted",
+            "reason": _i18n.t("sources.out_of_scope_reason"),
         }, columns=["code_qp", "lib_qp", "insee_dep", "qpv_geography", "reason"])
         qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
         return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, perimeters=perimeters,

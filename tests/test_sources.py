@@ -207,7 +207,7 @@ def test_every_feature_counted_or_listed_out_of_scope(fx, tmp_path):
     counted = res.qpv[res.qpv["in_force"]]
     assert len(counted) == 18 and res.summary["qpv_total"] == 18
     assert res.out_of_scope["code_qp"].tolist() == ["QN97801M", "QN98701M"]
-    assert res.out_of_scope["reason"].str.contains("outside the departments").all()
+    assert res.out_of_scope["reason"].str.contains("hors des départements du COG").all()
     assert res.summary["qpv_out_of_scope"] == 2
     assert set(counted["code_qp"]) | set(res.out_of_scope["code_qp"]) == set(res.qpv["code_qp"])
     assert res.departments["qpv_total"].sum() == 18
