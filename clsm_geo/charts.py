@@ -39,10 +39,19 @@ def trend_figure(national: pd.DataFrame, lang: str | None = None):
         ax2.plot(years, share, color="#d73027", marker="o", label=label("share"))
         ax2.set_ylim(0, 100)
         ax2.set_ylabel(label("share"))
-        for year, geography in zip(years, national["qpv_geography"]):
-            if year > years.min() and geography != national.loc[years == year - 1, "qpv_geography"].iloc[0]:
+        overseas = national["qpv_overseas_geography"] if "qpv_overseas_geography" in national else \
+            national["qpv_geography"]
+        for i, year in enumerate(years):
+            if i == 0 or years.iloc[i - 1] != year - 1:
+                continue
+            apart = bool((overseas != national["qpv_geography"]).any())  # territories switched in different years
+            texts = [label(f"geography{part}", geography=series.iloc[i], year=year)
+                     for part, series in (("_metropolitan" if apart else "", national["qpv_geography"]),
+                                          ("_overseas", overseas))
+                     if series.iloc[i] != series.iloc[i - 1]]
+            if texts:  # the switch of QPV geography: metropolitan France in 2024, overseas in 2025
                 ax.axvline(year - 0.5, color="grey", linestyle="--", linewidth=0.8)
-                ax.text(year - 0.47, ax.get_ylim()[1] * 0.02, label("geography", geography=geography, year=year),
+                ax.text(year - 0.47, ax.get_ylim()[1] * 0.02, "\n".join(texts),
                         fontsize=8, color="grey", rotation=90, ha="left", va="bottom")
         ax.set_title(label("title"))
         handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]

@@ -103,14 +103,19 @@ def output_tables() -> dict[str, dict]:
     from .compare import QPV_COLUMNS as COMPARE_QPV
     from .gaps import GAP_COLUMNS, UNCOVERED_COLUMNS
     from .plan import PLAN_COLUMNS, PRIORITY_COLUMNS
-    from .result import COUNCIL_COLUMNS, QPV_COLUMNS, SUMMARY_COLUMNS
+    from .result import COUNCIL_COLUMNS, QPV_COLUMNS, SUMMARY_COLUMNS, TERRITORY_COLUMNS
     from .trend import NATIONAL_COLUMNS
 
     summary = (["year", "cog_year", "qpv_geography", "method"] + SUMMARY_COLUMNS
                + ["qpv_total_metropolitan", "qpv_total_overseas", "qpv_not_in_force"]
                + [f"qpv_source.{k}" for k in ("kind", "location", "edition", "precision", "sha256")]
                + ["registry", "thresholds.covered", "thresholds.partial", "methods_disagree", "qpv_scope",
-                  "qpv_regions", "qpv_regions_missing", "headline"])
+                  "qpv_regions", "qpv_regions_missing", "qpv_total_national", "qpv_covered_national",
+                  "qpv_covered_share_national", "qpv_overseas_geography", "qpv_out_of_scope",
+                  "qpv_missing_geographies", "qpv_population", "qpv_population_covered",
+                  "qpv_population_covered_share", "population_missing_geographies", "population_sources",
+                  "headline"])
+    territory = SUMMARY_COLUMNS + TERRITORY_COLUMNS
     reconciliation = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
                       "area_share", "reason"]
     return {
@@ -120,10 +125,12 @@ def output_tables() -> dict[str, dict]:
         "councils": {"files": ("councils.csv", "councils.geojson", "councils.parquet"), "command": "coverage",
                      "columns": COUNCIL_COLUMNS},
         "regions": {"files": ("regions.csv",), "command": "coverage",
-                    "columns": ["insee_reg", "lib_reg"] + SUMMARY_COLUMNS},
+                    "columns": ["insee_reg", "lib_reg"] + territory},
         "departments": {"files": ("departments.csv",), "command": "coverage",
-                        "columns": ["insee_dep", "lib_dep", "insee_reg"] + SUMMARY_COLUMNS},
+                        "columns": ["insee_dep", "lib_dep", "insee_reg"] + territory},
         "reconciliation": {"files": ("reconciliation.csv",), "command": "coverage", "columns": reconciliation},
+        "out_of_scope": {"files": ("out_of_scope.csv",), "command": "coverage",
+                         "columns": ["code_qp", "lib_qp", "insee_dep", "qpv_geography", "reason"]},
         "uncovered": {"files": ("uncovered.csv", "uncovered.geojson"), "command": "uncovered",
                       "columns": UNCOVERED_COLUMNS},
         "gaps": {"files": ("gaps.csv", "gaps.geojson"), "command": "gaps", "columns": GAP_COLUMNS},
@@ -131,7 +138,7 @@ def output_tables() -> dict[str, dict]:
         "priorities": {"files": ("priorities.csv",), "command": "plan", "columns": PRIORITY_COLUMNS},
         "trend": {"files": ("trend.csv",), "command": "trend", "columns": NATIONAL_COLUMNS},
         "trend_regions": {"files": ("trend_regions.csv",), "command": "trend",
-                          "columns": ["year", "qpv_geography", "insee_reg", "lib_reg"] + SUMMARY_COLUMNS},
+                          "columns": ["year", "qpv_geography", "insee_reg", "lib_reg"] + territory},
         "compare_summary": {"files": ("compare.json",), "command": "compare", "columns": list(COMPARE_FIGURES)},
         "compare_councils": {"files": ("compare_councils.csv",), "command": "compare", "columns": COMPARE_COUNCILS},
         "compare_qpv": {"files": ("compare_qpv.csv",), "command": "compare", "columns": COMPARE_QPV},

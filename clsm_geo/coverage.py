@@ -27,6 +27,8 @@ from .registry import Registry, read_registry
 from .result import CoverageResult
 
 METHODS = ("auto", "commune", "geometry")
+#: Note of QPV whose department is not in the COG (collectivités d'outre-mer such as Saint-Martin, Polynésie).
+_OUT_OF_SCOPE = "out of scope: territory outside the departments of the COG (not counted)"
 STATUSES = ("covered", "partial", "uncovered", "undetermined")
 
 _relations: dict[tuple[int, int], tuple[object, QpvUnitRelation]] = {}
@@ -45,16 +47,22 @@ def relation_for(layer, cog_year: int) -> QpvUnitRelation:
     return rel
 
 
-def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", settings=None) -> CoverageResult:
+def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", population=None,
+             settings=None) -> CoverageResult:
     """Coverage of the QPV in force in ``year`` by the councils active at 31 December of ``year``.
 
     ``registry``: a path or a :class:`~clsm_geo.registry.Registry`. ``qpv``: a
     :class:`~clsm_geo.qpv.QpvLayer`, a path or URL, or None for the default source of the year's
-    QPV geography (user cache, then the shipped layer). ``method``: ``auto``, ``commune`` or
-    ``geometry``. Raises :class:`RegistryError` when the registry has errors.
+    QPV geography (user cache, then the shipped layer), or a dict ``{2015: …, 2024: …}`` of those.
+    Each territory is measured with the geography in force there in ``year``
+    (:func:`clsm_geo.in_force.layer_for_year`: in 2024, metropolitan QPV of the 2024 geography and
+    overseas QPV of the 2015 geography); a geography that cannot be found is listed in
+    ``summary["qpv_missing_geographies"]``. ``population``: INSEE QPV population file(s) (path, list of
+    paths, or ``{geography: path}``), default the cached ones (:mod:`clsm_geo.population`).
+    ``method``: ``auto``, ``commune`` or ``geometry``. Raises :class:`RegistryError` when the registry
+    has errors.
     """
     from .geography import geography
-    from .qpv import qpv as load_qpv
     from .qpv import qpv_geography_for_year
 
     cfg = settings or _settings.get()
@@ -63,10 +71,7 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", sett
     reg = registry if isinstance(registry, Registry) else read_registry(registry)
     cog_year = geography(year, nearest=True).year
     geography_code = qpv_geography_for_year(year)
-    layer = qpv if hasattr(qpv, "frame") else load_qpv(geography_code, qpv)
-    if layer.geography != geography_code:
-        raise InputError(f"the QPV layer is the {layer.geography} geography but {year} uses the "
-                         f"{geography_code} geography", hint="give a QPV file of the right geography with --qpv")
+    layer = _layer_of_year(qpv, year, geography_code, cfg)
     perims = build_perimeters(reg, cog_year, overlaps=False)
     errors = [p for p in perims.problems if p.severity == "error"]
     if errors:
@@ -76,11 +81,52 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", sett
     if method == "geometry" and not layer.frame.geometry.notna().any():
         raise InputError("the geometry method needs QPV polygons but the QPV source has none",
                          hint="use --method commune, or --qpv with a polygon file")
-    return _compute(reg, perims, layer, year, cog_year, method, cfg)
+    from .population import population_for
+
+    pop = population_for(layer.frame, population, settings=cfg)
+    return _compute(reg, perims, layer, year, cog_year, method, cfg, pop)
 
 
-def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg) -> CoverageResult:
-    from .qpv import qpv_geography_for_year
+def _layer_of_year(qpv, year: int, geography_code: int, cfg):
+    """The QPV layer of ``year`` with each territory in its geography in force (see :mod:`clsm_geo.in_force`)."""
+    from .in_force import geographies_in_force, layer_for_year
+
+    if hasattr(qpv, "frame"):
+        if qpv.parts or "qpv_geography" in qpv.frame.columns:
+            return qpv
+        if qpv.geography not in geographies_in_force(year).values():
+            raise InputError(f"the QPV layer is the {qpv.geography} geography but {year} uses the "
+                             f"{geography_code} geography", hint="give a QPV file of the right geography with --qpv")
+        return _assembled(qpv, year, cfg)
+    sources = dict(qpv) if isinstance(qpv, dict) else ({geography_code: qpv} if qpv is not None else {})
+    return layer_for_year(year, sources, settings=cfg)
+
+
+_assembled_layers: dict[tuple, tuple[object, object]] = {}
+
+
+def _assembled(layer, year: int, cfg):
+    """``layer_for_year`` of a plain layer, memoised while the other geography stays unavailable, so that
+    repeated runs on one layer reuse its QPV × unit relation (:func:`relation_for`)."""
+    from .in_force import availability, geographies_in_force, layer_for_year
+
+    wanted = tuple(sorted(geographies_in_force(year).items()))
+    others = tuple(g for _, g in wanted if g != layer.geography)
+    key = (id(layer.frame), wanted, str(cfg.cache_dir))
+    hit = _assembled_layers.get(key)
+    if hit is not None and hit[0] is layer.frame and (not others or (hit[1].missing and not any(
+            availability(g, settings=cfg) for g in others))):
+        return hit[1]
+    out = layer_for_year(year, {layer.geography: layer}, settings=cfg)
+    if len(_assembled_layers) > 8:
+        _assembled_layers.clear()
+    _assembled_layers[key] = (layer.frame, out)
+    return out
+
+
+def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=None) -> CoverageResult:
+    from .geography import geography
+    from .in_force import in_force_mask
 
     frame = layer.frame
     rel = relation_for(layer, cog_year)
@@ -102,20 +148,35 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg) -> Cov
 
     council_ids = councils["id"].to_numpy()
     touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
-    in_force = ~frame["overseas"].to_numpy() | (qpv_geography_for_year(year, overseas=True) == layer.geography)
+    deps = set(geography(cog_year).departments["insee_dep"])
+    in_scope = frame["insee_dep"].isin(deps).to_numpy()
+    in_force = in_force_mask(frame, year, layer.geography) & in_scope
+    qpv_geography = (frame["qpv_geography"].astype(int) if "qpv_geography" in frame.columns
+                     else pd.Series(layer.geography, index=frame.index))
 
     notes = _notes(frame, rel, commune_status, geometry_status, use_geometry)
+    notes = [("; ".join(p for p in (n, _OUT_OF_SCOPE) if p) if not ok else n) for n, ok in zip(notes, in_scope)]
+    for m in getattr(layer, "missing", ()):
+        gap = (f"not in force in {year}: the {m.geography} QPV geography applies here and is not available "
+               f"({m.hint})")
+        here = (frame["overseas"] == (m.territory == "overseas")).to_numpy() & ~in_force & in_scope
+        notes = [("; ".join(p for p in (n, gap) if p) if h else n) for n, h in zip(notes, here)]
+    population = pop.values if pop is not None else np.full(len(frame), np.nan)
+    counted = np.isin(status, ("covered", "partial"))
     qpv_table = frame.assign(
         status=status, covered_share=np.round(share, 6), method=used,
         councils=[tuple(council_ids[j] for j in js) for js in touching],
         status_commune=commune_status, status_geometry=np.where(rel.has_polygon, geometry_status, None),
         area_share=np.where(rel.has_polygon, np.round(area_share, 6), np.nan),
-        in_force=in_force, note=notes,
+        in_force=in_force, qpv_geography=qpv_geography.to_numpy(), in_scope=in_scope,
+        population=population, population_covered=np.where(counted, population, np.where(np.isnan(population),
+                                                                                          np.nan, 0.0)),
+        note=notes,
     )
     reconciliation = _reconcile(qpv_table, rel, cfg) if method != "commune" else None
     return CoverageResult.build(
         year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
-        qpv=qpv_table, reconciliation=reconciliation, settings=cfg,
+        qpv=qpv_table, reconciliation=reconciliation, settings=cfg, population=pop,
     )
 
 

@@ -41,15 +41,31 @@ def headline(summary: Mapping, lang: str | None = None, *, extra: Sequence[str] 
 
 
 def qpv_clause(summary: Mapping, lang: str | None = None, *, extra: Sequence[str] = ()) -> str:
-    """``soit 56 % des 1 362 QPV au niveau national`` [+ ``extra``] [+ ``(N QPV couverts, dont M partiellement)``]."""
+    """``soit 56 % des 1 362 QPV au niveau national`` [+ ``(N QPV couverts, dont M partiellement)``] [+ ``extra``].
+
+    The figure is the national one (``qpv_total_national``: in 2024 the metropolitan QPV, the overseas ones being
+    of the 2015 geography) when the summary has it; "QPV : non disponible" when the geography in force is not
+    available. ``extra`` clauses starting with a conjunction (``et …``) follow with a space, others after ``;``.
+    """
     code = i18n.get_lang(lang)
     scope = summary.get("qpv_scope") or "national"
     scope = scope if scope in SCOPES else "file"
-    total = int(summary["qpv_total"])
-    share = float(summary.get("qpv_covered_share") or 0.0)
-    text = i18n.tn(f"headline.share.{scope}", total, code, pct=i18n.fmt_pct(share, 0, code))
-    text = " ".join([text, *extra])
+    total = summary.get("qpv_total_national", summary.get("qpv_total"))
+    share = summary.get("qpv_covered_share_national", summary.get("qpv_covered_share"))
+    if _unknown(total) or _unknown(share):
+        text = i18n.t("headline.qpv_not_available", code)
+    else:
+        text = i18n.tn(f"headline.share.{scope}", int(total), code, pct=i18n.fmt_pct(float(share or 0.0), 0, code))
     partial = int(summary.get("qpv_partial", 0) or 0)
-    if partial > 0:
-        text += i18n.tn("headline.partial", int(summary["qpv_covered"]), code, partial=i18n.fmt_int(partial, code))
+    covered = summary.get("qpv_covered_national", summary.get("qpv_covered"))
+    if partial > 0 and not _unknown(covered):
+        text += i18n.tn("headline.partial", int(covered), code, partial=i18n.fmt_int(partial, code))
+    for clause in extra:
+        joined = clause.startswith((i18n.t("headline.and", code) + " "))
+        text += (" " if joined else i18n.t("headline.separator", code)) + clause
     return text
+
+
+def _unknown(value) -> bool:
+    """None or NaN (a figure that is not available)."""
+    return value is None or value != value

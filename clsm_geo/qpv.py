@@ -66,6 +66,10 @@ class QpvLayer:
     frame: object  # geopandas.GeoDataFrame
     geography: int
     source: QpvSource
+    #: For a layer assembled by :func:`clsm_geo.in_force.layer_for_year`: the layers it was made of and
+    #: the geographies that were needed but not found (:class:`clsm_geo.in_force.MissingGeography`).
+    parts: tuple = ()
+    missing: tuple = ()
 
 
 # ----------------------------------------------------------------------------------- calendar
@@ -274,14 +278,15 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
 
     s = settings or _settings.get()
     geography = _check_geography(geography)
-    filename = None
+    filename = sha256 = None
     if source is None:
         res = _default_resource(geography)
         if not res.get("url"):
             raise DataSourceError(f"no known download URL for the QPV {geography} file ({res.get('note', '')})",
                                   hint=f"download it by hand and run: clsm-geo data fetch --qpv {geography} --from PATH")
         source, edition, filename = res["url"], res.get("edition") or res["title"], res.get("filename")
-        meta = {"geography": geography, "edition": edition, "url": source}
+        sha256 = res.get("sha256")  # checked when the catalogue knows it (null until confirmed)
+        meta = {"geography": geography, "edition": edition, "url": source, "resource": res["id"]}
     else:
         text = str(source)
         is_url = bool(re.match(r"^https?://", text, flags=re.I))
@@ -290,7 +295,7 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
         meta = {"geography": geography, "edition": "user-supplied file",
                 ("url" if is_url else "path"): text if is_url else str(Path(text).expanduser().resolve())}
         source = text if is_url else Path(text).expanduser()
-    return cache_put(f"qpv{geography}", source, filename=filename, meta=meta,
+    return cache_put(f"qpv{geography}", source, filename=filename, meta=meta, sha256=sha256,
                      validate=_validator(geography, str(source), user_file=isinstance(source, Path)),
                      settings=s)
 

@@ -164,6 +164,21 @@ def _member_score(name: str) -> int:
     return score
 
 
+_TERRITORY_RE = re.compile(r"(utm|rgaf|rgfg|rgr92|rgm04|97[1-8]|98[67]|guadeloupe|martinique|guyane|reunion|"
+                           r"mayotte|saint[-_]?martin|polynesie)")
+
+
+def _territory_members(names, picked: str) -> list[str]:
+    """Per-territory shapefiles to read with ``picked`` when it is a metropolitan-only file (2015 layout:
+    ``QP_METROPOLE_LB93.shp``, 2024 shapefile zip: ``QP2024_France_hexagonale_LB93.shp``, each with one
+    shapefile per overseas territory in its local projection)."""
+    low = picked.lower().rsplit("/", 1)[-1]
+    if not low.endswith(".shp") or not ("metropole" in low or "hexagon" in low) or "outre" in low:
+        return []
+    return sorted(n for n in names if n.lower().endswith(".shp") and n != picked
+                  and _TERRITORY_RE.search(n.lower().rsplit("/", 1)[-1]) and "outre" not in n.lower())
+
+
 def _pick(names, file, what) -> str:
     scored = sorted(((s, n) for n in names if (s := _member_score(n)) >= 0), key=lambda t: (-t[0], t[1]))
     if not scored:
@@ -245,8 +260,27 @@ def _load_raw(path: Path, report: ReadReport):
         names = [str(p.relative_to(path)) for p in sorted(path.rglob("*")) if p.is_file()]
         member = _pick(names, file, "folder")
         report.member = member
+        extra = _territory_members(names, member)
+        if extra:
+            return _concat_territories([str(path / m) for m in [member, *extra]], [member, *extra], report)
         return _load_raw_file(path / member, report)
     return _load_raw_file(path, report)
+
+
+def _concat_territories(gdal_paths, members, report: ReadReport):
+    """The metropolitan file and the per-territory files, each reprojected to EPSG:4326, as one layer."""
+    import geopandas as gpd
+
+    frames = []
+    for gdal_path, member in zip(gdal_paths, members, strict=True):
+        sub = ReadReport(file=f"{report.file} [{member}]")
+        frame = _read_vector(gdal_path, sub.file, sub)
+        frames.append(to_wgs84(frame, sub.file, sub))
+        report.notes.append(f"{member}: {len(frame)} features, CRS {sub.crs_in.split(':')[-1] if sub.crs_in else '?'}")
+    report.format = "ESRI Shapefile"
+    report.crs_in = "EPSG:4326 (per-territory files reprojected)"
+    report.member = " + ".join(members)
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=_settings.STORAGE_CRS)
 
 
 def _load_raw_file(path: Path, report: ReadReport):
@@ -259,6 +293,10 @@ def _load_raw_file(path: Path, report: ReadReport):
             fail(report.file, f"not a readable zip archive ({exc})")
         member = _pick(names, report.file, "zip archive")
         report.member = member
+        extra = _territory_members(names, member)
+        if extra:
+            return _concat_territories([f"/vsizip/{path.resolve()}/{m}" for m in [member, *extra]], [member, *extra],
+                                       report)
         if member.lower().endswith(".csv"):
             with zipfile.ZipFile(path) as zf:
                 return _read_csv(zf.read(member), report.file, report)

@@ -155,9 +155,18 @@ def _in_region(frame: pd.DataFrame, region, column: str = "insee_reg", cog_year:
 
 
 def _share_as_percent(table: pd.DataFrame) -> pd.DataFrame:
+    """Shares as whole percentages; unknown figures (geography or population not available) as "non disponible"."""
+    from . import i18n
+    from .result import POPULATION_COLUMNS
+
     out = table.copy()
-    if "qpv_covered_share" in out:
-        out["qpv_covered_share"] = (out["qpv_covered_share"] * 100).round(0).astype("Int64").astype(str) + " %"
+    na = i18n.t("sources.not_available")
+    for col in ("qpv_covered_share", "qpv_population_covered_share"):
+        if col in out:
+            out[col] = [na if pd.isna(v) else f"{round(float(v) * 100)} %" for v in out[col]]
+    for col in ("qpv_total", "qpv_covered", "qpv_partial", "qpv_uncovered", "qpv_undetermined", *POPULATION_COLUMNS):
+        if col in out and not col.endswith("share") and out[col].isna().any():
+            out[col] = [na if pd.isna(v) else f"{int(v):,}" for v in out[col]]
     return out
 
 

@@ -18,10 +18,10 @@ from .perimeters import active_mask, in_project_mask, new_mask
 FORMATS = ("csv", "xlsx", "geojson", "parquet")
 QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "communes", "overseas", "in_force",
                "status", "covered_share", "councils", "method", "status_commune", "status_geometry", "area_share",
-               "area_ha", "note"]
+               "area_ha", "qpv_geography", "population", "population_covered", "note"]
 COUNCIL_COLUMNS = ["id", "name", "status", "created", "closed", "active", "new", "in_project", "scale",
                    "n_communes", "population", "departments", "regions", "epci_listed", "epci_touched",
-                   "qpv_covered", "qpv_codes", "row"]
+                   "qpv_covered", "qpv_codes", "qpv_population_covered", "row"]
 SUMMARY_COLUMNS = ["councils_active", "councils_new", "councils_in_project", "councils_covering_qpv", "qpv_total",
                    "qpv_covered", "qpv_partial", "qpv_uncovered", "qpv_undetermined", "qpv_covered_share"]
 
@@ -47,12 +47,22 @@ class CoverageResult:
     qpv_layer: object
     reconciliation: pd.DataFrame | None
     settings: object
+    population: object = None  # clsm_geo.population.QpvPopulation
+    out_of_scope: pd.DataFrame | None = None
 
     @classmethod
-    def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings):
+    def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings,
+              population=None):
+        scope = qpv[~qpv["in_scope"]] if "in_scope" in qpv.columns else qpv.iloc[:0]
+        out_of_scope = pd.DataFrame({
+            "code_qp": scope["code_qp"].to_numpy(), "lib_qp": scope["lib_qp"].to_numpy(),
+            "insee_dep": scope["insee_dep"].to_numpy(), "qpv_geography": scope["qpv_geography"].to_numpy(),
+            "reason": i18n.t("sources.out_of_scope_reason"),
+        }, columns=["code_qp", "lib_qp", "insee_dep", "qpv_geography", "reason"])
         qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
         return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, perimeters=perimeters,
-                   registry=registry, qpv_layer=qpv_layer, reconciliation=reconciliation, settings=settings)
+                   registry=registry, qpv_layer=qpv_layer, reconciliation=reconciliation, settings=settings,
+                   population=population, out_of_scope=out_of_scope.reset_index(drop=True))
 
     # --- tables (computed on first use) ------------------------------------------------------------
 
@@ -73,6 +83,12 @@ class CoverageResult:
             qpv_codes=[tuple(sorted(covered_by.get(i, ()))) for i in councils["id"]],
         )
         table["qpv_covered"] = table["qpv_codes"].map(len)
+        # population of the QPV in force each council covers (covered or partial); <NA> without INSEE file
+        pop = dict(zip(self.qpv["code_qp"], self.qpv["population"])) if "population" in self.qpv else {}
+        known = self.population is not None and self.population.available
+        table["qpv_population_covered"] = pd.array(
+            [(int(round(sum(pop[c] for c in codes))) if not any(pd.isna(pop.get(c)) for c in codes) else None)
+             if known else None for codes in table["qpv_codes"]], dtype="Int64")
         return table.sort_values("id", kind="stable", ignore_index=True)
 
     @functools.cached_property
@@ -102,6 +118,7 @@ class CoverageResult:
             "qpv_total_metropolitan": int((~in_force["overseas"]).sum()),
             "qpv_total_overseas": int(in_force["overseas"].sum()),
             "qpv_not_in_force": int((~self.qpv["in_force"]).sum()),
+            **_source_figures(self),
             "qpv_source": {"kind": layer.source.kind, "location": str(layer.source.location),
                            "edition": layer.source.edition, "precision": layer.source.precision,
                            "sha256": layer.source.sha256},
@@ -118,7 +135,9 @@ class CoverageResult:
         from .geography import geography
 
         names = geography(self.cog_year).regions[["insee_reg", "lib_reg"]]
-        return _per_territory(self.qpv, self.councils_table, "insee_reg", "regions", names)
+        missing = _missing_regions(self)
+        return _per_territory(self.qpv, self.councils_table, "insee_reg", "regions", names, missing,
+                              self._population_available)
 
     @functools.cached_property
     def departments(self) -> pd.DataFrame:
@@ -126,7 +145,12 @@ class CoverageResult:
         from .geography import geography
 
         names = geography(self.cog_year).departments[["insee_dep", "lib_dep", "insee_reg"]]
-        return _per_territory(self.qpv, self.councils_table, "insee_dep", "departments", names)
+        return _per_territory(self.qpv, self.councils_table, "insee_dep", "departments", names,
+                              _missing_departments(self), self._population_available)
+
+    @property
+    def _population_available(self) -> bool:
+        return self.population is not None and self.population.available
 
     @property
     def headline(self) -> str:
@@ -135,7 +159,10 @@ class CoverageResult:
 
     def headline_in(self, lang: str | None = None) -> str:
         """The headline in ``lang`` (``fr``, ``en``; default: the current language)."""
-        return headline(self._summary, i18n.get_lang(lang))
+        from .headline_sources import source_clauses
+
+        code = i18n.get_lang(lang)
+        return headline(self._summary, code, extra=source_clauses(self._summary, code))
 
     # --- further analyses (each in its own module) ---------------------------------------------------
 
@@ -198,6 +225,8 @@ class CoverageResult:
                   "regions": self.regions, "departments": self.departments}
         if self.reconciliation is not None:
             tables["reconciliation"] = self.reconciliation
+        if self.out_of_scope is not None and len(self.out_of_scope):
+            tables["out_of_scope"] = self.out_of_scope
         if "csv" in formats:
             written += [_io.write_csv(t, out / f"{name}.csv") for name, t in tables.items()]
         if "xlsx" in formats:
@@ -256,7 +285,70 @@ def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:
     }
 
 
-def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFrame) -> pd.DataFrame:
+#: Columns of the QPV figures that are unknown (NaN) where the geography in force is not available.
+_QPV_FIGURES = ("qpv_total", "qpv_covered", "qpv_partial", "qpv_uncovered", "qpv_undetermined", "qpv_covered_share")
+POPULATION_COLUMNS = ("qpv_population", "qpv_population_covered", "qpv_population_covered_share")
+#: Columns the region and department tables add to :data:`SUMMARY_COLUMNS`.
+TERRITORY_COLUMNS = [*POPULATION_COLUMNS, "qpv_geography_available"]
+
+
+def _population_figures(q: pd.DataFrame, available: bool) -> dict:
+    """Population of the QPV in force, of those covered and its share; None when unknown (never 0)."""
+    if not available or "population" not in q.columns:
+        return dict.fromkeys(POPULATION_COLUMNS)
+    pop = pd.to_numeric(q["population"], errors="coerce")
+    known = pop.notna()
+    if len(q) and not known.all():  # a QPV without population: the sums would be too low
+        return dict.fromkeys(POPULATION_COLUMNS)
+    total = float(pop.sum())
+    covered = float(pd.to_numeric(q["population_covered"], errors="coerce").sum())
+    return {"qpv_population": int(round(total)), "qpv_population_covered": int(round(covered)),
+            "qpv_population_covered_share": round(covered / total, 6) if total else None}
+
+
+def _source_figures(res) -> dict:
+    """Summary keys about the QPV geographies and the population (see docs/data-sources.md)."""
+    in_force = res.qpv[res.qpv["in_force"]]
+    over = in_force[in_force["overseas"]]
+    missing = [m.to_dict() for m in getattr(res.qpv_layer, "missing", ())]
+    pop = res.population
+    split = len(over) and int(over["qpv_geography"].iloc[0]) != res.qpv_layer.geography
+    national = in_force[~in_force["overseas"]] if split or missing else in_force
+    nat_covered = int(national["status"].isin(["covered", "partial"]).sum())
+    return {
+        "qpv_total_national": len(national), "qpv_covered_national": nat_covered,
+        "qpv_covered_share_national": round(nat_covered / len(national), 6) if len(national) else 0.0,
+        "qpv_overseas_geography": (int(over["qpv_geography"].iloc[0]) if len(over) else
+                                   next((m["geography"] for m in missing if m["territory"] == "overseas"), None)),
+        "qpv_missing_geographies": missing,
+        "qpv_out_of_scope": 0 if res.out_of_scope is None else len(res.out_of_scope),
+        **_population_figures(in_force, pop is not None and pop.available),
+        "population_sources": [] if pop is None else [dict(s) for s in pop.sources],
+        "population_missing_geographies": [] if pop is None else list(pop.missing),
+    }
+
+
+def _missing_departments(res) -> set[str]:
+    from .in_force import missing_departments
+
+    return set(missing_departments(res.qpv_layer))
+
+
+def _missing_regions(res) -> set[str]:
+    from .geography import geography
+
+    deps = _missing_departments(res)
+    if not deps:
+        return set()
+    table = geography(res.cog_year).departments
+    regs = table.groupby("insee_reg")["insee_dep"].agg(set)
+    return {reg for reg, members in regs.items() if members & deps}
+
+
+def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFrame, missing=frozenset(),
+                   population: bool = False) -> pd.DataFrame:
+    """Figures per territory; where the QPV geography in force is not available (``missing``), the QPV
+    figures are NaN and ``qpv_geography_available`` is False (never 0 QPV)."""
     q = qpv[qpv["in_force"]]
     rows = []
     exploded = councils.explode(council_key)
@@ -266,8 +358,16 @@ def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFram
         in_here = q[q[key] == code]
         c = here.assign(qpv_covered=[sum(1 for qc in codes if qpv_region.get(qc) == code)
                                      for codes in here["qpv_codes"]])
-        rows.append({key: code, **_figures(in_here, c)})
+        row = {key: code, **_figures(in_here, c), **_population_figures(in_here, population),
+               "qpv_geography_available": code not in missing}
+        if code in missing:
+            row.update(dict.fromkeys(_QPV_FIGURES + POPULATION_COLUMNS, None))
+        rows.append(row)
     out = names.merge(pd.DataFrame(rows), on=key, how="left")
+    for col in POPULATION_COLUMNS + _QPV_FIGURES:
+        values = pd.to_numeric(out[col], errors="coerce")
+        # counts stay whole numbers; unknown (geography or population not available) is <NA>, never 0
+        out[col] = values if col.endswith("share") else values.round().astype("Int64")
     return out.sort_values(key, ignore_index=True)
 
 

@@ -19,9 +19,10 @@ from . import i18n
 from .errors import DataSourceError, InputError
 from .registry import Registry, read_registry
 
-NATIONAL_COLUMNS = ["year", "cog_year", "qpv_geography", "method", "councils_active", "councils_new",
-                    "councils_in_project", "councils_covering_qpv", "qpv_total", "qpv_covered", "qpv_partial",
-                    "qpv_covered_share", "note"]
+NATIONAL_COLUMNS = ["year", "cog_year", "qpv_geography", "qpv_overseas_geography", "geography_switch", "method",
+                    "councils_active", "councils_new", "councils_in_project", "councils_covering_qpv", "qpv_total",
+                    "qpv_covered", "qpv_partial", "qpv_covered_share", "qpv_total_overseas", "qpv_population",
+                    "qpv_population_covered", "qpv_population_covered_share", "note"]
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,8 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
     in the cache and the shipped data. ``method`` as in :func:`clsm_geo.coverage`. ``note`` in ``lang``.
     """
     from .coverage import coverage
+    from .in_force import describe_missing, geographies_in_force
     from .qpv import qpv as load_qpv
-    from .qpv import qpv_geography_for_year
 
     lang = i18n.get_lang(lang)
     if from_year > to_year:
@@ -98,33 +99,49 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
     layers: dict[int, object] = {}
     missing: dict[int, str] = {}
     national, regions = [], []
+    previous = None
     for year in range(from_year, to_year + 1):
-        geography = qpv_geography_for_year(year)
-        if geography not in layers and geography not in missing:
-            source = given.get(geography)
-            try:
-                layers[geography] = source if hasattr(source, "frame") else load_qpv(geography, source)
-            except DataSourceError as exc:
-                missing[geography] = exc.message
+        wanted = geographies_in_force(year)
+        for geography in sorted(set(wanted.values())):
+            if geography not in layers and geography not in missing:
+                source = given.get(geography)
+                try:
+                    layers[geography] = source if hasattr(source, "frame") else load_qpv(geography, source)
+                except DataSourceError as exc:
+                    missing[geography] = exc.message
+        geography = wanted["metropolitan"]
+        switch = previous is not None and wanted != previous
+        previous = wanted
         layer = layers.get(geography)
         if layer is None:
             row = _councils_only(reg, year, geography, missing[geography], lang)
-            national.append(row)
+            national.append({**row, "qpv_overseas_geography": wanted["overseas"], "geography_switch": switch})
             continue
         has_polygons = layer.frame.geometry.notna().any()
         used = method if has_polygons or method == "commune" else "commune"
-        res = coverage(reg, year, qpv=layer, method=used)
-        note = "" if has_polygons else i18n.t("console.trend.no_polygons", lang, geography=geography)
+        res = coverage(reg, year, qpv={g: layers[g] for g in set(wanted.values()) if g in layers}, method=used)
+        notes = [] if has_polygons else [i18n.t("console.trend.no_polygons", lang, geography=geography)]
+        notes += [i18n.t("sources.missing_line", lang, territory=i18n.t(f"sources.status.{m.territory}", lang),
+                         year=year, text=describe_missing(m, lang)) for m in res.qpv_layer.missing]
         summary = res.summary
         national.append({**{k: summary[k] for k in NATIONAL_COLUMNS if k in summary}, "method": used,
-                         "note": note})
-        regions.append(res.regions.assign(year=year, qpv_geography=geography))
+                         "qpv_overseas_geography": wanted["overseas"], "geography_switch": switch,
+                         "note": "; ".join(notes)})
+        regions.append(res.regions.assign(year=year, qpv_geography=_region_geographies(res, wanted)))
     table = pd.DataFrame(national).reindex(columns=NATIONAL_COLUMNS)
     region_table = (pd.concat(regions, ignore_index=True) if regions else pd.DataFrame())
     if not region_table.empty:
         first = ["year", "qpv_geography", "insee_reg", "lib_reg"]
         region_table = region_table[first + [c for c in region_table.columns if c not in first]]
     return Trend(national=table, regions=region_table)
+
+
+def _region_geographies(res, wanted: dict) -> list[int]:
+    """QPV geography in force in each region of ``res.regions`` (overseas regions may differ, as in 2024)."""
+    from .geography import geography as load_geography
+
+    overseas = dict(zip(*load_geography(res.cog_year).regions[["insee_reg", "overseas"]].to_numpy().T))
+    return [wanted["overseas"] if overseas.get(r) else wanted["metropolitan"] for r in res.regions["insee_reg"]]
 
 
 def _councils_only(reg: Registry, year: int, geography: int, reason: str, lang: str) -> dict:

@@ -99,6 +99,8 @@ def coverage_tables(result) -> dict[str, pd.DataFrame | dict]:
               "regions": result.regions, "departments": result.departments}
     if result.reconciliation is not None:
         tables["reconciliation"] = result.reconciliation
+    if len(getattr(result, "out_of_scope", ())):
+        tables["out_of_scope"] = result.out_of_scope
     return tables
 
 

@@ -26,7 +26,8 @@ def test_coverage_on_the_example_writes_the_promised_files(tmp_path, capsys):
                          "--out", tmp_path / "out", "--format", "csv,xlsx,geojson,parquet")
     assert code == 0, err
     assert "Au 31 décembre 2024\u00a0: 32 CLSM sont actifs, dont 4 nouveaux en 2024\u202f; " in out
-    assert "des 1\u202f362 QPV au niveau national (293 QPV couverts, dont 14 partiellement)." in out
+    assert ("des 1\u202f362 QPV au niveau national (293 QPV couverts, dont 14 partiellement)\u202f; QPV ultramarins "
+            "de la géographie 2015 non disponibles.") in out    # overseas: the 2015 geography applies, not shipped
     source = next(line for line in out.splitlines() if line.startswith("Source QPV"))
     assert source.startswith("Source QPV\u00a0: couche livrée, ANCT QPV 2024") and len(source) <= 120
     assert "/" not in source and "sha256" not in source     # no local path, no checksum by default
@@ -55,7 +56,7 @@ def test_coverage_in_english_with_lang_en(tmp_path, capsys):
     assert code == 0, err
     assert ("At 31 December 2024: 32 CLSM are active, of which 4 new in 2024; 6 CLSM are in project; 29 CLSM "
             "cover priority neighbourhoods, i.e. 22% of the 1,362 QPV nationally (293 QPV covered, of which 14 "
-            "partly).") in out
+            "partly); overseas QPV of the 2015 geography not available.") in out
     assert "share covered" in out and "7 files written to" in out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["headline"].startswith("At 31 December 2024: ") and summary["qpv_covered"] == 293

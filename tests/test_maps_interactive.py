@@ -97,7 +97,7 @@ def test_layers_legend_and_controls_are_in_the_page(pages, res):
     assert page.startswith('<!DOCTYPE html>\n<html lang="fr">') and "<title>CLSM et quartiers prioritaires" in page
     # the legend names the statuses, the classes (French number format, counts) and the sources
     legend, views, words = _legend(page)
-    for part in ("Périmètres des CLSM, par statut", "non couvert", "sans objet (aucun QPV)",
+    for part in ("Périmètres des CLSM, par statut", "non couvert", "sans objet (aucun QPV en vigueur, ou géographie QPV non disponible)",
                  "Part des QPV couverts (%)", f"Source{nb}: ANCT (QPV 2024), INSEE et IGN (COG 2024)",
                  "au 31 décembre 2024"):
         assert part in legend, part

@@ -84,7 +84,8 @@ def test_legend_and_source_line_are_text_in_svg(res, tmp_path):
     static.choropleth(res, path=tmp_path / "map.svg")
     text = _texts((tmp_path / "map.svg").read_text(encoding="utf-8"))
     assert "Part des QPV couverts par un CLSM actif, par région" in text and "Part des QPV couverts (%)" in text
-    assert "sans objet (aucun QPV)" in text  # overseas: the 2015 geography still applies in 2024
+    # overseas: the 2015 geography still applies in 2024 and is not available here
+    assert "sans objet (aucun QPV en vigueur, ou géographie QPV non disponible)" in text
     assert re.search(r"\b\d+ à \d+\xa0%\s+\(\d+\)", text), "class bounds with counts, French format"
     for part in ("Source\xa0: ANCT (QPV 2024), INSEE et IGN (COG 2024)", "précision\xa0: contours des QPV",
                  "au 31 décembre 2024"):
@@ -116,9 +117,9 @@ def test_french_title_subtitle_legend_and_source(res):
     legend = fig.legends[0]
     assert legend.get_title().get_text().startswith("Part des QPV couverts (%)\nentre parenthèses\xa0: nombre")
     labels = [t.get_text() for t in legend.get_texts()]
-    assert labels[0] == f"0  ({int((res.departments['qpv_covered'] == 0).sum() - 5)})"  # 5 DROM: no data
+    assert labels[0] == f"0  ({int((res.departments['qpv_covered'] == 0).sum())})"  # 5 DROM: <NA>, no data
     assert all(re.fullmatch(r"\d+ à \d+\xa0%  \(\d+\)", lab) for lab in labels[1:-1]), labels
-    assert labels[-1] == "sans objet (aucun QPV)  (5)"
+    assert labels[-1] == "sans objet (aucun QPV en vigueur, ou géographie QPV non disponible)  (5)"
     assert sum(int(re.search(r"\((\d+)\)$", lab).group(1)) for lab in labels) == len(res.departments)
     # no English word of the catalogue in the French figure, and the reverse
     english = {v for k, v in i18n.catalogue("en").items() if k.startswith("maps.") and isinstance(v, str)

@@ -217,7 +217,8 @@ def test_geopackage_and_zipped_shapefile_load_identically(shared, tmp_path, comm
     with zipfile.ZipFile(zpath, "w") as zf:
         for p in sorted(shp_dir.iterdir()):
             zf.write(p, f"SHP/{p.name}")
-            zf.write(p, f"SHP/QP2024_Reunion_UTM40S{p.suffix}")  # a per-territory file, to be ignored
+            # a per-territory file: read with the Lambert-93 one (here a copy: same codes, merged)
+            zf.write(p, f"SHP/QP2024_Reunion_UTM40S{p.suffix}")
     for path in (gpkg, zpath, shp_dir):
         frame, report, _ = read(path, communes_table=communes_table)
         assert_schema(frame)
@@ -226,7 +227,8 @@ def test_geopackage_and_zipped_shapefile_load_identically(shared, tmp_path, comm
         assert (frame["area_ha"] - ref["area_ha"]).abs().max() < 0.01
         assert same_shapes(frame.geometry, ref.geometry)
     _, report, _ = read(zpath, communes_table=communes_table)
-    assert report.member == "SHP/QP2024_France_hexagonale_LB93.shp" and "2154" in report.notes[0]
+    assert report.member == "SHP/QP2024_France_hexagonale_LB93.shp + SHP/QP2024_Reunion_UTM40S.shp"
+    assert "2154" in report.notes[0]
 
 
 def test_zip_prefers_national_geojson(shared, tmp_path, communes_table):
@@ -365,7 +367,14 @@ def test_catalogue_defaults():
         entry = cat["geographies"][geo]
         default = next(r for r in entry["resources"] if r["id"] == entry["default"])
         assert default["url"].startswith("https://") and default["licence"].startswith("Licence Ouverte")
-    assert "942d4ee8-8142-4556-8ea1-335537ce1119" in cat["geographies"]["2024"]["resources"][0]["url"]
+    urls = [r["url"] or "" for r in cat["geographies"]["2024"]["resources"]]
+    assert any("942d4ee8-8142-4556-8ea1-335537ce1119" in u for u in urls)
+    assert any(u.endswith("20250206-161839/qp2024-france-hexagonale-outre-mer-wgs84-epsg4326.geojson") for u in urls)
+    # nothing was downloaded where the catalogue was written: every sha256 is null and flagged unconfirmed
+    for geo in cat["geographies"].values():
+        for r in geo["resources"]:
+            assert r["sha256"] is None and r["url_confirmed"] is False
+    assert set(cat["population"]) == {"2015", "2024"}
 
 
 def test_zipped_csv_and_folder(shared, tmp_path, communes_table):

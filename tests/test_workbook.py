@@ -69,7 +69,7 @@ def test_every_column_of_every_output_table_is_declared_and_labelled(result, lay
         "uncovered": result.uncovered(), "gaps": result.gaps(), "plan": result.plan(1),
         "priorities": priorities(result), "trend": series.national, "trend_regions": series.regions,
         "validation": validate(EXAMPLE, 2024).to_frame(), "compare_summary": comparison.figures(),
-        "compare_councils": comparison.councils, "compare_qpv": comparison.qpv,
+        "compare_councils": comparison.councils, "compare_qpv": comparison.qpv, "out_of_scope": result.out_of_scope,
     }
     declared = columns.output_tables()
     assert set(declared) == set(actual) | {"summary"}

@@ -33,6 +33,11 @@ def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
     add_year(p)
     add_registry(p)
     p.add_argument("--qpv", metavar="PATH_OR_URL", help="QPV file, folder or URL (default: cache, then shipped)")
+    p.add_argument("--qpv-2015", metavar="PATH_OR_URL",
+                   help="QPV 2015 geography (in force overseas in 2024, everywhere 2015-2023; default: cache)")
+    p.add_argument("--population", metavar="PATH", action="append",
+                   help="INSEE QPV population file (pop_QPV24.csv, 2015 populations); repeatable "
+                        "(default: cache, 'clsm-geo data fetch --population 2024 --from PATH')")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--partial-threshold", type=float, metavar="SHARE",
                    help="a QPV with more than this share (0 to 1) of its area inside active councils' "
@@ -128,14 +133,23 @@ def say(args, text: str = "") -> None:
         print(text)
 
 
-def load_layer(args, geography: int):
-    """The QPV layer of ``geography`` from --qpv, the cache or the shipped data; prints its source."""
-    from ..qpv import qpv as load_qpv
+def load_layer(args, year: int):
+    """The QPV layer in force in ``year`` (each territory from its geography: --qpv / --qpv-2015, the cache or
+    the shipped data); prints its source and the geographies not available."""
+    from .. import i18n
+    from ..in_force import describe_missing, layer_for_year
+    from ..qpv import qpv_geography_for_year
 
-    layer = load_qpv(geography, args.qpv)
+    sources = {qpv_geography_for_year(year): args.qpv}
+    if getattr(args, "qpv_2015", None):
+        sources[2015] = args.qpv_2015
+    layer = layer_for_year(year, sources)
     say(args, source_line(layer.source))
     if args.verbose:
         print(t("cli.source.full", text=layer.source.describe()))
+    for m in layer.missing:
+        say(args, i18n.t("sources.missing_line", territory=i18n.t(f"sources.status.{m.territory}"), year=year,
+                         text=describe_missing(m)))
     return layer
 
 
@@ -147,9 +161,10 @@ def run_coverage(args):
     if args.partial_threshold is not None:
         _settings.configure(partial_threshold=args.partial_threshold)
     say_territory(args)
-    layer = load_layer(args, qpv_geography_for_year(args.year))
+    layer = load_layer(args, args.year)
     registry = getattr(args, "registry_data", None) or args.registry
-    result = coverage(registry, args.year, qpv=layer, method=args.method)
+    result = coverage(registry, args.year, qpv=layer, method=args.method,
+                      population=getattr(args, "population", None))
     warn_scope(result.summary, args.year)
     return result
 

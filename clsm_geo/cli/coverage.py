@@ -73,12 +73,14 @@ def region_table(regions, lang: str | None = None) -> str:
 
     count = ("councils_active", "councils_covering_qpv", "qpv_total", "qpv_covered", "qpv_partial")
     labels = ("active", "covering", "total", "covered", "partial")
+    na = i18n.t("sources.not_available", lang)
     name = i18n.t("console.region_table.name", lang)
     width = max([len(name), *map(len, regions["lib_reg"])])
     table = pd.DataFrame({i18n.t("console.region_table.code", lang): regions["insee_reg"],
                           name.ljust(width): [n.ljust(width) for n in regions["lib_reg"]]})  # left-aligned names
     for col, label in zip(count, labels):
-        table[i18n.t(f"console.region_table.{label}", lang)] = [i18n.fmt_int(v, lang) for v in regions[col]]
-    table[i18n.t("console.region_table.share", lang)] = [i18n.fmt_pct(v, 0, lang)
+        table[i18n.t(f"console.region_table.{label}", lang)] = [na if pd.isna(v) else i18n.fmt_int(v, lang)
+                                                                for v in regions[col]]
+    table[i18n.t("console.region_table.share", lang)] = [na if pd.isna(v) else i18n.fmt_pct(v, 0, lang)
                                                          for v in regions["qpv_covered_share"]]
     return table.to_string(index=False)

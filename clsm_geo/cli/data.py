@@ -13,8 +13,11 @@ def register(sub) -> None:
     data = sub.add_parser("data", help="shipped and cached data").add_subparsers(dest="data_command", required=True)
     p = data.add_parser("status", help="what is shipped and cached: vintages, sizes, sources")
     p.set_defaults(handler=status)
-    p = data.add_parser("fetch", help="fetch an official QPV file into the cache")
-    p.add_argument("--qpv", type=int, choices=(2015, 2024), required=True, help="QPV geography")
+    p = data.add_parser("fetch", help="fetch an official QPV file (or an INSEE QPV population file) into the cache")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--qpv", type=int, choices=(2015, 2024), help="QPV geography")
+    what.add_argument("--population", type=int, choices=(2015, 2024),
+                      help="INSEE population of the QPV of this geography (give the file with --from)")
     p.add_argument("--from", dest="source", metavar="PATH_OR_URL",
                    help="local file/folder or URL instead of the official default")
     p.set_defaults(handler=fetch)
@@ -23,10 +26,28 @@ def register(sub) -> None:
 def fetch(args) -> int:
     from ..qpv import fetch_qpv
 
+    if args.population:
+        from ..population import fetch_population
+
+        entry = fetch_population(args.population, args.source) if args.source else _population_hint(args.population)
+        print(f"QPV population {args.population}: cached {entry.path} ({entry.size:,} bytes, "
+              f"sha256 {entry.sha256[:12]}…) from {entry.source}")
+        return 0
+
     entry = fetch_qpv(args.qpv, args.source)
     print(i18n.t("console.data.fetched", None, geography=args.qpv, path=entry.path, size=i18n.fmt_int(entry.size),
                  sha=entry.sha256[:12], source=entry.source))
     return 0
+
+
+def _population_hint(geography: int):
+    from ..errors import DataSourceError
+    from ..qpv import catalogue
+
+    page = catalogue().get("population", {}).get(str(geography), {}).get("page", "")
+    raise DataSourceError(f"no confirmed download URL for the INSEE QPV population {geography} file",
+                          hint=f"download it from {page} and run: clsm-geo data fetch --population {geography} "
+                               "--from PATH")
 
 
 def status(args) -> int:
@@ -57,4 +78,7 @@ def status(args) -> int:
     for e in entries:
         print(i18n.t("console.data.cache_entry", None, key=e.key, name=e.path.name, size=i18n.fmt_int(e.size),
                      when=e.fetched_at, source=e.source))
+    from ..in_force import status_lines
+
+    print("\n".join(status_lines()))
     return 0

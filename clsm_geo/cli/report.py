@@ -12,7 +12,6 @@ def register(sub) -> None:
     add_coverage_inputs(p)
     add_territory(p)
     p.add_argument("--from", dest="from_year", type=int, help="first year of the trend chart (default: none)")
-    p.add_argument("--qpv-2015", metavar="PATH_OR_URL", help="QPV 2015 geography for the trend years before 2024")
     p.add_argument("--online-map", action="store_true",
                    help="embed the map with CDN scripts and web tiles (default: fully offline page)")
     p.add_argument("--out", metavar="FILE.html", default="report.html", help="output page (default report.html)")

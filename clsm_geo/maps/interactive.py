@@ -166,8 +166,7 @@ def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show, 
                       "councils": _layers._fmt_int(row.councils_active, lang),
                       "qpv": _layers._fmt_int(row.qpv_total, lang),
                       "covered": _layers._fmt_int(row.qpv_covered, lang),
-                      "share": _layers._fmt_share(row.qpv_covered_share, lang) if row.qpv_total
-                      else esc(t("maps.web.no_qpv", lang))})
+                      "share": _share_text(row, lang)})
     fc = _layers.feature_collection(table.geometry.values, props, [f"{level}-{c}" for c in table["code"]],
                                     decimals)
 
@@ -197,6 +196,13 @@ def _add_choropleth(m, table, level, indicator, scheme, k, bins, palette, show, 
         rows.append((None, t("maps.legend.no_data", lang), classes.no_data))
     title = t("maps.web.legend_territories", lang, territories=territories, title=classes.title)
     return {"title": title, "kind": "fill", "rows": rows}, gj
+
+
+def _share_text(row, lang) -> str:
+    """Share covered; "non disponible" where the QPV geography in force is missing (never "aucun QPV")."""
+    if pd.isna(row.qpv_total):
+        return esc(t("sources.not_available", lang))
+    return _layers._fmt_share(row.qpv_covered_share, lang) if row.qpv_total else esc(t("maps.web.no_qpv", lang))
 
 
 def _add_councils(m, data, lang):

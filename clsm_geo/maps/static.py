@@ -217,6 +217,11 @@ def qpv_map(res, *, region: str | None = None, title: str | None = None, path=No
                 where=where, share=fmt_pct(figures["qpv_covered_share"] or 0, 0, lang))]
     if not_in_force:
         parts.append(tn("maps.subtitle.not_in_force", not_in_force, lang, year=res.year))
+    if region is None and getattr(res.qpv_layer, "missing", ()):
+        from ..in_force import describe_missing
+
+        parts += [t("sources.missing_line", lang, territory=t(f"sources.status.{m.territory}", lang),
+                    year=res.year, text=describe_missing(m, lang)) for m in res.qpv_layer.missing]
     _titles(fig, res, geo, region, heading, " · ".join(parts), lang)
     return _maybe_save(fig, path, dpi)
 
