@@ -164,6 +164,8 @@ def qpv_statuses(rel: QpvUnitRelation, x: np.ndarray, x_commune: np.ndarray, own
     frac = rel.commune_fractions(x_commune)
     area_share = rel.area_shares(x)
     unknown_q = np.zeros(n, dtype=bool)
+    if former is not None and len(former.q) and (x[former.u] > 0).any():
+        former = _drop_covered(former, x)   # units now wholly inside perimeters need no outline
     if former is not None and len(former.q):
         area_share = np.clip(area_share + np.bincount(former.q, weights=former.w * former.f, minlength=n), 0, 1)
         settled = np.where(former.f >= settings.covered_threshold, 1.0,
@@ -199,6 +201,16 @@ def _commune_status(rel: QpvUnitRelation, frac: np.ndarray, n: int) -> tuple[np.
                       np.where(zero == total, "uncovered",
                                np.where((full > 0) & (zero > 0), "partial", "undetermined")))
     return status, np.where(status == "undetermined", np.nan, share)
+
+
+def _drop_covered(former: FormerEffect, x: np.ndarray) -> FormerEffect:
+    """``former`` without the entries of units where ``x`` is 1."""
+    keep = x[former.u] == 0
+    index = np.cumsum(keep) - 1
+    pk = keep[former.pair_entry]
+    return FormerEffect(q=former.q[keep], u=former.u[keep], w=former.w[keep], f=former.f[keep],
+                        unknown=former.unknown[keep], pair_entry=index[former.pair_entry[pk]],
+                        pair=former.pair[pk], units=former.units[x[former.units] == 0], labels=former.labels)
 
 
 def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame, x: np.ndarray,

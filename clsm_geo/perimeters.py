@@ -293,7 +293,8 @@ def _former_outlines(year: int) -> dict[tuple[str, str], dict]:
 
 
 def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str, str, str]:
-    """The warning for a former commune in a perimeter: what it became, and which outline is used."""
+    """The warning for a former commune in a perimeter: what it became, and which outline is used (``detail``,
+    the resolution sentence of :func:`clsm_geo.codes.resolve_communes`, is replaced by a catalogue text)."""
     from . import i18n
     from .geography import geography
 
@@ -303,9 +304,9 @@ def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str,
             "outline_year": piece["outline_year"] or ""}
     if piece["outline"] is None:
         return ("warning", i18n.t("perimeters.former.unknown", **vals),
-                detail + " " + i18n.t("perimeters.former.unknown_detail", **vals))
+                i18n.t("perimeters.former.unknown_detail", **vals))
     return ("warning", i18n.t("perimeters.former.outline", **vals),
-            detail + " " + i18n.t("perimeters.former.outline_detail", **vals))
+            i18n.t("perimeters.former.outline_detail", **vals))
 
 
 def _vanished_epci(siren: str, year: int, file: str, row) -> tuple[Problem, tuple[str, ...]]:

@@ -292,3 +292,20 @@ def test_qn01341i_straddling_marseille_and_plan_de_cuques(tmp_path, shipped):
     g = _qpv_l93().loc["QN01341I", "geometry"]
     in_13211 = g.intersection(_arrondissements_l93().loc["13211"]).area / g.area
     assert 0.5 < in_13211 < 0.7       # the rest of the QPV lies in Plan-de-Cuques
+
+
+def test_plan_model_reproduces_the_engine_with_former_communes(tmp_path, shipped):
+    from clsm_geo.plan import PlanModel
+
+    result = run(tmp_path, [{"id": "F", "communes": ["93059", "93001"]}, {"id": "R", "communes": ["01326"]}],
+                 2025, shipped)
+    model = PlanModel(result)
+    st = model.statuses(model.x0)
+    assert list(st.status) == list(result.qpv["status"])
+    # adding the whole of Saint-Denis makes the outline irrelevant: every QPV of 93066 alone is covered
+    pos = int(np.flatnonzero(model.net.rel.qpv_codes == "QN09337M")[0])
+    from clsm_geo.units import unit_index
+
+    x = model.with_units(model.x0, [int(unit_index(2025).get_loc("93066"))])
+    assert model.statuses(x).status[pos] == "covered"
+    assert model.statuses(model.x0).status[pos] == "uncovered"
