@@ -251,8 +251,13 @@ def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg
                 touching[q] = sorted(set(touching[q]) | {int(council)})
         for k in pair_units[:, u].indices.tolist():
             q = int(rel.pair_qpv[k])
-            if not use_geometry[q]:
-                touching[q] = sorted(set(touching[q]) | {int(council)})
+            if use_geometry[q]:
+                continue
+            # commune method: a council touches the QPV unless its known outline leaves the QPV out
+            if rel.has_polygon[q] and outline is not None and \
+                    inside_share(geoms[q], outline, unit_geoms[u], deps[q]) <= cfg.partial_threshold:
+                continue
+            touching[q] = sorted(set(touching[q]) | {int(council)})
 
 
 def _own_geometry_shares(frame, own_councils: pd.DataFrame) -> np.ndarray:

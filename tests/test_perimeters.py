@@ -309,3 +309,12 @@ def test_plan_model_reproduces_the_engine_with_former_communes(tmp_path, shipped
     x = model.with_units(model.x0, [int(unit_index(2025).get_loc("93066"))])
     assert model.statuses(x).status[pos] == "covered"
     assert model.statuses(model.x0).status[pos] == "uncovered"
+
+
+def test_commune_method_credits_a_former_commune_only_with_the_qpv_it_reaches(tmp_path, shipped):
+    result = run(tmp_path, [{"id": "F", "communes": ["69152"]}], 2024, shipped, "commune")
+    q = result.qpv.set_index("code_qp")
+    assert q.loc["QN06912M", "status"] == "covered" and q.loc["QN06912M", "councils"] == ("F",)
+    for c in ("QN06911I", "QN06948N"):       # Oullins side: outside the outline of Pierre-Bénite
+        assert q.loc[c, "status"] == "uncovered" and q.loc[c, "councils"] == ()
+    assert result.councils_table.set_index("id").loc["F", "qpv_codes"] == ("QN06912M",)
