@@ -145,3 +145,98 @@ def _project(geoms: np.ndarray, epsg: int) -> np.ndarray:
     import geopandas as gpd
 
     return gpd.GeoSeries(geoms, crs=settings.STORAGE_CRS).to_crs(epsg).to_numpy()
+
+
+@dataclass(frozen=True)
+class FormerEffect:
+    """Former-commune outlines (:attr:`clsm_geo.perimeters.Perimeters.pieces`) measured against QPV polygons.
+
+    One entry per (QPV ``q``, unit ``u``) where the QPV has area in a unit reached only through outlines of
+    former communes: ``w`` = its weight ``W[q, u]``, ``f`` the share of the QPV's area in ``u`` that lies inside
+    the outlines (computed in the QPV department's projected CRS), ``unknown`` True when an outline on ``u`` is
+    unknown (then ``f`` is a lower bound). ``pair_entry``/``pair``: entry ``pair_entry[i]`` concerns the
+    (QPV, official commune) pair ``pair[i]`` of the relation (several when two official codes of a QPV now name
+    the same commune, e.g. 93059 and 93066 in 2025). ``units``: positions of those units; ``labels``: per QPV
+    position, the former communes concerned.
+    """
+
+    q: np.ndarray
+    u: np.ndarray
+    w: np.ndarray
+    f: np.ndarray
+    unknown: np.ndarray
+    pair_entry: np.ndarray
+    pair: np.ndarray
+    units: np.ndarray
+    labels: dict
+
+    @staticmethod
+    def empty() -> FormerEffect:
+        z = np.zeros(0, dtype=np.int64)
+        return FormerEffect(q=z, u=z, w=np.zeros(0), f=np.zeros(0), unknown=np.zeros(0, bool), pair_entry=z, pair=z, units=z,
+                            labels={})
+
+
+def inside_share(q_geom, outline, unit_geom, dep) -> float:
+    """Share of a QPV's area inside ``unit_geom`` that lies inside ``outline`` (all EPSG:4326), in the
+    projected CRS of department ``dep``; the QPV's whole area when it does not meet the unit."""
+    if outline is None or q_geom is None:
+        return 0.0
+    epsg = settings.projected_crs(dep)
+    q, o, u = _project(np.array([q_geom, shapely.make_valid(outline), shapely.make_valid(unit_geom)],
+                                dtype=object), epsg)
+    base = shapely.intersection(q, u)
+    if shapely.area(base) <= 0:
+        base = q
+    if shapely.area(base) <= 0:
+        return 0.0
+    return float(np.clip(shapely.area(shapely.intersection(base, o)) / shapely.area(base), 0.0, 1.0))
+
+
+def former_effect(rel: QpvUnitRelation, frame: pd.DataFrame, pieces: pd.DataFrame, x: np.ndarray,
+                  unit_geoms: np.ndarray, names: dict) -> FormerEffect:
+    """:class:`FormerEffect` of the ``pieces`` of active councils (rows of ``Perimeters.pieces``) on the units
+    outside the covered units ``x`` (0/1 over units). ``names``: commune code -> name, for the labels."""
+    if pieces is None or pieces.empty:
+        return FormerEffect.empty()
+    pieces = pieces[x[pieces["unit"].to_numpy(dtype=np.int64)] == 0]
+    if pieces.empty:
+        return FormerEffect.empty()
+    weights = rel.weights.tocsc()
+    coo = rel.pair_units.tocoo()
+    pair_of: dict[tuple[int, int], list[int]] = {}
+    for k, u in zip(coo.row.tolist(), coo.col.tolist()):
+        pair_of.setdefault((int(rel.pair_qpv[k]), u), []).append(k)
+    geoms = frame.geometry.to_numpy()
+    deps = frame["insee_dep"].to_numpy()
+    out = {"q": [], "u": [], "w": [], "f": [], "unknown": [], "pair_entry": [], "pair": []}
+    labels: dict[int, set[str]] = {}
+    unit_label: dict[int, str] = {}
+    for u, group in pieces.groupby("unit", sort=True):
+        u = int(u)
+        known = [g for g in group["outline"] if g is not None]
+        unknown = len(known) < len(group)
+        outline = shapely.union_all(known) if known else None
+        unit_label[u] = "; ".join(sorted({f"{c} {n} > {p} {names.get(p, '')}".strip()
+                                          for c, n, p in zip(group["code"], group["name"], group["insee_com"])}))
+        col = weights[:, u]
+        for q, w in zip(col.indices.tolist(), col.data.tolist()):
+            if w <= 0 or (q, u) not in pair_of:
+                continue
+            out["q"].append(q)
+            out["u"].append(u)
+            out["w"].append(w)
+            out["f"].append(inside_share(geoms[q], outline, unit_geoms[u], deps[q]))
+            out["unknown"].append(unknown)
+            for k in pair_of[(q, u)]:
+                out["pair_entry"].append(len(out["q"]) - 1)
+                out["pair"].append(k)
+    for q, u in pair_of:  # every QPV of those units, with or without polygon
+        if u in unit_label:
+            labels.setdefault(q, set()).add(unit_label[u])
+    return FormerEffect(q=np.asarray(out["q"], dtype=np.int64), u=np.asarray(out["u"], dtype=np.int64),
+                        w=np.asarray(out["w"], dtype=float), f=np.asarray(out["f"], dtype=float),
+                        unknown=np.asarray(out["unknown"], dtype=bool),
+                        pair_entry=np.asarray(out["pair_entry"], dtype=np.int64), pair=np.asarray(out["pair"], dtype=np.int64),
+                        units=np.asarray(sorted(unit_label), dtype=np.int64),
+                        labels={q: "; ".join(sorted(set(v))) for q, v in labels.items()})

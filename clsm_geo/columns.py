@@ -117,7 +117,7 @@ def output_tables() -> dict[str, dict]:
                   "headline"])
     territory = SUMMARY_COLUMNS + TERRITORY_COLUMNS
     reconciliation = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
-                      "area_share", "reason"]
+                      "area_share", "reason", "former_communes"]
     return {
         "summary": {"files": ("summary.json",), "command": "coverage", "columns": summary},
         "qpv": {"files": ("qpv.csv", "qpv.geojson", "qpv.parquet"), "command": "coverage",

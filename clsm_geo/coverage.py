@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import settings as _settings
-from .apportion import QpvUnitRelation, qpv_unit_relation
+from .apportion import FormerEffect, QpvUnitRelation, former_effect, qpv_unit_relation
 from .errors import InputError, RegistryError
 from .perimeters import Perimeters, active_mask, build_perimeters, unit_matrix
 from .registry import Registry, read_registry
@@ -136,25 +136,28 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=No
     by_units = unit_matrix(perims, active & ~own)        # councils × units
     x = np.minimum(np.asarray(by_units.sum(axis=0)).ravel(), 1.0)
 
-    # Commune method; units of infra-communal perimeters count as "partly" covered (0.5).
+    # Commune method; units of infra-communal perimeters and of former communes count as "partly" covered (0.5).
     partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
+    former = _former(perims, active, rel, frame, x, cog_year)
+    partly[former.units] = True
     x_commune = commune_indicator(x, partly)
     own_share = _own_geometry_shares(frame, councils[active & own])
     use_geometry = uses_geometry(rel, method)
-    st = qpv_statuses(rel, x, x_commune, own_share, use_geometry, cfg)
+    st = qpv_statuses(rel, x, x_commune, own_share, use_geometry, cfg, former=former)
     commune_status, geometry_status, area_share = st.commune_status, st.geometry_status, st.area_share
     status, share = st.status, st.share
     used = np.where(use_geometry, "geometry", "commune")
 
     council_ids = councils["id"].to_numpy()
     touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
+    _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, cog_year)
     deps = set(geography(cog_year).departments["insee_dep"])
     in_scope = frame["insee_dep"].isin(deps).to_numpy()
     in_force = in_force_mask(frame, year, layer.geography) & in_scope
     qpv_geography = (frame["qpv_geography"].astype(int) if "qpv_geography" in frame.columns
                      else pd.Series(layer.geography, index=frame.index))
 
-    notes = _notes(frame, rel, commune_status, geometry_status, use_geometry)
+    notes = _notes(frame, rel, commune_status, geometry_status, use_geometry, former)
     notes = [("; ".join(p for p in (n, _OUT_OF_SCOPE) if p) if not ok else n) for n, ok in zip(notes, in_scope)]
     for m in getattr(layer, "missing", ()):
         gap = (f"not in force in {year}: the {m.geography} QPV geography applies here and is not available "
@@ -173,7 +176,7 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=No
                                                                                           np.nan, 0.0)),
         note=notes,
     )
-    reconciliation = _reconcile(qpv_table, rel, cfg) if method != "commune" else None
+    reconciliation = _reconcile(qpv_table, rel, cfg, former) if method != "commune" else None
     return CoverageResult.build(
         year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
         qpv=qpv_table, reconciliation=reconciliation, settings=cfg, population=pop,
@@ -203,34 +206,119 @@ def uses_geometry(rel: QpvUnitRelation, method: str) -> np.ndarray:
 
 
 def qpv_statuses(rel: QpvUnitRelation, x: np.ndarray, x_commune: np.ndarray, own_share: np.ndarray,
-                 use_geometry: np.ndarray, settings) -> QpvStatuses:
+                 use_geometry: np.ndarray, settings, former: FormerEffect | None = None) -> QpvStatuses:
     """The engine's rules, pure: status and covered share of every QPV of ``rel``.
 
     ``x``: 0/1 vector over units inside active councils' unit perimeters; ``x_commune``: the same
     for the commune method (:func:`commune_indicator`); ``own_share``: share of each QPV's area
-    inside infra-communal (own-geometry) perimeters; ``use_geometry``: :func:`uses_geometry`.
+    inside infra-communal (own-geometry) perimeters; ``use_geometry``: :func:`uses_geometry`;
+    ``former``: outlines of former communes in perimeters (:func:`clsm_geo.apportion.former_effect`).
     A few sparse products: cheap enough to evaluate thousands of scenarios per second.
+
+    Former communes: their outline adds ``W[q, u] × f`` to the area share (``f``: share of the QPV's area in
+    the unit inside the outline). For the commune method the outline settles the unit for that QPV when
+    ``f`` is at least the covered threshold (inside) or at most the partial threshold (outside, and no
+    outline unknown); otherwise the unit stays "partly" covered, hence ``undetermined``. A QPV reaching a
+    unit whose former-commune outline is unknown is ``undetermined`` by both methods unless already covered.
     """
+    n = len(rel.qpv_codes)
     frac = rel.commune_fractions(x_commune)
-    commune_status, commune_share = _commune_status(rel, frac, len(rel.qpv_codes))
     area_share = rel.area_shares(x)
+    unknown_q = np.zeros(n, dtype=bool)
+    if former is not None and len(former.q) and (x[former.u] > 0).any():
+        former = _drop_covered(former, x)   # units now wholly inside perimeters need no outline
+    if former is not None and len(former.q):
+        area_share = np.clip(area_share + np.bincount(former.q, weights=former.w * former.f, minlength=n), 0, 1)
+        settled = np.where(former.f >= settings.covered_threshold, 1.0,
+                           np.where((former.f <= settings.partial_threshold) & ~former.unknown, 0.0, 0.5))
+        e = former.pair_entry
+        frac = frac + np.bincount(former.pair, weights=(settled[e] - x_commune[former.u[e]]) / np.maximum(
+            rel.pair_size[former.pair], 1), minlength=len(frac))
+        unknown_q[former.q[former.unknown & (former.f < settings.covered_threshold)]] = True
+    commune_status, commune_share = _commune_status(rel, frac, n)
     area_share = area_share + (1.0 - area_share) * own_share
     geometry_status = np.where(area_share >= settings.covered_threshold, "covered",
-                               np.where(area_share > settings.partial_threshold, "partial", "uncovered"))
+                               np.where(unknown_q, "undetermined",
+                                        np.where(area_share > settings.partial_threshold, "partial", "uncovered")))
     status = np.where(use_geometry, geometry_status, commune_status)
-    share = np.where(use_geometry, area_share, commune_share)
+    share = np.where(use_geometry, np.where(geometry_status == "undetermined", np.nan, area_share), commune_share)
     return QpvStatuses(status=status, share=share, commune_status=commune_status, commune_share=commune_share,
                        geometry_status=geometry_status, area_share=area_share)
 
 
 def _commune_status(rel: QpvUnitRelation, frac: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Commune-method status from the fraction of each (QPV, official commune) pair's units inside perimeters.
+
+    A pair is *in* (fraction 1), *out* (0) or *unsettled* (in between: the lists cannot place the QPV inside
+    the commune). ``covered``: all pairs in; ``uncovered``: all out; ``partial``: at least one in and one out;
+    anything else involves an unsettled pair whose answer would change the status: ``undetermined``.
+    """
+    frac = np.round(frac, 9)
     full = np.bincount(rel.pair_qpv, weights=(frac >= 1.0).astype(float), minlength=n)
-    some = np.bincount(rel.pair_qpv, weights=((frac > 0) & (frac < 1)).astype(float), minlength=n)
+    zero = np.bincount(rel.pair_qpv, weights=(frac <= 0.0).astype(float), minlength=n)
     total = np.bincount(rel.pair_qpv, minlength=n).astype(float)
     share = np.bincount(rel.pair_qpv, weights=frac, minlength=n) / np.maximum(total, 1)
     status = np.where((total > 0) & (full == total), "covered",
-                      np.where(full > 0, "partial", np.where(some > 0, "undetermined", "uncovered")))
+                      np.where(zero == total, "uncovered",
+                               np.where((full > 0) & (zero > 0), "partial", "undetermined")))
     return status, np.where(status == "undetermined", np.nan, share)
+
+
+def _drop_covered(former: FormerEffect, x: np.ndarray) -> FormerEffect:
+    """``former`` without the entries of units where ``x`` is 1."""
+    keep = x[former.u] == 0
+    index = np.cumsum(keep) - 1
+    pk = keep[former.pair_entry]
+    return FormerEffect(q=former.q[keep], u=former.u[keep], w=former.w[keep], f=former.f[keep],
+                        unknown=former.unknown[keep], pair_entry=index[former.pair_entry[pk]],
+                        pair=former.pair[pk], units=former.units[x[former.units] == 0], labels=former.labels)
+
+
+def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame, x: np.ndarray,
+            year: int) -> FormerEffect:
+    """Outlines of the former communes in active councils' perimeters, measured on the uncovered units."""
+    pieces = perims.former
+    if pieces.empty:
+        return FormerEffect.empty()
+    pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
+    if pieces.empty:
+        return FormerEffect.empty()
+    from .geography import geography
+    from .units import units
+
+    communes = geography(year).communes
+    return former_effect(rel, frame, pieces, x, units(year).geometry.to_numpy(),
+                         dict(zip(communes["insee_com"], communes["lib_com"])))
+
+
+def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, year) -> None:
+    """Add to ``touching`` the councils whose former-commune outlines hold more than the partial threshold of a
+    QPV (geometry) or that reach one of its official communes through such an outline (commune method)."""
+    pieces = perims.former
+    if pieces.empty:
+        return
+    pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
+    from .apportion import inside_share
+    from .units import units
+
+    unit_geoms = units(year).geometry.to_numpy()
+    weights = rel.weights.tocsc()
+    geoms, deps = frame.geometry.to_numpy(), frame["insee_dep"].to_numpy()
+    pair_units = rel.pair_units.tocsc()
+    for council, u, outline in zip(pieces["council"].tolist(), pieces["unit"].tolist(), pieces["outline"].tolist()):
+        col = weights[:, u]
+        for q, w in zip(col.indices.tolist(), col.data.tolist()):
+            if use_geometry[q] and w * inside_share(geoms[q], outline, unit_geoms[u], deps[q]) > cfg.partial_threshold:
+                touching[q] = sorted(set(touching[q]) | {int(council)})
+        for k in pair_units[:, u].indices.tolist():
+            q = int(rel.pair_qpv[k])
+            if use_geometry[q]:
+                continue
+            # commune method: a council touches the QPV unless its known outline leaves the QPV out
+            if rel.has_polygon[q] and outline is not None and \
+                    inside_share(geoms[q], outline, unit_geoms[u], deps[q]) <= cfg.partial_threshold:
+                continue
+            touching[q] = sorted(set(touching[q]) | {int(council)})
 
 
 def _own_geometry_shares(frame, own_councils: pd.DataFrame) -> np.ndarray:
@@ -284,16 +372,23 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     return [sorted(s) for s in out]
 
 
-def _notes(frame, rel, commune_status, geometry_status, use_geometry) -> list[str]:
+def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: FormerEffect | None = None) -> list[str]:
+    from . import i18n
+
     notes = []
     plm = set(_settings.PLM_CITIES)
+    unknown = set(former.q[former.unknown].tolist()) if former is not None else set()
+    labels = former.labels if former is not None else {}
     for i, code in enumerate(frame["code_qp"]):
         parts = []
+        if i in labels:
+            key = "perimeters.former.note_unknown" if i in unknown else "perimeters.former.note"
+            parts.append(i18n.t(key, codes=labels[i]))
         if code in rel.unresolved:
             parts.append("commune code(s) unknown in this COG: " + ", ".join(rel.unresolved[code]))
         if not rel.has_polygon[i]:
             parts.append("no polygon: commune method")
-        if commune_status[i] == "undetermined":
+        if commune_status[i] == "undetermined" and i not in labels:
             where = "Paris/Lyon/Marseille" if plm & set(frame["communes"].iloc[i]) else "its commune"
             parts.append(f"councils cover only part of {where}: the commune lists cannot place the QPV"
                          + (", geometry used" if use_geometry[i] else ", use the geometry method"))
@@ -301,13 +396,24 @@ def _notes(frame, rel, commune_status, geometry_status, use_geometry) -> list[st
     return notes
 
 
-def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg) -> pd.DataFrame:
-    """QPV where the commune and geometry methods disagree, with the reason."""
-    both = table[rel.has_polygon & (table["status_commune"] != table["status_geometry"])]
+def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEffect | None = None) -> pd.DataFrame:
+    """QPV where the commune and geometry methods disagree, with the reason; ``former_communes`` names the former
+    communes (code name > commune of the year) whose outline decided or left open the QPV's status."""
+    from . import i18n
+
+    labels = former.labels if former is not None else {}
+    unknown = set(former.q[former.unknown].tolist()) if former is not None else set()
+    mask = rel.has_polygon & (table["status_commune"] != table["status_geometry"]).to_numpy()
+    both = table[mask]
+    positions = np.flatnonzero(mask)
     reasons = []
-    for row in both.itertuples(index=False):
+    for pos, row in zip(positions.tolist(), both.itertuples(index=False)):
         c, g, s = row.status_commune, row.status_geometry, row.area_share
-        if c == "undetermined":
+        if pos in labels and pos in unknown:
+            reason = i18n.t("perimeters.former.reason_unknown", codes=labels[pos])
+        elif pos in labels:
+            reason = i18n.t("perimeters.former.reason", codes=labels[pos], share=i18n.fmt_pct(s, 1))
+        elif c == "undetermined":
             reason = (f"councils cover part of the city or commune; its polygon puts {s:.1%} of the QPV "
                       "inside their perimeters")
         elif c == "partial" and g == "covered":
@@ -327,4 +433,5 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg) -> pd.DataFrame:
     out = both[["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
                 "area_share"]].copy()
     out["reason"] = pd.Series(reasons, index=out.index, dtype=object)
+    out["former_communes"] = pd.Series([labels.get(p, "") for p in positions.tolist()], index=out.index, dtype=object)
     return out.reset_index(drop=True)

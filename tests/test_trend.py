@@ -115,7 +115,7 @@ def test_trend_chart_leaves_matplotlib_global_state_alone(registry, shared, tmp_
     backend, figures = matplotlib.get_backend(), plt.get_fignums()
     national = trend(registry, 2023, 2024, qpv={2015: shared / OCCITANIE_2015}, method="commune").national
     fig = trend_figure(national, "en")
-    assert [t.get_text() for t in fig.axes[0].texts] == ["QPV 2024 geography from 2024"]
+    assert [t.get_text() for t in fig.axes[0].texts] == ["metropolitan France: QPV 2024 geography from 2024"]
     assert fig.axes[0].get_title() == "CLSM network and QPV coverage by year"
     assert trend_figure(national).axes[0].get_title() == "Réseau des CLSM et couverture des QPV par année"
     assert matplotlib.get_backend() == backend and plt.get_fignums() == figures
