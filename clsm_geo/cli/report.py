@@ -1,4 +1,5 @@
-"""``clsm-geo report``: the yearly self-contained HTML report (and Markdown), national or regional."""
+"""``clsm-geo report``: the yearly report (HTML, Markdown with its images, xlsx annex), national, for one
+region or department (code or name), or one per region/department with an index."""
 
 from __future__ import annotations
 
@@ -6,27 +7,52 @@ from .common import add_coverage_inputs, run_coverage, say
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="the yearly 'état du réseau' report (HTML + Markdown)")
+    p = sub.add_parser("report", help="the yearly report 'État du réseau des CLSM' (HTML, Markdown, xlsx annex)")
     add_coverage_inputs(p)
-    p.add_argument("--region", metavar="CODE", help="regional variant, e.g. 11 (Île-de-France) or 32")
-    p.add_argument("--from", dest="from_year", type=int, help="first year of the trend chart (default: none)")
-    p.add_argument("--qpv-2015", metavar="PATH_OR_URL", help="QPV 2015 geography for the trend years before 2024")
-    p.add_argument("--online-map", action="store_true",
-                   help="embed the map with CDN scripts and web tiles (default: fully offline page)")
-    p.add_argument("--out", metavar="FILE.html", default="report.html", help="output page (default report.html)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--region", metavar="CODE_OR_NAME",
+                       help="one region, by INSEE code or name in any case, with or without accents "
+                            "(11, 'hauts-de-france')")
+    where.add_argument("--department", metavar="CODE_OR_NAME", help="one department, by code or name (93, 2A)")
+    where.add_argument("--each", choices=("region", "department"),
+                       help="one report per region or department and an index.html, in the --out folder")
+    p.add_argument("--from", dest="from_year", type=int, default=2015,
+                   help="first year of the evolution (default 2015, when the QPV were created)")
+    p.add_argument("--qpv-2015", metavar="PATH_OR_URL",
+                   help="QPV 2015 geography, to measure the coverage of the years before 2024")
+    p.add_argument("--out", metavar="FILE.html|DIR",
+                   help="output page (default report.html); with --each, a folder (default reports-YEAR)")
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    from ..report import report
-    from ..trend import trend
+    from ..errors import InputError
+    from ..i18n import get_lang
+    from ..report import report, report_each, resolve_territory
+    from ..report.sections import command as reproduce
 
+    lang = get_lang()
+    # Bad territory names and years are reported before anything is computed.
+    territory = resolve_territory(args.year, region=args.region, department=args.department, lang=lang)
+    if not 2015 <= args.from_year <= args.year:
+        raise InputError(f"--from {args.from_year} must be between 2015 and --year {args.year}")
     res = run_coverage(args)
-    series = None
-    if args.from_year is not None:
-        sources = {2015: args.qpv_2015} if args.qpv_2015 else {}
-        series = trend(res.registry, args.from_year, args.year, qpv=sources, method=args.method)
-    written = report(res, region=args.region, trend=series, offline=not args.online_map).write(args.out)
-    print(res.headline)
-    say(args, "written: " + ", ".join(map(str, written)))
+    series, sources = None, {}
+    if args.qpv_2015 and args.from_year < args.year:
+        from ..trend import trend
+
+        sources = {2015: args.qpv_2015}
+        series = trend(res.registry, args.from_year, args.year - 1, qpv=sources, method=args.method)
+    if args.each:
+        out = args.out or f"reports-{args.year}"
+        line = reproduce(res, territory, lang, args.from_year, sources).replace(
+            " report ", f" report --{args.each} {{code}} ", 1)
+        written = report_each(res, args.each, out, trend=series, first_year=args.from_year, lang=lang,
+                              command=line)
+    else:
+        rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
+                     command=reproduce(res, territory, lang, args.from_year, sources))
+        written = rep.save(args.out or "report.html")
+        print(rep.document.headline)
+    say(args, "written: " + ", ".join(map(str, written[:6])) + (f" (+{len(written) - 6})" if len(written) > 6 else ""))
     return 0
