@@ -33,8 +33,7 @@ def tables(res, an: Analyses, territory: Territory, lang: str, first: int, trend
     out[t("report.annex.gaps", lang)] = an.in_territory(an.gaps, territory, "departments").reset_index(drop=True)
     plan = an.plan
     if not territory.national:
-        plan = pd.concat([plan[plan["step"] == 0],
-                          an.in_territory(plan[plan["step"] > 0], territory, "departments")], ignore_index=True)
+        plan = an.in_territory(plan[plan["step"] > 0], territory, "departments").reset_index(drop=True)
     out[t("report.annex.plan", lang)] = plan
     pri = an.priorities
     out[t("report.annex.priorities", lang)] = (an.in_territory(pri, territory, "departments").reset_index(drop=True)

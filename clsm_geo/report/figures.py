@@ -30,15 +30,24 @@ def map_png(res, territory: Territory, lang: str) -> bytes:
     """The coverage map of the territory as a palette PNG: departments by share of QPV covered nationally
     (with the insets of :mod:`clsm_geo.maps.static`), the region's departments for a region, the QPV by
     status around a department."""
+    import warnings
+
     from ..maps import static
 
+    with warnings.catch_warnings():  # a region without some layer: geopandas warns of an empty plot
+        warnings.filterwarnings("ignore", message="The GeoSeries you are attempting to plot is empty")
+        fig = _map_figure(static, res, territory, lang)
+    return _png(fig)
+
+
+def _map_figure(static, res, territory: Territory, lang: str):
     if territory.level == "department":
         fig = _with_lang(static.qpv_map, lang, res=res, region=territory.region,
                          title=t("report.map.title_qpv", lang))
     else:
         fig = _with_lang(static.choropleth, lang, res=res, level="department",
                          region=None if territory.national else territory.code, title=t("report.map.title", lang))
-    return _png(fig)
+    return fig
 
 
 def _png(fig) -> bytes:
