@@ -417,3 +417,37 @@ def test_report_in_a_real_browser_prints_to_a4(national, department, tmp_path):
         pages[name] = _pdf_pages(pdf)
     assert 6 <= pages["national"] <= 12, pages
     assert 6 <= pages["department"] <= 12, pages
+
+
+def test_cli_report_for_a_region_named_in_any_case(tmp_path, capsys):
+    out = tmp_path / "hdf.html"
+    code = main(["-q", "report", "--registry", str(EXAMPLE), "--region", "HAUTS DE FRANCE", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith("En Hauts-de-France, au 31 décembre 2024")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hdf-carte.png", "hdf-evolution.svg", "hdf.html",
+                                                         "hdf.md", "hdf.xlsx"]
+    page = _Page(out.read_text(encoding="utf-8"))
+    assert page.h2() == FR_REGIONAL
+    assert f"clsm-geo report --registry {EXAMPLE} --year 2024 --region 32" in page.visible
+
+
+@pytest.mark.filterwarnings("ignore:.*invalid geometries repaired")
+def test_evolution_names_the_qpv_geography_of_each_year(result, shared):
+    from clsm_geo.trend import trend
+
+    layer = clsm_geo.qpv(2015, shared / "qpv/qpv2015_occitanie_hackaviz2021/qp.geojson")
+    series = trend(result.registry, 2022, 2023, qpv={2015: layer}, method="commune")
+    rep = report(result, trend=series, first_year=2022)
+    (table,) = [b for b in next(s for s in rep.document.sections if s.id == "evolution").blocks
+                if type(b).__name__ == "Table"]
+    rows = {r[0]: r for r in table.rows}
+    assert list(rows) == ["2022", "2023", "2024"]
+    measured = series.national.set_index("year")
+    for year in (2022, 2023):
+        row = rows[str(year)]
+        assert row[1] == "QPV 2015" and row[6] == str(measured.loc[year, "qpv_total"]) == "105"
+        assert row[7] == str(measured.loc[year, "qpv_covered"])
+    assert rows["2024"][1] == "QPV 2024" and rows["2024"][6] == f"1{NNBSP}362"
+    assert "(non disponible)" not in _Page(rep.html).visible and "Géographie QPV 2015 non disponible" not in rep.html
+    assert rep.document.sections[3].title == "Évolution depuis 2022"

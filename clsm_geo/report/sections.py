@@ -86,7 +86,11 @@ def map_section(res, an: Analyses, territory: Territory, lang: str) -> Section:
 
     date = year_end(res.year, lang)
     f = an.figures(territory)
-    if territory.level == "department":
+    if not f["qpv_total"]:
+        alt = t("report.map.alt_no_qpv", lang, territory=territory.name, date=date)
+        caption = t("report.map.caption_region" if territory.level == "region" else "report.map.caption_department",
+                    lang)
+    elif territory.level == "department":
         alt = t("report.map.alt_department", lang, region=_region_name(res, territory.region),
                 territory=territory.name, date=date, covered=fmt_int(f["qpv_covered"], lang),
                 total=fmt_int(f["qpv_total"], lang))
