@@ -397,6 +397,12 @@ def test_report_in_a_real_browser_prints_to_a4(national, department, tmp_path):
             WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
             time.sleep(0.3)
             loaded = driver.execute_script("return [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            driver.set_window_size(800, 1100)  # about an A4 page wide: tables fit, nothing scrolls sideways
+            time.sleep(0.2)
+            too_wide = driver.execute_script(
+                "return [...document.querySelectorAll('table')].filter(t => t.scrollWidth > "
+                "t.parentElement.clientWidth + 1).length + (document.documentElement.scrollWidth > "
+                "document.documentElement.clientWidth ? 100 : 0)")
             with pytest.raises(NoAlertPresentException):
                 driver.switch_to.alert.text                     # no injected script ran
             options = PrintOptions()
@@ -411,6 +417,7 @@ def test_report_in_a_real_browser_prints_to_a4(national, department, tmp_path):
                         "documentURL", "").startswith("chrome"):  # the browser's own start page
                     requests.append(message["params"]["request"]["url"])
         assert loaded, name
+        assert too_wide == 0, name
         assert errors == [], errors
         assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
         assert pdf.startswith(b"%PDF")
