@@ -27,7 +27,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..errors import InputError
-    from ..i18n import get_lang
+    from ..i18n import fmt_int, get_lang, t
     from ..report import report, report_each, resolve_territory
     from ..report.sections import command as reproduce
 
@@ -35,7 +35,7 @@ def run(args) -> int:
     # Bad territory names and years are reported before anything is computed.
     territory = resolve_territory(args.year, region=args.region, department=args.department, lang=lang)
     if not 2015 <= args.from_year <= args.year:
-        raise InputError(f"--from {args.from_year} must be between 2015 and --year {args.year}")
+        raise InputError(t("report.error.from_year", lang, first=args.from_year, year=args.year))
     res = run_coverage(args)
     series, sources = None, {}
     if args.qpv_2015 and args.from_year < args.year:
@@ -54,5 +54,8 @@ def run(args) -> int:
                      command=reproduce(res, territory, lang, args.from_year, sources))
         written = rep.save(args.out or "report.html")
         print(rep.document.headline)
-    say(args, "written: " + ", ".join(map(str, written[:6])) + (f" (+{len(written) - 6})" if len(written) > 6 else ""))
+    files = ", ".join(map(str, written[:6]))
+    if len(written) > 6:
+        files = t("report.cli.more", lang, files=files, n=fmt_int(len(written) - 6, lang))
+    say(args, t("report.cli.written", lang, files=files))
     return 0

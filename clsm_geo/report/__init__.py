@@ -98,7 +98,7 @@ def resolve_territory(res_or_year, *, region: str | None = None, department: str
     from ..geography import geography
 
     if region is not None and department is not None:
-        raise InputError("give --region or --department, not both")
+        raise InputError(t("report.error.both", lang))
     if region is None and department is None:
         return NATION
     year = getattr(res_or_year, "cog_year", res_or_year)
