@@ -259,7 +259,11 @@ def test_hostile_text_is_escaped(result, department, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page         # the council covering Bobigny's QPV
     assert "registry &lt;b&gt;bold.csv" in page
     md = department.markdown
-    assert XSS not in md and "<script>" not in md and "<b>" not in md and "alert(1)" in md and "bold.csv" in md
+    code = re.findall(r"^```sh\n(.*?)\n```$", md, flags=re.S | re.M)
+    assert len(code) == 1 and "registry <b>bold.csv" in code[0]        # literal text in a code block
+    prose = md.replace(code[0], "")
+    assert XSS not in prose and "<script>" not in prose and "<b>" not in prose
+    assert "alert(1)" in prose and "bold.csv" in prose
 
 
 def test_markdown_twin_images_and_annex(regional, tmp_path):
