@@ -178,7 +178,7 @@ def test_regional_report_only_has_its_territory(regional, result):
     assert page.headings[0][1].endswith("Île-de-France, 2024")
     _assert_publishable(page)
     text = page.visible
-    assert text.count("En Île-de-France, au 31 décembre 2024") == 1 and "soit" in text
+    assert text.count("Île-de-France, au 31 décembre 2024\u00a0: ") == 1 and "soit" in text
     idf = result.departments[result.departments["insee_reg"] == "11"]
     rows = [c for tag, attrs, c in page.cells if attrs.get("scope") == "row"]
     assert rows[:len(idf) + 1] == list(idf["lib_dep"]) + ["Ensemble de la région"]
@@ -436,7 +436,7 @@ def test_cli_report_for_a_region_named_in_any_case(tmp_path, capsys):
     code = main(["-q", "report", "--registry", str(EXAMPLE), "--region", "HAUTS DE FRANCE", "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert captured.out.startswith("En Hauts-de-France, au 31 décembre 2024")
+    assert captured.out.startswith("Hauts-de-France, au 31 décembre 2024\u00a0: ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hdf-carte.png", "hdf-evolution.svg", "hdf.html",
                                                          "hdf.md", "hdf.xlsx"]
     page = _Page(out.read_text(encoding="utf-8"))
