@@ -19,7 +19,8 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_year", type=int, default=2015,
                    help="first year of the evolution (default 2015, when the QPV were created)")
     p.add_argument("--qpv-2015", metavar="PATH_OR_URL",
-                   help="QPV 2015 geography, to measure the coverage of the years before 2024")
+                   help="QPV 2015 geography, to measure the coverage of the years before 2024 "
+                        "(default: the cached one, 'clsm-geo data fetch --qpv 2015', if any)")
     p.add_argument("--out", metavar="FILE.html|DIR",
                    help="output page (default report.html); with --each, a folder (default reports-YEAR)")
     p.set_defaults(handler=run)
@@ -38,10 +39,10 @@ def run(args) -> int:
         raise InputError(t("report.error.from_year", lang, first=args.from_year, year=args.year))
     res = run_coverage(args)
     series, sources = None, {}
-    if args.qpv_2015 and args.from_year < args.year:
+    if args.from_year < args.year:  # earlier years measured where their QPV layer is given, cached or shipped
         from ..trend import trend
 
-        sources = {2015: args.qpv_2015}
+        sources = {2015: args.qpv_2015} if args.qpv_2015 else {}
         series = trend(res.registry, args.from_year, args.year - 1, qpv=sources, method=args.method)
     if args.each:
         out = args.out or f"reports-{args.year}"
