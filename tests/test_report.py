@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -325,7 +324,9 @@ def test_bad_territory_exits_2_before_computing(monkeypatch, capsys, tmp_path):
     def boom(*args, **kwargs):
         raise AssertionError("coverage must not run for a bad territory")
 
-    monkeypatch.setattr(sys.modules["clsm_geo.coverage"], "coverage", boom)
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("clsm_geo.coverage"), "coverage", boom)
     code = main(["report", "--registry", str(EXAMPLE), "--region", "haut de frnce", "--out", str(tmp_path / "r.html")])
     err = capsys.readouterr().err
     assert code == 2 and f"Vouliez-vous dire{NBSP}: Hauts-de-France" in err and "Traceback" not in err
