@@ -6,7 +6,7 @@ Markdown renderers escape it. Tables hold strings only (numbers already formatte
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,6 @@ class Document:
     headline: str
     sections: tuple[Section, ...]
     footer: str
-    figures: tuple[Figure, ...] = field(default=())
 
     def all_figures(self) -> list[Figure]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, Figure)]
