@@ -362,8 +362,12 @@ def test_each_region_computes_once_and_indexes(monkeypatch, tmp_path):
 
     monkeypatch.setattr(clsm_geo.gaps, "gaps", gaps)
     monkeypatch.setattr(clsm_geo.plan, "plan", plan)
+    import clsm_geo.report.figures as figures
+
+    drawn = []  # the maps are tested elsewhere: a stub keeps this test fast
+    monkeypatch.setattr(figures, "map_png", lambda res, territory, lang: drawn.append(territory.code) or b"png")
     written = report_each(res, "region", tmp_path / "regions")
-    assert calls == {"gaps": 1, "plan": 1}
+    assert calls == {"gaps": 1, "plan": 1} and drawn == sorted(res.regions["insee_reg"])
     index = (tmp_path / "regions" / "index.html").read_text(encoding="utf-8")
     links = re.findall(r'href="([^"]+)"', index)
     assert len(links) == len(res.regions) == 18 and "11-ile-de-france.html" in links

@@ -23,7 +23,7 @@ from ..io import atomic_path
 from . import annex as _annex
 from . import sections as _s
 from . import to_html, to_markdown
-from .analyses import analyses
+from .analyses import analyses, evolution
 from .model import Document
 from .territory import NATION, Territory, resolve, territories
 from .to_markdown import escape_markdown
@@ -119,11 +119,12 @@ def report(res, *, region: str | None = None, department: str | None = None, ter
     an = analyses(res)
     first = int(first_year)
     command = command or _s.command(res, territory, lang, first)
+    years = evolution(res, territory, first, trend)
     sections = (
         _s.key_figures(res, an, territory, lang),
         _s.map_section(res, an, territory, lang),
         _s.territory_table(res, an, territory, lang),
-        _s.evolution_section(res, an, territory, lang, first, trend),
+        _s.evolution_section(res, an, territory, lang, years),
         _s.uncovered_section(res, an, territory, lang),
         _s.plan_section(res, an, territory, lang),
         _s.gaps_section(res, an, territory, lang),
@@ -136,7 +137,7 @@ def report(res, *, region: str | None = None, department: str | None = None, ter
                date=date, version=__version__)
     doc = Document(lang=lang, title=title, subtitle=t("report.subtitle", lang, date=date),
                    headline=_s.headline(res, an, territory, lang), sections=sections, footer=footer)
-    tables = _annex.tables(res, an, territory, lang, first, trend)
+    tables = _annex.tables(res, an, territory, lang, years)
     return Report(doc, tables, _annex.sources(res, lang), territory)
 
 

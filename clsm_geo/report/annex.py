@@ -12,12 +12,12 @@ import pandas as pd
 from .. import __version__
 from .. import io as _io
 from ..i18n import t, year_end
-from .analyses import Analyses, evolution
+from .analyses import Analyses
 from .territory import Territory
 
 
-def tables(res, an: Analyses, territory: Territory, lang: str, first: int, trend=None) -> dict[str, pd.DataFrame]:
-    """Sheet name (in ``lang``) -> table."""
+def tables(res, an: Analyses, territory: Territory, lang: str, evolution: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Sheet name (in ``lang``) -> table; ``evolution`` from :func:`clsm_geo.report.analyses.evolution`."""
     out: dict[str, pd.DataFrame] = {}
     if territory.national:
         out[t("report.annex.regions", lang)] = res.regions
@@ -38,7 +38,7 @@ def tables(res, an: Analyses, territory: Territory, lang: str, first: int, trend
     pri = an.priorities
     out[t("report.annex.priorities", lang)] = (an.in_territory(pri, territory, "departments").reset_index(drop=True)
                                               if len(pri) else pri)
-    out[t("report.annex.evolution", lang)] = evolution(res, territory, first, trend)
+    out[t("report.annex.evolution", lang)] = evolution
     return out
 
 

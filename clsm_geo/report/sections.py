@@ -14,7 +14,7 @@ import pandas as pd
 
 from .. import __version__
 from ..i18n import fmt_int, fmt_pct, t, tn, year_end
-from .analyses import PLAN_STEPS, Analyses, evolution
+from .analyses import PLAN_STEPS, Analyses
 from .model import Cards, Code, Figure, Items, Para, Section, Table
 from .territory import Territory
 
@@ -160,10 +160,10 @@ def _qpv_table(res, an: Analyses, territory: Territory, lang: str) -> Section:
     return Section("tableau", title, (Table(caption, columns, rows, (False,) * 5),))
 
 
-def evolution_section(res, an: Analyses, territory: Territory, lang: str, first: int, trend=None) -> Section:
+def evolution_section(res, an: Analyses, territory: Territory, lang: str, table: pd.DataFrame) -> Section:
+    """``table``: from :func:`clsm_geo.report.analyses.evolution`."""
     from .figures import trend_svg
 
-    table = evolution(res, territory, first, trend)
     measured = table[table["measured"]]
     blocks: list = [Para(t("report.evolution.intro", lang))]
     missing = table[~table["measured"]]
