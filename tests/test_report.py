@@ -1,21 +1,91 @@
-"""The yearly report: content, escaping, Markdown twin, and a real offline browser run."""
+"""The yearly report as a publication: golden structure (sections in order, French labels and numbers, no
+raw column name, no Python repr), territories by code or name, size limits, Markdown twin with its images,
+xlsx annex, accessibility, hostile text escaped, and a real browser that prints it to PDF."""
 
 from __future__ import annotations
 
-import time
+import base64
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import clsm_geo
-from browser import chromium
 from clsm_geo.cli import main
-from clsm_geo.report import report
+from clsm_geo.report import Report, escape_markdown, report, report_each, resolve_territory
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "registry_fictitious.csv"
 XSS = "<script>alert(1)</script>"
 XSS_ATTR = '"><img src=x onerror=alert(2)>'
+NNBSP, NBSP = "\u202f", "\u00a0"
+
+FR_NATIONAL = ["Chiffres clés", "Carte de la couverture", "Par région", "Évolution depuis 2015", "QPV non couverts",
+               f"Plan d'extension{NBSP}: les 10 premières étapes", "Lacunes intercommunales", "Méthode et sources"]
+FR_REGIONAL = ["Chiffres clés", "Carte de la couverture", "Par département", "Évolution depuis 2015",
+               "QPV non couverts", "Plan d'extension et territoires prioritaires", "Lacunes intercommunales",
+               "Méthode et sources"]
+#: Machine column names that must never show in a page a person reads.
+RAW_COLUMNS = ["councils_active", "councils_new", "councils_in_project", "councils_covering_qpv", "qpv_total",
+               "qpv_covered", "qpv_partial", "qpv_uncovered", "qpv_covered_share", "insee_reg", "insee_dep",
+               "lib_reg", "lib_dep", "code_qp", "lib_qp", "nearest_council_name", "population_added",
+               "n_qpv_gained", "white_epci", "straddling_qpv", "epci_partial", "crosses_epci"]
+#: A number cell of a French table: 1 362, 12,5 %, 56 % or a dash.
+FRENCH_NUMBER = re.compile(rf"^(–|\d{{1,3}}({NNBSP}\d{{3}})*(,\d+)?({NBSP}%)?)$")
+IDF = {"75", "77", "78", "91", "92", "93", "94", "95"}
+
+
+class _Page(HTMLParser):
+    """What a reader sees and what the structure is: text (no CSS), headings, images, table cells."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.text: list[str] = []
+        self.headings: list[tuple[int, str]] = []
+        self.images: list[dict] = []
+        self.cells: list[tuple[str, dict, str]] = []
+        self.tags: list[tuple[str, dict]] = []
+        self._stack: list[tuple[str, dict, list[str]]] = []
+        self._skip = 0
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.tags.append((tag, attrs))
+        if tag in ("style", "script"):
+            self._skip += 1
+        if tag == "img":
+            self.images.append(attrs)
+            self.text.append(attrs.get("alt", ""))
+        if tag in ("h1", "h2", "h3", "h4", "th", "td"):
+            self._stack.append((tag, attrs, []))
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "script"):
+            self._skip -= 1
+        if self._stack and self._stack[-1][0] == tag:
+            name, attrs, parts = self._stack.pop()
+            text = "".join(parts).strip()
+            if name.startswith("h") and name[1:].isdigit():
+                self.headings.append((int(name[1]), text))
+            else:
+                self.cells.append((name, attrs, text))
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        self.text.append(data)
+        for _, _, parts in self._stack:
+            parts.append(data)
+
+    @property
+    def visible(self) -> str:
+        return " ".join(self.text)
+
+    def h2(self) -> list[str]:
+        return [text for level, text in self.headings if level == 2]
 
 
 @pytest.fixture(scope="module")
@@ -35,79 +105,386 @@ def result(hostile_registry):
 
 
 @pytest.fixture(scope="module")
-def regional(result):
-    return report(result, region="11")
+def national(result) -> Report:
+    return report(result)
 
 
-def test_report_sections_and_headline(regional, result):
-    page = regional.html
-    assert page.startswith("<!DOCTYPE html>")
-    assert "In Île-de-France: " in page and "CLSM cover priority neighbourhoods" in page
-    for heading in ("By department", "Share of QPV covered", "Interactive map", "Uncovered and partial QPV",
-                    "Gaps", "Priorities"):
-        assert f"<h2>{heading}" in page
-    assert page.count("<svg") >= 1 and "<iframe" in page
-    regions = result.regions.set_index("insee_reg")
-    assert f"of the {regions.loc['11', 'qpv_total']:,} QPV" in page
-    assert "Seine-Saint-Denis" in page and "Bouches-du-Rhône" not in page.split("Interactive map")[0]
+@pytest.fixture(scope="module")
+def regional(result) -> Report:
+    return report(result, region="ile-de-france")
 
 
-def test_every_user_string_is_escaped(regional):
-    page = regional.html
+@pytest.fixture(scope="module")
+def department(result) -> Report:
+    return report(result, department="Seine-Saint-Denis")
+
+
+def _assert_publishable(page: _Page):
+    text = page.visible
+    for name in RAW_COLUMNS:
+        assert name not in text, name
+    for repr_bit in ("('", "',)", "nan", "None", "NaT", "<NA>", "True", "False", "[]"):
+        assert repr_bit not in text, repr_bit
+    numbers = [cell for tag, attrs, cell in page.cells if "num" in attrs.get("class", "")
+               and tag == "td"]
+    assert len(numbers) > 20
+    bad = [n for n in numbers if not FRENCH_NUMBER.match(n) and n != "non disponible"]  # DROM 2024: 2015 geography
+    assert bad == []
+    assert not re.search(r"\d+\.0\b(?!\.)", " ".join(numbers))  # no float like 29.0
+
+
+def test_national_report_golden_structure(national, result):
+    page = _Page(national.html)
+    assert national.html.startswith('<!DOCTYPE html>\n<html lang="fr">')
+    assert [level for level, _ in page.headings][:1] == [1] and page.h2() == FR_NATIONAL
+    assert {level for level, _ in page.headings} == {1, 2}  # headings in order, none skipped
+    assert page.headings[0][1] == f"État du réseau des CLSM et des quartiers prioritaires — France, {2024}"
+    _assert_publishable(page)
+    text = page.visible
+    s = result.summary
+    assert result.headline in text                                 # the headline comes from the result
+    assert f"1{NNBSP}362" in text and "1,362 QPV" not in text.replace(result.headline, "")
+    # key figures as cards, in order
+    cards = re.findall(r'<span class="value">([^<]*)</span> <span class="label">([^<]*)</span>', national.html)
+    assert cards[:6] == [(str(s["councils_active"]), "CLSM actifs"), (str(s["councils_new"]), "nouveaux en 2024"),
+                         (str(s["councils_in_project"]), "CLSM en projet"),
+                         (str(s["councils_covering_qpv"]), "CLSM couvrant des QPV"),
+                         (str(s["qpv_covered"]), f"QPV couverts sur 1{NNBSP}362"),
+                         (f"{round(s['qpv_covered_share'] * 100)}{NBSP}%", "part des QPV couverts")]
+    # the table by region: French headers, one row per region and a total row
+    headers = [c for tag, attrs, c in page.cells if attrs.get("scope") == "col"]
+    assert headers[:9] == ["Région", "CLSM actifs", "dont nouveaux", "CLSM en projet", "CLSM couvrant des QPV",
+                           "QPV", "QPV couverts", "dont partiellement", "Part couverte"]
+    rows = [c for tag, attrs, c in page.cells if attrs.get("scope") == "row"]
+    assert rows[:len(result.regions)] == list(result.regions["lib_reg"]) and "France entière" in rows
+    # uncovered QPV: a summary and the ten departments with most uncovered QPV, not the full list
+    uncovered = result.qpv[result.qpv["in_force"] & (result.qpv["status"] == "uncovered")]
+    assert f"{uncovered.shape[0]:,}".replace(",", NNBSP) + f" QPV en vigueur sur 1{NNBSP}362" in text
+    top = uncovered["insee_dep"].value_counts()
+    assert f"({top.index[0]})" in text
+    before_method = text.split("Méthode et sources")[0]
+    assert sum(1 for code in uncovered["code_qp"] if code in before_method) == 0   # no QPV listed in the page
+    # evolution names the QPV geography each year; plan and gaps summarised; method with the command
+    assert "QPV 2015 (non disponible)" in text and "QPV 2024" in text
+    assert text.count("(à créer)") >= 1 and "EPCI accueillant des QPV sans aucun CLSM actif" in text
+    assert "clsm-geo report --registry" in text and f"clsm-geo {clsm_geo.__version__}" in text
+    assert "géographie 2024" in text and "131 QPV de la couche ne sont pas en vigueur en 2024" in text
+
+
+def test_regional_report_only_has_its_territory(regional, result):
+    page = _Page(regional.html)
+    assert page.h2() == FR_REGIONAL
+    assert page.headings[0][1].endswith("Île-de-France, 2024")
+    _assert_publishable(page)
+    text = page.visible
+    assert text.count("Île-de-France, au 31 décembre 2024\u00a0: ") == 1 and "soit" in text
+    idf = result.departments[result.departments["insee_reg"] == "11"]
+    rows = [c for tag, attrs, c in page.cells if attrs.get("scope") == "row"]
+    assert rows[:len(idf) + 1] == list(idf["lib_dep"]) + ["Ensemble de la région"]
+    assert not any(r in rows for r in result.regions["lib_reg"] if r != "Île-de-France")
+    others = result.departments[result.departments["insee_reg"] != "11"]
+    assert [name for name in others["lib_dep"]
+            if re.search(rf"(?<![\w'-]){re.escape(name)} \(", text) or name in rows] == []
+    for sheet, table in regional.annex.items():
+        if "insee_dep" in table and len(table):
+            assert set(table["insee_dep"]) <= IDF, sheet
+        if "departments" in table and len(table):
+            assert all(set(d) & IDF for d in table["departments"]), sheet
+    assert "--region 11" in text
+
+
+def test_department_report_lists_its_qpv(department, result):
+    page = _Page(department.html)
+    assert page.h2()[2] == "Les quartiers prioritaires du département"
+    q = result.qpv[result.qpv["in_force"] & (result.qpv["insee_dep"] == "93")]
+    rows = [c for tag, attrs, c in page.cells if attrs.get("scope") == "row"]
+    assert rows[:len(q)] == sorted(q["code_qp"])
+    assert "partiellement couvert" in page.visible or "non couvert" in page.visible
+    assert "Seine-Saint-Denis" in department.document.headline
+
+
+def test_sizes_are_light(national, regional):
+    assert len(national.html.encode()) <= 2_000_000
+    assert len(regional.html.encode()) <= 1_000_000
+    assert len(national.html.encode()) > 50_000  # the map is in
+
+
+def test_accessible(national):
+    page = _Page(national.html)
+    assert page.images and all(len(img.get("alt", "")) > 60 for img in page.images)
+    assert all(img["src"].startswith(("data:image/png;base64,", "data:image/svg+xml;base64,"))
+               for img in page.images)
+    ths = [attrs for tag, attrs in page.tags if tag == "th"]
+    assert ths and all(a.get("scope") in ("col", "row") for a in ths)
+    assert all(tag != "script" for tag, _ in page.tags)
+    assert sum(1 for tag, _ in page.tags if tag == "caption") >= 4
+    alt = page.images[0]["alt"]
+    assert "Carte de France par département" in alt and "%" in alt
+
+
+def _luminance(colour: str) -> float:
+    rgb = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_text_contrast():
+    from clsm_geo.report.to_html import css
+
+    text = css()
+    variables = dict(re.findall(r"--(\w+):(#[0-9a-f]{6})", text))
+    backgrounds = ["#ffffff", variables["soft"], "#f2f2f2", "#fafafa"]
+    for name in ("ink", "muted", "accent"):
+        for bg in backgrounds:
+            assert _contrast(variables[name], bg) >= 4.5, (name, bg)
+    for colour in re.findall(r"(?<![-\w])color:(#[0-9a-f]{6})", text):
+        assert _contrast(colour, "#ffffff") >= 4.5, colour
+
+
+def test_print_stylesheet(national):
+    css = national.html
+    assert "@page{size:A4 portrait" in css and "@bottom-left{content:" in css
+    assert "tr,li,figure" in css and "break-inside:avoid" in css and "section{break-before:page}" in css
+
+
+def test_hostile_text_is_escaped(result, department, tmp_path):
+    page = department.html
     assert XSS not in page and "<img src=x" not in page and "<b>bold" not in page
-    assert "&lt;b&gt;bold.csv" in page                  # the registry file name, escaped
-    assert '"><img' not in page and "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page         # the council covering Bobigny's QPV
+    assert "registry &lt;b&gt;bold.csv" in page
+    md = department.markdown
+    code = re.findall(r"^```sh\n(.*?)\n```$", md, flags=re.S | re.M)
+    assert len(code) == 1 and "registry <b>bold.csv" in code[0]        # literal text in a code block
+    prose = md.replace(code[0], "")
+    assert XSS not in prose and "<script>" not in prose and "<b>" not in prose
+    assert "alert(1)" in prose and "bold.csv" in prose
 
 
-def test_markdown_twin_and_files(regional, tmp_path):
-    written = regional.write(tmp_path / "report.html")
-    assert [p.name for p in written] == ["report.html", "report.md"]
-    md = written[1].read_text(encoding="utf-8")
-    assert md.startswith("# CLSM network and priority neighbourhoods — Île-de-France, 2024")
-    assert "| insee_dep | lib_dep |" in md
+def test_markdown_twin_images_and_annex(regional, tmp_path):
+    import openpyxl
+
+    written = regional.save(tmp_path / "idf.html")
+    names = [p.name for p in written]
+    assert names == ["idf.html", "idf.md", "idf-carte.png", "idf-evolution.svg", "idf.xlsx"]
+    md = (tmp_path / "idf.md").read_text(encoding="utf-8")
+    assert md.startswith("# État du réseau des CLSM")
+    assert [line[3:] for line in md.splitlines() if line.startswith("## ")] == [
+        escape_markdown(title) for title in FR_REGIONAL]
+    for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md):
+        assert (tmp_path / target).is_file()
+    assert "see the HTML" not in md and "| Département | CLSM actifs |" in md
+    assert (tmp_path / "idf-carte.png").read_bytes()[:4] == b"\x89PNG"
+    book = openpyxl.load_workbook(tmp_path / "idf.xlsx", read_only=True)
+    assert {"Départements", "QPV non couverts", "Lacunes", "Plan d'extension", "Évolution"} <= set(book.sheetnames)
+    assert book["QPV non couverts"].max_row - 1 == len(regional.annex["QPV non couverts"]) > 0
+    again = regional.save(tmp_path / "again.html")
+    for first, second in zip(written, again):                  # byte-identical rerun, every file
+        assert first.read_bytes().replace(b"idf", b"again") == second.read_bytes(), first.name
     assert oct(written[0].stat().st_mode & 0o777) != oct(0o600)
 
 
-def test_national_report_with_trend_by_cli(tmp_path, capsys):
-    out = tmp_path / "national.html"
-    code = main(["-q", "report", "--registry", str(EXAMPLE), "--from", "2023", "--out", str(out)])
-    assert code == 0, capsys.readouterr().err
-    page = out.read_text(encoding="utf-8")
-    assert "<h2>By region" in page and "<h2>Trend" in page and "CLSM network and QPV coverage by year" in page
-    assert out.with_suffix(".md").is_file()
+def test_english_edition(result):
+    rep = report(result, region="11", lang="en")
+    page = _Page(rep.html)
+    assert rep.html.startswith('<!DOCTYPE html>\n<html lang="en">')
+    assert page.h2()[:3] == ["Key figures", "Map of the coverage", "By department"]
+    assert "In Île-de-France at 31 December 2024:" in page.visible
+    assert "clsm-geo --lang en report" in page.visible
 
 
-def test_report_opens_offline_in_a_real_browser(regional, tmp_path):
+def test_result_report_and_notebook_repr(result):
+    rep = result.report(region="32")
+    assert isinstance(rep, Report) and rep.territory.name == "Hauts-de-France"
+    short = rep._repr_html_()
+    assert len(short) < 1500 and "Hauts-de-France" in short and "<img" not in short
+    assert rep.html == report(result, region="Hauts-de-France").html
+
+
+@pytest.mark.parametrize("level,text,code", [
+    ("region", "hauts-de-france", "32"), ("region", "ILE DE FRANCE", "11"), ("region", "11", "11"),
+    ("region", "Provence-Alpes-Cote d'Azur", "93"), ("department", "93", "93"), ("department", "2a", "2A"),
+    ("department", "seine saint denis", "93"), ("department", "1", "01"), ("department", "Réunion", None),
+])
+def test_territory_by_code_or_name(level, text, code):
+    from clsm_geo.errors import InputError
+
+    if code is None:
+        with pytest.raises(InputError, match="La Réunion"):
+            resolve_territory(2024, **{level: text})
+    else:
+        assert resolve_territory(2024, **{level: text}).code == code
+
+
+def test_bad_territory_exits_2_before_computing(monkeypatch, capsys, tmp_path):
+    def boom(*args, **kwargs):
+        raise AssertionError("coverage must not run for a bad territory")
+
+    import importlib
+
+    monkeypatch.setattr(importlib.import_module("clsm_geo.coverage"), "coverage", boom)
+    code = main(["report", "--registry", str(EXAMPLE), "--region", "haut de frnce", "--out", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"les plus proches{NBSP}: Hauts-de-France (32)" in err  # the closest names, best first
+    assert "Traceback" not in err
+    code = main(["--lang", "en", "report", "--registry", str(EXAMPLE), "--department", "savoi"])
+    err = capsys.readouterr().err
+    assert code == 2 and "closest: Savoie (73), Haute-Savoie (74)" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@given(st.text())
+def test_escape_markdown_leaves_no_markup(text):
+    out = escape_markdown(text)
+    assert "\n" not in out
+    unescaped = re.sub(r"\\.|&#?\w+;", "", out)   # backslash escapes and HTML entities are text
+    assert not re.search(r"[<>|*_`\[\]]", unescaped)
+
+
+def test_each_region_computes_once_and_indexes(monkeypatch, tmp_path):
+    import clsm_geo.gaps
+    import clsm_geo.plan
+
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    calls = {"gaps": 0, "plan": 0}
+    real_gaps, real_plan = clsm_geo.gaps.gaps, clsm_geo.plan.plan
+
+    def gaps(r):
+        calls["gaps"] += 1
+        return real_gaps(r)
+
+    def plan(r, steps=20):
+        calls["plan"] += 1
+        return real_plan(r, steps)
+
+    monkeypatch.setattr(clsm_geo.gaps, "gaps", gaps)
+    monkeypatch.setattr(clsm_geo.plan, "plan", plan)
+    import clsm_geo.report.figures as figures
+
+    drawn = []  # the maps are tested elsewhere: a stub keeps this test fast
+    monkeypatch.setattr(figures, "map_png", lambda res, territory, lang: drawn.append(territory.code) or b"png")
+    written = report_each(res, "region", tmp_path / "regions")
+    assert calls == {"gaps": 1, "plan": 1} and drawn == sorted(res.regions["insee_reg"])
+    index = (tmp_path / "regions" / "index.html").read_text(encoding="utf-8")
+    links = re.findall(r'href="([^"]+)"', index)
+    assert len(links) == len(res.regions) == 18 and "11-ile-de-france.html" in links
+    assert all((tmp_path / "regions" / link).is_file() for link in links)
+    assert written[0].name == "index.html"
+    idf = (tmp_path / "regions" / "11-ile-de-france.html").read_text(encoding="utf-8")
+    assert "clsm-geo report --registry" in idf and "--region 11" in idf
+
+
+def _pdf_pages(pdf: bytes) -> int:
+    try:
+        import pypdf
+    except ImportError:
+        return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+    import io
+
+    return len(pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+@pytest.mark.slow
+def test_report_in_a_real_browser_prints_to_a4(national, department, tmp_path):
+    import json
+    import time
+
+    from browser import chromium
     from selenium.common.exceptions import NoAlertPresentException
+    from selenium.webdriver.common.print_page_options import PrintOptions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    path = regional.write(tmp_path / "report.html")[0]
-    with chromium(1200, 1800) as driver:
-        driver.get_log("performance")
-        driver.get(path.resolve().as_uri())
-        WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
-        driver.switch_to.frame(driver.find_element("css selector", "iframe"))
-        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
-            "return document.querySelectorAll('.leaflet-pane path').length > 0"))
-        drawn = driver.execute_script("return document.querySelectorAll('.leaflet-pane path').length")
-        driver.switch_to.default_content()
-        time.sleep(0.5)
-        with pytest.raises(NoAlertPresentException):
-            driver.switch_to.alert.text                  # no injected script ran
-        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        requests = [e for e in driver.get_log("performance") if "Network.requestWillBeSent" in e["message"]
-                    and '"url":"http' in e["message"]]
-        shot = tmp_path / "report.png"
-        driver.save_screenshot(str(shot))
-    assert drawn > 50
-    assert errors == []
-    assert requests == []
-    import matplotlib.image as mpimg
+    pages = {}
+    for name, rep in (("national", national), ("department", department)):
+        path = rep.save(tmp_path / f"{name}.html")[0]
+        with chromium(1100, 1400) as driver:
+            driver.get_log("performance")
+            driver.get_log("browser")
+            driver.get(path.resolve().as_uri())
+            WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+            time.sleep(0.3)
+            loaded = driver.execute_script("return [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+            driver.set_window_size(800, 1100)  # about an A4 page wide: tables fit, nothing scrolls sideways
+            time.sleep(0.2)
+            too_wide = driver.execute_script(
+                "return [...document.querySelectorAll('table')].filter(t => t.scrollWidth > "
+                "t.parentElement.clientWidth + 1).length + (document.documentElement.scrollWidth > "
+                "document.documentElement.clientWidth ? 100 : 0)")
+            with pytest.raises(NoAlertPresentException):
+                driver.switch_to.alert.text                     # no injected script ran
+            options = PrintOptions()
+            options.page_width, options.page_height = 21.0, 29.7
+            options.orientation = "portrait"
+            pdf = base64.b64decode(driver.print_page(options))
+            errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            requests = []
+            for entry in driver.get_log("performance"):
+                message = json.loads(entry["message"])["message"]
+                if message.get("method") == "Network.requestWillBeSent" and not message["params"].get(
+                        "documentURL", "").startswith("chrome"):  # the browser's own start page
+                    requests.append(message["params"]["request"]["url"])
+        assert loaded, name
+        assert too_wide == 0, name
+        assert errors == [], errors
+        assert [u for u in requests if not u.startswith(("file:", "data:"))] == []
+        assert pdf.startswith(b"%PDF")
+        pages[name] = _pdf_pages(pdf)
+    assert 6 <= pages["national"] <= 12, pages
+    assert 6 <= pages["department"] <= 12, pages
 
-    pixels = mpimg.imread(shot)[..., :3]
-    assert (np.abs(pixels - 1.0).sum(axis=2) > 0.05).mean() > 0.05   # more than 5 % of the page is not white
+
+def test_cli_report_for_a_region_named_in_any_case(tmp_path, capsys):
+    out = tmp_path / "hdf.html"
+    code = main(["-q", "report", "--registry", str(EXAMPLE), "--region", "HAUTS DE FRANCE", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.startswith("Hauts-de-France, au 31 décembre 2024\u00a0: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hdf-carte.png", "hdf-evolution.svg", "hdf.html",
+                                                         "hdf.md", "hdf.xlsx"]
+    page = _Page(out.read_text(encoding="utf-8"))
+    assert page.h2() == FR_REGIONAL
+    assert f"clsm-geo report --registry {EXAMPLE} --year 2024 --region 32" in page.visible
 
 
-def test_report_from_the_result_object(result):
-    page = result.report(include_map=False).html
-    assert "<h2>By region" in page and "<iframe" not in page
+@pytest.mark.filterwarnings("ignore:.*invalid geometries repaired")
+def test_evolution_names_the_qpv_geography_of_each_year(result, shared):
+    from clsm_geo.trend import trend
+
+    layer = clsm_geo.qpv(2015, shared / "qpv/qpv2015_occitanie_hackaviz2021/qp.geojson")
+    series = trend(result.registry, 2022, 2023, qpv={2015: layer}, method="commune")
+    rep = report(result, trend=series, first_year=2022)
+    (table,) = [b for b in next(s for s in rep.document.sections if s.id == "evolution").blocks
+                if type(b).__name__ == "Table"]
+    rows = {r[0]: r for r in table.rows}
+    assert list(rows) == ["2022", "2023", "2024"]
+    measured = series.national.set_index("year")
+    for year in (2022, 2023):
+        row = rows[str(year)]
+        assert row[1] == "QPV 2015" and row[6] == str(measured.loc[year, "qpv_total"]) == "105"
+        assert row[7] == str(measured.loc[year, "qpv_covered"])
+    assert rows["2024"][1] == "QPV 2024" and rows["2024"][6] == f"1{NNBSP}362"
+    assert "(non disponible)" not in _Page(rep.html).visible and "Géographie QPV 2015 non disponible" not in rep.html
+    assert rep.document.sections[3].title == "Évolution depuis 2022"
+
+
+def test_population_card_when_the_layer_gives_populations():
+    from clsm_geo.qpv import QpvLayer
+    from clsm_geo.report.analyses import Analyses
+    from clsm_geo.report.sections import key_figures, method_section
+    from clsm_geo.report.territory import NATION
+
+    shipped = clsm_geo.qpv(2024)
+    frame = shipped.frame.copy()
+    frame["population"] = [1000 + i for i in range(len(frame))]
+    res = clsm_geo.coverage(EXAMPLE, 2024, qpv=QpvLayer(frame, 2024, shipped.source))
+    an = Analyses(res)
+    counted = res.qpv[res.qpv["in_force"] & res.qpv["status"].isin(["covered", "partial"])]
+    expected = int(frame.set_index("code_qp").loc[counted["code_qp"], "population"].sum())
+    cards = key_figures(res, an, NATION, "fr").blocks[0].items
+    assert cards[-1] == (f"{expected:,}".replace(",", NNBSP), "habitants des QPV couverts")
+    assert "Population des QPV" not in str(method_section(res, an, NATION, "fr", "clsm-geo report").blocks)
+    assert len(key_figures(res, Analyses(clsm_geo.coverage(EXAMPLE, 2024)), NATION, "fr").blocks[0].items) == 6

@@ -78,6 +78,9 @@ def check_coverage_inputs(args) -> None:
     check_year(args.year)
     check_file(args.registry, "--registry")
     check_file(getattr(args, "qpv", None), "--qpv")
+    check_file(getattr(args, "qpv_2015", None), "--qpv-2015")
+    for path in getattr(args, "population", None) or ():
+        check_file(path, "--population")
     threshold = getattr(args, "partial_threshold", None)
     if threshold is not None and not 0 <= threshold < 1:
         raise InputError(t("cli.option.threshold", value=threshold))

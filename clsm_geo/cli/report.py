@@ -1,50 +1,69 @@
-"""``clsm-geo report``: the yearly self-contained HTML report (and Markdown), national or regional."""
+"""``clsm-geo report``: the yearly report (HTML, Markdown with its images, xlsx annex), national, for one
+region or department (code or name), or one per region/department with an index."""
 
 from __future__ import annotations
 
 from ..errors import InputError
 from ..i18n import t
-from .common import add_coverage_inputs, add_territory, check_coverage_inputs, check_file, check_year, run_coverage, say
+from .common import add_coverage_inputs, check_coverage_inputs, check_year, run_coverage, say
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="the yearly 'état du réseau' report (HTML + Markdown)")
+    p = sub.add_parser("report", help="the yearly report 'État du réseau des CLSM' (HTML, Markdown, xlsx annex)")
     add_coverage_inputs(p)
-    add_territory(p)
-    p.add_argument("--from", dest="from_year", type=int, help="first year of the trend chart (default: none)")
-    p.add_argument("--online-map", action="store_true",
-                   help="embed the map with CDN scripts and web tiles (default: fully offline page)")
-    p.add_argument("--out", metavar="FILE.html", default="report.html", help="output page (default report.html)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--region", metavar="CODE_OR_NAME",
+                       help="one region, by INSEE code or name in any case, with or without accents "
+                            "(11, 'hauts-de-france')")
+    where.add_argument("--department", metavar="CODE_OR_NAME", help="one department, by code or name (93, 2A)")
+    where.add_argument("--each", choices=("region", "department"),
+                       help="one report per region or department and an index.html, in the --out folder")
+    p.add_argument("--from", dest="from_year", type=int, default=2015,
+                   help="first year of the evolution (default 2015, when the QPV were created)")
+    p.add_argument("--out", metavar="FILE.html|DIR",
+                   help="output page (default report.html); with --each, a folder (default reports-YEAR)")
     p.set_defaults(handler=run, check=check)
 
 
 def check(args) -> None:
-    """Inputs, territory, trend years and files before any computation (a department: its region's report)."""
+    """Inputs, territory and the first year of the evolution, before any computation."""
     check_coverage_inputs(args)
-    check_file(args.qpv_2015, "--qpv-2015")
-    if args.from_year is not None:
-        check_year(args.from_year, "--from")
-        if args.from_year > args.year:
-            raise InputError(t("cli.year.range", start=args.from_year, end=args.year))
-    if args.territory is not None and args.territory.kind == "department":
-        from ..territories import region
-
-        reg = region(args.territory.region, args.year)
-        args.notes = [t("cli.option.department_not_drawn", code=args.territory.code, region=reg.code,
-                        region_name=reg.name)]
-        args.region = reg.code
+    check_year(args.from_year, "--from")
+    if args.from_year > args.year:
+        raise InputError(t("cli.year.range", start=args.from_year, end=args.year))
 
 
 def run(args) -> int:
-    from ..report import report
-    from ..trend import trend
+    from ..errors import InputError
+    from ..i18n import fmt_int, get_lang, t
+    from ..report import report, report_each, resolve_territory
+    from ..report.sections import command as reproduce
 
+    lang = get_lang()
+    # Bad territory names and years are reported before anything is computed.
+    territory = resolve_territory(args.year, region=args.region, department=args.department, lang=lang)
+    if not 2015 <= args.from_year <= args.year:
+        raise InputError(t("report.error.from_year", lang, first=args.from_year, year=args.year))
     res = run_coverage(args)
-    series = None
-    if args.from_year is not None:
+    series, sources = None, {}
+    if args.from_year < args.year:  # earlier years measured where their QPV layer is given, cached or shipped
+        from ..trend import trend
+
         sources = {2015: args.qpv_2015} if args.qpv_2015 else {}
-        series = trend(res.registry, args.from_year, args.year, qpv=sources, method=args.method)
-    written = report(res, region=args.region, trend=series, offline=not args.online_map).write(args.out)
-    print(res.headline)
-    say(args, "written: " + ", ".join(map(str, written)))
+        series = trend(res.registry, args.from_year, args.year - 1, qpv=sources, method=args.method)
+    if args.each:
+        out = args.out or f"reports-{args.year}"
+        line = reproduce(res, territory, lang, args.from_year, sources).replace(
+            " report ", f" report --{args.each} {{code}} ", 1)
+        written = report_each(res, args.each, out, trend=series, first_year=args.from_year, lang=lang,
+                              command=line)
+    else:
+        rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
+                     command=reproduce(res, territory, lang, args.from_year, sources))
+        written = rep.save(args.out or "report.html")
+        print(rep.document.headline)
+    files = ", ".join(map(str, written[:6]))
+    if len(written) > 6:
+        files = t("report.cli.more", lang, files=files, n=fmt_int(len(written) - 6, lang))
+    say(args, t("report.cli.written", lang, files=files))
     return 0

@@ -1,0 +1,107 @@
+"""The report's images: the coverage map (compressed PNG, from :mod:`clsm_geo.maps.static`) and the trend
+chart (SVG). Both deterministic: no dates in the metadata, a fixed SVG hash salt, text kept as text."""
+
+from __future__ import annotations
+
+import inspect
+import io
+
+import pandas as pd
+
+from ..i18n import t
+from .territory import Territory
+
+#: Resolution of the map (dots per inch of a 10.4 × 8 in figure): sharp on A4, light in the page.
+MAP_DPI = 110
+#: Colours of the PNG palette (the map has a few flat colours and anti-aliased edges).
+PNG_COLOURS = 96
+#: Okabe-Ito blue and vermillion (colour-blind safe), for bars and line.
+BAR, LINE, GREY = "#0072B2", "#D55E00", "#595959"
+
+
+def _with_lang(fn, lang, **options):
+    """Call ``fn`` with ``lang=`` when it takes one (the maps become French with the i18n work)."""
+    if "lang" in inspect.signature(fn).parameters:
+        options["lang"] = lang
+    return fn(**options)
+
+
+def map_png(res, territory: Territory, lang: str) -> bytes:
+    """The coverage map of the territory as a palette PNG: departments by share of QPV covered nationally
+    (with the insets of :mod:`clsm_geo.maps.static`), the region's departments for a region, the QPV by
+    status around a department."""
+    import warnings
+
+    from ..maps import static
+
+    with warnings.catch_warnings():  # a region without some layer: geopandas warns of an empty plot
+        warnings.filterwarnings("ignore", message="The GeoSeries you are attempting to plot is empty")
+        fig = _map_figure(static, res, territory, lang)
+    return _png(fig)
+
+
+def _map_figure(static, res, territory: Territory, lang: str):
+    if territory.level == "department":
+        fig = _with_lang(static.qpv_map, lang, res=res, region=territory.region,
+                         title=t("report.map.title_qpv", lang))
+    else:
+        fig = _with_lang(static.choropleth, lang, res=res, level="department",
+                         region=None if territory.national else territory.code, title=t("report.map.title", lang))
+    return fig
+
+
+def _png(fig) -> bytes:
+    import matplotlib
+    from PIL import Image
+
+    from ..maps.static import SAVE_RC
+
+    raw = io.BytesIO()
+    with matplotlib.rc_context(SAVE_RC):
+        fig.savefig(raw, format="png", dpi=MAP_DPI, metadata={"Software": None}, facecolor="white")
+    raw.seek(0)
+    image = Image.open(raw).convert("RGB").quantize(colors=PNG_COLOURS, method=Image.Quantize.MEDIANCUT,
+                                                    dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def trend_svg(table: pd.DataFrame, lang: str) -> bytes:
+    """Bars of councils active per year, a line of the share of QPV covered (years measured), a dashed
+    line where the QPV geography changes. ``table`` from :func:`clsm_geo.report.analyses.evolution`."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    from ..i18n import fmt_int
+
+    years = table["year"].astype(int).tolist()
+    with matplotlib.rc_context({"svg.hashsalt": "clsm-geo", "svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(7.4, 3.4), dpi=100)
+        ax = fig.add_subplot()
+        ax.bar(years, table["councils_active"], color=BAR, label=t("report.evolution.chart_active", lang))
+        top = max(1, int(table["councils_active"].max()))
+        ax.set_ylim(0, top * 1.3)
+        ax.set_xticks(years)
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt_int(v, lang)))
+        ax.spines[["top"]].set_visible(False)
+        ax2 = ax.twinx()
+        share = pd.to_numeric(table["qpv_covered_share"], errors="coerce") * 100
+        ax2.plot(years, share, color=LINE, marker="o", label=t("report.evolution.chart_share", lang))
+        ax2.set_ylim(0, 100)
+        ax2.set_ylabel(t("report.evolution.chart_share", lang), color="#1a1a1a")
+        ax2.spines[["top"]].set_visible(False)
+        geos = table["qpv_geography"].tolist()
+        for i in range(1, len(years)):
+            if geos[i] != geos[i - 1]:
+                ax.axvline(years[i] - 0.5, color=GREY, linestyle="--", linewidth=0.8)
+                ax.text(years[i] - 0.56, top * 1.27, t("report.evolution.chart_geography", lang, geography=geos[i]),
+                        fontsize=7.5, color=GREY, va="top", ha="right")
+        handles = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+        labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
+        ax.legend(handles, labels, loc="upper left", frameon=False, ncols=2, fontsize=8)
+        fig.subplots_adjust(left=0.07, right=0.91, bottom=0.1, top=0.95)  # fixed: tight_layout is slow
+        out = io.BytesIO()
+        fig.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
