@@ -193,7 +193,16 @@ def test_ticks_update_figures_and_map_as_the_engine(page, data, res, registry, d
     assert figures["qpv_covered"] == res.summary["qpv_covered"]
 
     commune, siren, qpv_code = _choices(data)
-    _tick(driver, f"u:{commune}", commune)                     # new council 1 on one commune
+    # new council 1 on one commune, by keyboard: type in the filter, Tab to the box, Space
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element("css selector", ".clsm-planner-filter")
+    box.send_keys(commune)
+    box.send_keys(Keys.TAB)
+    focused = driver.switch_to.active_element
+    assert focused.get_attribute("data-key") == f"u:{commune}"
+    focused.send_keys(Keys.SPACE)
+    assert _figures(driver)["councils_active"] == res.summary["councils_active"] + 1
     driver.find_element("css selector", ".clsm-planner-new").click()   # new council 2 on an EPCI
     name = driver.find_element("css selector", ".clsm-planner-name")
     name.clear()

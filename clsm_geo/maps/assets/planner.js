@@ -91,8 +91,9 @@
       var labels = d.labels;
       d.qpv.forEach(function (q, i) {
         if (q[Q_MINE] && q[Q_STATUS] !== 0 && q[Q_ADDS].length) {
+          var where = q[Q_ADDS].map(function (u) { return d.units[u][U_LABEL]; }).join(", ");
           items.push({ key: "q:" + q[Q_CODE], group: 0, label: q[Q_NAME] + " (" + q[Q_CODE] + ")",
-                       detail: labels[q[Q_STATUS]], units: q[Q_ADDS], epci: null, qpv: i });
+                       detail: labels[q[Q_STATUS]] + ", " + where, units: q[Q_ADDS], epci: null, qpv: i });
         }
       });
       d.epci.forEach(function (e) {
@@ -105,7 +106,7 @@
                        units: [i], epci: null });
         }
       });
-      items.forEach(function (it) { it.fold = fold(it.label); });
+      items.forEach(function (it) { it.fold = fold(it.label + " " + it.detail); });
       return items;
     },
     onAdd: function (map) {
@@ -206,7 +207,23 @@
       clear.type = "button";
       clear.addEventListener("click", function () { self.clear(); });
 
+      var fit = function () {  /* never reach up over the controls at the top left */
+        var box = map.getContainer().getBoundingClientRect();
+        var corner = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+        var used = corner ? corner.getBoundingClientRect().bottom - box.top : 0;
+        div.style.maxHeight = Math.max(120, box.height - used - 40) + "px";  /* CSSOM: allowed by a strict CSP */
+      };
+      var alone = function () {  /* on phones, one panel at a time: fold the legend */
+        if (map.getSize().x < 600) {
+          var legend = map.getContainer().querySelector(".clsm-legend:not(.clsm-legend-folded) .clsm-legend-toggle");
+          if (legend) { legend.click(); }
+        }
+      };
+      map.on("resize", function () {
+        if (!div.classList.contains("clsm-planner-folded")) { fit(); alone(); }
+      });
       var show = function (folded) {
+        if (!folded) { fit(); alone(); }
         div.classList.toggle("clsm-planner-folded", folded);
         toggle.textContent = folded ? w.toggle : "\u2013";
         toggle.title = folded ? w.unfold : w.fold;
@@ -398,7 +415,7 @@
       set("qpv_covered_share", this.figures.qpv_covered_share, f.pct(share, 1) +
           (r.covered === b.covered ? "" : " (" + fill(w.points, { n: f.signed(f.dec(pts, 1), pts) }) + ")"));
       set("region_qpv_covered", r.mineCovered, fill(w.of_total, { covered: f.int(r.mineCovered), total: f.int(r.mine) }) +
-          (r.mine ? " \u2014 " + f.pct(r.mineCovered / r.mine, 1) : "") + delta(r.mineCovered, b.mineCovered));
+          delta(r.mineCovered, b.mineCovered) + (r.mine ? " \u2014 " + f.pct(r.mineCovered / r.mine, 1) : ""));
       this._empty.hidden = Object.keys(this._assigned).length > 0;
       /* the map */
       d.qpv.forEach(function (q, i) {
