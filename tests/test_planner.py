@@ -111,6 +111,53 @@ def test_candidates_are_the_open_qpv_of_the_region_and_their_units(res, data):
     assert data["format"] == {"group": "\u202f", "decimal": ",", "percent": "{n}\u00a0%"}
 
 
+def test_marseille_qpv_adds_only_the_arrondissements_it_lies_in(res):
+    """In Paris, Lyon and Marseille a QPV measured by its polygon adds the arrondissements it lies in, not the
+    whole city (its official commune)."""
+    data = planner_data(res, region="93")
+    units = data["units"]
+    marseille = [row for row in data["qpv"] if row[8] and all(units[i][0].startswith("132") for i in row[8])]
+    assert marseille
+    for row in marseille:
+        where = {row[4][k] for k in range(0, len(row[4]), 2) if row[4][k + 1] > 0}
+        assert row[2] == 1 and set(row[8]) <= where and len(row[8]) < 16
+        assert evaluate(data, set(row[8]))["statuses"][data["qpv"].index(row)] == "covered"
+
+
+def test_councils_with_their_own_geometry_are_modelled_exactly(res, tmp_path_factory):
+    """A council drawn by its own (infra-communal) polygon over half of an uncovered QPV: the page keeps its
+    share and its "partly" units, reproduces the engine's statuses before and after ticks, and does not offer
+    it for extension (codes added to it would not change its perimeter)."""
+    import geopandas as gpd
+    import shapely
+
+    qpv = _in_force(res)
+    target = qpv[(qpv["insee_reg"] == REGION) & (qpv["status"] == "uncovered")].iloc[0]
+    x0, y0, x1, y1 = target.geometry.bounds
+    half = shapely.box(x0 - 0.01, y0 - 0.01, (x0 + x1) / 2, y1 + 0.01).intersection(target.geometry.buffer(0.001))
+    folder = tmp_path_factory.mktemp("own")
+    gpd.GeoDataFrame({"id": ["OWN1"], "name": ["CLSM infra-communal"], "status": ["actif"], "created": ["2020"]},
+                     geometry=[half], crs=4326).to_file(folder / "own.geojson", driver="GeoJSON")
+    own = _isolated(tmp_path_factory, lambda: clsm_geo.coverage(folder / "own.geojson", 2024))
+    data = planner_data(own, region=REGION)
+    row = next(r for r in data["qpv"] if r[0] == target["code_qp"])
+    assert 0.3 < row[3] < 0.7  # its share inside the polygon, from the engine
+    assert data["councils"] == [] and data["councils_active"] == 1
+    assert any(u[3] for u in data["units"])  # units reached only by the polygon ("partly" for the commune method)
+    engine = _in_force(own)
+    assert evaluate(data)["statuses"] == engine["status"].tolist()
+    assert engine.set_index("code_qp").loc[target["code_qp"], "status"] == "partial"
+    from clsm_geo.plan import PlanModel
+    from clsm_geo.units import unit_index
+
+    model = PlanModel(own)
+    positions = unit_index(own.cog_year).get_indexer([u[0] for u in data["units"]])
+    for added in ({i for i, u in enumerate(data["units"]) if u[3]}, set(row[8]), set(range(len(data["units"])))):
+        x = model.x0.copy()
+        x[positions[sorted(added)]] = 1.0
+        assert evaluate(data, added)["statuses"] == model.statuses(x).status[model.in_force].tolist()
+
+
 def test_words_in_both_languages_and_escaped_json():
     fr, en = words("fr"), words("en")
     assert fr.keys() == en.keys()

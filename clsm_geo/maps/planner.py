@@ -7,13 +7,15 @@ engine's own rules (:func:`clsm_geo.coverage.qpv_statuses`); the selection is ex
 What the page embeds (:func:`planner_data`, compact JSON, no geometry):
 
 * ``units``: the units of the QPV × unit relation of every QPV in force (:mod:`clsm_geo.apportion`):
-  ``[code, label, covered now (0/1), reached only by an own-geometry perimeter (0/1), EPCI index or -1]``;
+  ``[code, label, covered now (0/1), reached only by an own-geometry perimeter (0/1), EPCI index or -1,
+  listed in the panel (0/1)]``;
 * ``qpv``: every QPV in force nationally (the national figures stay exact on a regional page):
   ``[code, name, measured by geometry (0/1), share inside own-geometry perimeters, [unit, weight, ...]
   (the relation's weights, full precision, in the engine's summation order), [[units of each official
-  commune], ...], status now (index in STATUSES), in the page's region (0/1), units a tick adds]``;
-* ``epci``: ``[SIREN, name, [units]]`` for the EPCI of candidate units, members restricted to units of the
-  relation (the others cannot change any QPV's status);
+  commune], ...], status now (index in STATUSES), in the page's region (0/1), units a tick adds (where its
+  polygon lies when measured by geometry, else its official communes' units; none already covered)]``;
+* ``epci``: ``[SIREN, name, [units]]`` for the EPCI of listed units, members (as the engine expands an EPCI)
+  restricted to units of the relation (the others cannot change any QPV's status);
 * ``councils``: active councils of the page's scope that can be extended (not those drawn by their own
   geometry: codes added to them would not change their perimeter), as registry cells
   ``[id, name, status, created, closed, communes, epci]``.
@@ -57,7 +59,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
     from ..coverage import _own_geometry_shares, relation_for, uses_geometry
     from ..geography import geography
     from ..perimeters import active_mask, unit_matrix
-    from ..units import units
+    from ..units import unit_arrays, units
 
     lang = get_lang(lang)
     rel = relation_for(res.qpv_layer, res.cog_year)
@@ -82,6 +84,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
         pairs_of.setdefault(q, []).append(k)
 
     def row_units(mat, k) -> list[int]:
+        """Column indices of row ``k`` of a CSR matrix, in stored (summation) order."""
         return mat.indices[mat.indptr[k]:mat.indptr[k + 1]].tolist()
 
     force = np.flatnonzero(in_force)
@@ -103,8 +106,9 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
         st = STATUSES.index(status[q])
         adds: list[int] = []
         if mine and st != 0:
-            reach = [u for u, wt in zip(row_units(weights, q), w) if wt > 0] if use_geometry[q] else []
-            reach += [u for k in pairs_of.get(q, ()) for u in row_units(pairs, k)]
+            # the units that make it covered: where its polygon lies (geometry), or its official communes
+            reach = ([u for u, wt in zip(row_units(weights, q), w) if wt > 0] if use_geometry[q] else
+                     [u for k in pairs_of.get(q, ()) for u in row_units(pairs, k)])
             adds = sorted({local[u] for u in reach if x0[u] == 0}, key=lambda i: unit_codes[relevant[i]])
             candidate_units.update(adds)
         qpv_rows.append([str(codes[q]), str(names[q]) if mine and st != 0 else "", int(use_geometry[q]),
@@ -112,17 +116,16 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
 
     epci = geography(res.cog_year).epci
     epci_names = dict(zip(epci["siren_epci"], epci["lib_epci"]))
-    sirens = sorted({unit_epci[relevant[i]] for i in candidate_units if isinstance(unit_epci[relevant[i]], str)})
-    epci_index = {s: j for j, s in enumerate(sirens)}
-    members: dict[str, list[int]] = {s: [] for s in sirens}
-    unit_rows = []
-    for i, u in enumerate(relevant):
-        siren = unit_epci[u] if isinstance(unit_epci[u], str) else None
-        if siren in members:
-            members[siren].append(i)
-        unit_rows.append([str(unit_codes[u]), str(unit_names[u]) if i in candidate_units else "",
-                          int(x0[u] > 0), int(partly[u]), epci_index.get(siren, -1),
-                          int(i in candidate_units and (region is None or unit_reg[u] == region))])
+    by_epci = unit_arrays(res.cog_year)["epci_units"]  # the engine's EPCI -> units (build_perimeters)
+    sirens = sorted({unit_epci[relevant[i]] for i in candidate_units
+                     if isinstance(unit_epci[relevant[i]], str) and unit_epci[relevant[i]] in by_epci["position"]})
+    members = {s: sorted(local[u] for u in row_units(by_epci["matrix"], by_epci["position"][s]) if u in local)
+               for s in sirens}
+    epci_of = {i: j for j, s in enumerate(sirens) for i in members[s]}
+    unit_rows = [[str(unit_codes[u]), str(unit_names[u]) if i in candidate_units else "", int(x0[u] > 0),
+                  int(partly[u]), epci_of.get(i, -1),
+                  int(i in candidate_units and (region is None or unit_reg[u] == region))]
+                 for i, u in enumerate(relevant)]
     epci_rows = [[s, str(epci_names.get(s, s)), members[s]] for s in sirens]
 
     councils = perims.councils
