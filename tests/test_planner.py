@@ -365,6 +365,9 @@ def test_planner_under_strict_csp(page, driver, tmp_path):
     files = embed.split_assets(page.read_text(encoding="utf-8"), tmp_path / "plan.html")
     text = files[0].read_text(encoding="utf-8")
     assert "<script>" not in text and " style=" not in text
+    assert (tmp_path / "plan_files" / "planner.js").read_text(encoding="utf-8") == \
+        (Path(clsm_geo.__file__).parent / "maps" / "assets" / "planner.js").read_text(encoding="utf-8")
+    assert 'src="plan_files/planner.js"' in text and 'href="plan_files/planner.css"' in text
     server = FaultServer().start()
     try:
         for f in [p for p in tmp_path.rglob("*") if p.is_file()]:
