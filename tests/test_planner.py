@@ -158,6 +158,16 @@ def test_councils_with_their_own_geometry_are_modelled_exactly(res, tmp_path_fac
         assert evaluate(data, added)["statuses"] == model.statuses(x).status[model.in_force].tolist()
 
 
+def test_csv_dialect_of_the_export(res, monkeypatch):
+    from clsm_geo import settings
+
+    assert (planner_data(res, region=REGION)["sep"], planner_data(res, region=REGION)["bom"]) == (",", False)
+    monkeypatch.setenv("CLSM_GEO_CSV_DIALECT", "excel-fr")
+    settings.reset()
+    data = planner_data(res, region=REGION)
+    assert (data["sep"], data["bom"]) == (";", True)
+
+
 def test_words_in_both_languages_and_escaped_json():
     fr, en = words("fr"), words("en")
     assert fr.keys() == en.keys()

@@ -149,6 +149,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
         "units": unit_rows, "qpv": qpv_rows, "epci": epci_rows, "councils": council_rows,
         "new_id": _new_id_prefix(res.registry.councils["id"], res.year),
         "sep": ";" if _settings.get().csv_dialect == "excel-fr" else ",",
+        "bom": _settings.get().csv_dialect == "excel-fr",  # the download starts with a BOM, as Excel wants
         "statuses": list(STATUSES), "colors": [QPV_STATUS_COLORS[s] for s in STATUSES],
         "labels": [qpv_status_label(s, lang) for s in STATUSES],
         "columns": list(COLUMNS), "format": _number_format(lang),

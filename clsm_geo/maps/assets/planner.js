@@ -436,7 +436,7 @@
       /* the registry rows */
       var text = this.csv();
       this._csv.value = text;
-      this._download.href = "data:text/csv;charset=utf-8," + encodeURIComponent(text);
+      this._download.href = "data:text/csv;charset=utf-8," + encodeURIComponent((d.bom && text ? "\ufeff" : "") + text);
     },
     /* Registry rows (header first) for the councils with ticked items. */
     csv: function () {
