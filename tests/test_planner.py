@@ -399,3 +399,27 @@ def test_planner_under_strict_csp(page, driver, tmp_path):
         assert errors == [] and after > before, (errors, before, after)
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+def test_hostile_council_names_stay_text(driver, tmp_path_factory, tmp_path):
+    """Council names and ids written as HTML are shown as text in the council list and exported as they are."""
+    from browser import load
+    from selenium.webdriver.support.ui import Select
+    from test_maps_interactive import IMG, SCRIPT, hostile_result
+
+    hostile = hostile_result(tmp_path_factory)
+    page = write_html(interactive_map(hostile, region="11", offline=True, planner=True), tmp_path / "h.html")
+    assert SCRIPT not in page.read_text(encoding="utf-8").split("L.clsmPlanner(")[1]
+    report = load(driver, page)
+    driver.find_element("css selector", ".clsm-planner-toggle").click()
+    Select(driver.find_element("css selector", ".clsm-planner-council")).select_by_value("c:" + IMG)
+    option = driver.execute_script("return document.querySelector('.clsm-planner-council').selectedOptions[0]"
+                                   ".textContent")
+    assert option == f"{SCRIPT} ({IMG})"
+    driver.find_element("css selector", ".clsm-planner-list input[type=checkbox]").click()
+    text = driver.find_element("css selector", ".clsm-planner-csv").get_attribute("value")
+    row = next(csv.DictReader(io.StringIO(text)))
+    assert (row["id"], row["name"]) == (IMG, SCRIPT)
+    assert driver.execute_script("return document.querySelectorAll('img[src=x], .clsm-planner script').length") == 0
+    assert report.errors == [] and report.remote() == []
