@@ -42,6 +42,9 @@ def register(sub) -> None:
                      help="an HTML fragment to paste in a CMS page (iframe srcdoc, isolated); implies --offline")
     i.add_argument("--height", metavar="CSS",
                    help="fixed height of the --snippet frame, e.g. 600px (default: responsive, 4:3, 420 px at least)")
+    i.add_argument("--planner", action="store_true",
+                   help="add a 'what if' panel: tick QPV, EPCI or communes to add them to a new or existing "
+                        "council, figures and map recomputed in the browser, rows exported for the registry")
     _classes(i)
     i.set_defaults(handler=run_interactive, suffix="html")
 
@@ -151,7 +154,8 @@ def run_interactive(args) -> int:
     offline = bool(settings.get().offline or args.split_assets or args.snippet)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
-                        scheme=args.scheme, k=args.classes, bins=args.bin_bounds, **_palette(args))
+                        scheme=args.scheme, k=args.classes, bins=args.bin_bounds, planner=args.planner,
+                        **_palette(args))
     if args.split_assets:
         files = embed.split_assets(render_page(m), out)
         say(args, t("maps.cli.split", None, folder=files[1].parent, csp=embed.STRICT_CSP))

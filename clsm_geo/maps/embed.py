@@ -23,6 +23,7 @@ from pathlib import Path
 from ..io import atomic_path
 from .static import readable
 from .assets import ASSETS_DIR, OFFLINE_CSS, OFFLINE_JS, OWN_CSS, OWN_JS, css_inlined, read, script_safe
+from .planner import PLANNER_CSS, PLANNER_JS
 
 __all__ = ["STRICT_CSP", "inline_csp", "snippet", "split_assets"]
 
@@ -60,12 +61,12 @@ def split_assets(page: str, path) -> list[Path]:
     folder = path.with_name(f"{path.stem}_files")
     files: dict[str, str] = {}
     # the vendored assets, inlined (CSS images as data: URIs) in single pages: back to their own files
-    for name in OFFLINE_CSS + OWN_CSS:
+    for name in OFFLINE_CSS + OWN_CSS + PLANNER_CSS:
         block = f"<style>\n{css_inlined(name).replace('</style', '')}\n</style>"
         if block in page:
             files[name] = read(name)
             page = page.replace(block, f'<link rel="stylesheet" href="{folder.name}/{name}">')
-    for name in OFFLINE_JS + OWN_JS:
+    for name in OFFLINE_JS + OWN_JS + PLANNER_JS:
         block = f"<script>\n{script_safe(read(name))}\n</script>"
         if block in page:
             files[name] = read(name)

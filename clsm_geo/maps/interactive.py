@@ -68,9 +68,9 @@ _PAGE = Template(
 def interactive_map(res, *, region: str | None = None, offline: bool = False,
                     indicator: str = "qpv_covered_share", scheme: str = "quantiles", k: int = 5, bins=None,
                     palette: str = INTERACTIVE_PALETTE, tolerance: float | None = None,
-                    lang: str | None = None) -> folium.Map:
-    """A folium Map of ``res`` (national, or ``region`` zoomed), words in ``lang`` (default French).
-    See the module docstring."""
+                    lang: str | None = None, planner: bool = False) -> folium.Map:
+    """A folium Map of ``res`` (national, or ``region`` zoomed), words in ``lang`` (default French);
+    ``planner=True`` adds the "what if" panel (:mod:`clsm_geo.maps.planner`). See the module docstring."""
     from .static import _check_region, _geo
 
     lang = get_lang(lang)
@@ -116,6 +116,10 @@ def interactive_map(res, *, region: str | None = None, offline: bool = False,
                           _views(geo, data, region, lang), _words(lang)))
     south, west, north, east = data.bounds
     m.fit_bounds([[south, west], [north, east]], padding_top_left=(10, 10), padding_bottom_right=(10, 10))
+    if planner:
+        from .planner import add_planner
+
+        add_planner(m, res, region=region, lang=lang)
     _stable_ids(m)
     return m
 
