@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from . import __version__
-from .io import atomic_path
+from . import io as _io
+from .io import escape_markdown
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2933;background:#fff}
@@ -37,15 +38,24 @@ class Report:
     html: str
     markdown: str
 
-    def write(self, path: str | Path) -> list[Path]:
-        """Write ``path`` (HTML) and the same name with ``.md``, atomically."""
-        path = Path(path)
-        md = path.with_suffix(".md")
-        with atomic_path(path) as tmp:
-            tmp.write_text(self.html, encoding="utf-8")
-        with atomic_path(md) as tmp:
-            tmp.write_text(self.markdown, encoding="utf-8")
-        return [path, md]
+    def write(self, path: str | Path, *, inputs=()) -> list[Path]:
+        """Write the page and its Markdown twin (:func:`report_paths`), both or neither; ``inputs`` (files
+        read) are never overwritten."""
+        page, md = report_paths(path)
+        _io.check_outputs([page, md], inputs)
+        with _io.output_set(page.parent) as stage:
+            (stage / page.name).write_text(self.html, encoding="utf-8")
+            (stage / md.name).write_text(self.markdown, encoding="utf-8")
+        return [page, md]
+
+
+def report_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(page, markdown)`` for ``--out path``: ``x.html`` gives ``x.html`` + ``x.md``, ``x.md`` gives
+    ``x.html`` + ``x.md`` (the two never share a name)."""
+    path = Path(path)
+    if path.suffix.lower() == ".md":
+        return path.with_suffix(".html"), path
+    return path, path.with_suffix(".md") if path.suffix else path.with_name(path.name + ".md")
 
 
 def headline_for(res, region: str | None = None) -> str:
@@ -83,8 +93,9 @@ def report(res, *, region: str | None = None, trend=None, offline: bool = True, 
             f"<h1>{html.escape(title)}</h1>"
             f"<p class=\"headline\">{html.escape(headline_for(res, region))}</p>{body}"
             f"<p class=\"note\">{html.escape(_sources(res))}</p></main></body></html>\n")
-    markdown = "\n\n".join([f"# {title}", f"**{headline_for(res, region)}**"]
-                           + [f"## {h}\n\n{md}" for h, _, md in sections] + [f"_{_sources(res)}_"]) + "\n"
+    markdown = "\n\n".join([f"# {escape_markdown(title)}", f"**{escape_markdown(headline_for(res, region))}**"]
+                           + [f"## {h}\n\n{md}" for h, _, md in sections]
+                           + [f"_{escape_markdown(_sources(res))}_"]) + "\n"
     return Report(html=page, markdown=markdown)
 
 
@@ -121,7 +132,7 @@ def _sections(res, region, trend, offline, include_map, rows) -> list[tuple[str,
     listing = "".join(f"<li>{html.escape(s)}</li>" for s in gaps["sentence"].head(rows))
     out.append((f"Gaps ({len(gaps):,})",
                 _html_table(counts.rename_axis("kind").reset_index(name="count")) + f"<ul>{listing}</ul>",
-                "\n".join(f"- {s}" for s in gaps["sentence"].head(rows))))
+                "\n".join(f"- {escape_markdown(s)}" for s in gaps["sentence"].head(rows))))
     priorities = _plan.priorities(res)
     if region is not None:
         priorities = priorities[priorities["regions"].map(lambda r: region in _as_tuple(r))]
@@ -165,9 +176,9 @@ def _html_table(frame: pd.DataFrame) -> str:
 def _md_table(frame: pd.DataFrame) -> str:
     def cell(v) -> str:
         text = "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
-        return text.replace("|", "\\|").replace("\n", " ")
+        return escape_markdown(text)
 
-    head = "| " + " | ".join(map(cell, frame.columns)) + " |"
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"  # our column names: no user text
     rule = "|" + "---|" * len(frame.columns)
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body])

@@ -29,18 +29,25 @@ class Trend:
     regions: pd.DataFrame
 
     def to_files(self, directory, *, chart_formats=("png", "svg")) -> list:
-        """Write ``trend.csv``, ``trend_regions.csv`` and the chart(s), atomically."""
+        """Write ``trend.csv``, ``trend_regions.csv`` and the chart(s), all of them or none."""
         from pathlib import Path
 
         from . import io as _io
         from .charts import trend_chart
 
         out = Path(directory)
-        written = [_io.write_csv(self.national, out / "trend.csv"),
-                   _io.write_csv(self.regions, out / "trend_regions.csv")]
-        for fmt in chart_formats:
-            written.append(trend_chart(self.national, out / f"trend.{fmt}"))
-        return written
+        _io.check_outputs([out / n for n in file_names(chart_formats)], folders=[out])
+        with _io.output_set(out) as stage:
+            written = [_io.write_csv(self.national, stage / "trend.csv"),
+                       _io.write_csv(self.regions, stage / "trend_regions.csv")]
+            for fmt in chart_formats:
+                written.append(trend_chart(self.national, stage / f"trend.{fmt}"))
+        return [out / Path(p).name for p in written]
+
+
+def file_names(chart_formats=("png", "svg")) -> list[str]:
+    """Names of the files :meth:`Trend.to_files` writes."""
+    return ["trend.csv", "trend_regions.csv"] + [f"trend.{fmt}" for fmt in chart_formats]
 
 
 def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | None = None,

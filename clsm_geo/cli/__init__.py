@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import warnings
 
 from .. import __version__
 from .. import settings as _settings
-from ..errors import ClsmGeoError, RegistryError
+from ..errors import ClsmGeoError, InputError, RegistryError
 from ..i18n import LANGS, set_lang
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
@@ -44,6 +45,26 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
     print(f"warning: {message}", file=sys.stderr)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM as an interruption, so that temporary files and folders are removed on the way out."""
+    raise KeyboardInterrupt
+
+
+def _network_options(args) -> dict:
+    """``--timeout`` / ``--max-size`` of the commands that download, checked."""
+    out = {}
+    for name, key, scale in (("timeout", "download_timeout", 1.0), ("max_size", "max_download_size", 1e6)):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not (value > 0 and value != float("inf")):  # also refuses nan
+            option = "--" + name.replace("_", "-")
+            raise InputError(f"{option} must be a positive finite number, got {value:g}",
+                             hint=f"for example {option} 60")
+        out[key] = int(value * scale) if key == "max_download_size" else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _print_warning
     parser = build_parser()
@@ -51,7 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     _settings.configure(data_dir=args.data_dir, offline=args.offline, csv_dialect=args.csv_dialect,
                         progress=False if args.quiet or not sys.stderr.isatty() else None)
     set_lang(args.lang)
+    previous = None
     try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        pass
+    try:
+        _settings.configure(**_network_options(args))
         return args.handler(args) or 0
     except RegistryError as exc:
         print(str(exc), file=sys.stderr)
@@ -65,11 +92,22 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file the system refused (permissions, full disk, wrong kind of path)
+        if args.debug:
+            raise
+        from .._outputs import os_error
+
+        error = os_error(exc)
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except Exception as exc:  # an internal error: say so plainly; the traceback only with --debug
         if args.debug:
             raise
         print(f"internal error: {type(exc).__name__}: {exc}\n  rerun with --debug and report it", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

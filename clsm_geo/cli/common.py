@@ -7,6 +7,30 @@ import argparse
 from .. import settings as _settings
 
 
+#: Options naming files a command reads: no output may overwrite them.
+INPUT_OPTIONS = ("registry", "qpv", "qpv_2015", "qpv_2024", "population", "source")
+
+
+def inputs(args) -> list:
+    """The files and folders given to the command as inputs (registry, QPV files, ...)."""
+    return [getattr(args, name, None) for name in INPUT_OPTIONS]
+
+
+def check_out(args, *, files=(), folders=()) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or are the wrong kind of path."""
+    from ..io import check_outputs
+
+    check_outputs(files, inputs(args), folders=folders)
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """--timeout and --max-size for commands that may download a file."""
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="overall deadline of each download, retries included (default 600; env CLSM_GEO_TIMEOUT)")
+    p.add_argument("--max-size", type=float, metavar="MB",
+                   help="largest file a download may bring, in MB (default 200; env CLSM_GEO_MAX_DOWNLOAD_MB)")
+
+
 def add_year(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", type=int, default=2024, help="year of the figures (31 December), default 2024")
 
@@ -20,6 +44,7 @@ def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--partial-threshold", type=float, metavar="SHARE",
                    help="geometry method: partial above this share of the QPV area (default 0.01)")
+    add_network_options(p)
 
 
 def say(args, text: str = "") -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, check_out, run_coverage, say
 
 
 def register(sub) -> None:
@@ -16,9 +16,17 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ..result import FORMATS, file_names
+
     formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
-    result = run_coverage(args)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        from ..errors import InputError
+
+        raise InputError(f"unknown format(s): {', '.join(unknown)}", hint="use " + ", ".join(FORMATS))
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
+    check_out(args, files=[out / name for name in file_names(formats)], folders=[out])
+    result = run_coverage(args)
     written = result.to_files(out, formats)
     summary = result.summary
     print(result.headline)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, check_out, run_coverage, say
 
 
 def register(sub) -> None:
@@ -31,11 +31,13 @@ def run_uncovered(args) -> int:
     from .. import io as _io
     from ..gaps import uncovered
 
+    out = Path(args.out or f"clsm-geo-uncovered-{args.year}")
+    check_out(args, files=[out / "uncovered.csv", out / "uncovered.geojson"], folders=[out])
     result = run_coverage(args)
     table = uncovered(result)
-    out = Path(args.out or f"clsm-geo-uncovered-{args.year}")
-    _io.write_csv(table, out / "uncovered.csv")
-    _io.write_geojson(table, out / "uncovered.geojson")
+    with _io.output_set(out) as stage:
+        _io.write_csv(table, stage / "uncovered.csv")
+        _io.write_geojson(table, stage / "uncovered.geojson")
     n_partial = int((table["status"] == "partial").sum())
     creation = int((table["approach"] == "creation").sum())
     print(f"{len(table):,} QPV in force not fully covered in {args.year} ({len(table) - n_partial:,} uncovered, "
@@ -48,11 +50,13 @@ def run_gaps(args) -> int:
     from .. import io as _io
     from ..gaps import KINDS, gaps
 
+    out = Path(args.out or f"clsm-geo-gaps-{args.year}")
+    check_out(args, files=[out / "gaps.csv", out / "gaps.geojson"], folders=[out])
     result = run_coverage(args)
     table = gaps(result)
-    out = Path(args.out or f"clsm-geo-gaps-{args.year}")
-    _io.write_csv(table, out / "gaps.csv")
-    _io.write_geojson(table, out / "gaps.geojson")
+    with _io.output_set(out) as stage:
+        _io.write_csv(table, stage / "gaps.csv")
+        _io.write_geojson(table, stage / "gaps.geojson")
     counts = table["kind"].value_counts()
     print(f"{len(table):,} finding(s): " + ", ".join(f"{k} {int(counts.get(k, 0))}" for k in KINDS))
     for kind in KINDS:
@@ -72,12 +76,14 @@ def run_plan(args) -> int:
 
     if args.steps < 0:
         raise InputError(f"--steps must be 0 or more, got {args.steps}")
+    out = Path(args.out or f"clsm-geo-plan-{args.year}")
+    check_out(args, files=[out / "plan.csv", out / "priorities.csv"], folders=[out])
     result = run_coverage(args)
     steps = plan(result, args.steps)
     ranks = priorities(result)
-    out = Path(args.out or f"clsm-geo-plan-{args.year}")
-    _io.write_csv(steps, out / "plan.csv")
-    _io.write_csv(ranks, out / "priorities.csv")
+    with _io.output_set(out) as stage:
+        _io.write_csv(steps, stage / "plan.csv")
+        _io.write_csv(ranks, stage / "priorities.csv")
     print(plan_lines(steps))
     say(args, f"2 file(s) written to {out}/")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, check_out, run_coverage, say
 
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
 
@@ -91,9 +91,11 @@ def run_choropleth(args) -> int:
 
     out = _out(args, "choropleth", "png")
     _check_static(out)
+    check_out(args, files=[out])
+    bins = _bins(args)
     result = run_coverage(args)
     choropleth(result, level=args.level, indicator=args.indicator, scheme=args.scheme, k=args.classes,
-               bins=_bins(args), region=args.region, path=out, **_palette(args))
+               bins=bins, region=args.region, path=out, **_palette(args))
     return _done(args, out)
 
 
@@ -103,6 +105,7 @@ def run_static(args) -> int:
     kind = "councils" if args.draw == "councils_map" else "qpv"
     out = _out(args, kind, "png")
     _check_static(out)
+    check_out(args, files=[out])
     result = run_coverage(args)
     getattr(static, args.draw)(result, region=args.region, path=out)
     return _done(args, out)
@@ -113,10 +116,12 @@ def run_interactive(args) -> int:
     from ..maps.interactive import interactive_map, write_html
 
     out = _out(args, "map", "html")
+    check_out(args, files=[out])
+    bins = _bins(args)
     offline = bool(args.offline_page or settings.get().offline)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,
-                        scheme=args.scheme, k=args.classes, bins=_bins(args), **_palette(args))
+                        scheme=args.scheme, k=args.classes, bins=bins, **_palette(args))
     write_html(m, out)
     say(args, "self-contained page: no CDN, no tiles" if offline else
         "the page loads Leaflet from a CDN and OpenStreetMap tiles (use --offline for a self-contained page)")

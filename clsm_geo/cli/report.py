@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import add_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, check_out, inputs, run_coverage, say
 
 
 def register(sub) -> None:
@@ -18,15 +18,16 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..report import report
+    from ..report import report, report_paths
     from ..trend import trend
 
+    check_out(args, files=report_paths(args.out))
     res = run_coverage(args)
     series = None
     if args.from_year is not None:
         sources = {2015: args.qpv_2015} if args.qpv_2015 else {}
         series = trend(res.registry, args.from_year, args.year, qpv=sources, method=args.method)
-    written = report(res, region=args.region, trend=series, offline=not args.online_map).write(args.out)
+    written = report(res, region=args.region, trend=series, offline=not args.online_map).write(args.out, inputs=inputs(args))
     print(res.headline)
     say(args, "written: " + ", ".join(map(str, written)))
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import say
+from .common import add_network_options, check_out, say
 
 
 def register(sub) -> None:
@@ -16,12 +16,15 @@ def register(sub) -> None:
     p.add_argument("--qpv-2024", metavar="PATH_OR_URL", help="QPV 2024 geography file (default: cache, shipped)")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-trend)")
+    add_network_options(p)
     p.set_defaults(handler=run)
 
 
 def run(args) -> int:
-    from ..trend import trend
+    from ..trend import file_names, trend
 
+    out = Path(args.out or "clsm-geo-trend")
+    check_out(args, files=[out / name for name in file_names()], folders=[out])
     sources = {g: s for g, s in ((2015, args.qpv_2015), (2024, args.qpv_2024)) if s}
     result = trend(args.registry, args.from_year, args.to_year, qpv=sources, method=args.method)
     table = result.national.copy()
@@ -31,7 +34,6 @@ def run(args) -> int:
     for year, note in zip(result.national["year"], result.national["note"]):
         if isinstance(note, str) and note:
             say(args, f"note {year}: {note}")
-    out = Path(args.out or "clsm-geo-trend")
     written = result.to_files(out)
     say(args, f"\n{len(written)} file(s) written to {out}/")
     return 0
