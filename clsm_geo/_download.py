@@ -7,9 +7,14 @@
 * up to ``1 + settings.retries`` attempts with exponential backoff (``settings.backoff``, doubling) on
   connection errors, timeouts, truncated bodies, HTTP 429 and 5xx; a small ``Retry-After`` is honoured,
   a long one ends the download at once; other 4xx are never retried;
+* bounded: at most ``settings.max_download_size`` bytes (a larger announced Content-Length is refused before
+  the body, a body growing past it is cut) and at most ``settings.download_timeout`` seconds for the whole
+  file, retries and waits included (each read waits at most what is left); both end the download at once
+  with :class:`~clsm_geo.errors.DownloadLimitError`;
 * the body is streamed to a temporary file in the destination folder, checked (Content-Length,
   ``expected_size``, ``sha256``) and only then renamed onto ``dest`` (:func:`os.replace`): ``dest`` is
-  either the complete, checked file or untouched, and no temporary file is left behind;
+  either the complete, checked file or untouched, and no temporary ``.part`` file is left behind (also on
+  KeyboardInterrupt; after a SIGKILL, ``clsm-geo data clean`` removes it);
 * ``settings.offline`` raises :class:`~clsm_geo.errors.OfflineError` before any connection.
 
 Every failure is a :class:`~clsm_geo.errors.DataSourceError` whose message names the URL and what
@@ -40,7 +45,8 @@ import urllib3.exceptions
 
 from clsm_geo import __version__
 from clsm_geo import settings as config
-from clsm_geo.errors import DataSourceError, OfflineError
+from clsm_geo.errors import ChecksumMismatchError, DataSourceError, DownloadLimitError, OfflineError
+from clsm_geo.i18n import t
 from clsm_geo.settings import Settings
 
 USER_AGENT = f"clsm-geo/{__version__} (+https://pypi.org/project/clsm-geo/; python-requests/{requests.__version__})"
@@ -114,27 +120,29 @@ def _download(
         sha256 = sha256.strip().lower()
     attempts = max(1, int(cfg.retries) + 1)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clock = _Clock(cfg, url)
 
     failure: _Retryable | None = None
     with requests.Session() as session:
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         for attempt in range(1, attempts + 1):
+            clock.check()
             fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
             tmp = Path(tmp_name)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    digest, size = _attempt(session, url, out, cfg, label, expected_size)
+                    digest, size = _attempt(session, url, out, cfg, label, expected_size, clock)
                     out.flush()
                     os.fsync(out.fileno())
                 if expected_size is not None and size != expected_size:
-                    raise DataSourceError(
+                    raise ChecksumMismatchError(
                         f"could not download {url}: size mismatch: expected {expected_size} bytes, got {size}",
                         hint=_changed_hint(url),
                     )
                 if sha256 is not None and digest != sha256:
-                    raise DataSourceError(
+                    raise ChecksumMismatchError(
                         f"could not download {url}: checksum mismatch: expected sha256 {sha256}, got {digest}",
-                        hint=_changed_hint(url),
+                        hint=_changed_hint(url), expected=sha256, got=digest,
                     )
                 os.replace(tmp, dest)
                 return digest, size
@@ -155,6 +163,8 @@ def _download(
                         hint=f"retry later, or {_FROM_LOCAL}",
                     )
                 delay = max(delay, failure.retry_after)
+            if delay >= clock.remaining():
+                clock.expire(failure.what)
             time.sleep(delay)
 
     hint = _RETRY_LATER
@@ -167,11 +177,59 @@ def _download(
     )
 
 
+class _Clock:
+    """The overall deadline of one file's download (``settings.download_timeout`` seconds)."""
+
+    def __init__(self, cfg: Settings, url: str):
+        self.cfg, self.url = cfg, url
+        self.end = time.monotonic() + float(cfg.download_timeout)
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts, neither longer than what is left (at least 10 ms)."""
+        left = max(self.remaining(), 0.01)
+        return min(self.cfg.connect_timeout, left), min(self.cfg.read_timeout, left)
+
+    def check(self) -> None:
+        if self.remaining() <= 0:
+            self.expire()
+
+    def expire(self, why: str | None = None):
+        raise DownloadLimitError(
+            t("download.deadline", url=self.url, seconds=f"{self.cfg.download_timeout:g}")
+            + (f" ({why})" if why else ""),
+            hint=t("download.deadline_hint"))
+
+
+def _too_big(url: str, size: int, cfg: Settings, *, announced: bool) -> DownloadLimitError:
+    key = "download.announced_too_big" if announced else "download.too_big"
+    return DownloadLimitError(t(key, url=url, size=_mb(size), limit=_mb(cfg.max_download_size)),
+                              hint=t("download.too_big_hint"))
+
+
+def _read_some(response: requests.Response, cfg: Settings, clock: _Clock) -> bytes:
+    """The next bytes of the body, waiting at most the read timeout and never past the deadline."""
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(0.01, min(cfg.read_timeout, clock.remaining())))
+    return response.raw.read1(CHUNK_SIZE, decode_content=True)
+
+
+def _mb(n: int) -> str:
+    from clsm_geo.i18n import fmt_decimal
+
+    return fmt_decimal(n / 1e6, 1)
+
+
 def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str,
-             expected_size: int | None) -> tuple[str, int]:
+             expected_size: int | None, clock: _Clock | None = None) -> tuple[str, int]:
     """One GET streamed into ``out``; returns ``(sha256, size)``. Raises _Retryable or DataSourceError."""
+    clock = clock or _Clock(cfg, url)
     try:
-        response = session.get(url, stream=True, timeout=(cfg.connect_timeout, cfg.read_timeout))
+        response = session.get(url, stream=True, timeout=clock.timeouts())
     except requests.exceptions.SSLError as exc:
         raise DataSourceError(f"could not download {url}: TLS/SSL error ({_short(exc)})",
                               hint="check the URL and the system's certificates") from exc
@@ -206,9 +264,11 @@ def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str
 
         announced = _int_or_none(response.headers.get("Content-Length"))
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if announced is not None and announced > cfg.max_download_size:
+            raise _too_big(url, announced, cfg, announced=True)
         if announced is not None and expected_size is not None and announced != expected_size \
                 and encoding in ("", "identity"):
-            raise DataSourceError(
+            raise ChecksumMismatchError(
                 f"could not download {url}: size mismatch: expected {expected_size} bytes, "
                 f"the server announces {announced}",
                 hint=_changed_hint(url),
@@ -222,11 +282,16 @@ def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str
                    file=sys.stderr, leave=False, disable=not _progress_enabled(cfg))
         try:
             try:
-                for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+                # read1 returns what has arrived (a slow drip cannot hold a read for long); the socket's
+                # read timeout is at most what is left of the deadline.
+                while chunk := _read_some(response, cfg, clock):
+                    size += len(chunk)
+                    if size > cfg.max_download_size:
+                        raise _too_big(url, size, cfg, announced=False)
                     out.write(chunk)
                     hasher.update(chunk)
-                    size += len(chunk)
                     bar.update(len(chunk))
+                    clock.check()
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
                     requests.exceptions.Timeout, urllib3.exceptions.HTTPError) as exc:
                 if _is_timeout(exc):

@@ -39,7 +39,12 @@ class DataSourceError(ClsmGeoError):
 
 
 class ChecksumMismatchError(DataSourceError):
-    """A downloaded or copied file is not the one expected (sha256 or size differs)."""
+    """A downloaded or copied file is not the one expected (sha256 or size differs): ``expected``, ``got``."""
+
+    def __init__(self, message: str, *, hint: str | None = None, expected=None, got=None):
+        super().__init__(message, hint=hint)
+        self.expected = expected
+        self.got = got
 
 
 class DownloadLimitError(DataSourceError):
