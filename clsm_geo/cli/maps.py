@@ -59,14 +59,19 @@ def _classes(p) -> None:
 
 
 def _bins(args):
-    if not args.bins:
-        return None
+    """--bins checked before any work (numbers, finite, strictly increasing, in the indicator's range)."""
     from ..errors import InputError
+    from ..maps.style import SHARE_INDICATORS, check_bins
 
-    try:
-        return [float(b) for b in args.bins.split(",") if b.strip()]
-    except ValueError:
-        raise InputError(f"--bins must be numbers separated by commas, got {args.bins!r}") from None
+    if args.classes < 1:
+        raise InputError(f"--classes must be 1 or more, got {args.classes}", hint="for example --classes 5")
+    if args.bins is None:
+        return None
+    parts = [b.strip() for b in args.bins.split(",") if b.strip()]
+    if not parts:
+        raise InputError(f"--bins must be numbers separated by commas, got {args.bins!r}",
+                         hint="for example --bins 0.1,0.25,0.5")
+    return check_bins(parts, args.indicator in SHARE_INDICATORS)
 
 
 def _palette(args) -> dict:
