@@ -211,11 +211,32 @@ def _commit(stage: Path, target: Path) -> None:
         final = target / path.relative_to(stage)
         if final.is_dir():
             raise OutputError(t("io.out.file_is_a_folder", path=final), hint=t("io.out.give_file"))
-    for path in staged:
-        final = target / path.relative_to(stage)
-        with writing(final):
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, final)
+    with _folder_lock(target):  # two runs writing the same folder: each set lands whole, one after the other
+        for path in staged:
+            final = target / path.relative_to(stage)
+            with writing(final):
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, final)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Exclusive :func:`fcntl.flock` on the folder itself (POSIX; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def final_paths(paths: Iterable, stage: Path, target: str | os.PathLike) -> list[Path]:

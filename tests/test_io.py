@@ -304,3 +304,37 @@ def test_long_cells_are_cut_visibly_in_workbooks(tmp_path):
     assert any("row 2" in str(w.message) for w in caught)
     back = pd.read_excel(tmp_path / "w.xlsx", dtype=str)
     assert back["name"][0].endswith("[…coupé]") and len(back["name"][0]) == cio.XLSX_MAX_CELL
+
+
+_KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from clsm_geo import io
+out = Path(sys.argv[1])
+with io.output_set(out) as stage:
+    io.write_json({"new": 1}, stage / "summary.json")
+    (stage / "qpv.csv").write_text("new")
+    os.kill(os.getpid(), getattr(signal, sys.argv[2]))
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_killed_writer_leaves_previous_outputs_and_at_most_a_hidden_folder(tmp_path, sig):
+    """SIGKILL: the old files stay, only the hidden staging folder remains (removed by the next run).
+    SIGTERM (with the CLI's handler): the old files stay and nothing remains."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    (out / "qpv.csv").write_text("old")
+    script = tmp_path / "w.py"
+    handler = "from clsm_geo.cli import _terminated; import signal; signal.signal(signal.SIGTERM, _terminated)\n"
+    script.write_text((handler if sig == "SIGTERM" else "") + _KILLED_WRITER)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, str(script), str(out), sig], env=env, capture_output=True, text=True)
+    assert proc.returncode != 0 and "Error" not in proc.stderr, proc.stderr
+    assert (out / "summary.json").read_text() == "old" and (out / "qpv.csv").read_text() == "old"
+    hidden = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert len(hidden) == (1 if sig == "SIGKILL" else 0), hidden
+    with cio.output_set(out) as stage:
+        (stage / "qpv.csv").write_text("next")
+    assert sorted(p.name for p in out.iterdir()) == ["qpv.csv", "summary.json"]
