@@ -80,7 +80,7 @@ class Settings:
     #: Network: seconds to connect / between bytes, retries after the first attempt, first backoff delay
     #: (doubles at each retry).
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = 30.0
     retries: int = 3
     backoff: float = 1.0
     #: Network: overall deadline of one file's download, retries included (seconds; env ``CLSM_GEO_TIMEOUT``).
