@@ -76,15 +76,26 @@ class Perimeters:
         """One valid (Multi)Polygon per council in EPSG:4326: its own geometry or the union of its units."""
         from .units import units
 
-        table = units(self.year).set_index("unit").geometry
+        table = units(self.year)
+        shapes = table.geometry.to_numpy()
+        position = {u: i for i, u in enumerate(table["unit"])}
+        # Councils with the same units (a whole EPCI, one commune) share one union: computed once, and the
+        # work no longer depends on pandas indexing per council (linear in the number of councils).
+        unions: dict[tuple, object] = {}
         geoms = []
         for unit_codes, own in zip(self.councils["units"], self.councils["own_geometry"]):
             if own is not None:
                 geoms.append(own)
-            elif unit_codes:
-                geoms.append(shapely.make_valid(shapely.union_all(table.loc[list(unit_codes)].to_numpy())))
-            else:
+                continue
+            key = tuple(sorted(position[u] for u in unit_codes if u in position))
+            if not key:
                 geoms.append(None)
+                continue
+            union = unions.get(key)
+            if union is None:
+                parts = shapes[list(key)]
+                union = unions[key] = shapely.make_valid(shapely.union_all(parts))
+            geoms.append(union)
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 
