@@ -61,8 +61,14 @@ MAX_TOTAL_UNCOMPRESSED = 2 * 1024**3
 MAX_RATIO = 200
 MIN_RATIO_CHECK_SIZE = 10 * 1024**2
 
-_FROM_LOCAL = "download the file yourself and run `clsm-geo data fetch --qpv YEAR --from PATH`"
-_RETRY_LATER = f"the server or the network is failing: retry later, or {_FROM_LOCAL}"
+
+
+def _from_local() -> str:
+    return t("download.from_local")
+
+
+def _retry_later() -> str:
+    return t("download.retry_later", from_local=_from_local())
 
 
 class _Retryable(Exception):
@@ -110,12 +116,7 @@ def _download(
     cfg = settings or config.get()
     label = description or dest.name
     if cfg.offline:
-        raise OfflineError(
-            f"{label} is needed but offline mode is on: cannot download {url}",
-            hint=("provide the file yourself: pass it with --qpv PATH, or put a local copy in the cache "
-                  "with `clsm-geo data fetch --qpv YEAR --from PATH`; or turn offline mode off "
-                  "(drop --offline / CLSM_GEO_OFFLINE) to download it"),
-        )
+        raise OfflineError(t("download.offline", label=label, url=url), hint=t("download.offline_hint"))
     if sha256 is not None:
         sha256 = sha256.strip().lower()
     attempts = max(1, int(cfg.retries) + 1)
@@ -136,12 +137,11 @@ def _download(
                     os.fsync(out.fileno())
                 if expected_size is not None and size != expected_size:
                     raise ChecksumMismatchError(
-                        f"could not download {url}: size mismatch: expected {expected_size} bytes, got {size}",
-                        hint=_changed_hint(url),
-                    )
+                        t("download.size_mismatch", url=url, expected=expected_size, got=size),
+                        hint=_changed_hint(url), expected=expected_size, got=size)
                 if sha256 is not None and digest != sha256:
                     raise ChecksumMismatchError(
-                        f"could not download {url}: checksum mismatch: expected sha256 {sha256}, got {digest}",
+                        t("download.checksum_mismatch", url=url, expected=sha256, got=digest),
                         hint=_changed_hint(url), expected=sha256, got=digest,
                     )
                 os.replace(tmp, dest)
@@ -158,21 +158,20 @@ def _download(
             if failure.retry_after is not None:
                 if failure.retry_after > MAX_RETRY_AFTER:
                     raise DataSourceError(
-                        f"could not download {url}: {failure.what}; the server asks to wait "
-                        f"{failure.retry_after:.0f} s before retrying",
-                        hint=f"retry later, or {_FROM_LOCAL}",
-                    )
+                        t("download.retry_after", url=url, what=failure.what,
+                          seconds=f"{failure.retry_after:.0f}"),
+                        hint=t("download.retry_after_hint", from_local=_from_local()))
                 delay = max(delay, failure.retry_after)
             if delay >= clock.remaining():
                 clock.expire(failure.what)
             time.sleep(delay)
 
-    hint = _RETRY_LATER
+    hint = _retry_later()
     if failure.timeout:
-        hint += f" (timeouts: connect {cfg.connect_timeout:g} s, read {cfg.read_timeout:g} s)"
+        hint += t("download.timeouts", connect=f"{cfg.connect_timeout:g}", read=f"{cfg.read_timeout:g}")
     raise DataSourceError(
-        f"could not download {url}: {failure.what}"
-        + (f" (after {attempts} attempts)" if attempts > 1 else ""),
+        t("download.failed", url=url, what=failure.what)
+        + (t("download.attempts", n=attempts) if attempts > 1 else ""),
         hint=hint,
     )
 
@@ -231,36 +230,34 @@ def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str
     try:
         response = session.get(url, stream=True, timeout=clock.timeouts())
     except requests.exceptions.SSLError as exc:
-        raise DataSourceError(f"could not download {url}: TLS/SSL error ({_short(exc)})",
-                              hint="check the URL and the system's certificates") from exc
+        raise DataSourceError(t("download.tls", url=url, detail=_short(exc)), hint=t("download.tls_hint")) from exc
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema) as exc:
-        raise DataSourceError(f"could not download {url}: invalid URL ({_short(exc)})",
-                              hint="check the URL") from exc
+        raise DataSourceError(t("download.invalid_url", url=url, detail=_short(exc)),
+                              hint=t("download.check_url")) from exc
     except requests.exceptions.TooManyRedirects as exc:
-        raise DataSourceError(f"could not download {url}: too many redirects",
-                              hint=f"check the URL, or {_FROM_LOCAL}") from exc
+        raise DataSourceError(t("download.redirects", url=url),
+                              hint=t("download.check_url_or_local", from_local=_from_local())) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise _failure(exc, cfg, url) from exc
     except requests.exceptions.RequestException as exc:
-        raise DataSourceError(f"could not download {url}: {_short(exc)}", hint=_RETRY_LATER) from exc
+        raise DataSourceError(t("download.failed", url=url, what=_short(exc)), hint=_retry_later()) from exc
 
     with response:
         status = response.status_code
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status} {_reason(response)}",
+            raise _Retryable(t("download.what_http", status=status, reason=_reason(response)),
                              retry_after=_retry_after(response.headers.get("Retry-After")))
         if status >= 400:
-            what = "not found" if status in (404, 410) else _reason(response)
+            what = t("download.not_found") if status in (404, 410) else _reason(response)
             raise DataSourceError(
-                f"could not download {url}: HTTP {status} {what}",
-                hint=(f"check the URL (the file may have moved or been renamed), or {_FROM_LOCAL}"
-                      if status in (404, 410) else
-                      f"check the URL and that the file is publicly accessible, or {_FROM_LOCAL}"),
+                t("download.http_error", url=url, status=status, reason=what),
+                hint=t("download.moved_hint" if status in (404, 410) else "download.forbidden_hint",
+                       from_local=_from_local()),
             )
         if status != 200:
-            raise DataSourceError(f"could not download {url}: unexpected HTTP {status} {_reason(response)}",
-                                  hint=f"check the URL, or {_FROM_LOCAL}")
+            raise DataSourceError(t("download.unexpected_http", url=url, status=status, reason=_reason(response)),
+                                  hint=t("download.check_url_or_local", from_local=_from_local()))
 
         announced = _int_or_none(response.headers.get("Content-Length"))
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
@@ -269,10 +266,8 @@ def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str
         if announced is not None and expected_size is not None and announced != expected_size \
                 and encoding in ("", "identity"):
             raise ChecksumMismatchError(
-                f"could not download {url}: size mismatch: expected {expected_size} bytes, "
-                f"the server announces {announced}",
-                hint=_changed_hint(url),
-            )
+                t("download.announced_mismatch", url=url, expected=expected_size, got=announced),
+                hint=_changed_hint(url), expected=expected_size, got=announced)
 
         hasher = hashlib.sha256()
         size = 0
@@ -297,14 +292,15 @@ def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str
                 if _is_timeout(exc):
                     raise _failure(exc, cfg, url) from exc
                 if announced is not None:
-                    raise _Retryable(f"truncated: got {_wire_bytes(response, size)} of {announced} bytes") from exc
-                raise _Retryable(f"connection lost after {size} bytes ({_short(exc)})") from exc
+                    raise _Retryable(t("download.what_truncated", got=_wire_bytes(response, size),
+                                       announced=announced)) from exc
+                raise _Retryable(t("download.what_lost", size=size, detail=_short(exc))) from exc
         finally:
             bar.close()
 
         received = _wire_bytes(response, size)
         if announced is not None and received != announced:
-            raise _Retryable(f"truncated: got {received} of {announced} bytes")
+            raise _Retryable(t("download.what_truncated", got=received, announced=announced))
         return hasher.hexdigest(), size
 
 
@@ -312,9 +308,9 @@ def _failure(exc: BaseException, cfg: Settings, url: str) -> _Retryable:
     if _is_timeout(exc):
         connect = isinstance(exc, requests.exceptions.ConnectTimeout)
         seconds = cfg.connect_timeout if connect else cfg.read_timeout
-        what = "connecting" if connect else "waiting for data"
-        return _Retryable(f"timeout after {seconds:g} s {what}", timeout=True)
-    return _Retryable(f"could not connect ({_short(exc)})")
+        key = "download.what_timeout_connect" if connect else "download.what_timeout_read"
+        return _Retryable(t(key, seconds=f"{seconds:g}"), timeout=True)
+    return _Retryable(t("download.what_connect", detail=_short(exc)))
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
@@ -389,8 +385,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _changed_hint(url: str) -> str:
-    return (f"the file published at {url} is not the expected one (updated upstream, or damaged in "
-            f"transit): retry; if it persists check the source, or {_FROM_LOCAL} with a file you trust")
+    return t("download.changed_hint", url=url, from_local=_from_local())
 
 
 # --------------------------------------------------------------------------------------------------

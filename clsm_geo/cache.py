@@ -23,7 +23,13 @@ Safety:
 * ``cache_get`` re-hashes the file (fine for files of a few tens of MB): a missing or modified file
   is removed from the cache and reported;
 * an unreadable ``index.json`` is treated as empty (with a :class:`CacheWarning`) and rewritten by
-  the next :func:`cache_put`.
+  the next :func:`cache_put`;
+* leftovers: a process killed mid-download (SIGKILL, power cut) can leave its staging folder
+  (``.incoming-*`` with a ``.part`` file), or a file renamed into place but not yet indexed.
+  :func:`cache_leftovers` lists them (``clsm-geo data status``), :func:`cache_clean` removes them
+  (``clsm-geo data clean``), both skipping keys whose lock another process holds; the next
+  :func:`cache_put` of a key removes that key's leftovers itself. Downloads are bounded in size and
+  time (see :mod:`clsm_geo._download`).
 """
 
 from __future__ import annotations

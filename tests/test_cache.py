@@ -22,7 +22,10 @@ GEOJSON = "qpv/qpv2024_national_simplified_mafrance/qpv2024_simplified.geojson"
 
 @pytest.fixture(autouse=True)
 def _fast_network():
+    from clsm_geo import i18n
+
     settings.configure(connect_timeout=2.0, read_timeout=0.5, retries=1, backoff=0.01, progress=False)
+    i18n.set_lang("en")
 
 
 @pytest.fixture

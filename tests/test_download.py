@@ -24,8 +24,11 @@ GEOJSON = "qpv/qpv2024_national_simplified_mafrance/qpv2024_simplified.geojson"
 
 @pytest.fixture(autouse=True)
 def _fast_network():
-    """Tiny timeouts and backoff so fault tests run in milliseconds."""
+    """Tiny timeouts and backoff so fault tests run in milliseconds; messages in English (quoted below)."""
+    from clsm_geo import i18n
+
     settings.configure(connect_timeout=2.0, read_timeout=0.3, retries=2, backoff=0.01, progress=False)
+    i18n.set_lang("en")
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -462,7 +465,7 @@ def test_endless_body_stops_at_the_size_limit(http_server, tmp_path):
     url = http_server.serve("/endless", b"x" * 65536, script=[Reply(endless=True, content_length=False)])
     with pytest.raises(DownloadLimitError) as err:
         download(url, tmp_path / "f")
-    assert "0,3\u00a0Mo" in err.value.message and "--max-size" in err.value.hint
+    assert "0.3 MB" in err.value.message and "--max-size" in err.value.hint
     assert http_server.count("/endless") == 1          # a size limit is not retried
     assert _leftovers(tmp_path) == []
 
@@ -472,7 +475,7 @@ def test_announced_length_over_the_limit_is_refused_before_the_body(http_server,
 
     settings.configure(max_download_size=1000)
     url = http_server.serve("/big", b"x" * 5000)
-    with pytest.raises(DownloadLimitError, match="annonce"):
+    with pytest.raises(DownloadLimitError, match="announces"):
         download(url, tmp_path / "f")
     assert _leftovers(tmp_path) == []
 
@@ -494,7 +497,7 @@ def test_drip_is_stopped_by_the_overall_deadline(http_server, tmp_path):
     url = http_server.serve("/drip", b"z" * 10_000, script=[Reply(chunk_size=1, chunk_delay=0.05)])
     with pytest.raises(DownloadLimitError) as err:
         download(url, tmp_path / "f")
-    assert "1\u00a0s" in err.value.message and "--timeout" in err.value.hint
+    assert "1 s" in err.value.message and "--timeout" in err.value.hint
     assert http_server.count("/drip") == 1
     assert _leftovers(tmp_path) == []
 
@@ -600,3 +603,14 @@ def test_catalogue_sha256_pins_the_official_edition(http_server, shared, tmp_pat
     assert entry.sha256 == sha256_of(source) and "new edition accepted" in entry.meta["edition"]
     resource["sha256"] = sha256_of(source)                 # the pinned edition itself is accepted
     assert main(["data", "fetch", "--qpv", "2024"]) == 0
+
+
+def test_download_messages_are_french_by_default(http_server, tmp_path):
+    from clsm_geo import i18n
+
+    i18n.set_lang(None)
+    url = http_server.serve("/gone", b"", script=[Reply(status=404)])
+    with pytest.raises(DataSourceError) as err:
+        download(url, tmp_path / "f")
+    assert err.value.message == f"impossible de télécharger {url}\u00a0: HTTP 404 introuvable"
+    assert "déplacé" in err.value.hint
