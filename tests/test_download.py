@@ -419,7 +419,9 @@ def test_safe_extract_refuses_zip_bomb_ratio(tmp_path):
 
 
 def test_safe_extract_refuses_total_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "MAX_TOTAL_UNCOMPRESSED", 1500)
+    import clsm_geo._zip as zip_module
+
+    monkeypatch.setattr(zip_module, "MAX_TOTAL_UNCOMPRESSED", 1500)
     archive = _zip(tmp_path / "a.zip", {"a.bin": b"a" * 1000, "b.bin": b"b" * 1000})
     with pytest.raises(DataSourceError, match="'b.bin' brings the uncompressed size over 1500"):
         safe_extract(archive, tmp_path / "out")
