@@ -13,6 +13,8 @@ from .i18n import t
 
 #: Bidirectional controls (they reorder what is shown: two different ids can look the same).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Letters that show as nothing (Hangul fillers).
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
 #: Text columns of a registry checked for control, invisible and bidirectional characters.
 TEXT_COLUMNS = ("id", "name", "region", "notes")
 
@@ -25,7 +27,7 @@ def _odd_characters(text: str) -> tuple[list[str], list[str], list[str]]:
             bidi.append(ch)
         elif unicodedata.category(ch) == "Cc" and ch not in "\t\n\r":
             control.append(ch)
-        elif unicodedata.category(ch) == "Cf" or ch in "\u115f\u1160\u3164\uffa0":  # zero-width, fillers
+        elif unicodedata.category(ch) == "Cf" or ch in _FILLERS:  # zero-width, fillers
             invisible.append(ch)
     return control, bidi, invisible
 
@@ -54,6 +56,10 @@ def character_problems(councils: pd.DataFrame, name: str) -> list[Problem]:
         severity = "error" if column == "id" else "warning"
         for value, row in zip(councils[column], councils["row"]):
             if not isinstance(value, str) or not value:
+                continue
+            if value.isprintable() and _FILLERS.isdisjoint(value):  # the usual case, checked in C
+                if column == "id":
+                    seen.setdefault(value, int(row))
                 continue
             control, bidi, invisible = _odd_characters(value)
             shown = value.encode("unicode_escape").decode("ascii")[:80]

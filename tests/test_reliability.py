@@ -320,3 +320,30 @@ def test_numeric_options_outside_their_domain(tmp_path, capsys, argv):
     reg.write_text(HEADER + "A,x,actif,2015,31555,\n", encoding="utf-8")
     assert main(["--offline", *argv, "--registry", str(reg), "--out", str(tmp_path / "o.png")]) == 2
     assert "internal error" not in capsys.readouterr().err
+
+
+def test_validate_reports_invisible_bidi_control_and_late_nul(tmp_path):
+    """Issue 22 #3/#6: zero-width and right-to-left characters made two ids look identical; NUL bytes after
+    the first 4 kB passed the check."""
+    path = tmp_path / "chars.csv"
+    path.write_text(HEADER + "A1,Lyon,actif,2015,69123,\n"
+                    "A\u200b1,Caen\u202e,actif,2015,14118,\n"
+                    "B\u202e2,Nice\x07,actif,2015,06088,\n", encoding="utf-8")
+    report = validate(path, 2024)
+    found = {(p.severity, p.row, p.column, p.message.split(" (")[0]) for p in report.problems}
+    from clsm_geo import i18n
+
+    def msg(key):
+        return i18n.t(key, codes="X").split(" (")[0]
+
+    assert ("error", 3, "id", msg("io.chars.invisible")) in found
+    assert any(p.row == 3 and p.column == "id" and "ligne 2" in p.message for p in report.problems)
+    assert ("warning", 3, "name", msg("io.chars.bidi")) in found
+    assert ("error", 4, "id", msg("io.chars.bidi")) in found
+    assert ("warning", 4, "name", msg("io.chars.control")) in found
+    assert not report.ok
+    late = tmp_path / "late_nul.csv"
+    late.write_bytes((HEADER + "A,x,actif,2015,31555,\n" * 300).encode() + b"B,y\x00,actif,2015,31555,\n")
+    with pytest.raises(RegistryError) as info:
+        read_registry(late)
+    assert [(p.row, p.severity) for p in info.value.problems] == [(302, "error")]
