@@ -7,16 +7,20 @@
 * up to ``1 + settings.retries`` attempts with exponential backoff (``settings.backoff``, doubling) on
   connection errors, timeouts, truncated bodies, HTTP 429 and 5xx; a small ``Retry-After`` is honoured,
   a long one ends the download at once; other 4xx are never retried;
+* bounded: at most ``settings.max_download_size`` bytes (a larger announced Content-Length is refused before
+  the body, a body growing past it is cut) and at most ``settings.download_timeout`` seconds for the whole
+  file, retries and waits included (each read waits at most what is left); both end the download at once
+  with :class:`~clsm_geo.errors.DownloadLimitError`;
 * the body is streamed to a temporary file in the destination folder, checked (Content-Length,
   ``expected_size``, ``sha256``) and only then renamed onto ``dest`` (:func:`os.replace`): ``dest`` is
-  either the complete, checked file or untouched, and no temporary file is left behind;
+  either the complete, checked file or untouched, and no temporary ``.part`` file is left behind (also on
+  KeyboardInterrupt; after a SIGKILL, ``clsm-geo data clean`` removes it);
 * ``settings.offline`` raises :class:`~clsm_geo.errors.OfflineError` before any connection.
 
 Every failure is a :class:`~clsm_geo.errors.DataSourceError` whose message names the URL and what
 happened, and whose ``hint`` says what to do.
 
-:func:`safe_extract` unpacks a zip refusing absolute paths, ``..`` traversal, symlinks and zip bombs,
-all or nothing.
+Zip archives are unpacked by :func:`clsm_geo._zip.safe_extract` (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,22 +29,20 @@ import contextlib
 import email.utils
 import hashlib
 import os
-import shutil
 import socket
-import stat
 import sys
 import tempfile
 import time
-import zipfile
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import requests
 import urllib3.exceptions
 
 from clsm_geo import __version__
 from clsm_geo import settings as config
-from clsm_geo.errors import DataSourceError, OfflineError
+from clsm_geo.errors import ChecksumMismatchError, DataSourceError, DownloadLimitError, OfflineError
+from clsm_geo.i18n import t
 from clsm_geo.settings import Settings
 
 USER_AGENT = f"clsm-geo/{__version__} (+https://pypi.org/project/clsm-geo/; python-requests/{requests.__version__})"
@@ -49,14 +51,15 @@ MAX_RETRY_AFTER = 30.0
 #: Bytes per read while streaming and hashing.
 CHUNK_SIZE = 256 * 1024
 
-#: safe_extract: cap on the total uncompressed size of the extracted members (bytes).
-MAX_TOTAL_UNCOMPRESSED = 2 * 1024**3
-#: safe_extract: cap on a member's compression ratio, applied to members larger than MIN_RATIO_CHECK_SIZE.
-MAX_RATIO = 200
-MIN_RATIO_CHECK_SIZE = 10 * 1024**2
 
-_FROM_LOCAL = "download the file yourself and run `clsm-geo data fetch --qpv YEAR --from PATH`"
-_RETRY_LATER = f"the server or the network is failing: retry later, or {_FROM_LOCAL}"
+
+
+def _from_local() -> str:
+    return t("download.from_local")
+
+
+def _retry_later() -> str:
+    return t("download.retry_later", from_local=_from_local())
 
 
 class _Retryable(Exception):
@@ -104,37 +107,33 @@ def _download(
     cfg = settings or config.get()
     label = description or dest.name
     if cfg.offline:
-        raise OfflineError(
-            f"{label} is needed but offline mode is on: cannot download {url}",
-            hint=("provide the file yourself: pass it with --qpv PATH, or put a local copy in the cache "
-                  "with `clsm-geo data fetch --qpv YEAR --from PATH`; or turn offline mode off "
-                  "(drop --offline / CLSM_GEO_OFFLINE) to download it"),
-        )
+        raise OfflineError(t("download.offline", label=label, url=url), hint=t("download.offline_hint"))
     if sha256 is not None:
         sha256 = sha256.strip().lower()
     attempts = max(1, int(cfg.retries) + 1)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    clock = _Clock(cfg, url)
 
     failure: _Retryable | None = None
     with requests.Session() as session:
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
         for attempt in range(1, attempts + 1):
+            clock.check()
             fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
             tmp = Path(tmp_name)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    digest, size = _attempt(session, url, out, cfg, label, expected_size)
+                    digest, size = _attempt(session, url, out, cfg, label, expected_size, clock)
                     out.flush()
                     os.fsync(out.fileno())
                 if expected_size is not None and size != expected_size:
-                    raise DataSourceError(
-                        f"could not download {url}: size mismatch: expected {expected_size} bytes, got {size}",
-                        hint=_changed_hint(url),
-                    )
+                    raise ChecksumMismatchError(
+                        t("download.size_mismatch", url=url, expected=expected_size, got=size),
+                        hint=_changed_hint(url), expected=expected_size, got=size)
                 if sha256 is not None and digest != sha256:
-                    raise DataSourceError(
-                        f"could not download {url}: checksum mismatch: expected sha256 {sha256}, got {digest}",
-                        hint=_changed_hint(url),
+                    raise ChecksumMismatchError(
+                        t("download.checksum_mismatch", url=url, expected=sha256, got=digest),
+                        hint=_changed_hint(url), expected=sha256, got=digest,
                     )
                 os.replace(tmp, dest)
                 return digest, size
@@ -150,69 +149,116 @@ def _download(
             if failure.retry_after is not None:
                 if failure.retry_after > MAX_RETRY_AFTER:
                     raise DataSourceError(
-                        f"could not download {url}: {failure.what}; the server asks to wait "
-                        f"{failure.retry_after:.0f} s before retrying",
-                        hint=f"retry later, or {_FROM_LOCAL}",
-                    )
+                        t("download.retry_after", url=url, what=failure.what,
+                          seconds=f"{failure.retry_after:.0f}"),
+                        hint=t("download.retry_after_hint", from_local=_from_local()))
                 delay = max(delay, failure.retry_after)
+            if delay >= clock.remaining():
+                clock.expire(failure.what)
             time.sleep(delay)
 
-    hint = _RETRY_LATER
+    hint = _retry_later()
     if failure.timeout:
-        hint += f" (timeouts: connect {cfg.connect_timeout:g} s, read {cfg.read_timeout:g} s)"
+        hint += t("download.timeouts", connect=f"{cfg.connect_timeout:g}", read=f"{cfg.read_timeout:g}")
     raise DataSourceError(
-        f"could not download {url}: {failure.what}"
-        + (f" (after {attempts} attempts)" if attempts > 1 else ""),
+        t("download.failed", url=url, what=failure.what)
+        + (t("download.attempts", n=attempts) if attempts > 1 else ""),
         hint=hint,
     )
 
 
+class _Clock:
+    """The overall deadline of one file's download (``settings.download_timeout`` seconds)."""
+
+    def __init__(self, cfg: Settings, url: str):
+        self.cfg, self.url = cfg, url
+        self.end = time.monotonic() + float(cfg.download_timeout)
+
+    def remaining(self) -> float:
+        return self.end - time.monotonic()
+
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts, neither longer than what is left (at least 10 ms)."""
+        left = max(self.remaining(), 0.01)
+        return min(self.cfg.connect_timeout, left), min(self.cfg.read_timeout, left)
+
+    def check(self) -> None:
+        if self.remaining() <= 0:
+            self.expire()
+
+    def expire(self, why: str | None = None):
+        raise DownloadLimitError(
+            t("download.deadline", url=self.url, seconds=f"{self.cfg.download_timeout:g}")
+            + (f" ({why})" if why else ""),
+            hint=t("download.deadline_hint"))
+
+
+def _too_big(url: str, size: int, cfg: Settings, *, announced: bool) -> DownloadLimitError:
+    key = "download.announced_too_big" if announced else "download.too_big"
+    return DownloadLimitError(t(key, url=url, size=_mb(size), limit=_mb(cfg.max_download_size)),
+                              hint=t("download.too_big_hint"))
+
+
+def _read_some(response: requests.Response, cfg: Settings, clock: _Clock) -> bytes:
+    """The next bytes of the body, waiting at most the read timeout and never past the deadline."""
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(0.01, min(cfg.read_timeout, clock.remaining())))
+    return response.raw.read1(CHUNK_SIZE, decode_content=True)
+
+
+def _mb(n: int) -> str:
+    from clsm_geo.i18n import fmt_decimal
+
+    return fmt_decimal(n / 1e6, 1)
+
+
 def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str,
-             expected_size: int | None) -> tuple[str, int]:
+             expected_size: int | None, clock: _Clock | None = None) -> tuple[str, int]:
     """One GET streamed into ``out``; returns ``(sha256, size)``. Raises _Retryable or DataSourceError."""
+    clock = clock or _Clock(cfg, url)
     try:
-        response = session.get(url, stream=True, timeout=(cfg.connect_timeout, cfg.read_timeout))
+        response = session.get(url, stream=True, timeout=clock.timeouts())
     except requests.exceptions.SSLError as exc:
-        raise DataSourceError(f"could not download {url}: TLS/SSL error ({_short(exc)})",
-                              hint="check the URL and the system's certificates") from exc
+        raise DataSourceError(t("download.tls", url=url, detail=_short(exc)), hint=t("download.tls_hint")) from exc
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema) as exc:
-        raise DataSourceError(f"could not download {url}: invalid URL ({_short(exc)})",
-                              hint="check the URL") from exc
+        raise DataSourceError(t("download.invalid_url", url=url, detail=_short(exc)),
+                              hint=t("download.check_url")) from exc
     except requests.exceptions.TooManyRedirects as exc:
-        raise DataSourceError(f"could not download {url}: too many redirects",
-                              hint=f"check the URL, or {_FROM_LOCAL}") from exc
+        raise DataSourceError(t("download.redirects", url=url),
+                              hint=t("download.check_url_or_local", from_local=_from_local())) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
         raise _failure(exc, cfg, url) from exc
     except requests.exceptions.RequestException as exc:
-        raise DataSourceError(f"could not download {url}: {_short(exc)}", hint=_RETRY_LATER) from exc
+        raise DataSourceError(t("download.failed", url=url, what=_short(exc)), hint=_retry_later()) from exc
 
     with response:
         status = response.status_code
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status} {_reason(response)}",
+            raise _Retryable(t("download.what_http", status=status, reason=_reason(response)),
                              retry_after=_retry_after(response.headers.get("Retry-After")))
         if status >= 400:
-            what = "not found" if status in (404, 410) else _reason(response)
+            what = t("download.not_found") if status in (404, 410) else _reason(response)
             raise DataSourceError(
-                f"could not download {url}: HTTP {status} {what}",
-                hint=(f"check the URL (the file may have moved or been renamed), or {_FROM_LOCAL}"
-                      if status in (404, 410) else
-                      f"check the URL and that the file is publicly accessible, or {_FROM_LOCAL}"),
+                t("download.http_error", url=url, status=status, reason=what),
+                hint=t("download.moved_hint" if status in (404, 410) else "download.forbidden_hint",
+                       from_local=_from_local()),
             )
         if status != 200:
-            raise DataSourceError(f"could not download {url}: unexpected HTTP {status} {_reason(response)}",
-                                  hint=f"check the URL, or {_FROM_LOCAL}")
+            raise DataSourceError(t("download.unexpected_http", url=url, status=status, reason=_reason(response)),
+                                  hint=t("download.check_url_or_local", from_local=_from_local()))
 
         announced = _int_or_none(response.headers.get("Content-Length"))
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if announced is not None and announced > cfg.max_download_size:
+            raise _too_big(url, announced, cfg, announced=True)
         if announced is not None and expected_size is not None and announced != expected_size \
                 and encoding in ("", "identity"):
-            raise DataSourceError(
-                f"could not download {url}: size mismatch: expected {expected_size} bytes, "
-                f"the server announces {announced}",
-                hint=_changed_hint(url),
-            )
+            raise ChecksumMismatchError(
+                t("download.announced_mismatch", url=url, expected=expected_size, got=announced),
+                hint=_changed_hint(url), expected=expected_size, got=announced)
 
         hasher = hashlib.sha256()
         size = 0
@@ -222,24 +268,30 @@ def _attempt(session: requests.Session, url: str, out, cfg: Settings, label: str
                    file=sys.stderr, leave=False, disable=not _progress_enabled(cfg))
         try:
             try:
-                for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+                # read1 returns what has arrived (a slow drip cannot hold a read for long); the socket's
+                # read timeout is at most what is left of the deadline.
+                while chunk := _read_some(response, cfg, clock):
+                    size += len(chunk)
+                    if size > cfg.max_download_size:
+                        raise _too_big(url, size, cfg, announced=False)
                     out.write(chunk)
                     hasher.update(chunk)
-                    size += len(chunk)
                     bar.update(len(chunk))
+                    clock.check()
             except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ConnectionError,
                     requests.exceptions.Timeout, urllib3.exceptions.HTTPError) as exc:
                 if _is_timeout(exc):
                     raise _failure(exc, cfg, url) from exc
                 if announced is not None:
-                    raise _Retryable(f"truncated: got {_wire_bytes(response, size)} of {announced} bytes") from exc
-                raise _Retryable(f"connection lost after {size} bytes ({_short(exc)})") from exc
+                    raise _Retryable(t("download.what_truncated", got=_wire_bytes(response, size),
+                                       announced=announced)) from exc
+                raise _Retryable(t("download.what_lost", size=size, detail=_short(exc))) from exc
         finally:
             bar.close()
 
         received = _wire_bytes(response, size)
         if announced is not None and received != announced:
-            raise _Retryable(f"truncated: got {received} of {announced} bytes")
+            raise _Retryable(t("download.what_truncated", got=received, announced=announced))
         return hasher.hexdigest(), size
 
 
@@ -247,9 +299,9 @@ def _failure(exc: BaseException, cfg: Settings, url: str) -> _Retryable:
     if _is_timeout(exc):
         connect = isinstance(exc, requests.exceptions.ConnectTimeout)
         seconds = cfg.connect_timeout if connect else cfg.read_timeout
-        what = "connecting" if connect else "waiting for data"
-        return _Retryable(f"timeout after {seconds:g} s {what}", timeout=True)
-    return _Retryable(f"could not connect ({_short(exc)})")
+        key = "download.what_timeout_connect" if connect else "download.what_timeout_read"
+        return _Retryable(t(key, seconds=f"{seconds:g}"), timeout=True)
+    return _Retryable(t("download.what_connect", detail=_short(exc)))
 
 
 def _is_timeout(exc: BaseException | None) -> bool:
@@ -324,121 +376,7 @@ def _short(exc: BaseException) -> str:
 
 
 def _changed_hint(url: str) -> str:
-    return (f"the file published at {url} is not the expected one (updated upstream, or damaged in "
-            f"transit): retry; if it persists check the source, or {_FROM_LOCAL} with a file you trust")
+    return t("download.changed_hint", url=url, from_local=_from_local())
 
 
-# --------------------------------------------------------------------------------------------------
-# Zip extraction
-
-
-def safe_extract(zip_path: Path, dest_dir: Path, members: list[str] | None = None) -> list[Path]:
-    """Extract ``members`` (default: all) of the zip ``zip_path`` into ``dest_dir``; return the files written.
-
-    Refuses (:class:`DataSourceError` naming the member) absolute paths, ``..`` components, symlinks
-    and other special files, and zip bombs: more than :data:`MAX_TOTAL_UNCOMPRESSED` bytes in total,
-    or a member larger than :data:`MIN_RATIO_CHECK_SIZE` compressed more than :data:`MAX_RATIO` times.
-    All or nothing: members are extracted to a temporary folder next to ``dest_dir`` and moved in
-    only when all are complete, so a failure leaves ``dest_dir`` as it was. Existing files of the
-    same name in ``dest_dir`` are replaced.
-    """
-    zip_path, dest_dir = Path(zip_path), Path(dest_dir)
-    try:
-        archive = zipfile.ZipFile(zip_path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise DataSourceError(f"cannot open zip archive {zip_path}: {_short(exc)}",
-                              hint="the file is damaged or not a zip: fetch it again") from exc
-    with archive:
-        infos = _checked_members(archive, zip_path, members)
-        created_dest = not dest_dir.exists()
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.extract-", dir=dest_dir.parent))
-        try:
-            relative: list[PurePosixPath] = []
-            for info, rel in infos:
-                target = staging.joinpath(*rel.parts)
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                _extract_member(archive, info, target, zip_path)
-                relative.append(rel)
-            written = []
-            for rel in relative:
-                final = dest_dir.joinpath(*rel.parts)
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging.joinpath(*rel.parts), final)
-                written.append(final)
-            for info, rel in infos:  # empty directories listed in the archive
-                if info.is_dir():
-                    dest_dir.joinpath(*rel.parts).mkdir(parents=True, exist_ok=True)
-            return written
-        except BaseException:
-            if created_dest:
-                shutil.rmtree(dest_dir, ignore_errors=True)
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _checked_members(archive: zipfile.ZipFile, zip_path: Path,
-                     members: list[str] | None) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
-    """The members to extract with their safe relative paths; raises on anything dangerous."""
-    if members is None:
-        infos = archive.infolist()
-    else:
-        by_name = {i.filename: i for i in archive.infolist()}
-        missing = [m for m in members if m not in by_name]
-        if missing:
-            raise DataSourceError(f"zip archive {zip_path} has no member {missing[0]!r}",
-                                  hint="the archive's layout has changed: check the source")
-        infos = [by_name[m] for m in members]
-
-    def refuse(info: zipfile.ZipInfo, why: str) -> DataSourceError:
-        return DataSourceError(f"refusing to extract {zip_path}: member {info.filename!r} {why}",
-                               hint="the archive is malformed or malicious: do not use it; check its source")
-
-    checked = []
-    total = 0
-    for info in infos:
-        name = info.filename.replace("\\", "/")
-        if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":") or "\x00" in name:
-            raise refuse(info, "has an absolute path")
-        rel = PurePosixPath(name)
-        if any(part == ".." for part in rel.parts):
-            raise refuse(info, "escapes the destination folder ('..')")
-        rel = PurePosixPath(*[p for p in rel.parts if p not in ("", ".")]) if rel.parts else rel
-        if not rel.parts:
-            if info.is_dir():
-                continue
-            raise refuse(info, "has an empty path")
-        mode = info.external_attr >> 16  # Unix mode, when the archiver recorded one
-        if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-            kind = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a regular file"
-            raise refuse(info, kind)
-        total += info.file_size
-        if total > MAX_TOTAL_UNCOMPRESSED:
-            raise refuse(info, f"brings the uncompressed size over {MAX_TOTAL_UNCOMPRESSED} bytes (zip bomb?)")
-        if info.file_size > MIN_RATIO_CHECK_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise refuse(info, f"has a compression ratio over {MAX_RATIO} "
-                               f"({info.file_size} bytes from {info.compress_size}; zip bomb?)")
-        checked.append((info, rel))
-    return checked
-
-
-def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, zip_path: Path) -> None:
-    written = 0
-    try:
-        with archive.open(info) as src, open(target, "wb") as dst:
-            while chunk := src.read(CHUNK_SIZE):
-                written += len(chunk)
-                if written > info.file_size:
-                    raise DataSourceError(
-                        f"refusing to extract {zip_path}: member {info.filename!r} is larger than declared "
-                        f"({info.file_size} bytes; zip bomb?)",
-                        hint="the archive is malformed or malicious: do not use it; check its source")
-                dst.write(chunk)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
-            ValueError) as exc:
-        raise DataSourceError(f"cannot extract member {info.filename!r} of {zip_path}: {_short(exc)}",
-                              hint="the archive is damaged: fetch it again") from exc
+from clsm_geo._zip import safe_extract  # noqa: E402,F401  (re-exported)

@@ -23,7 +23,13 @@ Safety:
 * ``cache_get`` re-hashes the file (fine for files of a few tens of MB): a missing or modified file
   is removed from the cache and reported;
 * an unreadable ``index.json`` is treated as empty (with a :class:`CacheWarning`) and rewritten by
-  the next :func:`cache_put`.
+  the next :func:`cache_put`;
+* leftovers: a process killed mid-download (SIGKILL, power cut) can leave its staging folder
+  (``.incoming-*`` with a ``.part`` file), or a file renamed into place but not yet indexed.
+  :func:`cache_leftovers` lists them (``clsm-geo data status``), :func:`cache_clean` removes them
+  (``clsm-geo data clean``), both skipping keys whose lock another process holds; the next
+  :func:`cache_put` of a key removes that key's leftovers itself. Downloads are bounded in size and
+  time (see :mod:`clsm_geo._download`).
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from pathlib import Path
 
 from clsm_geo import settings as config
 from clsm_geo._download import _download
-from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.errors import ChecksumMismatchError, DataSourceError, InputError
 from clsm_geo.io import file_sha256
 from clsm_geo.settings import Settings
 
@@ -126,6 +132,8 @@ def cache_put(
                 return current
 
         key_dir.mkdir(parents=True, exist_ok=True)
+        for stale in _key_leftovers(key, cfg):  # we hold the key's lock: nobody else is writing here
+            _remove_path(stale)
         staging = Path(tempfile.mkdtemp(prefix=".incoming-", dir=key_dir))
         try:
             staged = staging / name
@@ -135,13 +143,14 @@ def cache_put(
             else:
                 digest, size = _copy_and_hash(local, staged)
                 if expected_size is not None and size != expected_size:
-                    raise DataSourceError(
+                    raise ChecksumMismatchError(
                         f"{local}: size mismatch: expected {expected_size} bytes, got {size}",
                         hint="check that this is the right file")
                 if sha256 is not None and digest != sha256:
-                    raise DataSourceError(
+                    raise ChecksumMismatchError(
                         f"{local}: checksum mismatch: expected sha256 {sha256}, got {digest}",
-                        hint="check that this is the right file (and the right version of it)")
+                        hint="check that this is the right file (and the right version of it)",
+                        expected=sha256, got=digest)
             if validate is not None:
                 validate(staged)
 
@@ -154,6 +163,8 @@ def cache_put(
             _update_index(cfg, lambda entries: entries.__setitem__(key, _to_record(entry, cfg)))
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                key_dir.rmdir()  # only when empty: a failed first fetch leaves no folder behind
 
         # The previous entry's file, if it had another name.
         if previous is not None:
@@ -195,8 +206,91 @@ def cache_remove(key: str, settings: Settings | None = None) -> bool:
         return _remove_unlocked(key, cfg)
 
 
+def cache_leftovers(settings: Settings | None = None) -> list[Path]:
+    """What interrupted downloads left in the cache: staging folders (``.incoming-*``), ``.part`` and
+    ``.tmp`` files, and files of a key folder that the index does not list. Keys being fetched right now
+    (their lock is held) are skipped."""
+    cfg = settings or config.get()
+    out: list[Path] = []
+    if not cfg.cache_dir.is_dir():
+        return out
+    for key_dir in sorted(p for p in cfg.cache_dir.iterdir() if p.is_dir() and _KEY_RE.match(p.name)):
+        with _try_locked(cfg, key_dir.name) as free:
+            if free:
+                out.extend(_key_leftovers(key_dir.name, cfg))
+    with _try_locked(cfg, ".index") as free:
+        if free:
+            out.extend(sorted(cfg.cache_dir.glob(f".{INDEX_NAME}.*.tmp")))
+    return out
+
+
+def cache_clean(settings: Settings | None = None) -> list[tuple[Path, int]]:
+    """Remove :func:`cache_leftovers`; returns ``(path, bytes freed)`` for each."""
+    cfg = settings or config.get()
+    removed = []
+    for path in cache_leftovers(cfg):
+        key = path.relative_to(cfg.cache_dir).parts[0]
+        with _try_locked(cfg, key if _KEY_RE.match(key) else ".index") as free:
+            if free:
+                size = path_size(path)
+                if _remove_path(path):
+                    removed.append((path, size))
+    return removed
+
+
+def path_size(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+        return path.lstat().st_size
+    except OSError:
+        return 0
+
+
 # --------------------------------------------------------------------------------------------------
 # Internals
+
+
+def _key_leftovers(key: str, cfg: Settings) -> list[Path]:
+    """Leftovers in the folder of ``key`` (the caller holds, or has checked, the key's lock)."""
+    key_dir = cfg.cache_dir / key
+    if not key_dir.is_dir():
+        return []
+    record = _read_index(cfg, warn=False).get(key)
+    current = _record_path(record, cfg) if record else None
+    return sorted(p for p in key_dir.iterdir() if current is None or p != current)
+
+
+def _remove_path(path: Path) -> bool:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _try_locked(cfg: Settings, name: str) -> Iterator[bool]:
+    """Like :func:`_locked` without waiting: yields False when another process holds the lock."""
+    lock_dir = cfg.cache_dir / ".locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "a+b") as fh:
+        if fcntl is None:
+            yield True
+            return
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _get_unlocked(key: str, cfg: Settings, *, verify: bool, quiet: bool) -> CacheEntry | None:

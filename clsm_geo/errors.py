@@ -29,8 +29,26 @@ class InputError(ClsmGeoError):
     exit_code = 2
 
 
+class OutputError(InputError):
+    """An output cannot be written where asked (it would overwrite an input, wrong kind of path, permissions,
+    full disk...): the user chooses another place (exit 2). Previous outputs are left as they were."""
+
+
 class DataSourceError(ClsmGeoError):
     """A data source could not be obtained or read (download failed, cache corrupt, file unreadable)."""
+
+
+class ChecksumMismatchError(DataSourceError):
+    """A downloaded or copied file is not the one expected (sha256 or size differs): ``expected``, ``got``."""
+
+    def __init__(self, message: str, *, hint: str | None = None, expected=None, got=None):
+        super().__init__(message, hint=hint)
+        self.expected = expected
+        self.got = got
+
+
+class DownloadLimitError(DataSourceError):
+    """A download went over its size limit or its deadline; nothing was kept."""
 
 
 class OfflineError(DataSourceError):

@@ -1,9 +1,14 @@
-"""Writing outputs: atomically (temporary file, then rename), deterministically, formula-safe.
+"""Writing outputs: atomically (temporary file, then rename), deterministically, formula-safe, cleaned.
 
 Every file clsm_geo writes goes through :func:`atomic_path`: a crash or an error never leaves a
-partial file behind, and an existing file is replaced only once the new one is complete.
+partial file behind, and an existing file is replaced only once the new one is complete. A command
+writing several files does it inside :func:`output_set` (all of them or none) after
+:func:`check_outputs` has made sure no output overwrites an input; an OS error while writing is an
+:class:`~clsm_geo.errors.OutputError` naming the path (see :mod:`clsm_geo._outputs`).
 Tables are sorted by the caller; here we fix everything else that could vary between runs
-(float formatting, JSON key order, line endings, GeoJSON/Parquet metadata).
+(float formatting, JSON key order, line endings, GeoJSON/Parquet metadata). Every text going into a
+workbook (:func:`clean_for_xlsx`), Markdown (:func:`escape_markdown`) or GeoJSON (:func:`clean_text`)
+is cleaned for that format; HTML pages use :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -14,10 +19,18 @@ import json
 import os
 import re
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+
+from ._outputs import check_outputs, clean_leftovers, leftovers, os_error, output_set, temp_prefix, writing
+from .i18n import t
+
+__all__ = ["atomic_path", "check_outputs", "clean_for_xlsx", "clean_leftovers", "clean_text", "escape_markdown",
+           "file_sha256", "leftovers", "neutralise_formula", "os_error", "output_set", "write_csv", "write_geojson",
+           "write_json", "write_parquet", "write_xlsx", "writing"]
 
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -25,18 +38,28 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+
+    An OS error (permissions, full disk, a folder where the file should be...) is an
+    :class:`~clsm_geo.errors.OutputError` naming ``path``; temporary files left by a killed run in
+    that folder are removed.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    with writing(target):
+        if target.is_dir():
+            raise IsADirectoryError(21, "Is a directory", str(target))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent)
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
-        os.replace(tmp_path, target)
+        with writing(target):
+            yield tmp_path
+            os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; outputs get the usual permissions
+            os.replace(tmp_path, target)
     finally:
-        if tmp_path.exists():
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
 
 
@@ -67,6 +90,51 @@ def neutralise_formula(value):
                 return value
         return "'" + value
     return value
+
+
+class OutputWarning(UserWarning):
+    """An output had to be changed to fit its format (e.g. a text cut in a workbook)."""
+
+
+#: Longest text a spreadsheet cell holds (Excel, LibreOffice).
+XLSX_MAX_CELL = 32_767
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]()<>!|~#&])")
+_MD_SCHEME_RE = re.compile(r"(?i)\b(javascript|vbscript|data|file)\s*:")
+
+
+def clean_text(value):
+    """``value`` without control characters (tab, newline and carriage return kept); non-texts unchanged."""
+    if isinstance(value, str):
+        return _CONTROL_RE.sub("", value)
+    return value
+
+
+def clean_for_xlsx(value, where: str | None = None):
+    """A text a workbook accepts: no control characters (openpyxl's ``ILLEGAL_CHARACTERS_RE``), at most
+    :data:`XLSX_MAX_CELL` characters, a longer one cut with a visible marker and an :class:`OutputWarning`
+    naming ``where``. Non-texts are returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    if len(value) > XLSX_MAX_CELL:
+        marker = t("io.clean.marker")
+        warnings.warn(t("io.clean.cut", where=where or "?", n=len(value), limit=XLSX_MAX_CELL), OutputWarning,
+                      stacklevel=2)
+        value = value[: XLSX_MAX_CELL - len(marker)] + marker
+    return value
+
+
+def escape_markdown(value) -> str:
+    """``value`` as literal Markdown text: markup characters backslash-escaped (no HTML, link, image or
+    emphasis can form), line breaks turned into spaces, control characters removed and
+    ``javascript:``-like schemes broken."""
+    text = "" if value is None else str(value)
+    text = clean_text(text).replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    text = _MD_SPECIAL_RE.sub(r"\\\1", text)
+    return _MD_SCHEME_RE.sub(lambda m: f"{m.group(1)}\\:", text)
 
 
 def _safe_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -168,9 +236,9 @@ def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path
             wb.properties.modified = fixed
             wb.properties.creator = "clsm-geo"
             for name, frame in frames.items():
-                _safe_text(_plain(frame)).to_excel(writer, sheet_name=name[:31], index=False)
+                _xlsx_text(_safe_text(_plain(frame)), name).to_excel(writer, sheet_name=name[:31], index=False)
         # openpyxl stamps the zip members and docProps/core.xml with the current time: fix both.
-        fixed_zip = tmp.with_suffix(".fixed")
+        fixed_zip = tmp.with_name(tmp.name + ".fixed")
         with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 data = src.read(info.filename)
@@ -180,6 +248,15 @@ def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path
                 dst.writestr(info, data)
         os.replace(fixed_zip, tmp)
     return Path(path)
+
+
+def _xlsx_text(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    out = frame.copy()
+    out.columns = [clean_for_xlsx(str(c), sheet) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = [clean_for_xlsx(v, f"{sheet}, {col}, row {i + 2}") for i, v in enumerate(out[col])]
+    return out
 
 
 def write_json(obj, path: str | os.PathLike) -> Path:
@@ -204,7 +281,11 @@ def write_geojson(frame, path: str | os.PathLike, *, precision: int = 6) -> Path
     """GeoJSON in WGS84 with list cells joined by ``;`` and coordinates rounded to ``precision`` decimals."""
     import geopandas as gpd
 
-    gdf = gpd.GeoDataFrame(_plain(frame), geometry=frame.geometry.values, crs=frame.crs).to_crs(4326)
+    plain = _plain(frame)
+    for col in plain.columns:
+        if plain[col].dtype == object or pd.api.types.is_string_dtype(plain[col]):
+            plain[col] = plain[col].map(clean_text)
+    gdf = gpd.GeoDataFrame(plain, geometry=frame.geometry.values, crs=frame.crs).to_crs(4326)
     text = gdf.to_json(drop_id=True, na="null", show_bbox=False, to_wgs84=False)
     data = json.loads(text)
     _round_coords(data, precision)

@@ -107,23 +107,37 @@ class Perimeters:
         return out
 
     def geometries(self) -> gpd.GeoSeries:
-        """One valid (Multi)Polygon per council in EPSG:4326: its own geometry or the union of its units."""
+        """One valid (Multi)Polygon per council in EPSG:4326: its own geometry, or the union of its units and of
+        its former communes' outlines."""
         from .units import units
 
-        table = units(self.year).set_index("unit").geometry
+        table = units(self.year)
+        shapes = table.geometry.to_numpy()
+        position = {u: i for i, u in enumerate(table["unit"])}
         outlines: dict[int, list] = {}
         for i, g in zip(self.former["council"], self.former["outline"]):
             if g is not None:
                 outlines.setdefault(int(i), []).append(g)
+        # Councils with the same units (a whole EPCI, one commune) share one union: computed once, and the
+        # work no longer depends on pandas indexing per council (linear in the number of councils).
+        unions: dict[tuple, object] = {}
         geoms = []
         for i, (unit_codes, own) in enumerate(zip(self.councils["units"], self.councils["own_geometry"])):
-            parts = list(table.loc[list(unit_codes)].to_numpy()) + outlines.get(i, [])
             if own is not None:
                 geoms.append(own)
-            elif parts:
-                geoms.append(shapely.make_valid(shapely.union_all(parts)))
-            else:
+                continue
+            key = tuple(sorted(position[u] for u in unit_codes if u in position))
+            extra = outlines.get(i, [])
+            if not key and not extra:
                 geoms.append(None)
+                continue
+            if extra:  # former communes: their own outlines (rare), not shared
+                geoms.append(shapely.make_valid(shapely.union_all(list(shapes[list(key)]) + extra)))
+                continue
+            union = unions.get(key)
+            if union is None:
+                union = unions[key] = shapely.make_valid(shapely.union_all(shapes[list(key)]))
+            geoms.append(union)
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 

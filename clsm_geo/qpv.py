@@ -267,26 +267,34 @@ def _validator(geography: int, label: str, *, user_file: bool):
     return validate
 
 
-def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None):
+def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None, accept_new_edition: bool = False):
     """Download (or copy) the official QPV file of ``geography`` into the cache under ``qpv{geography}``.
 
     ``source`` None = the default official URL of ``data/qpv/catalogue.json``. The file is read with
-    the QPV readers before it is committed, so a bad file never replaces a good cache entry.
-    Returns the :class:`clsm_geo.cache.CacheEntry`.
+    the QPV readers before it is committed, so a bad file never replaces a good cache entry. When the
+    catalogue pins the edition (an optional ``sha256`` per resource), another file is refused unless
+    ``accept_new_edition``. Returns the :class:`clsm_geo.cache.CacheEntry`.
     """
+    from clsm_geo.errors import ChecksumMismatchError
+    from clsm_geo.i18n import t
+
     from clsm_geo.cache import cache_put
 
     s = settings or _settings.get()
     geography = _check_geography(geography)
-    filename = sha256 = None
+    filename = None
+    pinned = None
     if source is None:
         res = _default_resource(geography)
         if not res.get("url"):
             raise DataSourceError(f"no known download URL for the QPV {geography} file ({res.get('note', '')})",
                                   hint=f"download it by hand and run: clsm-geo data fetch --qpv {geography} --from PATH")
         source, edition, filename = res["url"], res.get("edition") or res["title"], res.get("filename")
-        sha256 = res.get("sha256")  # checked when the catalogue knows it (null until confirmed)
         meta = {"geography": geography, "edition": edition, "url": source, "resource": res["id"]}
+        pinned = (res.get("sha256") or "").strip().lower() or None  # checked when known (null until confirmed)
+        if pinned and accept_new_edition:
+            meta["edition"] = f"{edition}; {t('download.accepted_new_edition')}"
+            pinned = None
     else:
         text = str(source)
         is_url = bool(re.match(r"^https?://", text, flags=re.I))
@@ -295,7 +303,13 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
         meta = {"geography": geography, "edition": "user-supplied file",
                 ("url" if is_url else "path"): text if is_url else str(Path(text).expanduser().resolve())}
         source = text if is_url else Path(text).expanduser()
-    return cache_put(f"qpv{geography}", source, filename=filename, meta=meta, sha256=sha256,
-                     validate=_validator(geography, str(source), user_file=isinstance(source, Path)),
-                     settings=s)
+    try:
+        return cache_put(f"qpv{geography}", source, filename=filename, meta=meta, sha256=pinned,
+                         validate=_validator(geography, str(source), user_file=isinstance(source, Path)),
+                         settings=s)
+    except ChecksumMismatchError as exc:
+        if pinned is None:
+            raise
+        raise DataSourceError(t("download.new_edition", geography=geography, url=source, expected=pinned,
+                                got=exc.got or "?"), hint=t("download.new_edition_hint")) from exc
 

@@ -128,6 +128,9 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     councils = pd.DataFrame(rows, columns=["id", "name", "status", "created", "closed", "communes", "epci",
                                            "region", "notes", "row", "geometry"])
     councils = _check_duplicates(councils, name, problems)
+    from .validation import character_problems
+
+    problems.extend(character_problems(councils, name))
     councils["created"] = councils["created"].astype("Int64")
     councils["closed"] = councils["closed"].astype("Int64")
     errors = [p for p in problems if p.severity == "error"]
@@ -174,10 +177,15 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
 
 
 def _decode(data: bytes, name: str) -> str:
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data:
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
             return data.decode("utf-16")
-        raise InputError(t("registry.file.not_text", name=name), hint=t("registry.file.not_text_hint"))
+        if b"\x00" in data[:4096]:
+            raise InputError(t("registry.file.not_text", name=name), hint=t("registry.file.not_text_hint"))
+        from .validation import nul_problem
+
+        problem = nul_problem(data, name)
+        raise RegistryError(f"{name}: {problem.message}", [problem])
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)

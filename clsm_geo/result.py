@@ -209,7 +209,9 @@ class CoverageResult:
     # --- output -----------------------------------------------------------------------------------
 
     def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None) -> list[Path]:
-        """Write ``summary.json`` and the tables in each format; every file atomically. Returns the paths.
+        """Write ``summary.json`` and the tables in each format into ``directory``, all of them or none
+        (:func:`clsm_geo.io.output_set`); an output that would overwrite the registry or the QPV file is
+        refused first. Returns the paths.
 
         ``csv``: one file per table (dialect: ``settings.csv_dialect``); ``xlsx``: ``coverage.xlsx``, the
         workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`).
@@ -220,26 +222,32 @@ class CoverageResult:
 
             raise InputError(f"unknown format(s): {', '.join(unknown)}", hint="use " + ", ".join(FORMATS))
         out = Path(directory)
-        written = [_io.write_json(self.summary, out / "summary.json")]
+        _io.check_outputs([out / name for name in file_names(formats)], self.input_paths(), folders=[out])
         tables = {"qpv": self.qpv, "councils": self.councils_table[COUNCIL_COLUMNS],
                   "regions": self.regions, "departments": self.departments}
         if self.reconciliation is not None:
             tables["reconciliation"] = self.reconciliation
         if self.out_of_scope is not None and len(self.out_of_scope):
             tables["out_of_scope"] = self.out_of_scope
-        if "csv" in formats:
-            written += [_io.write_csv(t, out / f"{name}.csv") for name, t in tables.items()]
-        if "xlsx" in formats:
-            from .workbook import coverage_tables, write_workbook
+        with _io.output_set(out) as stage:
+            written = [_io.write_json(self.summary, stage / "summary.json")]
+            if "csv" in formats:
+                written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
+            if "xlsx" in formats:
+                from .workbook import coverage_tables, write_workbook
 
-            written.append(write_workbook(coverage_tables(self), out / "coverage.xlsx", self.summary, lang))
-        if "geojson" in formats:
-            written.append(_io.write_geojson(self.qpv, out / "qpv.geojson"))
-            written.append(_io.write_geojson(self.councils, out / "councils.geojson"))
-        if "parquet" in formats:
-            written.append(_io.write_parquet(_lists_to_text(self.qpv), out / "qpv.parquet"))
-            written.append(_io.write_parquet(_lists_to_text(self.councils), out / "councils.parquet"))
-        return written
+                written.append(write_workbook(coverage_tables(self), stage / "coverage.xlsx", self.summary, lang))
+            if "geojson" in formats:
+                written.append(_io.write_geojson(self.qpv, stage / "qpv.geojson"))
+                written.append(_io.write_geojson(self.councils, stage / "councils.geojson"))
+            if "parquet" in formats:
+                written.append(_io.write_parquet(_lists_to_text(self.qpv), stage / "qpv.parquet"))
+                written.append(_io.write_parquet(_lists_to_text(self.councils), stage / "councils.parquet"))
+        return [out / p.name for p in written]
+
+    def input_paths(self) -> list[str]:
+        """The files this result was read from (registry, QPV source): outputs must never overwrite them."""
+        return [str(self.registry.source), str(self.qpv_layer.source.location)]
 
     def _repr_html_(self) -> str:
         """Notebook display: the headline, the key figures, the source in one line (a few kB whatever the
@@ -267,6 +275,20 @@ class CoverageResult:
 
     def __repr__(self) -> str:
         return f"<CoverageResult {self.year} ({self.method}): {self.headline}>"
+
+
+def file_names(formats=("csv",)) -> list[str]:
+    """Names of the files :meth:`CoverageResult.to_files` may write for ``formats``."""
+    names = ["summary.json"]
+    tables = ("qpv", "councils", "regions", "departments", "reconciliation", "out_of_scope")
+    if "csv" in formats:
+        names += [f"{name}.csv" for name in tables]
+    if "xlsx" in formats:
+        names.append("coverage.xlsx")
+    for fmt in ("geojson", "parquet"):
+        if fmt in formats:
+            names += [f"qpv.{fmt}", f"councils.{fmt}"]
+    return names
 
 
 def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:

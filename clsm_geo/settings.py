@@ -54,6 +54,15 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_cache_dir("clsm-geo", appauthor=False))
 
 
+def _env_float(name: str, default: float) -> float:
+    """A positive number from the environment, ``default`` when unset or not a positive number."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 and value == value and value != float("inf") else default
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -71,9 +80,15 @@ class Settings:
     #: Network: seconds to connect / between bytes, retries after the first attempt, first backoff delay
     #: (doubles at each retry).
     connect_timeout: float = 10.0
-    read_timeout: float = 60.0
+    read_timeout: float = 30.0
     retries: int = 3
     backoff: float = 1.0
+    #: Network: overall deadline of one file's download, retries included (seconds; env ``CLSM_GEO_TIMEOUT``).
+    download_timeout: float = field(default_factory=lambda: _env_float("CLSM_GEO_TIMEOUT", 600.0))
+    #: Network: largest body a download may bring (bytes; env ``CLSM_GEO_MAX_DOWNLOAD_MB`` in MB). The largest
+    #: official QPV file is about 40 MB: the default leaves room for a few times that.
+    max_download_size: int = field(
+        default_factory=lambda: int(_env_float("CLSM_GEO_MAX_DOWNLOAD_MB", 200.0) * 1_000_000))
     #: Show progress bars on long work (downloads, national runs) when stderr is a terminal.
     progress: bool = True
     #: CSV flavour of table outputs: ``rfc4180`` (UTF-8, ``,``, ``.``) or ``excel-fr`` (UTF-8 with BOM, ``;``,

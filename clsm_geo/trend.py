@@ -57,7 +57,7 @@ class Trend:
     def to_files(self, directory, *, chart_formats=("png", "svg"), sources: dict | None = None,
                  lang: str | None = None) -> list:
         """Write ``trend.csv``, ``trend_regions.csv``, ``trend.xlsx`` (the workbook for people, in ``lang``,
-        with ``sources`` on its Sources sheet) and the chart(s) (labels in ``lang``), atomically."""
+        with ``sources`` on its Sources sheet) and the chart(s) (labels in ``lang``), all of them or none."""
         from pathlib import Path
 
         from . import io as _io
@@ -65,19 +65,26 @@ class Trend:
         from .workbook import write_workbook
 
         out = Path(directory)
-        written = [_io.write_csv(self.national, out / "trend.csv"),
-                   _io.write_csv(self.regions, out / "trend_regions.csv"),
-                   write_workbook({"trend": self.national, "trend_regions": self.regions}, out / "trend.xlsx",
-                                  {"years": self.years(), **(sources or {})}, lang)]
-        for fmt in chart_formats:
-            written.append(trend_chart(self.national, out / f"trend.{fmt}", lang))
-        return written
+        _io.check_outputs([out / n for n in file_names(chart_formats)], folders=[out])
+        with _io.output_set(out) as stage:
+            written = [_io.write_csv(self.national, stage / "trend.csv"),
+                       _io.write_csv(self.regions, stage / "trend_regions.csv"),
+                       write_workbook({"trend": self.national, "trend_regions": self.regions}, stage / "trend.xlsx",
+                                      {"years": self.years(), **(sources or {})}, lang)]
+            for fmt in chart_formats:
+                written.append(trend_chart(self.national, stage / f"trend.{fmt}", lang))
+        return [out / Path(p).name for p in written]
 
 
     def years(self) -> str:
         """The years covered, ``2015–2025``."""
         years = self.national["year"].tolist()
         return f"{min(years)}\u2013{max(years)}" if years else ""
+
+
+def file_names(chart_formats=("png", "svg")) -> list[str]:
+    """Names of the files :meth:`Trend.to_files` writes."""
+    return ["trend.csv", "trend_regions.csv", "trend.xlsx"] + [f"trend.{fmt}" for fmt in chart_formats]
 
 
 def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | None = None,

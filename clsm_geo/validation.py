@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,79 @@ import pandas as pd
 
 from .errors import Problem
 from .i18n import t
+
+#: Bidirectional controls (they reorder what is shown: two different ids can look the same).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+#: Letters that show as nothing (Hangul fillers).
+_FILLERS = frozenset("\u115f\u1160\u3164\uffa0")
+#: Text columns of a registry checked for control, invisible and bidirectional characters.
+TEXT_COLUMNS = ("id", "name", "region", "notes")
+
+
+def _odd_characters(text: str) -> tuple[list[str], list[str], list[str]]:
+    """``(control, bidi, invisible)`` characters of ``text`` (tab, newline, carriage return allowed)."""
+    control, bidi, invisible = [], [], []
+    for ch in text:
+        if ch in BIDI_CONTROLS:
+            bidi.append(ch)
+        elif unicodedata.category(ch) == "Cc" and ch not in "\t\n\r":
+            control.append(ch)
+        elif unicodedata.category(ch) == "Cf" or ch in _FILLERS:  # zero-width, fillers
+            invisible.append(ch)
+    return control, bidi, invisible
+
+
+def _codes(chars: list[str]) -> str:
+    return ", ".join(sorted({f"U+{ord(c):04X}" for c in chars}))
+
+
+def visible_form(text: str) -> str:
+    """``text`` as a reader sees it: without control, bidirectional and invisible characters."""
+    control, bidi, invisible = _odd_characters(text)
+    hidden = set(control) | set(bidi) | set(invisible)
+    return "".join(c for c in text if c not in hidden)
+
+
+def character_problems(councils: pd.DataFrame, name: str) -> list[Problem]:
+    """Control, invisible and bidirectional characters in the text columns of a parsed registry.
+
+    In ``id`` they are errors (an id must read as it compares: two ids that look identical are refused);
+    elsewhere warnings (control characters are removed from workbooks, reports and GeoJSON)."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for column in TEXT_COLUMNS:
+        if column not in councils:
+            continue
+        severity = "error" if column == "id" else "warning"
+        for value, row in zip(councils[column], councils["row"]):
+            if not isinstance(value, str) or not value:
+                continue
+            if value.isprintable() and _FILLERS.isdisjoint(value):  # the usual case, checked in C
+                if column == "id":
+                    seen.setdefault(value, int(row))
+                continue
+            control, bidi, invisible = _odd_characters(value)
+            shown = value.encode("unicode_escape").decode("ascii")[:80]
+            for kind, chars in (("control", control), ("bidi", bidi), ("invisible", invisible)):
+                if chars:
+                    problems.append(Problem(severity, name, int(row), column, shown,
+                                            t(f"io.chars.{kind}", codes=_codes(chars)),
+                                            t(f"io.chars.{kind}_{'fix_id' if column == 'id' else 'fix'}")))
+            if column == "id" and (control or bidi or invisible):
+                visible = visible_form(value)
+                if visible in seen:
+                    problems.append(Problem("error", name, int(row), column, shown,
+                                            t("io.chars.looks_like", row=seen[visible]), t("io.chars.control_fix_id")))
+            if column == "id":
+                seen.setdefault(visible_form(value), int(row))
+    return problems
+
+
+def nul_problem(data: bytes, name: str) -> Problem:
+    """The problem of a file holding a NUL byte, located at its first line (1-based, as a spreadsheet counts)."""
+    at = data.index(b"\x00")
+    line = data.count(b"\n", 0, at) + 1
+    return Problem("error", name, line, None, None, t("io.chars.nul", offset=at), t("io.chars.nul_fix"))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ or list ``"tests.httpserver"`` in ``pytest_plugins``)::
 Each path has a body and a *script*: a list of :class:`Reply` consumed one per request, the last one
 repeating forever. A :class:`Reply` can set the status, extra headers, a delay before the headers, a
 truncated body (Content-Length still announces the full size), a slow body (pause between chunks),
-a stall in the middle of the body, or drop the connection without answering.
+a stall in the middle of the body, an endless body, or drop the connection without answering. A lying
+Content-Length: ``content_length=False`` with ``headers={"Content-Length": "..."}``.
 
 Every request is recorded (:attr:`FaultServer.requests`) and every TCP connection counted
 (:attr:`FaultServer.connections`), so tests can assert that nothing was requested at all.
@@ -48,6 +49,7 @@ class Reply:
     chunk_delay: float = 0.0  # pause between body chunks (a slow server)
     drop: bool = False  # close the connection without any answer
     content_length: bool = True  # send a Content-Length header
+    endless: bool = False  # repeat the body forever (until the client goes away or the server stops)
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,14 @@ class _Handler(BaseHTTPRequestHandler):
         if head:
             return
         reply = reply or Reply()
+        if reply.endless:
+            stopping = self.server.owner.stopping
+            while not stopping.is_set():
+                self.wfile.write(body)
+                self.wfile.flush()
+                if reply.chunk_delay and stopping.wait(reply.chunk_delay):
+                    return
+            return
         payload = body if reply.truncate_to is None else body[: reply.truncate_to]
         stopping = self.server.owner.stopping
         sent = 0

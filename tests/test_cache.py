@@ -22,7 +22,10 @@ GEOJSON = "qpv/qpv2024_national_simplified_mafrance/qpv2024_simplified.geojson"
 
 @pytest.fixture(autouse=True)
 def _fast_network():
+    from clsm_geo import i18n
+
     settings.configure(connect_timeout=2.0, read_timeout=0.5, retries=1, backoff=0.01, progress=False)
+    i18n.set_lang("en")
 
 
 @pytest.fixture
@@ -353,3 +356,28 @@ def test_two_processes_same_key_without_checksum_serialised(http_server, csv):
     assert entry is not None and entry.sha256 == expected and entry.size == csv.stat().st_size
     assert [e.key for e in cache_entries()] == ["qpv2024"]
     assert sorted(p.name for p in (_cache_dir() / "qpv2024").iterdir()) == ["c.csv"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Leftovers of killed fetches (issue 22 #2)
+
+
+def test_leftovers_of_a_killed_fetch_are_removed_by_the_next_put_and_listed_before(csv):
+    first = cache_put("qpv2024", csv)
+    stale = _cache_dir() / "qpv2024" / ".incoming-dead"
+    stale.mkdir()
+    (stale / ".x.part").write_bytes(b"p" * 1000)
+    orphan = _cache_dir() / "qpv2024" / "renamed-but-not-indexed.csv"   # killed between rename and index
+    orphan.write_bytes(b"o")
+    assert cache_mod.cache_leftovers() == sorted([stale, orphan])
+    assert cache_get("qpv2024") == first                                   # the entry itself is untouched
+    cache_put("qpv2024", csv)
+    assert cache_mod.cache_leftovers() == []
+    assert sorted(p.name for p in (_cache_dir() / "qpv2024").iterdir()) == [first.path.name]
+
+
+def test_failed_first_fetch_leaves_no_key_folder(http_server):
+    url = http_server.serve("/x.csv", b"x", script=[Reply(status=404)])
+    with pytest.raises(DataSourceError):
+        cache_put("qpv2015", url)
+    assert not (_cache_dir() / "qpv2015").exists()

@@ -24,8 +24,11 @@ GEOJSON = "qpv/qpv2024_national_simplified_mafrance/qpv2024_simplified.geojson"
 
 @pytest.fixture(autouse=True)
 def _fast_network():
-    """Tiny timeouts and backoff so fault tests run in milliseconds."""
+    """Tiny timeouts and backoff so fault tests run in milliseconds; messages in English (quoted below)."""
+    from clsm_geo import i18n
+
     settings.configure(connect_timeout=2.0, read_timeout=0.3, retries=2, backoff=0.01, progress=False)
+    i18n.set_lang("en")
 
 
 def _leftovers(folder: Path) -> list[str]:
@@ -416,7 +419,9 @@ def test_safe_extract_refuses_zip_bomb_ratio(tmp_path):
 
 
 def test_safe_extract_refuses_total_size(tmp_path, monkeypatch):
-    monkeypatch.setattr(dl, "MAX_TOTAL_UNCOMPRESSED", 1500)
+    import clsm_geo._zip as zip_module
+
+    monkeypatch.setattr(zip_module, "MAX_TOTAL_UNCOMPRESSED", 1500)
     archive = _zip(tmp_path / "a.zip", {"a.bin": b"a" * 1000, "b.bin": b"b" * 1000})
     with pytest.raises(DataSourceError, match="'b.bin' brings the uncompressed size over 1500"):
         safe_extract(archive, tmp_path / "out")
@@ -444,3 +449,170 @@ def test_safe_extract_not_a_zip(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(DataSourceError, match="cannot open zip archive"):
         safe_extract(bad, tmp_path / "out")
+
+
+# --------------------------------------------------------------------------------------------------
+# Bounded downloads (issue 22 #2): size limit, overall deadline, nothing left behind
+
+
+def _all_left(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_endless_body_stops_at_the_size_limit(http_server, tmp_path):
+    """An endless body (no Content-Length) wrote 5.56 GB in 30 s: now it stops past max_download_size."""
+    from clsm_geo.errors import DownloadLimitError
+
+    settings.configure(max_download_size=300_000, read_timeout=2.0)
+    url = http_server.serve("/endless", b"x" * 65536, script=[Reply(endless=True, content_length=False)])
+    with pytest.raises(DownloadLimitError) as err:
+        download(url, tmp_path / "f")
+    assert "0.3 MB" in err.value.message and "--max-size" in err.value.hint
+    assert http_server.count("/endless") == 1          # a size limit is not retried
+    assert _leftovers(tmp_path) == []
+
+
+def test_announced_length_over_the_limit_is_refused_before_the_body(http_server, tmp_path):
+    from clsm_geo.errors import DownloadLimitError
+
+    settings.configure(max_download_size=1000)
+    url = http_server.serve("/big", b"x" * 5000)
+    with pytest.raises(DownloadLimitError, match="announces"):
+        download(url, tmp_path / "f")
+    assert _leftovers(tmp_path) == []
+
+
+def test_content_length_lie_is_detected(http_server, tmp_path):
+    """The server announces 10,000 bytes and sends 100 before closing: a truncated body, never kept."""
+    url = http_server.serve("/lie", b"y" * 100, script=[Reply(content_length=False,
+                                                            headers={"Content-Length": "10000"})])
+    with pytest.raises(DataSourceError, match="truncated: got 100 of 10000 bytes"):
+        download(url, tmp_path / "f")
+    assert _leftovers(tmp_path) == []
+
+
+def test_drip_is_stopped_by_the_overall_deadline(http_server, tmp_path):
+    """One byte at a time never trips the read timeout; the overall deadline stops it."""
+    from clsm_geo.errors import DownloadLimitError
+
+    settings.configure(download_timeout=1.0, read_timeout=5.0, retries=3)
+    url = http_server.serve("/drip", b"z" * 10_000, script=[Reply(chunk_size=1, chunk_delay=0.05)])
+    with pytest.raises(DownloadLimitError) as err:
+        download(url, tmp_path / "f")
+    assert "1 s" in err.value.message and "--timeout" in err.value.hint
+    assert http_server.count("/drip") == 1
+    assert _leftovers(tmp_path) == []
+
+
+def test_stall_with_retries_ends_at_the_deadline_not_after_every_attempt(http_server, tmp_path):
+    """A stalled server took 4 x 60 s to fail: the deadline caps the whole download, retries included."""
+    from clsm_geo.errors import DownloadLimitError
+
+    settings.configure(download_timeout=0.8, read_timeout=0.5, retries=10, backoff=0.01)
+    url = http_server.serve("/stall", b"s" * 1000, script=[Reply(stall_after=10, stall=30)])
+    with pytest.raises(DownloadLimitError):
+        download(url, tmp_path / "f")
+    assert http_server.count("/stall") < 11            # the deadline came before the 11 attempts
+    assert _leftovers(tmp_path) == []
+
+
+def test_dies_mid_body_leaves_nothing(http_server, tmp_path):
+    settings.configure(retries=1)
+    url = http_server.serve("/die", b"d" * 200_000, script=[Reply(truncate_to=50_000)])
+    with pytest.raises(DataSourceError, match="truncated"):
+        download(url, tmp_path / "f")
+    assert http_server.count("/die") == 2 and _leftovers(tmp_path) == []
+
+
+def test_keyboard_interrupt_mid_body_removes_the_part_file(http_server, tmp_path, monkeypatch):
+    url = http_server.serve("/k", b"k" * 500_000, script=[Reply(chunk_size=50_000)])
+    calls = []
+    real = dl._read_some
+
+    def interrupted(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(dl, "_read_some", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download(url, tmp_path / "f")
+    assert _leftovers(tmp_path) == []
+
+
+def test_cli_fetch_with_max_size_and_timeout_leaves_the_cache_clean(http_server, tmp_path, capsys):
+    from clsm_geo.cli import main
+
+    url = http_server.serve("/endless.zip", b"e" * 65536, script=[Reply(endless=True, content_length=False)])
+    code = main(["data", "fetch", "--qpv", "2024", "--from", url, "--max-size", "0.2", "--timeout", "5"])
+    err = capsys.readouterr().err
+    assert code == 1 and "0,2" in err and "internal error" not in err
+    cache = settings.get().cache_dir
+    assert [p for p in _all_left(cache) if not p.startswith(".locks")] == []
+    assert main(["data", "fetch", "--qpv", "2024", "--from", url, "--timeout", "nan"]) == 2
+    assert main(["data", "fetch", "--qpv", "2024", "--from", url, "--max-size", "-1"]) == 2
+
+
+def test_data_status_shows_and_data_clean_removes_leftovers(tmp_path, capsys):
+    """What a SIGKILL leaves (a staging folder with a .part file) is shown by status and removed by clean."""
+    from clsm_geo.cli import main
+
+    cache = settings.get().cache_dir
+    stale = cache / "qpv2024" / ".incoming-abc123"
+    stale.mkdir(parents=True)
+    (stale / ".qpv.zip.x1.part").write_bytes(b"p" * 1_500_000)
+    assert main(["--lang", "en", "data", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "leftovers of interrupted downloads: 1 item(s), 1.5 MB" in out and ".incoming-abc123" in out
+    assert main(["--lang", "en", "data", "clean"]) == 0
+    assert "1 leftover(s) of downloads removed, 1.5 MB freed" in capsys.readouterr().out
+    assert not stale.exists()
+    assert main(["--lang", "en", "data", "clean"]) == 0
+    assert "nothing to clean" in capsys.readouterr().out
+
+
+def test_clean_skips_a_key_being_fetched(tmp_path):
+    from clsm_geo import cache as cache_mod
+
+    cfg = settings.get()
+    stale = cfg.cache_dir / "qpv2015" / ".incoming-busy"
+    stale.mkdir(parents=True)
+    with cache_mod._locked(cfg, "qpv2015"):     # another process fetching (flock is per open file)
+        assert cache_mod.cache_leftovers() == []
+    assert cache_mod.cache_leftovers() == [stale]
+
+
+def test_catalogue_sha256_pins_the_official_edition(http_server, shared, tmp_path, monkeypatch):
+    """A pinned edition is refused when the file differs, unless --accept-new-edition."""
+    import importlib
+
+    from clsm_geo.cli import main
+
+    qpv_mod = importlib.import_module("clsm_geo.qpv")
+
+    source = shared / GEOJSON
+    url = http_server.serve_file("/qpv.geojson", source)
+    resource = {"id": "x", "url": url, "filename": "qpv.geojson", "edition": "test edition",
+                "title": "t", "sha256": "0" * 64}
+    monkeypatch.setattr(qpv_mod, "_default_resource", lambda geography: dict(resource))
+    assert main(["--lang", "en", "data", "fetch", "--qpv", "2024"]) == 1
+    from clsm_geo.cache import cache_entries, cache_leftovers
+
+    assert cache_entries() == [] and cache_leftovers() == []
+    assert main(["--lang", "en", "data", "fetch", "--qpv", "2024", "--accept-new-edition"]) == 0
+    entry = cache_entries()[0]
+    assert entry.sha256 == sha256_of(source) and "new edition accepted" in entry.meta["edition"]
+    resource["sha256"] = sha256_of(source)                 # the pinned edition itself is accepted
+    assert main(["data", "fetch", "--qpv", "2024"]) == 0
+
+
+def test_download_messages_are_french_by_default(http_server, tmp_path):
+    from clsm_geo import i18n
+
+    i18n.set_lang(None)
+    url = http_server.serve("/gone", b"", script=[Reply(status=404)])
+    with pytest.raises(DataSourceError) as err:
+        download(url, tmp_path / "f")
+    assert err.value.message == f"impossible de télécharger {url}\u00a0: HTTP 404 introuvable"
+    assert "déplacé" in err.value.hint

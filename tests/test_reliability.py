@@ -169,3 +169,187 @@ def test_summary_json_is_valid_json_even_with_odd_names(tmp_path):
     path.write_text(HEADER + 'A,"Nom ""quoté"" <b>&</b> \u2028",actif,2015,31555,\n', encoding="utf-8")
     assert main(["-q", "coverage", "--registry", str(path), "--out", str(tmp_path / "o")]) == 0
     json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------------ every command that reads a registry
+
+#: Each command that reads a registry, with where its outputs go (a folder, or a file name in tmp_path).
+REGISTRY_COMMANDS = {
+    "coverage": (["coverage", "--format", "csv,xlsx,geojson"], "out"),
+    "uncovered": (["uncovered"], "out"),
+    "gaps": (["gaps"], "out"),
+    "plan": (["plan", "--steps", "2"], "out"),
+    "trend": (["trend", "--from", "2023", "--to", "2024"], "out"),
+    "report": (["report"], "report.html"),
+    "map choropleth": (["map", "choropleth"], "map.png"),
+    "map councils": (["map", "councils"], "councils.svg"),
+    "map interactive": (["map", "interactive", "--offline"], "map.html"),
+}
+
+
+def _run(tmp_path, command: str, registry) -> tuple[int, str]:
+    argv, out = REGISTRY_COMMANDS[command]
+    code = main(["-q", "--offline", "--lang", "en", *argv, "--registry", str(registry), "--out", str(tmp_path / out)])
+    return code, out
+
+
+def _invalid_corpus() -> list[str]:
+    """Corpus files every command must refuse (checked in the test: read_registry raises)."""
+    return ["random_bytes.csv", "nul_bytes.csv", "mixed_separators.csv", "missing_columns.csv",
+            "duplicated_columns.csv", "empty.csv", "blank_lines.csv", "header_only.csv", "unbalanced_quotes.csv",
+            "not_really.xlsx", "zip_renamed.xlsx", "bad.geojson", "years_out_of_range.csv",
+            "negative_and_float.csv", "nul_after_4kB.csv", "zero_width_duplicate_id.csv"]
+
+
+def _more_hostile() -> dict[str, bytes]:
+    return {
+        "nul_after_4kB.csv": (HEADER + "A,x,actif,2015,31555,\n" * 300).encode() + b"B,y\x00,actif,2015,31555,\n",
+        "zero_width_duplicate_id.csv": (HEADER + "A1,x,actif,2015,31555,\nA\u200b1,y,actif,2015,33063,\n").encode(),
+    }
+
+
+@pytest.mark.parametrize("command", sorted(REGISTRY_COMMANDS))
+@pytest.mark.parametrize("name", _invalid_corpus())
+def test_every_command_refuses_hostile_registries_cleanly(tmp_path, capsys, command, name):
+    content = {**hostile_corpus(), **_more_hostile()}[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ClsmGeoError):
+        read_registry(path)
+    code, out = _run(tmp_path, command, path)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and "internal error" not in err and name in err
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]      # no output, no temporary file
+
+
+@hsettings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(sorted(REGISTRY_COMMANDS)),
+       st.binary(max_size=600) | st.text(max_size=600).map(lambda t: t.encode("utf-8", "surrogatepass")))
+def test_fuzz_every_command_only_fails_with_our_errors(tmp_path, command, data):
+    import shutil
+
+    work = tmp_path / "fuzz"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    path = work / "fuzz.csv"
+    path.write_bytes(data)
+    import contextlib
+    import io as _io_mod
+
+    err = _io_mod.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(_io_mod.StringIO()):
+        code, _ = _run(work, command, path)
+    assert code in (0, 2), err.getvalue()
+    assert "internal error" not in err.getvalue()
+    assert path.read_bytes() == data
+    assert not [p for p in work.rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")]
+
+
+ODD_BUT_VALID = (
+    "id,name,status,created,communes,epci\n"
+    'A1,"<script>alert(1)</script> [x](javascript:alert(1)) ![i](http://evil.example/x.png)",actif,2015,31555,\n'
+    'A2,"CLSM \x01 Bordeaux \u202eesimorp",actif,2016,33063,\n'
+    'A3,"=HYPERLINK(""http://x"",""y"")",actif,2017,,200046977\n'
+    f'A4,"{"L" * 40_000}",actif,2018,13055,\n'
+)
+
+
+def test_odd_but_valid_registry_through_every_command(tmp_path, capsys):
+    """Injection, control, bidi and very long names: every command succeeds and every format is clean."""
+    reg = tmp_path / "reg.csv"
+    reg.write_text(ODD_BUT_VALID, encoding="utf-8")
+    for command in sorted(REGISTRY_COMMANDS):
+        code, _ = _run(tmp_path, command, reg)
+        err = capsys.readouterr().err
+        assert code == 0, (command, err)
+    assert reg.read_text(encoding="utf-8") == ODD_BUT_VALID
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    import re
+
+    # the report's own images (map, chart: files written beside it) are the only Markdown images allowed
+    md = re.sub(r"^!\[[^\]\n]*\]\(report-[\w.-]+\.(?:png|svg)\)$", "", md, flags=re.M)
+    for raw in (r"<script", r"\]\(javascript", r"!\[", r"<img", r"<"):     # not preceded by a backslash
+        assert not re.search(r"(?<!\\)" + raw, md), raw
+    assert "\x01" not in md and "javascript:" not in md
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in page
+    from clsm_geo import columns
+    from clsm_geo.workbook import sheet_name
+
+    sheet = pd.read_excel(tmp_path / "out" / "coverage.xlsx", sheet_name=sheet_name("councils", "en"), dtype=str)
+    sheet = sheet.rename(columns={columns.label(c, "en"): c for c in ("id", "name")})
+    assert sheet.loc[sheet["id"] == "A2", "name"].item() == "CLSM  Bordeaux \u202eesimorp"
+    assert sheet.loc[sheet["id"] == "A4", "name"].item().endswith("[…cut]")
+    assert sheet.loc[sheet["id"] == "A3", "name"].item().startswith("'=")
+    assert "\\u0001" not in (tmp_path / "out" / "councils.geojson").read_text(encoding="utf-8")
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+
+
+# ----------------------------------------------------------------------------------------- numeric options
+
+
+@pytest.mark.parametrize("bins,words", [
+    ("0.5,0.1", "strictly increasing"), ("nan,0.5", "not a finite number"), ("0.1,inf", "not a finite number"),
+    ("-0.1,0.5", "outside the allowed range"), ("10,150", "outside the allowed range"), ("a,b", "numbers"),
+    (",", "numbers"),
+])
+def test_bins_outside_their_domain_are_refused_with_the_range(tmp_path, capsys, bins, words):
+    """Issue 22 #6: `--bins 0.5,0.1` and `nan,inf` were taken."""
+    reg = tmp_path / "reg.csv"
+    reg.write_text(HEADER + "A,x,actif,2015,31555,\n", encoding="utf-8")
+    for kind in ("choropleth", "interactive"):
+        code = main(["--offline", "--lang", "en", "map", kind, "--registry", str(reg), "--scheme", "user_defined",
+                     f"--bins={bins}", "--out", str(tmp_path / f"m.{'png' if kind == 'choropleth' else 'html'}")])
+        err = capsys.readouterr().err
+        assert code == 2 and words in err and "internal error" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reg.csv"]
+
+
+def test_bins_in_range_are_accepted():
+    from clsm_geo.maps.style import check_bins
+
+    assert check_bins(["0.1", "0.25", "0.5"], True) == [0.1, 0.25, 0.5]
+    assert check_bins(["10", "25", "100"], True) == [10, 25, 100]
+    assert check_bins(["5", "500"], False) == [5, 500]
+    with pytest.raises(ClsmGeoError):
+        check_bins(["1", "1"], False)
+
+
+@pytest.mark.parametrize("argv", [
+    ["map", "choropleth", "--classes", "0"], ["coverage", "--partial-threshold", "nan"],
+    ["coverage", "--timeout", "inf"], ["coverage", "--max-size", "0"], ["plan", "--steps", "-1"],
+])
+def test_numeric_options_outside_their_domain(tmp_path, capsys, argv):
+    reg = tmp_path / "reg.csv"
+    reg.write_text(HEADER + "A,x,actif,2015,31555,\n", encoding="utf-8")
+    assert main(["--offline", *argv, "--registry", str(reg), "--out", str(tmp_path / "o.png")]) == 2
+    assert "internal error" not in capsys.readouterr().err
+
+
+def test_validate_reports_invisible_bidi_control_and_late_nul(tmp_path):
+    """Issue 22 #3/#6: zero-width and right-to-left characters made two ids look identical; NUL bytes after
+    the first 4 kB passed the check."""
+    path = tmp_path / "chars.csv"
+    path.write_text(HEADER + "A1,Lyon,actif,2015,69123,\n"
+                    "A\u200b1,Caen\u202e,actif,2015,14118,\n"
+                    "B\u202e2,Nice\x07,actif,2015,06088,\n", encoding="utf-8")
+    report = validate(path, 2024)
+    found = {(p.severity, p.row, p.column, p.message.split(" (")[0]) for p in report.problems}
+    from clsm_geo import i18n
+
+    def msg(key):
+        return i18n.t(key, codes="X").split(" (")[0]
+
+    assert ("error", 3, "id", msg("io.chars.invisible")) in found
+    assert any(p.row == 3 and p.column == "id" and "ligne 2" in p.message for p in report.problems)
+    assert ("warning", 3, "name", msg("io.chars.bidi")) in found
+    assert ("error", 4, "id", msg("io.chars.bidi")) in found
+    assert ("warning", 4, "name", msg("io.chars.control")) in found
+    assert not report.ok
+    late = tmp_path / "late_nul.csv"
+    late.write_bytes((HEADER + "A,x,actif,2015,31555,\n" * 300).encode() + b"B,y\x00,actif,2015,31555,\n")
+    with pytest.raises(RegistryError) as info:
+        read_registry(late)
+    assert [(p.row, p.severity) for p in info.value.problems] == [(302, "error")]

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 import warnings
 
 from .. import __version__
 from .. import settings as _settings
-from ..errors import ClsmGeoError, RegistryError
+from ..errors import ClsmGeoError, InputError, RegistryError
 from ..i18n import LANGS, set_lang, t
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
@@ -75,6 +76,26 @@ def _print_warning(message, category, filename, lineno, file=None, line=None) ->
     print(t("cli.warning", message=message), file=sys.stderr)
 
 
+def _terminated(signum, frame) -> None:
+    """SIGTERM as an interruption, so that temporary files and folders are removed on the way out."""
+    raise KeyboardInterrupt
+
+
+def _network_options(args) -> dict:
+    """``--timeout`` / ``--max-size`` of the commands that download, checked."""
+    out = {}
+    for name, key, scale in (("timeout", "download_timeout", 1.0), ("max_size", "max_download_size", 1e6)):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        if not (value > 0 and value != float("inf")):  # also refuses nan
+            option = "--" + name.replace("_", "-")
+            raise InputError(f"{option} must be a positive finite number, got {value:g}",
+                             hint=f"for example {option} 60")
+        out[key] = int(value * scale) if key == "max_download_size" else value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _print_warning
     parser = build_parser()
@@ -87,7 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     if _settings.get().csv_dialect not in _settings.CSV_DIALECTS:  # from CLSM_GEO_CSV_DIALECT
         parser.error(f"CLSM_GEO_CSV_DIALECT={_settings.get().csv_dialect!r}: choose one of "
                      + ", ".join(_settings.CSV_DIALECTS))
+    previous = None
     try:
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    except ValueError:  # not the main thread (embedded use): leave signals alone
+        pass
+    try:
+        _settings.configure(**_network_options(args))
         checker = getattr(args, "check", None)
         if checker is not None:
             checker(args)
@@ -108,11 +135,24 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into a command that stopped reading (e.g. head)
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a file the system refused (permissions, full disk, wrong kind of path)
+        if args.debug:
+            raise
+        from .._outputs import os_error
+
+        error = os_error(exc)
+        print(t("cli.error", message=error.message), file=sys.stderr)
+        if error.hint:
+            print("  " + t("cli.hint", hint=error.hint), file=sys.stderr)
+        return error.exit_code
     except Exception as exc:  # an internal error: say so plainly; the traceback only with --debug
         if args.debug:
             raise
         print(t("cli.internal_error", name=type(exc).__name__, message=exc), file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -18,6 +18,30 @@ from ..provenance import source_line
 
 
 
+#: Options naming files a command reads: no output may overwrite them.
+INPUT_OPTIONS = ("registry", "qpv", "qpv_2015", "qpv_2024", "population", "source")
+
+
+def inputs(args) -> list:
+    """The files and folders given to the command as inputs (registry, QPV files, ...)."""
+    return [getattr(args, name, None) for name in INPUT_OPTIONS]
+
+
+def check_out(args, *, files=(), folders=()) -> None:
+    """Refuse, before any work, outputs that would overwrite an input or are the wrong kind of path."""
+    from ..io import check_outputs
+
+    check_outputs(files, inputs(args), folders=folders)
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """--timeout and --max-size for commands that may download a file."""
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="overall deadline of each download, retries included (default 600; env CLSM_GEO_TIMEOUT)")
+    p.add_argument("--max-size", type=float, metavar="MB",
+                   help="largest file a download may bring, in MB (default 200; env CLSM_GEO_MAX_DOWNLOAD_MB)")
+
+
 def add_year(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", type=int, default=2024,
                    help="year of the figures (31 December), default 2024; from 2015 to the last shipped COG year")
@@ -43,6 +67,7 @@ def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
                    help="a QPV with more than this share (0 to 1) of its area inside active councils' "
                         "perimeters is partly covered, and partly covered QPV are counted among the covered ones "
                         "(default 0.01, i.e. 1 %%; geometry method)")
+    add_network_options(p)
     p.set_defaults(check=check_coverage_inputs)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import i18n
 from ..errors import InputError
 from ..i18n import t
-from .common import add_coverage_inputs, check_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_coverage, say
 
 
 def register(sub) -> None:
@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 def check(args) -> None:
     """Inputs, then the output formats, before any computation."""
-    from ..result import FORMATS
+    from ..result import FORMATS, file_names
 
     check_coverage_inputs(args)
     args.formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
@@ -29,12 +29,14 @@ def check(args) -> None:
     if unknown or not args.formats:
         raise InputError(t("cli.option.formats", formats=", ".join(unknown) or repr(args.format)),
                          hint=t("cli.option.formats_hint", choices=", ".join(FORMATS)))
+    out = Path(args.out or f"clsm-geo-coverage-{args.year}")
+    check_out(args, files=[out / name for name in file_names(args.formats)], folders=[out])
 
 
 def run(args) -> int:
     formats = args.formats
-    result = run_coverage(args)
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
+    result = run_coverage(args)
     written = result.to_files(out, formats)
     print(result.headline)
     say(args)

@@ -1,4 +1,4 @@
-"""``clsm-geo data status|fetch``: shipped layers and the cache of official files."""
+"""``clsm-geo data status|fetch|clean``: shipped layers and the cache of official files."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 from .. import i18n
 from .. import settings as _settings
+from ..i18n import fmt_decimal, t
+from .common import add_network_options
 
 
 def register(sub) -> None:
@@ -20,7 +22,12 @@ def register(sub) -> None:
                       help="INSEE population of the QPV of this geography (give the file with --from)")
     p.add_argument("--from", dest="source", metavar="PATH_OR_URL",
                    help="local file/folder or URL instead of the official default")
+    p.add_argument("--accept-new-edition", action="store_true",
+                   help="accept an official file whose sha256 differs from the edition pinned in the catalogue")
+    add_network_options(p)
     p.set_defaults(handler=fetch)
+    p = data.add_parser("clean", help="remove what interrupted downloads left in the cache")
+    p.set_defaults(handler=clean)
 
 
 def fetch(args) -> int:
@@ -34,7 +41,7 @@ def fetch(args) -> int:
               f"sha256 {entry.sha256[:12]}…) from {entry.source}")
         return 0
 
-    entry = fetch_qpv(args.qpv, args.source)
+    entry = fetch_qpv(args.qpv, args.source, accept_new_edition=args.accept_new_edition)
     print(i18n.t("console.data.fetched", None, geography=args.qpv, path=entry.path, size=i18n.fmt_int(entry.size),
                  sha=entry.sha256[:12], source=entry.source))
     return 0
@@ -81,4 +88,30 @@ def status(args) -> int:
     from ..in_force import status_lines
 
     print("\n".join(status_lines()))
+    _print_leftovers()
+    return 0
+
+
+def _mb(n: int) -> str:
+    return fmt_decimal(n / 1e6, 1)
+
+
+def _print_leftovers() -> None:
+    from ..cache import cache_leftovers, path_size
+
+    found = [(p, path_size(p)) for p in cache_leftovers()]
+    if found:
+        print(t("download.leftovers", n=len(found), size=_mb(sum(s for _, s in found))))
+        for path, size in found:
+            print(t("download.leftover", path=path, size=_mb(size)))
+
+
+def clean(args) -> int:
+    from ..cache import cache_clean
+
+    removed = cache_clean()
+    if not removed:
+        print(t("download.nothing_to_clean", path=_settings.get().cache_dir))
+    else:
+        print(t("download.cleaned", n=len(removed), size=_mb(sum(s for _, s in removed))))
     return 0

@@ -8,7 +8,7 @@ from .. import i18n
 from ..errors import InputError
 from ..i18n import t
 from .coverage import files_written
-from .common import add_coverage_inputs, check_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_coverage, say
 
 
 def register(sub) -> None:
@@ -43,12 +43,14 @@ def run_uncovered(args) -> int:
     from ..gaps import uncovered
     from ..workbook import write_workbook
 
+    out = Path(args.out or f"clsm-geo-uncovered-{args.year}")
+    check_out(args, files=[out / f for f in ("uncovered.csv", "uncovered.geojson", "uncovered.xlsx")], folders=[out])
     result = run_coverage(args)
     table = uncovered(result)
-    out = Path(args.out or f"clsm-geo-uncovered-{args.year}")
-    _io.write_csv(table, out / "uncovered.csv")
-    _io.write_geojson(table, out / "uncovered.geojson")
-    write_workbook({"uncovered": table}, out / "uncovered.xlsx", result.summary)
+    with _io.output_set(out) as stage:
+        _io.write_csv(table, stage / "uncovered.csv")
+        _io.write_geojson(table, stage / "uncovered.geojson")
+        write_workbook({"uncovered": table}, stage / "uncovered.xlsx", result.summary)
     print(uncovered_line(table, args.year))
     say(args, files_written(3, out))
     return 0
@@ -69,12 +71,14 @@ def run_gaps(args) -> int:
     from ..gaps import gaps
     from ..workbook import write_workbook
 
+    out = Path(args.out or f"clsm-geo-gaps-{args.year}")
+    check_out(args, files=[out / f for f in ("gaps.csv", "gaps.geojson", "gaps.xlsx")], folders=[out])
     result = run_coverage(args)
     table = gaps(result)
-    out = Path(args.out or f"clsm-geo-gaps-{args.year}")
-    _io.write_csv(table, out / "gaps.csv")
-    _io.write_geojson(table, out / "gaps.geojson")
-    write_workbook({"gaps": table}, out / "gaps.xlsx", result.summary)
+    with _io.output_set(out) as stage:
+        _io.write_csv(table, stage / "gaps.csv")
+        _io.write_geojson(table, stage / "gaps.geojson")
+        write_workbook({"gaps": table}, stage / "gaps.xlsx", result.summary)
     lines = gap_lines(table)
     print(lines[0])
     for line in lines[1:]:
@@ -106,13 +110,15 @@ def run_plan(args) -> int:
     from ..plan import plan, priorities
     from ..workbook import write_workbook
 
+    out = Path(args.out or f"clsm-geo-plan-{args.year}")
+    check_out(args, files=[out / f for f in ("plan.csv", "priorities.csv", "plan.xlsx")], folders=[out])
     result = run_coverage(args)
     steps = plan(result, args.steps)
     ranks = priorities(result)
-    out = Path(args.out or f"clsm-geo-plan-{args.year}")
-    _io.write_csv(steps, out / "plan.csv")
-    _io.write_csv(ranks, out / "priorities.csv")
-    write_workbook({"plan": steps, "priorities": ranks}, out / "plan.xlsx", result.summary)
+    with _io.output_set(out) as stage:
+        _io.write_csv(steps, stage / "plan.csv")
+        _io.write_csv(ranks, stage / "priorities.csv")
+        write_workbook({"plan": steps, "priorities": ranks}, stage / "plan.xlsx", result.summary)
     print(plan_lines(steps))
     say(args, files_written(3, out))
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import i18n
 from ..errors import InputError
 from ..i18n import t
-from .common import add_coverage_inputs, add_territory, check_coverage_inputs, run_coverage, say
+from .common import add_coverage_inputs, add_territory, check_coverage_inputs, check_out, run_coverage, say
 
 SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
 
@@ -95,12 +95,15 @@ def check(args) -> None:
 
 
 def _bins(args):
+    """--bins checked before any work (numbers, finite, strictly increasing, in the indicator's range)."""
+    from ..maps.style import SHARE_INDICATORS, check_bins
+
     if not args.bins:
         return None
-    try:
-        return [float(b) for b in args.bins.split(",") if b.strip()]
-    except ValueError:
-        raise InputError(t("cli.option.bins", value=repr(args.bins))) from None
+    parts = [b.strip() for b in args.bins.split(",") if b.strip()]
+    if not parts:
+        raise InputError(t("cli.option.bins", value=repr(args.bins)))
+    return check_bins(parts, args.indicator in SHARE_INDICATORS)
 
 
 def _palette(args) -> dict:
@@ -127,6 +130,7 @@ def run_choropleth(args) -> int:
     from ..maps.static import choropleth
 
     out = _out(args, "choropleth", "png")
+    check_out(args, files=[out])
     result = run_coverage(args)
     choropleth(result, level=args.level, indicator=args.indicator, scheme=args.scheme, k=args.classes,
                bins=args.bin_bounds, region=args.region, path=out, **_palette(args))
@@ -138,6 +142,7 @@ def run_static(args) -> int:
 
     kind = "councils" if args.draw == "councils_map" else "qpv"
     out = _out(args, kind, "png")
+    check_out(args, files=[out])
     result = run_coverage(args)
     getattr(static, args.draw)(result, region=args.region, path=out)
     return _done(args, out)
@@ -151,6 +156,7 @@ def run_interactive(args) -> int:
     from ..maps.static import readable
 
     out = _out(args, "map", "html")
+    check_out(args, files=[out])
     offline = bool(settings.get().offline or args.split_assets or args.snippet)
     result = run_coverage(args)
     m = interactive_map(result, region=args.region, offline=offline, indicator=args.indicator,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..i18n import t
-from .common import add_coverage_inputs, check_coverage_inputs, check_year, run_coverage, say
+from .common import add_coverage_inputs, check_coverage_inputs, check_out, check_year, inputs, run_coverage, say
 
 
 def register(sub) -> None:
@@ -44,6 +44,10 @@ def run(args) -> int:
     territory = resolve_territory(args.year, region=args.region, department=args.department, lang=lang)
     if not 2015 <= args.from_year <= args.year:
         raise InputError(t("report.error.from_year", lang, first=args.from_year, year=args.year))
+    if not args.each:  # outputs that would overwrite an input are refused before any work
+        from ..report import report_paths
+
+        check_out(args, files=report_paths(args.out or "report.html"))
     res = run_coverage(args)
     series, sources = None, {}
     if args.from_year < args.year:  # earlier years measured where their QPV layer is given, cached or shipped
@@ -60,7 +64,7 @@ def run(args) -> int:
     else:
         rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
                      command=reproduce(res, territory, lang, args.from_year, sources))
-        written = rep.save(args.out or "report.html")
+        written = rep.save(args.out or "report.html", inputs=inputs(args))
         print(rep.document.headline)
     files = ", ".join(map(str, written[:6]))
     if len(written) > 6:

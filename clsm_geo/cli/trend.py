@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import i18n
 from ..errors import InputError
 from ..i18n import t
-from .common import add_registry, check_file, check_year, read_registry_once, say
+from .common import add_network_options, add_registry, check_file, check_out, check_year, read_registry_once, say
 from .coverage import files_written
 
 #: Columns of the national trend printed to the console (labels: catalogue ``console.trend_table``).
@@ -24,6 +24,7 @@ def register(sub) -> None:
     p.add_argument("--qpv-2024", metavar="PATH_OR_URL", help="QPV 2024 geography file (default: cache, shipped)")
     p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
     p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-trend)")
+    add_network_options(p)
     p.set_defaults(handler=run, check=check)
 
 
@@ -40,15 +41,16 @@ def check(args) -> None:
 
 
 def run(args) -> int:
-    from ..trend import trend
+    from ..trend import file_names, trend
 
+    out = Path(args.out or "clsm-geo-trend")
+    check_out(args, files=[out / name for name in file_names()], folders=[out])
     sources = {g: s for g, s in ((2015, args.qpv_2015), (2024, args.qpv_2024)) if s}
     result = trend(args.registry_data, args.from_year, args.to_year, qpv=sources, method=args.method)
     say(args, trend_table(result.national))
     for year, note in zip(result.national["year"], result.national["note"]):
         if isinstance(note, str) and note:
             say(args, i18n.t("console.trend.note", None, year=year, note=note))
-    out = Path(args.out or "clsm-geo-trend")
     written = result.to_files(out, sources={"registry": Path(args.registry).name, "method": args.method})
     say(args)
     say(args, files_written(len(written), out))

@@ -30,7 +30,10 @@ def check(args) -> None:
 
 def run(args) -> int:
     from ..validation import validate
+    from .common import check_out
 
+    if args.out:
+        check_out(args, files=[args.out])
     report = validate(args.registry, args.year)
     print(report)
     if args.out:

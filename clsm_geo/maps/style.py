@@ -111,6 +111,27 @@ def shown_values(values, indicator: str) -> np.ndarray:
     return np.where(pct <= 0, 0.0, np.where(pct >= 100, 100.0, whole))
 
 
+def check_bins(bins, share: bool) -> list[float]:
+    """``bins`` as floats if they are finite, strictly increasing and in range: shares in [0, 1] or
+    percentages in [0, 100]; counts 0 or more. Else :class:`InputError` giving the valid range."""
+    from ..i18n import t
+
+    text = ",".join(map(str, bins))
+    try:
+        values = [float(b) for b in bins]
+    except (TypeError, ValueError):
+        raise InputError(t("io.bins.not_numbers", value=repr(text)), hint=t("io.bins.hint")) from None
+    for v in values:
+        if not np.isfinite(v):
+            raise InputError(t("io.bins.not_finite", value=v), hint=t("io.bins.hint"))
+    if any(b <= a for a, b in zip(values, values[1:])):
+        raise InputError(t("io.bins.not_increasing", value=text), hint=t("io.bins.hint"))
+    if values and (min(values) < 0 or (share and max(values) > 100)):
+        bad = min(values) if min(values) < 0 else max(values)
+        raise InputError(t("io.bins.out_of_range", value=f"{bad:g}"), hint=t("io.bins.hint"))
+    return values
+
+
 def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k: int = 5, bins=None,
              palette: str = DEFAULT_PALETTE, lang: str | None = None) -> Classes:
     """Put ``values`` (NaN = no data) into classes with mapclassify; labels in the indicator's display unit.
@@ -143,7 +164,7 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     if scheme == "user_defined":
         if bins is None or len(bins) == 0:
             raise InputError(t("maps.error.bins", lang), hint=t("maps.error.bins_hint", lang))
-        user = sorted(float(b) for b in bins)
+        user = check_bins(bins, share)
         if share and max(user) <= 1:
             user = [b * 100 for b in user]
     if len(y) == 0:

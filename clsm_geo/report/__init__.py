@@ -19,6 +19,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..i18n import fmt_pct, get_lang, t, year_end
+from .. import io as _io
 from ..io import atomic_path
 from . import annex as _annex
 from . import sections as _s
@@ -57,20 +58,22 @@ class Report:
         """File name -> bytes of each image the Markdown refers to."""
         return {to_markdown.image_name(stem, f): f.data for f in self.document.all_figures()}
 
-    def save(self, path: str | Path) -> list[Path]:
-        """Write ``path`` (.html), the ``.md`` beside it with its images, and the ``.xlsx`` annex, each
-        atomically. Returns the paths written."""
-        path = Path(path)
-        if path.suffix.lower() not in (".html", ".htm"):
-            path = path.with_name(path.name + ".html")
-        written = [_write_text(path, self.html)]
-        written.append(_write_text(path.with_suffix(".md"), to_markdown.document(self.document, path.stem)))
-        for name, data in self.images(path.stem).items():
-            with atomic_path(path.with_name(name)) as tmp:
-                tmp.write_bytes(data)
-            written.append(path.with_name(name))
-        written.append(_annex.write(self.annex, path.with_suffix(".xlsx"), self.sources, self.document.lang))
-        return written
+    def save(self, path: str | Path, *, inputs=()) -> list[Path]:
+        """Write the page (:func:`report_paths`: ``x.html``), the ``.md`` beside it with its images, and the
+        ``.xlsx`` annex: all of them or none (:func:`clsm_geo.io.output_set`). ``inputs`` (files read: the
+        registry, QPV files) are never overwritten. Returns the paths written."""
+        page, md = report_paths(path)
+        images = self.images(page.stem)
+        names = [page.name, md.name, *images, page.with_suffix(".xlsx").name]
+        _io.check_outputs([page.parent / n for n in names], inputs)
+        with _io.output_set(page.parent) as stage:
+            _write_text(stage / page.name, self.html)
+            _write_text(stage / md.name, to_markdown.document(self.document, page.stem))
+            for name, data in images.items():
+                with atomic_path(stage / name) as tmp:
+                    tmp.write_bytes(data)
+            _annex.write(self.annex, stage / page.with_suffix(".xlsx").name, self.sources, self.document.lang)
+        return [page.parent / n for n in names]
 
     write = save
 
@@ -82,6 +85,15 @@ class Report:
 
     def __repr__(self) -> str:
         return f"<Report {self.document.title!r}>"
+
+
+def report_paths(path: str | Path) -> tuple[Path, Path]:
+    """``(page, markdown)`` for ``--out path``: ``x.html`` gives ``x.html`` + ``x.md``, ``x.md`` gives
+    ``x.html`` + ``x.md`` (the two never share a name); ``x`` gives ``x`` + ``x.md``."""
+    path = Path(path)
+    if path.suffix.lower() == ".md":
+        return path.with_suffix(".html"), path
+    return path, path.with_suffix(".md") if path.suffix else path.with_name(path.name + ".md")
 
 
 def _write_text(path: Path, text: str) -> Path:

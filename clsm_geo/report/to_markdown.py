@@ -3,24 +3,8 @@
 
 from __future__ import annotations
 
-import re
-
+from ..io import escape_markdown
 from .model import Cards, Code, Document, Figure, Items, Para, Table
-
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~&])")
-
-
-def escape_markdown(text) -> str:
-    """``text`` with every character Markdown could read as markup backslash-escaped (CommonMark), line
-    breaks as spaces, so that a user string stays text (``<script>`` stays visible, ``|`` keeps table cells)."""
-    try:
-        from ..io import escape_markdown as shared  # the project-wide helper, once it exists
-    except ImportError:
-        shared = None
-    if shared is not None:
-        return shared(text)
-    out = _SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
-    return re.sub(r"^(\s*)([-+=]|\d+\.)", r"\1\\\2", out)
 
 
 def image_name(stem: str, figure: Figure) -> str:
