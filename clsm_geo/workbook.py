@@ -35,17 +35,12 @@ _SOURCE_ROWS = ("date", "years", "cog_year", "qpv_geography", "method", "qpv_sou
                 "threshold_partial", "producers", "methodology", "version")
 
 
-def clean_text(value):
-    """``value`` without the control characters a workbook cannot hold, and formula-safe.
-
-    Uses openpyxl's ``ILLEGAL_CHARACTERS_RE`` (to be replaced by the shared cleaning function of
-    :mod:`clsm_geo.io` once it exists).
-    """
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
+def clean_text(value, where: str | None = None):
+    """``value`` as a workbook cell: without the control characters a workbook cannot hold, cut visibly past
+    Excel's limit (:func:`clsm_geo.io.clean_for_xlsx`), and formula-safe."""
     if not isinstance(value, str):
         return value
-    return _io.neutralise_formula(ILLEGAL_CHARACTERS_RE.sub("", value))
+    return _io.neutralise_formula(_io.clean_for_xlsx(value, where))
 
 
 def sheet_name(table: str, lang: str | None = None) -> str:
