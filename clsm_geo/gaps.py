@@ -77,7 +77,20 @@ class UnitAdjacency:
 
 @functools.lru_cache(maxsize=2)
 def unit_adjacency(year: int) -> UnitAdjacency:
-    """Which units share a boundary, computed once per COG year (about 5 s nationally).
+    """Which units share a boundary (see :func:`compute_unit_adjacency`).
+
+    Shipped for the shipped boundaries, else computed once (5–20 s nationally) and kept in the user
+    cache (:mod:`clsm_geo._prebuilt`).
+    """
+    from . import _prebuilt
+
+    return _prebuilt.adjacency(year, lambda: compute_unit_adjacency(year))
+
+
+def compute_unit_adjacency(year: int, only=None) -> UnitAdjacency:
+    """Which units share a boundary, computed from the boundaries (about 5 s nationally).
+
+    ``only``: positions of units to restrict the pairs to (tests compare a part with the shipped table).
 
     The shipped boundaries are simplified but form a clean coverage; to stay robust anyway, the length
     a unit shares with another is the length of its boundary lying within :data:`NEIGHBOUR_TOLERANCE_M`
@@ -94,6 +107,8 @@ def unit_adjacency(year: int) -> UnitAdjacency:
     firsts, seconds = [], []
     for code in np.unique(crs):
         idx = np.flatnonzero(crs == code)
+        if only is not None:
+            idx = np.intersect1d(idx, np.asarray(only, dtype=np.int64))
         a, b = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="dwithin", distance=NEIGHBOUR_TOLERANCE_M)
         keep = a < b
         firsts.append(idx[a[keep]])
@@ -101,7 +116,9 @@ def unit_adjacency(year: int) -> UnitAdjacency:
     a = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
     b = np.concatenate(seconds) if seconds else np.zeros(0, np.int64)
     boundary = shapely.boundary(geoms)
-    buffered = shapely.buffer(geoms, NEIGHBOUR_TOLERANCE_M, quad_segs=2)
+    sel = np.arange(n) if only is None else np.asarray(only, dtype=np.int64)
+    buffered = np.full(n, None, dtype=object)
+    buffered[sel] = shapely.buffer(geoms[sel], NEIGHBOUR_TOLERANCE_M, quad_segs=2)
     length = shapely.length(shapely.intersection(boundary[a], buffered[b])) if len(a) else np.zeros(0)
     along = np.bincount(a, weights=length, minlength=n) + np.bincount(b, weights=length, minlength=n)
     surrounded = np.clip(along / np.maximum(shapely.length(boundary), 1e-9), 0.0, 1.0)

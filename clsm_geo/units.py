@@ -49,8 +49,10 @@ def units(year: int) -> gpd.GeoDataFrame:
 @functools.lru_cache(maxsize=4)
 def _units_by_commune(year: int) -> dict[str, tuple[str, ...]]:
     table = units(year)
-    grouped = table.groupby("insee_com", sort=True)["unit"].agg(tuple)
-    return grouped.to_dict()
+    out: dict[str, list[str]] = {}
+    for com, unit in zip(table["insee_com"].tolist(), table["unit"].tolist()):   # sorted by unit
+        out.setdefault(com, []).append(unit)
+    return {com: tuple(us) for com, us in sorted(out.items())}
 
 
 def units_of_commune(insee_com: str, year: int) -> tuple[str, ...]:
