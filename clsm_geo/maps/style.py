@@ -12,10 +12,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+
+if TYPE_CHECKING:  # numpy and pandas are imported where used: `clsm-geo --help` reads INDICATORS
+    import numpy as np
+    import pandas as pd
 
 #: Indicator column of ``res.regions`` / ``res.departments`` -> (label, unit shown in the legend).
 INDICATORS: dict[str, tuple[str, str]] = {
@@ -60,6 +63,8 @@ def check_level(level: str) -> str:
 
 def indicator_values(table: pd.DataFrame, indicator: str) -> pd.Series:
     """Values of ``indicator`` per territory as floats; NaN where it has no meaning (a share without QPV)."""
+    import pandas as pd
+
     check_indicator(indicator)
     values = pd.to_numeric(table[indicator], errors="coerce").astype(float)
     if indicator in SHARE_INDICATORS:
@@ -91,6 +96,7 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     fractions (``0.1,0.25``) or percentages (``10,25``): when any bound is above 1 they are percentages.
     """
     import mapclassify
+    import numpy as np
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 
@@ -143,6 +149,8 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
 
 
 def _labels(lowers, uppers, integral: bool, share: bool) -> list[str]:
+    import numpy as np
+
     if integral:
         out = []
         for i, (lo, hi) in enumerate(zip(lowers, uppers)):
