@@ -27,6 +27,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from . import _progress
 from . import settings as _settings
 
 KINDS = ("straddling_qpv", "epci_partial", "crosses_epci", "crosses_department", "crosses_region", "overlap",
@@ -87,6 +88,7 @@ def unit_adjacency(year: int) -> UnitAdjacency:
     return _prebuilt.adjacency(year, lambda: compute_unit_adjacency(year))
 
 
+@_progress.stepped("adjacency")
 def compute_unit_adjacency(year: int, only=None) -> UnitAdjacency:
     """Which units share a boundary, computed from the boundaries (about 5 s nationally).
 
@@ -257,6 +259,7 @@ def network(res) -> Network:
 
 # --- uncovered QPV --------------------------------------------------------------------------------------
 
+@_progress.stepped("gaps")
 def uncovered(res) -> gpd.GeoDataFrame:
     """Every uncovered and partial QPV in force, with territory, nearest active council and approach.
 
@@ -341,6 +344,7 @@ def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | Non
 
 # --- gaps -------------------------------------------------------------------------------------------------
 
+@_progress.stepped("gaps")
 def gaps(res) -> gpd.GeoDataFrame:
     """One row per finding (``kind`` in :data:`KINDS`) with a sentence; sorted by kind, territory, councils."""
     net = network(res)

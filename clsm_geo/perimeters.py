@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import _progress
 from . import settings
 from .errors import Problem
 from .registry import Registry
@@ -88,6 +89,7 @@ class Perimeters:
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 
+@_progress.stepped("perimeters")
 def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) -> Perimeters:
     """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
 

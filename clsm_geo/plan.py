@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from . import _progress
 from .gaps import network, unit_adjacency
 
 PLAN_COLUMNS = ["step", "action", "council_id", "council_name", "siren_epci", "lib_epci", "departments",
@@ -170,6 +171,7 @@ def candidates(model: PlanModel, x: np.ndarray, councils: dict[str, set[int]], t
     return out
 
 
+@_progress.stepped("plan")
 def plan(res, steps: int = 20) -> pd.DataFrame:
     """Greedy plan of up to ``steps`` creations/extensions (see the module doc).
 

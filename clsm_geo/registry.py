@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _progress
 from .errors import InputError, Problem, RegistryError
 
 STATUSES = ("active", "in_project", "dormant", "closed")
@@ -91,6 +92,7 @@ class Registry:
         return len(self.councils)
 
 
+@_progress.stepped("registry")
 def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     """Read and check a registry file. Raises :class:`RegistryError` listing every error.
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _progress
 from . import __version__
 from .io import atomic_path
 
@@ -59,6 +60,7 @@ def headline_for(res, region: str | None = None) -> str:
     return f"In {row['lib_reg']}: " + headline(figures)
 
 
+@_progress.stepped("report")
 def report(res, *, region: str | None = None, trend=None, offline: bool = True, include_map: bool = True,
            rows: int = 50) -> Report:
     """Build the report of a :class:`~clsm_geo.result.CoverageResult`.

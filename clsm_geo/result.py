@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import _progress
 from . import io as _io
 from .perimeters import active_mask, in_project_mask, new_mask
 
@@ -164,6 +165,7 @@ class CoverageResult:
 
     # --- output -----------------------------------------------------------------------------------
 
+    @_progress.stepped("files")
     def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None) -> list[Path]:
         """Write ``summary.json`` and the tables in each format; every file atomically. Returns the paths.
 

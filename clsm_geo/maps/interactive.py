@@ -22,6 +22,7 @@ from branca.element import MacroElement
 from folium.plugins import Fullscreen
 from jinja2 import Template
 
+from .. import _progress
 from ..io import atomic_path
 from . import layers as _layers
 from .assets import InlineAssets
@@ -49,6 +50,7 @@ INTERACTIVE_PALETTE = "Purples"
 CHOROPLETH_OPACITY = 0.6
 
 
+@_progress.stepped("map")
 def interactive_map(res, *, region: str | None = None, offline: bool = False,
                     indicator: str = "qpv_covered_share", scheme: str = "quantiles", k: int = 5, bins=None,
                     palette: str = INTERACTIVE_PALETTE, tolerance: float | None = None) -> folium.Map:
