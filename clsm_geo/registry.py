@@ -27,6 +27,7 @@ by :mod:`clsm_geo.perimeters`; :func:`clsm_geo.validation.validate` runs both.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import unicodedata
@@ -67,6 +68,7 @@ _COMMUNE_CODE = re.compile(r"^(?:\d{4,5}|2[AB]\d{3})$", re.IGNORECASE)
 _SIREN = re.compile(r"^\d{9}$")
 
 
+@functools.lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
     """Lower case, no accents, spaces and dashes as underscores."""
     text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
@@ -284,7 +286,7 @@ def parse_year(value: str) -> tuple[int | None, str | None]:
 
 def split_codes(value: str) -> list[str]:
     """Split a cell of codes on ``;`` (also ``,``, ``|``, newlines), dropping blanks and inner spaces."""
-    return [re.sub(r"\s+", "", part) for part in CODE_SEPARATORS.split(value) if part.strip()]
+    return ["".join(part.split()) for part in CODE_SEPARATORS.split(value) if part.strip()]
 
 
 def _parse_row(record, row, columns, name, problems) -> dict:
