@@ -32,6 +32,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))          # measure this checkout's clsm_geo, not an installed copy
 sys.path.insert(0, str(HERE))
 EXAMPLE = REPO / "examples" / "registry_fictitious.csv"
 CLI = "import sys; from clsm_geo.cli import main; sys.exit(main())"

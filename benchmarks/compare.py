@@ -1,24 +1,31 @@
-"""Compare the clsm-geo coverage engine with general-purpose peers on the same national data.
+"""Compare the clsm-geo coverage engine with general-purpose tools on the same national data, like with like.
 
     .venv/bin/python benchmarks/compare.py                       # 300, 3,000, 30,000 councils, all peers
-    .venv/bin/python benchmarks/compare.py --sizes 300 --peers engine,geopandas --repeat 3
+    .venv/bin/python benchmarks/compare.py --sizes 300 --peers engine,duckdb --repeat 3
 
 Data: communes/arrondissements of COG 2024 (shipped ``clsm_geo.geography(2024)``), the QPV 2024
 polygons (shipped layer, or ``--qpv PATH`` read through :func:`clsm_geo.qpv`), synthetic registries
 built from real communes and EPCI (:mod:`synthetic`, fixed seed).
 
-Peers (each in its own subprocess, so that its peak memory is its own):
+Three comparisons, each peer in its own subprocess (so that its peak memory is its own); ratio = engine
+time / peer time, below 1 the engine is faster:
 
-* ``engine``: ``clsm_geo.coverage(registry, 2024, qpv=layer, method=...)``, geometry and commune
-  methods, with the QPV × unit relation memoised (as in a session); the relation build is timed apart.
-* ``geopandas``: the naive approach: dissolve the active perimeters, ``overlay`` with the QPV, areas.
-* ``postgis``: PostgreSQL + PostGIS started here on 127.0.0.1 in a temporary folder (initdb/pg_ctl from
-  ``/usr/lib/postgresql/*/bin``; nothing is installed), tables with GiST indexes, the same coverage
-  as one SQL query; the server is stopped and the folder removed even on error.
-* ``duckdb``: DuckDB with its spatial extension loaded from the ``duckdb-extension-spatial`` package
-  file (no network); the same SQL. Skipped with a message when not installed.
+* **(a) the same precomputed table**: ``qpv_unit.parquet`` (the engine's QPV × unit weights) and the
+  ``council_unit`` table of each size, loaded beforehand by every tool into its own storage; timed: the
+  query from covered units to a status per QPV (engine: :func:`clsm_geo.coverage.qpv_statuses`; DuckDB
+  and PostgreSQL: one SQL join and aggregate). Target: engine <= the fastest peer.
+* **(b) end to end from the same files**: the registry CSV and the shared lookup tables (``qpv_unit``,
+  ``commune_unit``, ``epci_member``). In-process: ``clsm_geo.coverage(csv, 2024, method="geometry")`` vs
+  one SQL query reading the CSV (DuckDB ``read_csv``, PostgreSQL ``COPY``); as a command: ``clsm-geo
+  coverage`` vs ``python -c`` + DuckDB writing a status CSV. Target: in-process within 2x the fastest peer.
+* **(c) geometry every run**: the engine (relation precomputed) vs tools that dissolve the perimeters and
+  overlay them with the QPV on each run: ``geopandas`` (naive dissolve + overlay), ``postgis``
+  (PostgreSQL + PostGIS started here on 127.0.0.1 in a temporary folder with initdb/pg_ctl from
+  ``/usr/lib/postgresql/*/bin``, stopped and removed even on error), ``duckdb`` (spatial extension
+  loaded from the ``duckdb-extension-spatial`` package file). Not like with like: it shows what
+  precomputing buys. A peer that cannot run is reported as SKIPPED.
 
-Same definition for every peer. The engine apportions each QPV's area among the units (communes;
+Same definition for every peer of (c). The engine apportions each QPV's area among the units (communes;
 arrondissements in Paris, Lyon, Marseille) of its *official* communes only, because the shipped
 commune boundaries are simplified while QPV polygons are accurate to ~10 m (see
 :mod:`clsm_geo.apportion`). A raw overlay of QPV polygons with perimeters hands border slivers to
@@ -54,6 +61,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(REPO))          # measure this checkout's clsm_geo, not an installed copy
 sys.path.insert(0, str(HERE))
 
 YEAR = 2024
@@ -796,6 +804,8 @@ def duckdb_command_seconds(workdir: Path, registry: Path, repeat: int) -> float:
 
 # ============================================================================== orchestration
 def _worker(args) -> None:
+    if args.engine_path and args.worker == "engine":         # a patched copy of clsm_geo comes first
+        sys.path.insert(0, args.engine_path)
     workdir, sizes = Path(args.workdir), [int(s) for s in args.sizes.split(",")]
     peer = args.worker
     if peer == "engine":
@@ -822,7 +832,7 @@ def _spawn(peer: str, workdir: Path, args) -> dict:
         cmd += ["--region", args.region]
     env = dict(os.environ)
     if peer == "engine" and args.engine_path:                   # measure a patched copy of clsm_geo
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [args.engine_path, env.get("PYTHONPATH")]))
+        cmd += ["--engine-path", args.engine_path]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
