@@ -311,8 +311,11 @@ def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | Non
     out: list[tuple[str | None, float | None]] = [(None, None)] * len(q)
     if len(q) == 0 or net.all_active.empty:
         return out
-    councils = net.res.councils
-    councils = councils[councils["active"] & councils.geometry.notna()].sort_values("id", ignore_index=True)
+    table = net.res.councils_table
+    table = table[table["active"]].sort_values("id", ignore_index=True)
+    geoms = net.res.council_geometries(table["id"])        # active councils only: no other is dissolved
+    councils = gpd.GeoDataFrame(table[["id", "name", "active"]], geometry=[geoms[i] for i in table["id"]], crs=4326)
+    councils = councils[councils.geometry.notna()].reset_index(drop=True)
     if councils.empty:
         return out
     council_crs = np.array([_settings.projected_crs(deps[0] if deps else None) for deps in
@@ -461,7 +464,7 @@ def _epci_partial(net: Network) -> list[dict]:
 
 def _crossing(net: Network) -> list[dict]:
     rows = []
-    perimeters = dict(zip(net.res.councils["id"], net.res.councils.geometry))
+    perimeters = _LazyPerimeters(net.res)
     covered = dict(zip(net.res.councils_table["id"], net.res.councils_table["qpv_codes"]))
     for cid in net.council_ids:
         units = net.council_units[cid]
@@ -492,6 +495,16 @@ def _crossing(net: Network) -> list[dict]:
                         + (f" and covers {_plural(len(qpv), 'QPV')}: {_qpv_label(net, qpv)}" if qpv else "") + ".")
             rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, perimeters.get(cid), deps))
     return rows
+
+
+class _LazyPerimeters:
+    """``get(id)``: a council's perimeter, dissolved on first use (only crossing councils need one)."""
+
+    def __init__(self, res):
+        self.res = res
+
+    def get(self, cid):
+        return self.res.council_geometries([cid])[cid]
 
 
 def _hosted(net: Network) -> dict[int, list[str]]:

@@ -73,14 +73,21 @@ class Perimeters:
         out["own_geometry"] = own_col
         return out
 
-    def geometries(self) -> gpd.GeoSeries:
-        """One valid (Multi)Polygon per council in EPSG:4326: its own geometry or the union of its units."""
+    def geometries(self, ids=None) -> gpd.GeoSeries:
+        """One valid (Multi)Polygon per council in EPSG:4326: its own geometry or the union of its units.
+
+        ``ids``: only these councils (the others get None), so that a step needing a few perimeters
+        (the nearest council, a crossing council) does not dissolve them all.
+        """
         from .units import units
 
         table = units(self.year).set_index("unit").geometry
+        wanted = None if ids is None else set(ids)
         geoms = []
-        for unit_codes, own in zip(self.councils["units"], self.councils["own_geometry"]):
-            if own is not None:
+        for cid, unit_codes, own in zip(self.councils["id"], self.councils["units"], self.councils["own_geometry"]):
+            if wanted is not None and cid not in wanted:
+                geoms.append(None)
+            elif own is not None:
                 geoms.append(own)
             elif unit_codes:
                 geoms.append(shapely.make_valid(shapely.union_all(table.loc[list(unit_codes)].to_numpy())))

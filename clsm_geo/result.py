@@ -83,6 +83,22 @@ class CoverageResult:
         table = self.councils_table[COUNCIL_COLUMNS]
         return gpd.GeoDataFrame(table, geometry=[by_id.get(i) for i in table["id"]], crs=4326)
 
+    def council_geometries(self, ids) -> dict:
+        """Perimeter geometry of the councils ``ids`` only: ``{id: geometry}`` (from :attr:`councils` when it
+        is already built, else dissolved for these councils alone and kept)."""
+        ids = list(ids)
+        if "councils" in self.__dict__:
+            known = dict(zip(self.councils["id"], self.councils.geometry))
+            return {i: known.get(i) for i in ids}
+        cache = self.__dict__.setdefault("_council_geometries", {})
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            geoms = self.perimeters.geometries(missing)
+            for cid, geom in zip(self.perimeters.councils["id"], geoms):
+                if cid in missing:
+                    cache[cid] = geom
+        return {i: cache.get(i) for i in ids}
+
     @functools.cached_property
     def summary(self) -> dict:
         """Headline figures of the year (see docs/methodology.md for each key)."""
