@@ -9,6 +9,7 @@ not a terminal, so files, pipes and logs never get it. Steps may nest: only the 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 import threading
 from collections.abc import Iterator
@@ -50,7 +51,9 @@ def step(key: str, delay: float | None = None) -> Iterator[None]:
         if stop.wait(delay):
             return
 
-        bar = tqdm(total=None, desc=label, bar_format="{desc} … {elapsed}", file=sys.stderr, leave=False)
+        size = shutil.get_terminal_size((80, 24))     # 80 × 24 when the terminal reports 0 × 0 (tqdm would hide)
+        bar = tqdm(total=None, desc=label, bar_format="{desc} … {elapsed}", file=sys.stderr, leave=False,
+                   ncols=size.columns, nrows=size.lines)
         try:
             while not stop.wait(0.5):
                 bar.refresh()

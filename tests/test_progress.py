@@ -86,3 +86,41 @@ def test_an_error_inside_a_step_propagates_and_stops_the_display(terminal):
     size = len(terminal.getvalue())
     time.sleep(0.7)
     assert len(terminal.getvalue()) == size          # no refresh after the step ended
+
+
+def _cli_stderr_on_a_terminal(args: list[str]) -> str:
+    """stderr of the CLI run on a pseudo-terminal, every step shown at once (DELAY 0)."""
+    import os
+    import pty
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    probe = ("import sys; from clsm_geo import _progress; _progress.DELAY = 0.0; "
+             "from clsm_geo.cli import main; sys.exit(main())")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", probe, *args], cwd=repo, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(master)
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
+def test_cli_shows_steps_on_a_terminal_and_nothing_with_quiet():
+    from pathlib import Path
+
+    example = str(Path(__file__).resolve().parents[1] / "examples" / "registry_fictitious.csv")
+    shown = _cli_stderr_on_a_terminal(["--offline", "validate", example, "--year", "2024"])
+    assert "Lecture et contrôle du registre" in shown or "Périmètres des conseils" in shown
+    quiet = _cli_stderr_on_a_terminal(["--offline", "-q", "validate", example, "--year", "2024"])
+    assert "…" not in quiet and "Périmètres" not in quiet
