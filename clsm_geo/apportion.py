@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from . import _progress
 from . import settings
 
 
@@ -54,6 +55,7 @@ class QpvUnitRelation:
         return (self.pair_units @ x) / np.maximum(self.pair_size, 1)
 
 
+@_progress.stepped("relation")
 def qpv_unit_relation(frame: pd.DataFrame, year: int) -> QpvUnitRelation:
     """Build the relation for a normalised QPV frame (see :mod:`clsm_geo.qpv`) and COG ``year``."""
     from .codes import resolve_communes

@@ -35,12 +35,18 @@ _relations: dict[tuple[int, int], tuple[object, QpvUnitRelation]] = {}
 
 
 def relation_for(layer, cog_year: int) -> QpvUnitRelation:
-    """The QPV × unit relation of a QPV layer and COG year, computed once and memoised."""
+    """The QPV × unit relation of a QPV layer and COG year, memoised in the session.
+
+    Read from the shipped tables or the user cache when their inputs match (see
+    :mod:`clsm_geo._prebuilt`), else computed once and cached.
+    """
+    from . import _prebuilt
+
     key = (id(layer.frame), cog_year)
     hit = _relations.get(key)
     if hit is not None and hit[0] is layer.frame:
         return hit[1]
-    rel = qpv_unit_relation(layer.frame, cog_year)
+    rel = _prebuilt.relation(layer.frame, cog_year, lambda: qpv_unit_relation(layer.frame, cog_year))
     if len(_relations) > 8:
         _relations.clear()
     _relations[key] = (layer.frame, rel)

@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from . import _progress
 from . import i18n
 from . import settings as _settings
 
@@ -79,7 +80,21 @@ class UnitAdjacency:
 
 @functools.lru_cache(maxsize=2)
 def unit_adjacency(year: int) -> UnitAdjacency:
-    """Which units share a boundary, computed once per COG year (about 5 s nationally).
+    """Which units share a boundary (see :func:`compute_unit_adjacency`).
+
+    Shipped for the shipped boundaries, else computed once (5–20 s nationally) and kept in the user
+    cache (:mod:`clsm_geo._prebuilt`).
+    """
+    from . import _prebuilt
+
+    return _prebuilt.adjacency(year, lambda: compute_unit_adjacency(year))
+
+
+@_progress.stepped("adjacency")
+def compute_unit_adjacency(year: int, only=None) -> UnitAdjacency:
+    """Which units share a boundary, computed from the boundaries (about 5 s nationally).
+
+    ``only``: positions of units to restrict the pairs to (tests compare a part with the shipped table).
 
     The shipped boundaries are simplified but form a clean coverage; to stay robust anyway, the length
     a unit shares with another is the length of its boundary lying within :data:`NEIGHBOUR_TOLERANCE_M`
@@ -96,6 +111,8 @@ def unit_adjacency(year: int) -> UnitAdjacency:
     firsts, seconds = [], []
     for code in np.unique(crs):
         idx = np.flatnonzero(crs == code)
+        if only is not None:
+            idx = np.intersect1d(idx, np.asarray(only, dtype=np.int64))
         a, b = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="dwithin", distance=NEIGHBOUR_TOLERANCE_M)
         keep = a < b
         firsts.append(idx[a[keep]])
@@ -103,7 +120,9 @@ def unit_adjacency(year: int) -> UnitAdjacency:
     a = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
     b = np.concatenate(seconds) if seconds else np.zeros(0, np.int64)
     boundary = shapely.boundary(geoms)
-    buffered = shapely.buffer(geoms, NEIGHBOUR_TOLERANCE_M, quad_segs=2)
+    sel = np.arange(n) if only is None else np.asarray(only, dtype=np.int64)
+    buffered = np.full(n, None, dtype=object)
+    buffered[sel] = shapely.buffer(geoms[sel], NEIGHBOUR_TOLERANCE_M, quad_segs=2)
     length = shapely.length(shapely.intersection(boundary[a], buffered[b])) if len(a) else np.zeros(0)
     along = np.bincount(a, weights=length, minlength=n) + np.bincount(b, weights=length, minlength=n)
     surrounded = np.clip(along / np.maximum(shapely.length(boundary), 1e-9), 0.0, 1.0)
@@ -242,6 +261,7 @@ def network(res) -> Network:
 
 # --- uncovered QPV --------------------------------------------------------------------------------------
 
+@_progress.stepped("gaps")
 def uncovered(res) -> gpd.GeoDataFrame:
     """Every uncovered and partial QPV in force, with territory, nearest active council and approach.
 
@@ -293,8 +313,11 @@ def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | Non
     out: list[tuple[str | None, float | None]] = [(None, None)] * len(q)
     if len(q) == 0 or net.all_active.empty:
         return out
-    councils = net.res.councils
-    councils = councils[councils["active"] & councils.geometry.notna()].sort_values("id", ignore_index=True)
+    table = net.res.councils_table
+    table = table[table["active"]].sort_values("id", ignore_index=True)
+    geoms = net.res.council_geometries(table["id"])        # active councils only: no other is dissolved
+    councils = gpd.GeoDataFrame(table[["id", "name", "active"]], geometry=[geoms[i] for i in table["id"]], crs=4326)
+    councils = councils[councils.geometry.notna()].reset_index(drop=True)
     if councils.empty:
         return out
     council_crs = np.array([_settings.projected_crs(deps[0] if deps else None) for deps in
@@ -331,6 +354,7 @@ def kind_label(kind: str, lang: str | None = None) -> str:
     return i18n.t(f"gaps.kind.{kind}", lang)
 
 
+@_progress.stepped("gaps")
 def gaps(res, lang: str | None = None) -> gpd.GeoDataFrame:
     """One row per finding (``kind`` in :data:`KINDS`) with a sentence in ``lang`` (default: the current
     language); sorted by kind, territory, councils."""
@@ -465,7 +489,7 @@ def _epci_partial(net: Network, lang: str) -> list[dict]:
 
 def _crossing(net: Network, lang: str) -> list[dict]:
     rows = []
-    perimeters = dict(zip(net.res.councils["id"], net.res.councils.geometry))
+    perimeters = _LazyPerimeters(net.res)
     covered = dict(zip(net.res.councils_table["id"], net.res.councils_table["qpv_codes"]))
     for cid in net.council_ids:
         units = net.council_units[cid]
@@ -499,6 +523,16 @@ def _crossing(net: Network, lang: str) -> list[dict]:
                           listed=listed, covering=covering)
             rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, perimeters.get(cid), deps))
     return rows
+
+
+class _LazyPerimeters:
+    """``get(id)``: a council's perimeter, dissolved on first use (only crossing councils need one)."""
+
+    def __init__(self, res):
+        self.res = res
+
+    def get(self, cid):
+        return self.res.council_geometries([cid])[cid]
 
 
 def _hosted(net: Network) -> dict[int, list[str]]:

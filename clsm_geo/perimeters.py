@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import _progress
 from . import settings
 from .errors import Problem
 from .registry import Registry
@@ -106,9 +107,13 @@ class Perimeters:
         out["own_geometry"] = own_col
         return out
 
-    def geometries(self) -> gpd.GeoSeries:
+    def geometries(self, ids=None) -> gpd.GeoSeries:
         """One valid (Multi)Polygon per council in EPSG:4326: its own geometry, or the union of its units and of
-        its former communes' outlines."""
+        its former communes' outlines.
+
+        ``ids``: only these councils (the others get None), so that a step needing a few perimeters (the
+        nearest council, a crossing council) does not dissolve them all.
+        """
         from .units import units
 
         table = units(self.year)
@@ -118,11 +123,16 @@ class Perimeters:
         for i, g in zip(self.former["council"], self.former["outline"]):
             if g is not None:
                 outlines.setdefault(int(i), []).append(g)
+        wanted = None if ids is None else set(ids)
         # Councils with the same units (a whole EPCI, one commune) share one union: computed once, and the
         # work no longer depends on pandas indexing per council (linear in the number of councils).
         unions: dict[tuple, object] = {}
         geoms = []
-        for i, (unit_codes, own) in enumerate(zip(self.councils["units"], self.councils["own_geometry"])):
+        councils = zip(self.councils["id"], self.councils["units"], self.councils["own_geometry"])
+        for i, (cid, unit_codes, own) in enumerate(councils):
+            if wanted is not None and cid not in wanted:
+                geoms.append(None)
+                continue
             if own is not None:
                 geoms.append(own)
                 continue
@@ -141,6 +151,7 @@ class Perimeters:
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 
+@_progress.stepped("perimeters")
 def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) -> Perimeters:
     """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
 

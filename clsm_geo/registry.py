@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 import re
 import unicodedata
@@ -36,6 +37,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _progress
 from .errors import InputError, Problem, RegistryError
 from .i18n import t
 
@@ -70,6 +72,7 @@ _COMMUNE_CODE = re.compile(r"^(?:\d{4,5}|2[AB]\d{3})$", re.IGNORECASE)
 _SIREN = re.compile(r"^\d{9}$")
 
 
+@functools.lru_cache(maxsize=4096)
 def _fold(text: str) -> str:
     """Lower case, no accents, spaces and dashes as underscores."""
     text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
@@ -95,6 +98,7 @@ class Registry:
         return len(self.councils)
 
 
+@_progress.stepped("registry")
 def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     """Read and check a registry file. Raises :class:`RegistryError` listing every error.
 
@@ -319,7 +323,7 @@ def parse_year(value: str) -> tuple[int | None, str | None]:
 
 def split_codes(value: str) -> list[str]:
     """Split a cell of codes on ``;`` (also ``,``, ``|``, newlines), dropping blanks and inner spaces."""
-    return [re.sub(r"\s+", "", part) for part in CODE_SEPARATORS.split(value) if part.strip()]
+    return ["".join(part.split()) for part in CODE_SEPARATORS.split(value) if part.strip()]
 
 
 def _parse_row(record, row, columns, name, problems) -> dict:

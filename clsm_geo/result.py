@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
+from . import _progress
 from . import i18n
 from . import io as _io
 from .headline import headline
@@ -98,6 +100,22 @@ class CoverageResult:
         by_id = dict(zip(self.perimeters.councils["id"], geoms))
         table = self.councils_table[COUNCIL_COLUMNS]
         return gpd.GeoDataFrame(table, geometry=[by_id.get(i) for i in table["id"]], crs=4326)
+
+    def council_geometries(self, ids) -> dict:
+        """Perimeter geometry of the councils ``ids`` only: ``{id: geometry}`` (from :attr:`councils` when it
+        is already built, else dissolved for these councils alone and kept)."""
+        ids = list(ids)
+        if "councils" in self.__dict__:
+            known = dict(zip(self.councils["id"], self.councils.geometry))
+            return {i: known.get(i) for i in ids}
+        cache = self.__dict__.setdefault("_council_geometries", {})
+        missing = [i for i in ids if i not in cache]
+        if missing:
+            geoms = self.perimeters.geometries(missing)
+            for cid, geom in zip(self.perimeters.councils["id"], geoms):
+                if cid in missing:
+                    cache[cid] = geom
+        return {i: cache.get(i) for i in ids}
 
     @property
     def summary(self) -> dict:
@@ -208,6 +226,7 @@ class CoverageResult:
 
     # --- output -----------------------------------------------------------------------------------
 
+    @_progress.stepped("files")
     def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None) -> list[Path]:
         """Write ``summary.json`` and the tables in each format into ``directory``, all of them or none
         (:func:`clsm_geo.io.output_set`); an output that would overwrite the registry or the QPV file is

@@ -49,8 +49,10 @@ def units(year: int) -> gpd.GeoDataFrame:
 @functools.lru_cache(maxsize=4)
 def _units_by_commune(year: int) -> dict[str, tuple[str, ...]]:
     table = units(year)
-    grouped = table.groupby("insee_com", sort=True)["unit"].agg(tuple)
-    return grouped.to_dict()
+    out: dict[str, list[str]] = {}
+    for com, unit in zip(table["insee_com"].tolist(), table["unit"].tolist()):   # sorted by unit
+        out.setdefault(com, []).append(unit)
+    return {com: tuple(us) for com, us in sorted(out.items())}
 
 
 def units_of_commune(insee_com: str, year: int) -> tuple[str, ...]:
@@ -91,21 +93,29 @@ def unit_arrays(year: int) -> dict:
            "population": t["population"].to_numpy(dtype=float)}
     for key, col, labels in (("to_commune", "insee_com", "communes"), ("to_dep", "insee_dep", "deps"),
                              ("to_reg", "insee_reg", "regs"), ("to_epci", "siren_epci", "epcis")):
-        values = pd.Series(t[col].tolist(), dtype=object)
-        ok = values.map(lambda v: isinstance(v, str)).to_numpy()
-        uniq = np.array(sorted(set(values[ok])), dtype=object)
-        pos = np.searchsorted(uniq, values[ok].to_numpy())
+        values = t[col].tolist()
+        ok = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        pos, uniq = pd.factorize(np.array([v for v, k in zip(values, ok) if k], dtype=object), sort=True)
         out[key] = sparse.csr_matrix((np.ones(int(ok.sum())), (np.flatnonzero(ok), pos)),
                                      shape=(len(codes), len(uniq)))
-        out[labels] = uniq
+        out[labels] = np.asarray(uniq, dtype=object)
     epci = geography(year).epci
     sirens = epci["siren_epci"].tolist()
+    members = epci["members"].tolist()
+    # EPCI -> units: a member commune is its own unit, except Paris/Lyon/Marseille (their arrondissements).
+    plm = t[t["insee_com"].isin(list(settings.PLM_CITIES))]
+    split: dict[str, list[str]] = {}
+    for city, unit in zip(plm["insee_com"].tolist(), plm["unit"].tolist()):
+        split.setdefault(city, []).append(unit)
+    position = out["position"]
     rows, cols = [], []
-    for j, members in enumerate(epci["members"].tolist()):
-        for m in members:
-            for u in units_of_commune(m, year):
-                rows.append(j)
-                cols.append(out["position"][u])
+    for j, ms in enumerate(members):
+        for m in ms:
+            for u in (split[m] if m in settings.PLM_CITIES and m in split else (m,)):
+                p = position.get(u)
+                if p is not None:
+                    rows.append(j)
+                    cols.append(p)
     out["epci_units"] = {"position": dict(zip(sirens, range(len(sirens)))),
                          "matrix": sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sirens), len(codes)))}
     return out

@@ -1,4 +1,5 @@
-"""Smoke run of benchmarks/compare.py: the peers agree with the engine (no timing is checked).
+"""Smoke run of benchmarks/compare.py and bench_commands.py: the peers agree with the engine and the
+targets are printed (no timing is checked).
 
 30 synthetic councils and the QPV of one region (Provence-Alpes-Côte d'Azur). The engine, the naive
 geopandas overlay, DuckDB spatial (when installed: the ``bench`` extra) and PostGIS (when PostgreSQL
@@ -34,6 +35,11 @@ def _agree(engine, peer):
     e, p = engine["sizes"]["30"], peer["sizes"]["30"]
     assert set(p["status"]) <= set(e["status"])
     assert compare.disagreements(e, p) == []
+    # (a) the same precomputed table and (b) end to end from the same files: same statuses.
+    if "table" in p:
+        assert compare.disagreements({"status": e["table_status"], "share": e["table_share"]}, p["table"]) == []
+        assert compare.disagreements({"status": e["e2e_status"], "share": e["e2e_share"]}, p["e2e"]) == []
+        assert e["table_status"] == {k: v for k, v in e["e2e_status"].items() if k in e["table_status"]}
 
 
 def test_pieces_match_engine_apportionment(bench):
@@ -62,3 +68,23 @@ def test_postgis_agrees(bench):
         pytest.skip(why)
     workdir, _, engine = bench
     _agree(engine, compare.run_postgis(workdir, SIZES, 1))
+
+
+def test_report_prints_the_comparisons_and_targets(bench):
+    workdir, prep, engine = bench
+    results = {"engine": engine}
+    if compare.duckdb_spatial_path() is not None:
+        results["duckdb"] = compare.run_duckdb(workdir, SIZES, 1)
+    text, agree = compare.report(results, prep, SIZES, {}, {})
+    assert agree
+    assert "(a) Same precomputed" in text and "(b) End to end" in text and "(c) Geometry every run" in text
+    assert ("PASS  (a)" in text or "FAIL  (a)" in text) if "duckdb" in results else "SKIP  (a)" in text
+
+
+def test_bench_commands_prints_pass_fail(capsys):
+    import bench_commands
+
+    assert bench_commands.main(["--repeat", "1", "--only", "help", "--no-scenarios", "--no-growth"]) == 0
+    out = capsys.readouterr().out
+    assert "clsm-geo --help" in out
+    assert out.count("PASS  clsm-geo --help") + out.count("FAIL  clsm-geo --help") == 1

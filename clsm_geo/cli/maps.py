@@ -59,7 +59,7 @@ def _common(p, suffix: str) -> None:
 
 
 def _classes(p) -> None:
-    from ..maps.style import INDICATORS, PALETTES
+    from ..maps._names import INDICATORS, PALETTES
 
     p.add_argument("--indicator", default="qpv_covered_share", choices=list(INDICATORS),
                    help="figure to map (default qpv_covered_share)")

@@ -26,6 +26,7 @@ from branca.element import MacroElement
 from folium.plugins import Fullscreen
 from jinja2 import Template
 
+from .. import _progress
 from ..i18n import fmt_int, fmt_pct, get_lang, t, year_end
 from ..io import atomic_path
 from . import layers as _layers
@@ -65,6 +66,7 @@ _PAGE = Template(
     "<script>\n    {{ this.script.render(**kwargs) }}\n</script>\n</html>\n")
 
 
+@_progress.stepped("map")
 def interactive_map(res, *, region: str | None = None, offline: bool = False,
                     indicator: str = "qpv_covered_share", scheme: str = "quantiles", k: int = 5, bins=None,
                     palette: str = INTERACTIVE_PALETTE, tolerance: float | None = None,

@@ -17,18 +17,8 @@ import pandas as pd
 from ..errors import InputError
 from ..i18n import fmt_decimal, fmt_int, fmt_pct, get_lang, t
 
-#: Indicator column of ``res.regions`` / ``res.departments`` -> its unit (``%`` or ``count``); words in the
-#: catalogue (``maps.indicator.<name>.label`` and ``.title``).
-INDICATORS: dict[str, str] = {
-    "qpv_covered_share": "%", "councils_active": "count", "councils_new": "count", "councils_in_project": "count",
-    "councils_covering_qpv": "count", "qpv_total": "count", "qpv_covered": "count", "qpv_partial": "count",
-    "qpv_uncovered": "count", "qpv_undetermined": "count",
-}
-SHARE_INDICATORS = frozenset({"qpv_covered_share"})
-SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
-LEVELS = ("region", "department")
-#: Sequential palettes offered (all colour-blind safe): ColorBrewer single/multi-hue and viridis family.
-PALETTES = ("Purples", "YlGnBu", "Blues", "Greens", "OrRd", "viridis", "cividis")
+from ._names import INDICATORS, LEVELS, PALETTES, SCHEMES, SHARE_INDICATORS  # noqa: E402,F401  (re-exported)
+
 #: One default for static and interactive maps (same indicator, same classes, same colours): ColorBrewer
 #: Purples, single hue (readable by every colour vision), clear of the blues/vermillion/green of statuses.
 DEFAULT_PALETTE = "Purples"
@@ -74,6 +64,8 @@ def check_level(level: str) -> str:
 
 def indicator_values(table: pd.DataFrame, indicator: str) -> pd.Series:
     """Values of ``indicator`` per territory as floats; NaN where it has no meaning (a share without QPV)."""
+    import pandas as pd
+
     check_indicator(indicator)
     values = pd.to_numeric(table[indicator], errors="coerce").astype(float)
     if indicator in SHARE_INDICATORS:
@@ -144,6 +136,7 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     1 they are percentages.
     """
     import mapclassify
+    import numpy as np
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
 

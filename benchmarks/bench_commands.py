@@ -1,0 +1,222 @@
+"""Every command against the floor of a run, in one run: ratios and PASS/FAIL for the targets of issue 16.
+
+    .venv/bin/python benchmarks/bench_commands.py                   # national example registry, 3 runs each
+    .venv/bin/python benchmarks/bench_commands.py --repeat 1 --only help,floor,coverage --no-growth
+
+Each command runs in its own process (``python -c "from clsm_geo.cli import main; ..."`` on this
+checkout), after one warm-up run (OS file cache); time = median wall time, memory = the process's peak
+resident size (``os.wait4``). The machine may be shared: compare the ratios, which are measured in the
+same run, rather than the seconds.
+
+* ``floor``: start Python, import pandas and geopandas, read the shipped Parquet files a coverage run
+  reads (communes, arrondissements, EPCI of the COG year, the QPV layer). No command can be faster.
+* ``coverage``, ``gaps``, ``plan``, ``report``, ``map interactive --offline``: the commands on the
+  registry (default: ``examples/registry_fictitious.csv``, national, year 2024), output to a temporary folder.
+* ``help``: ``clsm-geo --help``.
+* plan scenarios per second: :class:`clsm_geo.plan.PlanModel` scoring candidate actions, in process.
+* growth: ``clsm_geo.coverage`` on synthetic registries (:mod:`synthetic`) of 3,000 and 30,000 councils,
+  and ``clsm_geo.read_registry`` + ``validate`` on registries of 10,000 and 100,000 rows: time must grow
+  at most linearly (ratio of times <= ratio of sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))          # measure this checkout's clsm_geo, not an installed copy
+sys.path.insert(0, str(HERE))
+EXAMPLE = REPO / "examples" / "registry_fictitious.csv"
+CLI = "import sys; from clsm_geo.cli import main; sys.exit(main())"
+FLOOR = ("import pandas, geopandas, clsm_geo; from clsm_geo.geography import geography; g = geography({year}); "
+         "g.communes; g.arrondissements; g.epci; clsm_geo.qpv({year})")
+
+TARGETS = {
+    "coverage_over_floor": 1.5,
+    "command_over_coverage": 2.0,
+    "report_peak_mb": 450.0,
+    "help_s": 0.3,
+    "scenarios_per_s": 10_000.0,
+}
+COMMANDS = ("floor", "help", "coverage", "gaps", "plan", "report", "map")
+
+
+def _argv(name: str, registry: Path, year: int, out: Path) -> list[str]:
+    py = [sys.executable, "-c"]
+    common = ["--year", str(year), "--registry", str(registry)]
+    return {
+        "floor": py + [FLOOR.format(year=year)],
+        "help": py + [CLI, "--help"],
+        "coverage": py + [CLI, "--offline", "-q", "coverage", *common, "--out", str(out / "coverage")],
+        "gaps": py + [CLI, "--offline", "-q", "gaps", *common, "--out", str(out / "gaps")],
+        "plan": py + [CLI, "--offline", "-q", "plan", *common, "--out", str(out / "plan")],
+        "report": py + [CLI, "--offline", "-q", "report", *common, "--out", str(out / "report.html")],
+        "map": py + [CLI, "--offline", "-q", "map", "interactive", "--offline", *common, "--out", str(out / "map.html")],
+    }[name]
+
+
+def run_once(argv: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak resident MB) of one process; raises when it fails."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[2:])} failed ({proc.returncode}): {err.strip()[-800:]}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def measure(name: str, registry: Path, year: int, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="clsm-geo-bench-") as tmp:
+        argv = _argv(name, registry, year, Path(tmp))
+        run_once(argv)                                                  # warm-up: OS cache, user cache
+        runs = [run_once(argv) for _ in range(repeat)]
+    return {"s": statistics.median(r[0] for r in runs), "peak_mb": max(r[1] for r in runs),
+            "command": " ".join(["clsm-geo", *argv[3:]] if name not in ("floor",) else ["python -c", repr(argv[2])])}
+
+
+def scenarios_per_second(registry: Path, year: int, seconds: float = 2.0) -> tuple[float, int]:
+    """Candidate actions scored per second by the plan model (in process, after set-up)."""
+    import clsm_geo
+    from clsm_geo.plan import PlanModel, candidates
+
+    res = clsm_geo.coverage(registry, year)
+    model = PlanModel(res)
+    net = model.net
+    cands = candidates(model, model.x0, {c: set(u) for c, u in net.council_units.items()}, net.touched.copy())
+    if not cands:
+        return float("nan"), 0
+    for _, _, units in cands:                                           # warm-up
+        model.score(model.with_units(model.x0, units))
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for _, _, units in cands:
+            model.score(model.with_units(model.x0, units))
+        n += len(cands)
+    return n / (time.perf_counter() - t0), len(cands)
+
+
+def growth(year: int, repeat: int) -> dict:
+    """Coverage time at 3,000 and 30,000 councils; registry read + validate time at 10,000 and 100,000 rows."""
+    import numpy as np
+
+    import clsm_geo
+    from bench_registry import write_registry as write_rows
+    from synthetic import synthetic_registry, write_registry
+
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="clsm-geo-bench-") as tmp:
+        tmp = Path(tmp)
+        layer = clsm_geo.qpv(2024)
+        times = {}
+        for n in (3_000, 30_000):
+            path = tmp / f"councils_{n}.csv"
+            write_registry(synthetic_registry(n, year, seed=0), path)
+            clsm_geo.coverage(path, year, qpv=layer)
+            runs = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                clsm_geo.coverage(path, year, qpv=layer)
+                runs.append(time.perf_counter() - t)
+            times[n] = statistics.median(runs)
+        out["councils"] = times
+        communes = clsm_geo.geography(year).communes["insee_com"].to_numpy()
+        rng_communes = np.asarray(communes)
+        times = {}
+        clsm_geo.validate(write_rows(tmp / "warm.csv", 100, rng_communes), year)
+        for n in (10_000, 100_000):
+            path = write_rows(tmp / f"rows_{n}.csv", n, rng_communes)
+            runs = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                clsm_geo.validate(path, year)
+                runs.append(time.perf_counter() - t)
+            times[n] = statistics.median(runs)
+        out["rows"] = times
+    return out
+
+
+def _line(ok: bool, text: str) -> str:
+    return f"{'PASS' if ok else 'FAIL'}  {text}"
+
+
+def targets(m: dict, scen, grow) -> list[str]:
+    """PASS/FAIL lines for every target whose measures are present."""
+    out = []
+    if "coverage" in m and "floor" in m:
+        r = m["coverage"]["s"] / m["floor"]["s"]
+        out.append(_line(r <= TARGETS["coverage_over_floor"], f"coverage <= {TARGETS['coverage_over_floor']}x floor: "
+                         f"{r:.2f}x ({m['coverage']['s']:.2f} s / {m['floor']['s']:.2f} s)"))
+    for name in ("gaps", "plan", "report", "map"):
+        if name in m and "coverage" in m:
+            r = m[name]["s"] / m["coverage"]["s"]
+            label = "map interactive" if name == "map" else name
+            out.append(_line(r <= TARGETS["command_over_coverage"], f"{label} <= {TARGETS['command_over_coverage']}x "
+                             f"coverage: {r:.2f}x ({m[name]['s']:.2f} s)"))
+    if "report" in m:
+        mb = m["report"]["peak_mb"]
+        out.append(_line(mb <= TARGETS["report_peak_mb"], f"report peak memory <= {TARGETS['report_peak_mb']:.0f} MB: "
+                         f"{mb:.0f} MB"))
+    if "help" in m:
+        s = m["help"]["s"]
+        out.append(_line(s <= TARGETS["help_s"], f"clsm-geo --help <= {TARGETS['help_s']} s: {s:.2f} s "
+                         f"(bare python: {m.get('python', {}).get('s', float('nan')):.2f} s)"))
+    if scen is not None:
+        rate, n = scen
+        out.append(_line(rate >= TARGETS["scenarios_per_s"], f"plan scenarios >= {TARGETS['scenarios_per_s']:,.0f}/s: "
+                         f"{rate:,.0f}/s ({n} candidate actions)"))
+    if grow is not None:
+        (a, ta), (b, tb) = sorted(grow["councils"].items())
+        out.append(_line(tb / ta <= b / a, f"coverage grows at most linearly, {a:,} -> {b:,} councils: time x{tb / ta:.1f} "
+                         f"for size x{b / a:.0f} ({ta:.2f} s -> {tb:.2f} s)"))
+        (a, ta), (b, tb) = sorted(grow["rows"].items())
+        out.append(_line(tb / ta <= b / a, f"validate grows at most linearly, {a:,} -> {b:,} rows: time x{tb / ta:.1f} "
+                         f"for size x{b / a:.0f} ({ta:.2f} s -> {tb:.2f} s)"))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--registry", type=Path, default=EXAMPLE)
+    ap.add_argument("--year", type=int, default=2024)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per command (median), after one warm-up")
+    ap.add_argument("--only", default=",".join(COMMANDS), help="comma separated among " + ", ".join(COMMANDS))
+    ap.add_argument("--no-scenarios", action="store_true", help="skip the plan scenarios per second")
+    ap.add_argument("--no-growth", action="store_true", help="skip the 30,000 councils / 100,000 rows growth")
+    args = ap.parse_args(argv)
+    wanted = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = set(wanted) - set(COMMANDS)
+    if unknown:
+        ap.error("unknown command(s): " + ", ".join(sorted(unknown)))
+    m = {}
+    if "help" in wanted:
+        m["python"] = {"s": statistics.median(run_once([sys.executable, "-c", "pass"])[0] for _ in range(args.repeat))}
+    for name in wanted:
+        print(f"timing {name} ...", file=sys.stderr, flush=True)
+        m[name] = measure(name, args.registry, args.year, args.repeat)
+    scen = None if args.no_scenarios else scenarios_per_second(args.registry, args.year)
+    grow = None if args.no_growth else growth(args.year, args.repeat)
+    print(f"registry {args.registry}, year {args.year}, median of {args.repeat} run(s) after a warm-up; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    for name in wanted:
+        print(f"  {name:<9} {m[name]['s']:7.2f} s  peak {m[name]['peak_mb']:5.0f} MB   {m[name]['command']}")
+    print()
+    for line in targets(m, scen, grow):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

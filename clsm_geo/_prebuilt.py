@@ -1,0 +1,239 @@
+"""Tables that depend only on a COG vintage and a QPV layer, built once and reused (private plumbing).
+
+* the unit adjacency of a COG year (:func:`clsm_geo.gaps.unit_adjacency`, 5–20 s nationally);
+* the QPV × unit relation of a QPV layer and a COG year (:func:`clsm_geo.apportion.qpv_unit_relation`).
+
+Where they come from, in order:
+
+1. **shipped** with the package in ``data/prebuilt/`` (built by ``scripts/build_prebuilt.py`` for the
+   shipped boundaries and the shipped QPV layer, listed with their sha256 in ``data/prebuilt/manifest.json``);
+   used only when the digest of their inputs, recorded in the manifest, equals the digest of the
+   inputs in use (so new boundaries or another QPV file never get a stale table);
+2. the **user cache** (``<cache_dir>/prebuilt/``), keyed by the same digest: a user's QPV file is
+   measured once, then read back; a changed file has another sha256, hence another key;
+3. otherwise **computed**, silently, and written to the user cache (atomically; a read-only cache
+   folder only costs the recomputation next time).
+
+Input digests: the sha256 of the boundary files a table is made from (read from
+``data/boundaries/manifest.json``), the QPV frame's content (codes, official communes, departments,
+polygons as WKB), the COG year and a format version. Files are ``.npz`` written deterministically
+(fixed zip timestamps, no pickled objects), so a rebuild gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+#: Bumped when the content or meaning of a prebuilt table changes.
+FORMAT = 1
+MANIFEST = "manifest.json"
+
+
+# ---------------------------------------------------------------------------------------------- digests
+def _boundary_digest(year: int, names: tuple[str, ...]) -> str:
+    """sha256 over the manifest checksums of the shipped boundary files a table is built from."""
+    from .geography import _manifest, boundaries_dir
+
+    files = _manifest(boundaries_dir()).get("files", {})
+    h = hashlib.sha256(f"format={FORMAT};year={year}".encode())
+    for name in names:
+        h.update(f";{name}={files.get(name, {}).get('sha256', 'missing')}".encode())
+    return h.hexdigest()
+
+
+def adjacency_digest(year: int) -> str:
+    """Digest of what the unit adjacency of ``year`` depends on (boundaries and the gaps constants)."""
+    from . import gaps
+
+    base = _boundary_digest(year, (f"communes_{year}.parquet", f"arrondissements_{year}.parquet"))
+    extra = f"adjacency;{gaps.NEIGHBOUR_TOLERANCE_M};{gaps.MIN_SHARED_M}"
+    return hashlib.sha256((base + extra).encode()).hexdigest()
+
+
+def frame_digest(frame) -> str:
+    """Digest of a normalised QPV frame's content used by the relation (codes, communes, polygons)."""
+    import shapely
+
+    h = hashlib.sha256()
+    for col in ("code_qp", "insee_dep"):
+        h.update("\x1f".join(map(str, frame[col].tolist())).encode())
+    h.update("\x1e".join(";".join(cs) for cs in frame["communes"]).encode())
+    if "geometry" in frame:
+        for wkb in shapely.to_wkb(frame.geometry.to_numpy(), hex=False):
+            h.update(b"\x1d" + (wkb or b""))
+    return h.hexdigest()
+
+
+def relation_digest(frame, year: int) -> str:
+    """Digest of what the QPV × unit relation depends on (QPV frame, boundaries, code history)."""
+    base = _boundary_digest(year, (f"communes_{year}.parquet", f"arrondissements_{year}.parquet",
+                                   f"former_communes_{year}.parquet", "code_history.parquet"))
+    return hashlib.sha256(f"relation;{base};{frame_digest(frame)}".encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------- files
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` byte-for-byte reproducibly and atomically (no pickles)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(arrays):
+            arr = np.asarray(arrays[name])
+            if arr.dtype == object:
+                raise TypeError(f"{name}: object arrays are not stored (use fixed-width strings)")
+            data = io.BytesIO()
+            np.lib.format.write_array(data, arr, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data.getvalue())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(buf.getvalue())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays of ``path``, or None when it is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError, EOFError):
+        return None
+
+
+def shipped_dir() -> Path:
+    from .settings import shipped_data_dir
+
+    return shipped_data_dir() / "prebuilt"
+
+
+def _shipped(kind: str, digest: str) -> dict[str, np.ndarray] | None:
+    """A shipped table whose recorded input digest is ``digest`` (checksum verified), else None."""
+    folder = shipped_dir()
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for name, entry in manifest.get("files", {}).items():
+        if entry.get("kind") == kind and entry.get("inputs") == digest:
+            path = folder / name
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return None
+            if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+                return None
+            return read_npz(io.BytesIO(data))  # type: ignore[arg-type]
+    return None
+
+
+def _cache_path(kind: str, digest: str) -> Path:
+    from . import settings
+
+    return settings.get().cache_dir / "prebuilt" / f"{kind}-{digest[:32]}.npz"
+
+
+def _get_or_build(kind: str, digest: str, build, encode, decode):
+    arrays = _shipped(kind, digest)
+    if arrays is None:
+        arrays = read_npz(_cache_path(kind, digest))
+    if arrays is not None and str(arrays.get("digest", np.array(""))) == digest:
+        try:
+            return decode(arrays)
+        except (KeyError, ValueError, IndexError):
+            pass                                             # damaged or foreign: rebuild below
+    value = build()
+    try:
+        write_npz(_cache_path(kind, digest), {**encode(value), "digest": np.array(digest)})
+    except OSError:
+        pass                                                 # read-only cache: recompute next time
+    return value
+
+
+# ---------------------------------------------------------------------------------------------- adjacency
+def encode_adjacency(adj) -> dict[str, np.ndarray]:
+    from .units import unit_index
+
+    coo = adj.shared.tocoo()
+    upper = coo.row < coo.col
+    return {"year": np.array(adj.year), "unit": unit_index(adj.year).to_numpy().astype(str),
+            "a": coo.row[upper].astype(np.int32), "b": coo.col[upper].astype(np.int32),
+            "length": coo.data[upper].astype(np.float64), "surrounded": np.asarray(adj.surrounded, np.float64)}
+
+
+def decode_adjacency(arrays: dict[str, np.ndarray]):
+    from scipy import sparse
+
+    from .gaps import UnitAdjacency
+    from .units import unit_index
+
+    year = int(arrays["year"])
+    codes = unit_index(year).to_numpy().astype(str)
+    if not np.array_equal(arrays["unit"], codes):
+        raise ValueError("unit order differs")
+    a, b, length = arrays["a"].astype(np.int64), arrays["b"].astype(np.int64), arrays["length"]
+    n = len(codes)
+    shared = sparse.csr_matrix((np.concatenate([length, length]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+                               shape=(n, n))
+    return UnitAdjacency(year=year, shared=shared, surrounded=arrays["surrounded"].copy())
+
+
+def adjacency(year: int, build):
+    """The unit adjacency of ``year``: shipped, cached or ``build()`` (then cached)."""
+    return _get_or_build("adjacency", adjacency_digest(year), build, encode_adjacency, decode_adjacency)
+
+
+# ---------------------------------------------------------------------------------------------- relation
+def encode_relation(rel) -> dict[str, np.ndarray]:
+    w, p = rel.weights.tocoo(), rel.pair_units.tocoo()
+    unres_q = [q for q, cs in rel.unresolved.items() for _ in cs]
+    unres_c = [c for cs in rel.unresolved.values() for c in cs]
+    return {"year": np.array(rel.year), "qpv_codes": np.asarray(rel.qpv_codes).astype(str),
+            "has_polygon": np.asarray(rel.has_polygon, bool),
+            "w_row": w.row.astype(np.int32), "w_col": w.col.astype(np.int32), "w_data": w.data.astype(np.float64),
+            "pair_qpv": np.asarray(rel.pair_qpv, np.int64), "pair_commune": np.asarray(rel.pair_commune).astype(str),
+            "p_row": p.row.astype(np.int32), "p_col": p.col.astype(np.int32),
+            "pair_size": np.asarray(rel.pair_size, np.float64), "n_units": np.array(rel.weights.shape[1]),
+            "unresolved_qpv": np.array(unres_q, dtype=str), "unresolved_commune": np.array(unres_c, dtype=str)}
+
+
+def decode_relation(arrays: dict[str, np.ndarray], frame=None):
+    from scipy import sparse
+
+    from .apportion import QpvUnitRelation
+
+    codes = arrays["qpv_codes"]
+    if frame is not None and not np.array_equal(codes, frame["code_qp"].to_numpy().astype(str)):
+        raise ValueError("QPV order differs")
+    n_q, n_u, n_p = len(codes), int(arrays["n_units"]), len(arrays["pair_qpv"])
+    weights = sparse.csr_matrix((arrays["w_data"], (arrays["w_row"], arrays["w_col"])), shape=(n_q, n_u))
+    pair_units = sparse.csr_matrix((np.ones(len(arrays["p_row"])), (arrays["p_row"], arrays["p_col"])),
+                                   shape=(n_p, n_u))
+    unresolved: dict[str, list[str]] = {}
+    for q, c in zip(arrays["unresolved_qpv"].tolist(), arrays["unresolved_commune"].tolist()):
+        unresolved.setdefault(q, []).append(c)
+    qpv_codes = frame["code_qp"].to_numpy() if frame is not None else codes.astype(object)
+    return QpvUnitRelation(year=int(arrays["year"]), qpv_codes=qpv_codes, has_polygon=arrays["has_polygon"].copy(),
+                           weights=weights, pair_qpv=arrays["pair_qpv"].copy(),
+                           pair_commune=arrays["pair_commune"].copy(), pair_units=pair_units,
+                           pair_size=arrays["pair_size"].copy(), unresolved=unresolved)
+
+
+def relation(frame, year: int, build):
+    """The QPV × unit relation of ``frame`` and COG ``year``: shipped, cached or ``build()`` (then cached)."""
+    return _get_or_build("relation", relation_digest(frame, year), build, encode_relation,
+                         lambda arrays: decode_relation(arrays, frame))

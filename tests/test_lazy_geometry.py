@@ -1,0 +1,35 @@
+"""Council perimeters are dissolved only when something needs them, and only those needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import shapely
+
+import clsm_geo
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "registry_fictitious.csv"
+
+
+def test_coverage_and_gaps_dissolve_no_inactive_council(tmp_path):
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    res.to_files(tmp_path / "out", formats=("csv",))
+    assert "councils" not in res.__dict__ and "_council_geometries" not in res.__dict__
+    res.uncovered()
+    res.gaps()
+    assert "councils" not in res.__dict__
+    dissolved = set(res.__dict__["_council_geometries"])
+    table = res.councils_table
+    active = set(table.loc[table["active"], "id"])
+    assert dissolved and dissolved <= active
+    assert set(table["id"]) - active            # the example has inactive councils, none dissolved
+
+
+def test_council_geometries_equal_the_full_councils_layer():
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    ids = res.councils_table["id"].tolist()[:6]
+    some = res.council_geometries(ids)
+    full = dict(zip(res.councils["id"], res.councils.geometry))
+    for i in ids:
+        assert (some[i] is None and full[i] is None) or shapely.equals_exact(some[i], full[i], 0)
+    assert res.council_geometries(ids) == {i: full[i] for i in ids}

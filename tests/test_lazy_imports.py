@@ -1,0 +1,29 @@
+"""`clsm-geo --help`, `--version` and a bad option import neither pandas, geopandas nor matplotlib."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PROBE = """
+import sys
+from clsm_geo.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+heavy = sorted(m for m in ("pandas", "geopandas", "matplotlib", "numpy", "scipy", "shapely") if m in sys.modules)
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["--no-such-option"], ["coverage", "--help"],
+                                  ["map", "interactive", "--help"]])
+def test_cli_help_and_errors_stay_light(argv):
+    out = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=REPO, capture_output=True, text=True, timeout=60)
+    line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")]
+    assert line == ["HEAVY="], (argv, line, out.stderr[-500:])

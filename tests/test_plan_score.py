@@ -1,0 +1,42 @@
+"""The plan's fast score (numeric statuses on the units holding a QPV) equals the engine's rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import clsm_geo
+from clsm_geo.plan import PlanModel, candidates
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "registry_fictitious.csv"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return PlanModel(clsm_geo.coverage(EXAMPLE, 2024))
+
+
+def test_fast_score_equals_engine_rules_on_every_candidate(model):
+    net = model.net
+    cands = candidates(model, model.x0, {c: set(u) for c, u in net.council_units.items()}, net.touched.copy())
+    assert len(cands) > 50
+    for _, _, units in cands:
+        x = model.with_units(model.x0, units)
+        assert model.score(x) == model.score_slow(x)
+    assert model.score(model.x0) == model.score_slow(model.x0)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fast_score_equals_engine_rules_on_random_unit_sets(model, data):
+    hosts = np.union1d(model.rel.weights.indices, model.rel.pair_units.indices)
+    picked = data.draw(st.lists(st.sampled_from(hosts.tolist()), max_size=400, unique=True))
+    x = np.zeros(model.rel.weights.shape[1])
+    x[picked] = 1.0
+    if data.draw(st.booleans()):
+        x = np.maximum(x, model.x0)
+    assert model.score(x) == model.score_slow(x)
