@@ -42,3 +42,16 @@ def test_language_choice_and_errors(monkeypatch):
     with pytest.raises(i18n.UnknownLanguageError, match="fr, en"):
         i18n.get_lang("de")
     assert i18n.t("status.qpv.partial", "fr") == "partiellement couvert"
+
+
+def test_french_catalogue_has_french_spacing():
+    """No ordinary space before « : ; ! ? » » or after « « »: a no-break space (U+00A0, U+202F) there, so that a
+    line never breaks before the sign (French typography)."""
+    import re
+
+    bad = []
+    for key, value in i18n.catalogue("fr").items():
+        for text in value.values() if isinstance(value, dict) else [value]:
+            if re.search(r" [:;!?»]|« ", text):
+                bad.append(key)
+    assert bad == []

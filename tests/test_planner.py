@@ -199,7 +199,7 @@ def test_cli_planner_flag(registry, tmp_path, monkeypatch, capsys):
     assert main(["map", "interactive", "--registry", str(registry), "--year", "2024", "--region", REGION,
                  "--offline", "--planner", "--out", str(out)]) == 0
     page = out.read_text(encoding="utf-8")
-    assert "L.clsmPlanner(" in page and "Et si… ? Simuler" in page
+    assert "L.clsmPlanner(" in page and "Et si…\u00a0? Simuler" in page
     assert out.stat().st_size < 3 * MB
 
 
