@@ -26,5 +26,7 @@ def source_line(source) -> str:
     if source.kind == "user":
         kind += " " + re.split(r"[/\\]", str(source.location).rstrip("/\\"))[-1]
     parts = [kind, head(source.edition), head(source.precision)]
+    if source.kind == "shipped":  # the package's own layer: described in the catalogue's words
+        parts = [kind, t("cli.source.shipped_summary")]
     text = t("cli.source.line", text=", ".join(p for p in parts if p))
     return text if len(text) <= SOURCE_LINE_MAX else text[:SOURCE_LINE_MAX - 1] + "…"

@@ -29,7 +29,7 @@ def test_coverage_on_the_example_writes_the_promised_files(tmp_path, capsys):
     assert ("des 1\u202f362 QPV au niveau national (293 QPV couverts, dont 14 partiellement)\u202f; QPV ultramarins "
             "de la géographie 2015 non disponibles.") in out    # overseas: the 2015 geography applies, not shipped
     source = next(line for line in out.splitlines() if line.startswith("Source QPV"))
-    assert source.startswith("Source QPV\u00a0: couche livrée, ANCT QPV 2024") and len(source) <= 120
+    assert source.startswith("Source QPV\u00a0: couche livrée, ANCT, QPV 2024 par commune") and len(source) <= 120
     assert "/" not in source and "sha256" not in source     # no local path, no checksum by default
     assert "Île-de-France" in out                      # the per-region table
     header = out.splitlines()[out.splitlines().index("") + 1]
