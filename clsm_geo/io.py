@@ -63,6 +63,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def decode_text(raw: bytes) -> str | None:
+    """``raw`` as text: UTF-8 (with or without BOM), else Windows-1252 (French spreadsheets); None if neither."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
 def file_sha256(path: str | os.PathLike) -> str:
     """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()

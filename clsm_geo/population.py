@@ -81,13 +81,9 @@ def _table(path: Path, file: str) -> pd.DataFrame:
             _fail(file, f"cannot read the workbook ({type(exc).__name__}: {exc})")
         rows = sheet.fillna("").astype(str).values.tolist()
     else:
-        text = None
-        for enc in ("utf-8-sig", "cp1252"):
-            try:
-                text = raw.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
+        from .io import decode_text
+
+        text = decode_text(raw)
         if text is None:
             _fail(file, "cannot decode the file as UTF-8 or Windows-1252 text")
         lines = text.splitlines()

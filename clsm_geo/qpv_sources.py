@@ -228,13 +228,9 @@ def _read_vector(gdal_path: str, file, report: ReadReport):
 
 def _read_csv(source: Path | bytes, file, report: ReadReport) -> pd.DataFrame:
     raw = source if isinstance(source, bytes) else source.read_bytes()
-    text = None
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
+    from .io import decode_text
+
+    text = decode_text(raw)
     if text is None:
         fail(file, "cannot decode the file as UTF-8 or Windows-1252 text")
     first = text.split("\n", 1)[0]

@@ -115,7 +115,7 @@ def test_without_population_everything_says_not_available(fx, tmp_path):
     s = res.summary
     assert s["qpv_population"] is None and s["qpv_population_covered_share"] is None
     assert s["population_missing_geographies"] == [2015, 2024]
-    assert "population des QPV non disponible" in s["headline"]
+    assert "habitants" not in s["headline"]  # no population figure (never 0); the tables say « non disponible »
     assert res.regions["qpv_population"].isna().all() and res.departments["qpv_population_covered"].isna().all()
     assert res.qpv["population"].isna().all()
 

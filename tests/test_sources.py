@@ -119,7 +119,7 @@ def test_fetch_verify_cache_read_compute_then_offline(fx, http_server, monkeypat
     url = http_server.serve(ZIP_PATH, body)
     # a wrong checksum in the catalogue: refused, nothing cached
     _catalogue_with(monkeypatch, url, "0" * 64)
-    with pytest.raises(DataSourceError, match="checksum"):
+    with pytest.raises(DataSourceError, match="sha256 attendu 0{64}"):
         fetch_qpv(2015)
     from clsm_geo.in_force import availability
 
