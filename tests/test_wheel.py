@@ -54,6 +54,6 @@ def test_installed_cli_runs_offline_from_elsewhere_like_with_the_official_list(i
     # The example's council on 93066 therefore covers these three QPV only by the COG 2025 reading.
     assert differ == {"QN09335M", "QN09336I", "QN09342M"}
     assert all("93059" in shipped.loc[c, "communes"] for c in differ)
-    assert "QPV from shipped" in subprocess.run([cli, "--offline", "coverage", "--registry", EXAMPLE, "--out",
+    assert "couche livrée" in subprocess.run([cli, "--offline", "coverage", "--registry", EXAMPLE, "--out",
                                                   tmp_path / "again"], cwd=tmp_path, env=env, capture_output=True,
                                                  text=True).stdout
