@@ -235,9 +235,8 @@ _EXCEL_TEXT = re.compile(r'^="(.*)"$', re.DOTALL)
 
 
 def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
-    """One sheet per frame, formula-safe, with fixed document properties so reruns are identical."""
-    import zipfile
-
+    """One plain sheet per frame (machine column names), formula-safe, with fixed document properties so reruns
+    are identical. Workbooks for people: :func:`clsm_geo.workbook.write_workbook`."""
     with atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             wb = writer.book
@@ -247,17 +246,28 @@ def write_xlsx(frames: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path
             wb.properties.creator = "clsm-geo"
             for name, frame in frames.items():
                 _xlsx_text(_safe_text(_plain(frame)), name).to_excel(writer, sheet_name=name[:31], index=False)
-        # openpyxl stamps the zip members and docProps/core.xml with the current time: fix both.
-        fixed_zip = tmp.with_name(tmp.name + ".fixed")
-        with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
+        fix_xlsx_times(tmp)
+    return Path(path)
+
+
+def fix_xlsx_times(path: Path) -> None:
+    """openpyxl stamps the zip members and docProps/core.xml with the current time: fix both (same bytes on
+    rerun). ``path`` is rewritten in place, through a sibling file removed on failure."""
+    import zipfile
+
+    fixed_zip = path.with_name(path.name + ".fixed")
+    try:
+        with zipfile.ZipFile(path) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 data = src.read(info.filename)
                 if info.filename == "docProps/core.xml":
                     data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
                 info.date_time = (2000, 1, 1, 0, 0, 0)
                 dst.writestr(info, data)
-        os.replace(fixed_zip, tmp)
-    return Path(path)
+        os.replace(fixed_zip, path)
+    finally:
+        if fixed_zip.exists():
+            fixed_zip.unlink()
 
 
 def _xlsx_text(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:

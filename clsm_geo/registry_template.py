@@ -48,8 +48,7 @@ def write_template(path: str | os.PathLike, year: int = 2025, lang: str | None =
     from openpyxl.worksheet.datavalidation import DataValidation
 
     from .geography import geography
-    from .io import atomic_path
-    from .workbook import fix_zip_times
+    from .io import atomic_path, fix_xlsx_times
     from .registry import MAX_YEAR, MIN_YEAR
 
     lang = i18n.get_lang(lang)
@@ -108,7 +107,7 @@ def write_template(path: str | os.PathLike, year: int = 2025, lang: str | None =
     wb.properties.creator = "clsm-geo"
     with atomic_path(path) as tmp:
         wb.save(tmp)
-        fix_zip_times(tmp)
+        fix_xlsx_times(tmp)
     return Path(path)
 
 

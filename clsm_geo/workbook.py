@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +27,6 @@ from . import io as _io
 _SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _WIDTH_MIN, _WIDTH_MAX = 8, 60
-_FIXED = (2000, 1, 1, 0, 0, 0)
 #: Keys of a sources dict (a result's ``summary``) shown on the Sources sheet, in this order.
 _SOURCE_ROWS = ("date", "years", "cog_year", "qpv_geography", "method", "qpv_source_kind", "qpv_source_edition",
                 "qpv_source_precision", "qpv_source_location", "qpv_source_sha256", "registry", "threshold_covered",
@@ -81,7 +79,7 @@ def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLi
     wb.properties.language = code
     with _io.atomic_path(path) as tmp:
         wb.save(tmp)
-        fix_zip_times(tmp)
+        _io.fix_xlsx_times(tmp)
     return Path(path)
 
 
@@ -106,23 +104,6 @@ def _unique(name: str, used: set[str]) -> str:
         out, n = name[:_SHEET_NAME_MAX - len(suffix)] + suffix, n + 1
     used.add(out.lower())
     return out
-
-
-def fix_zip_times(tmp: Path) -> None:
-    """openpyxl stamps the zip members and docProps/core.xml with the current time: fix both."""
-    fixed_zip = tmp.with_name(tmp.name + ".fixed")
-    try:
-        with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(fixed_zip, "w", zipfile.ZIP_DEFLATED) as dst:
-            for info in src.infolist():
-                data = src.read(info.filename)
-                if info.filename == "docProps/core.xml":
-                    data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
-                info.date_time = _FIXED
-                dst.writestr(info, data)
-        os.replace(fixed_zip, tmp)
-    finally:
-        if fixed_zip.exists():
-            fixed_zip.unlink()
 
 
 # --- cells ----------------------------------------------------------------------------------------------

@@ -184,7 +184,6 @@ def load_layer(args, year: int):
 def run_coverage(args):
     """Load the QPV layer (printing its source), run the coverage engine, return the result."""
     from ..coverage import coverage
-    from ..qpv import qpv_geography_for_year
 
     if args.partial_threshold is not None:
         _settings.configure(partial_threshold=args.partial_threshold)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from .. import i18n
 from ..errors import InputError
 from ..i18n import t
 from .common import add_coverage_inputs, add_territory, check_coverage_inputs, check_out, run_coverage, say

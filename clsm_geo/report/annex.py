@@ -1,16 +1,14 @@
 """The report's workbook annex: the full tables behind the page (every uncovered QPV, every gap, the plan,
 the priorities, the evolution), restricted to the report's territory. Machine columns; the workbook writer
-of the French edition labels them when it is installed (``clsm_geo.workbook``), else :func:`io.write_xlsx`."""
+of the French edition labels them (``clsm_geo.workbook``)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 
 from .. import __version__
-from .. import io as _io
 from ..i18n import t, year_end
 from .analyses import Analyses
 from .territory import Territory
@@ -53,11 +51,7 @@ def sources(res, lang: str) -> dict[str, str]:
 
 
 def write(frames: dict[str, pd.DataFrame], path: str | Path, source: dict, lang: str) -> Path:
-    """Write the annex workbook atomically (with the French edition's writer when available)."""
-    if importlib.util.find_spec("clsm_geo.workbook") is not None:
-        from ..workbook import write_workbook
+    """Write the annex workbook atomically (labelled sheets, Sources sheet: :func:`clsm_geo.workbook.write_workbook`)."""
+    from ..workbook import write_workbook
 
-        return Path(write_workbook(frames, path, source, lang))
-    frames = dict(frames)
-    frames["Sources"] = pd.DataFrame({"key": list(source), "value": list(source.values())})
-    return _io.write_xlsx(frames, path)
+    return Path(write_workbook(frames, path, source, lang))
