@@ -65,12 +65,17 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
     overseas QPV of the 2015 geography); a geography that cannot be found is listed in
     ``summary["qpv_missing_geographies"]``. ``population``: INSEE QPV population file(s) (path, list of
     paths, or ``{geography: path}``), default the cached ones (:mod:`clsm_geo.population`).
-    ``method``: ``auto``, ``commune`` or ``geometry``. Raises :class:`RegistryError` when the registry
+    ``method``: ``auto``, ``commune`` or ``geometry``. ``year`` must be measurable
+    (:func:`clsm_geo.vintages.check_year`: 2015 to the last shipped COG year, never a silent nearest vintage).
+    Raises :class:`RegistryError` when the registry
     has errors.
     """
     from .geography import geography
     from .qpv import qpv_geography_for_year
 
+    from .vintages import check_year
+
+    year = check_year(year)
     cfg = settings or _settings.get()
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}", hint="use auto, commune or geometry")

@@ -98,9 +98,12 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
     from .in_force import describe_missing, geographies_in_force
     from .qpv import qpv as load_qpv
 
+    from .vintages import check_year
+
     lang = i18n.get_lang(lang)
+    from_year, to_year = check_year(from_year, lang), check_year(to_year, lang)
     if from_year > to_year:
-        raise InputError(f"--from {from_year} is after --to {to_year}")
+        raise InputError(i18n.t("cli.year.range", lang, start=from_year, end=to_year))
     reg = registry if isinstance(registry, Registry) else read_registry(registry)
     given = dict(qpv or {})
     layers: dict[int, object] = {}

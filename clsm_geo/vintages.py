@@ -21,9 +21,9 @@ def years() -> range:
     return range(FIRST_YEAR, max(SHIPPED_YEARS) + 1)
 
 
-def check_year(year) -> int:
-    """``year`` as an int when it can be measured, else :class:`InputError` listing the years and how to get
-    another COG vintage."""
+def check_year(year, lang: str | None = None) -> int:
+    """``year`` as an int when it can be measured, else :class:`InputError` (in ``lang``) listing the years and
+    how to get another COG vintage."""
     from .geography import SHIPPED_YEARS
 
     possible = years()
@@ -32,6 +32,6 @@ def check_year(year) -> int:
     except (TypeError, ValueError):
         value = None
     if value is None or isinstance(year, bool) or value not in possible:
-        raise InputError(t("cli.year.unavailable", year=year, first=possible[0], last=possible[-1],
-                           vintages=", ".join(map(str, SHIPPED_YEARS))), hint=t("cli.year.how"))
+        raise InputError(t("cli.year.unavailable", lang, year=year, first=possible[0], last=possible[-1],
+                           vintages=", ".join(map(str, SHIPPED_YEARS))), hint=t("cli.year.how", lang))
     return value
