@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from httpserver import http_server  # noqa: F401  (the local server fixture)
 
 import clsm_geo
 from clsm_geo.cli import main
@@ -488,3 +489,86 @@ def test_population_card_when_the_layer_gives_populations():
     assert cards[-1] == (f"{expected:,}".replace(",", NNBSP), "habitants des QPV couverts")
     assert "Population des QPV" not in str(method_section(res, an, NATION, "fr", "clsm-geo report").blocks)
     assert len(key_figures(res, Analyses(clsm_geo.coverage(EXAMPLE, 2024)), NATION, "fr").blocks[0].items) == 6
+
+
+def _serve_tree(server, root: Path, headers: dict) -> None:
+    """Every file under ``root`` at its relative, URL-quoted path, with ``headers``."""
+    import mimetypes
+    from urllib.parse import quote
+
+    from httpserver import Reply
+
+    for f in [p for p in root.rglob("*") if p.is_file()]:
+        kind = mimetypes.guess_type(str(f))[0] or "application/octet-stream"
+        kind += "; charset=utf-8" if kind.startswith("text/") else ""
+        server.serve_file("/" + quote(f.relative_to(root).as_posix()), f, script=[Reply(headers=headers)],
+                          content_type=kind)
+
+
+def _styled_page(driver, url: str) -> dict:
+    """Load ``url``; its console errors, whether every image drew, the computed styles the stylesheet sets."""
+    import time
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get_log("browser")
+    driver.get(url)
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    time.sleep(0.3)
+    return {"errors": [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+                       and "/favicon.ico" not in e["message"]],
+            "images": driver.execute_script("return [...document.images].map(i => i.complete && i.naturalWidth > 0)"),
+            "cards": driver.execute_script("const c = document.querySelector('ul.cards');"
+                                           "return c ? getComputedStyle(c).display : null"),
+            "font": driver.execute_script("return getComputedStyle(document.body).fontFamily")}
+
+
+def test_split_assets_report_works_under_a_strict_csp(regional, tmp_path, http_server):
+    """The split page under ``default-src 'self'``: styles apply, images draw, no console error; the single
+    file under the policy printed for it, too; the single file under the strict policy loses its styles and
+    images (the policy is really enforced)."""
+    from browser import chromium
+
+    from clsm_geo.maps.embed import STRICT_CSP
+
+    written = regional.save(tmp_path / "split" / "rapport idf.html", split_assets=True)
+    page = written[0].read_text(encoding="utf-8")
+    assert "<style" not in page and " style=" not in page and "data:" not in page and "<script" not in page
+    assert 'href="rapport%20idf_files/report.css"' in page
+    folder = tmp_path / "split" / "rapport idf_files"
+    assert (folder / "report.css").is_file() and len(list(folder.glob("*.png")) + list(folder.glob("*.svg"))) >= 1
+    assert {p for p in written if p.parent == folder} == set(folder.iterdir())
+    regional.save(tmp_path / "single" / "single.html")
+    regional.save(tmp_path / "strict" / "strict.html")
+    _serve_tree(http_server, tmp_path / "split", {"Content-Security-Policy": STRICT_CSP})
+    _serve_tree(http_server, tmp_path / "single", {"Content-Security-Policy": regional.csp()})
+    _serve_tree(http_server, tmp_path / "strict", {"Content-Security-Policy": STRICT_CSP})
+    base = f"http://localhost:{http_server.port}"
+    with chromium(1100, 1400) as driver:
+        split = _styled_page(driver, base + "/rapport%20idf.html")
+        inline = _styled_page(driver, base + "/single.html")
+        refused = _styled_page(driver, base + "/strict.html")
+    for got in (split, inline):
+        assert got["errors"] == [], got["errors"]
+        assert got["images"] and all(got["images"]), got["images"]
+        assert got["cards"] == "grid", got["cards"]
+    assert split["font"] == inline["font"]
+    assert refused["errors"] and refused["cards"] == "block" and not any(refused["images"])
+
+
+def test_cli_report_split_assets_prints_its_policy(tmp_path, capsys):
+    from clsm_geo.maps.embed import STRICT_CSP
+
+    out = tmp_path / "r.html"
+    code = main(["--offline", "report", "--registry", str(EXAMPLE), "--year", "2024", "--from", "2024",
+                 "--department", "93", "--out", str(out), "--split-assets"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert STRICT_CSP in printed and "politique de sécurité (CSP)" in printed
+    assert (tmp_path / "r_files" / "report.css").is_file() and "<style" not in out.read_text(encoding="utf-8")
+    code = main(["--offline", "--lang", "en", "report", "--registry", str(EXAMPLE), "--year", "2024",
+                 "--from", "2024", "--department", "93", "--out", str(tmp_path / "s.html")])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "exact Content-Security-Policy for this page: default-src 'none'; script-src 'none'; style-src 'sha256-" \
+        in printed

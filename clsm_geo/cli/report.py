@@ -22,6 +22,7 @@ def register(sub) -> None:
                    help="first year of the evolution (default 2015, when the QPV were created)")
     p.add_argument("--out", metavar="FILE.html|DIR",
                    help="output page (default report.html); with --each, a folder (default reports-YEAR)")
+    p.add_argument("--split-assets", action="store_true", help=t("report.cli.split_help"))
     p.set_defaults(handler=run, check=check)
 
 
@@ -60,14 +61,20 @@ def run(args) -> int:
         line = reproduce(res, territory, lang, args.from_year, sources).replace(
             " report ", f" report --{args.each} {{code}} ", 1)
         written = report_each(res, args.each, out, trend=series, first_year=args.from_year, lang=lang,
-                              command=line)
+                              command=line, split_assets=args.split_assets)
     else:
         rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
                      command=reproduce(res, territory, lang, args.from_year, sources))
-        written = rep.save(args.out or "report.html", inputs=inputs(args))
+        written = rep.save(args.out or "report.html", inputs=inputs(args), split_assets=args.split_assets)
         print(rep.document.headline)
     files = ", ".join(map(str, written[:6]))
     if len(written) > 6:
         files = t("report.cli.more", lang, files=files, n=fmt_int(len(written) - 6, lang))
     say(args, t("report.cli.written", lang, files=files))
+    if args.split_assets:
+        from ..maps.embed import STRICT_CSP
+
+        say(args, t("report.cli.csp_split", lang, csp=STRICT_CSP))
+    elif not args.each:
+        say(args, t("report.cli.csp", lang, csp=rep.csp()))
     return 0

@@ -46,8 +46,8 @@ def _sha256(text: str) -> str:
 def inline_csp(page: str) -> str:
     """The Content-Security-Policy header a single-file page needs: each inline script and style by hash,
     images from data: URIs, nothing from the network."""
-    scripts = " ".join(sorted({_sha256(s) for s in _SCRIPT.findall(page)}))
-    styles = " ".join(sorted({_sha256(s) for s in _STYLE.findall(page)}))
+    scripts = " ".join(sorted({_sha256(s) for s in _SCRIPT.findall(page)})) or "'none'"
+    styles = " ".join(sorted({_sha256(s) for s in _STYLE.findall(page)})) or "'none'"
     return (f"default-src 'none'; script-src {scripts}; style-src {styles}; img-src data:; "
             "object-src 'none'; base-uri 'none'")
 

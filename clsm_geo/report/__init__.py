@@ -58,22 +58,34 @@ class Report:
         """File name -> bytes of each image the Markdown refers to."""
         return {to_markdown.image_name(stem, f): f.data for f in self.document.all_figures()}
 
-    def save(self, path: str | Path, *, inputs=()) -> list[Path]:
+    def save(self, path: str | Path, *, inputs=(), split_assets: bool = False) -> list[Path]:
         """Write the page (:func:`report_paths`: ``x.html``), the ``.md`` beside it with its images, and the
         ``.xlsx`` annex: all of them or none (:func:`clsm_geo.io.output_set`). ``inputs`` (files read: the
-        registry, QPV files) are never overwritten. Returns the paths written."""
+        registry, QPV files) are never overwritten. With ``split_assets``, the page loads its stylesheet and
+        images from the folder ``x_files/`` beside it (no inline style, no data URI), so that it works under
+        the strict policy :data:`clsm_geo.maps.embed.STRICT_CSP`. Returns the paths written."""
         page, md = report_paths(path)
         images = self.images(page.stem)
-        names = [page.name, md.name, *images, page.with_suffix(".xlsx").name]
-        _io.check_outputs([page.parent / n for n in names], inputs)
+        folder = f"{page.stem}_files"
+        extra = to_html.assets(self.document) if split_assets else {}
+        names = [page.name, md.name, *images, page.with_suffix(".xlsx").name, *(f"{folder}/{n}" for n in extra)]
+        _io.check_outputs([page.parent / n for n in names], inputs, folders=[page.parent / folder] if extra else ())
         with _io.output_set(page.parent) as stage:
-            _write_text(stage / page.name, self.html)
+            _write_text(stage / page.name, to_html.page(self.document, folder) if split_assets else self.html)
             _write_text(stage / md.name, to_markdown.document(self.document, page.stem))
-            for name, data in images.items():
+            for name, data in [*images.items(), *((f"{folder}/{n}", d) for n, d in extra.items())]:
+                (stage / name).parent.mkdir(exist_ok=True)
                 with atomic_path(stage / name) as tmp:
                     tmp.write_bytes(data)
             _annex.write(self.annex, stage / page.with_suffix(".xlsx").name, self.sources, self.document.lang)
         return [page.parent / n for n in names]
+
+    def csp(self, split_assets: bool = False) -> str:
+        """The Content-Security-Policy the page needs: :data:`~clsm_geo.maps.embed.STRICT_CSP` for a page
+        written with ``split_assets``, else the hash of its inline stylesheet and ``img-src data:``."""
+        from ..maps.embed import STRICT_CSP, inline_csp
+
+        return STRICT_CSP if split_assets else inline_csp(self.html)
 
     write = save
 
@@ -154,10 +166,11 @@ def report(res, *, region: str | None = None, department: str | None = None, ter
 
 
 def report_each(res, level: str, directory: str | Path, *, trend=None, first_year: int = FIRST_YEAR,
-                lang: str | None = None, command: str | None = None) -> list[Path]:
+                lang: str | None = None, command: str | None = None, split_assets: bool = False) -> list[Path]:
     """One report per region (``level="region"``) or department in ``directory`` (``<code>-<name>.html``
     with its Markdown, images and annex) and an ``index.html`` linking them. The analyses of the result
-    are computed once for all territories."""
+    are computed once for all territories. ``split_assets`` as in :meth:`Report.save` (the index then loads
+    ``index_files/report.css``)."""
     from ..geography import geography
 
     lang = get_lang(lang)
@@ -168,22 +181,28 @@ def report_each(res, level: str, directory: str | Path, *, trend=None, first_yea
     for terr in territories(geo, level):
         rep = report(res, territory=terr, trend=trend, first_year=first_year, lang=lang,
                      command=command.replace("{code}", terr.code) if command else None)
-        written += rep.save(directory / f"{terr.slug}.html")
+        written += rep.save(directory / f"{terr.slug}.html", split_assets=split_assets)
         figures = analyses(res).figures(terr)
         share = fmt_pct(float(figures["qpv_covered_share"]), 0, lang) if figures["qpv_total"] else "–"
         entries.append((f"{terr.slug}.html", f"{terr.name} ({terr.code})", share))
-    written.insert(0, _write_text(directory / "index.html", _index(res, level, entries, lang)))
+    if split_assets:
+        css = directory / "index_files" / "report.css"
+        css.parent.mkdir(parents=True, exist_ok=True)
+        written.insert(0, _write_text(css, to_html.css()))
+    written.insert(0, _write_text(directory / "index.html", _index(res, level, entries, lang, split_assets)))
     return written
 
 
-def _index(res, level: str, entries, lang: str) -> str:
+def _index(res, level: str, entries, lang: str, split_assets: bool = False) -> str:
     e = _html.escape
     title = t("report.index.title", lang, title=t("report.title", lang), level=t(f"report.index.{level}", lang),
               year=res.year)
     items = "".join(f'<li><a href="{e(href)}">{e(name)}</a> ({e(share)})</li>' for href, name, share in entries)
     return (f'<!DOCTYPE html>\n<html lang="{e(lang)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{e(title)}</title>'
-            f"<style>{to_html.css()}</style></head><body><main><h1>{e(title)}</h1>"
+            + ('<link rel="stylesheet" href="index_files/report.css">' if split_assets
+               else f"<style>{to_html.css()}</style>")
+            + f"</head><body><main><h1>{e(title)}</h1>"
             f'<p class="subtitle">{e(t("report.index.intro", lang, date=year_end(res.year, lang)))}</p>'
             f"<ul>{items}</ul></main></body></html>\n")
 

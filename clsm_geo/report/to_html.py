@@ -1,10 +1,15 @@
 """The report as one self-contained HTML page: inline CSS (screen and A4 print), images as data URIs, no
-script, nothing loaded from elsewhere. Every text is escaped."""
+script, nothing loaded from elsewhere. Every text is escaped.
+
+With ``folder`` (:func:`page`, :func:`assets`), the same page for a strict Content-Security-Policy
+(``default-src 'self'``): the stylesheet and the images are files of that folder, referenced by relative URLs;
+no inline style, no ``style=`` attribute, no data URI."""
 
 from __future__ import annotations
 
 import base64
 import html
+from urllib.parse import quote
 from importlib import resources
 
 from .model import Cards, Code, Document, Figure, Items, Para, Table
@@ -26,24 +31,46 @@ def _css_string(text: str) -> str:
     return f'"{out}"'
 
 
-def page(doc: Document) -> str:
-    footer = ("@page{@bottom-left{content:" + _css_string(doc.footer) + ";font-size:7pt;color:#4a4a4a}}")
+def _stylesheet(doc: Document) -> str:
+    """The screen and print CSS with the page footer of ``doc``."""
+    return css() + "@page{@bottom-left{content:" + _css_string(doc.footer) + ";font-size:7pt;color:#4a4a4a}}"
+
+
+def image_name(figure: Figure) -> str:
+    """File name of ``figure`` in the assets folder (``carte.png``)."""
+    return f"{figure.name}.{figure.fmt}"
+
+
+def assets(doc: Document) -> dict[str, bytes]:
+    """File name -> bytes of what a page written with ``folder`` loads from it: ``report.css`` and the images."""
+    out = {"report.css": _stylesheet(doc).encode("utf-8")}
+    out.update((image_name(f), f.data) for f in doc.all_figures())
+    return out
+
+
+def page(doc: Document, folder: str | None = None) -> str:
+    """The page; with ``folder`` (a relative URL), its stylesheet and images are the :func:`assets` files of
+    that folder instead of inline."""
+    if folder is None:
+        style = f"<style>{_stylesheet(doc)}</style>"
+    else:
+        style = f'<link rel="stylesheet" href="{_e(quote(folder))}/report.css">'
     body = []
     for i, section in enumerate(doc.sections):
         classes = " ".join(c for c in ("first" if i == 0 else "", "box" if section.box else "") if c)
         attr = f' class="{classes}"' if classes else ""
-        blocks = "".join(_block(b) for b in section.blocks)
+        blocks = "".join(_block(b, folder) for b in section.blocks)
         body.append(f'<section id="{_e(section.id)}"{attr} aria-labelledby="h-{_e(section.id)}">'
                     f'<h2 id="h-{_e(section.id)}">{_e(section.title)}</h2>{blocks}</section>')
     return (f'<!DOCTYPE html>\n<html lang="{_e(doc.lang)}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{_e(doc.title)}</title><style>{css()}{footer}</style></head><body><main>'
+            f'<title>{_e(doc.title)}</title>{style}</head><body><main>'
             f'<header><h1>{_e(doc.title)}</h1><p class="subtitle">{_e(doc.subtitle)}</p>'
             f'<p class="lead">{_e(doc.headline)}</p></header>{"".join(body)}'
             f'<footer><p class="note">{_e(doc.footer)}</p></footer></main></body></html>\n')
 
 
-def _block(block) -> str:
+def _block(block, folder: str | None = None) -> str:
     if isinstance(block, Para):
         cls = f' class="{_e(block.kind)}"' if block.kind else ""
         return f"<p{cls}>{_e(block.text)}</p>"
@@ -54,8 +81,11 @@ def _block(block) -> str:
     if isinstance(block, Table):
         return table(block)
     if isinstance(block, Figure):
-        data = base64.b64encode(block.data).decode("ascii")
-        return (f'<figure><img src="data:{MIME[block.fmt]};base64,{data}" alt="{_e(block.alt)}">'
+        if folder is None:
+            src = f"data:{MIME[block.fmt]};base64," + base64.b64encode(block.data).decode("ascii")
+        else:
+            src = f"{quote(folder)}/{quote(image_name(block))}"
+        return (f'<figure><img src="{_e(src)}" alt="{_e(block.alt)}">'
                 f"<figcaption>{_e(block.caption)}</figcaption></figure>")
     if isinstance(block, Items):
         return "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in block.items) + "</ul>"
