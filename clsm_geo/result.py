@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from . import _progress
@@ -388,18 +389,41 @@ def _missing_regions(res) -> set[str]:
 def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFrame, missing=frozenset(),
                    population: bool = False) -> pd.DataFrame:
     """Figures per territory; where the QPV geography in force is not available (``missing``), the QPV
-    figures are NaN and ``qpv_geography_available`` is False (never 0 QPV)."""
+    figures are NaN and ``qpv_geography_available`` is False (never 0 QPV). Counted by group, not territory by
+    territory: a council counts in each territory of ``councils[council_key]``, and covers QPV there when one of
+    its ``qpv_codes`` in force lies in that territory."""
     q = qpv[qpv["in_force"]]
+    codes = names[key].tolist()
+    status = q["status"].to_numpy()
+    qpv_counts = pd.DataFrame({
+        key: q[key].to_numpy(), "qpv_total": 1, "qpv_covered": np.isin(status, ["covered", "partial"]),
+        "qpv_partial": status == "partial", "qpv_uncovered": status == "uncovered",
+        "qpv_undetermined": status == "undetermined"}).groupby(key).sum().reindex(codes, fill_value=0)
+    table = councils.reset_index(drop=True)
+    listed = table[[council_key, "active", "new", "in_project"]].explode(council_key)
+    listed = listed[listed[council_key].notna()]
+    qpv_here = table["qpv_codes"].explode().map(dict(zip(q["code_qp"], q[key])))  # index: council position
+    covering_pairs = pd.MultiIndex.from_arrays([qpv_here.index[qpv_here.notna()], qpv_here.dropna().to_numpy()])
+    listed["covering"] = listed["active"].to_numpy(dtype=bool) & pd.MultiIndex.from_arrays(
+        [listed.index, listed[council_key].to_numpy()]).isin(covering_pairs)
+    council_counts = (listed.astype({c: bool for c in ("active", "new", "in_project")})
+                      .groupby(council_key)[["active", "new", "in_project", "covering"]].sum()
+                      .reindex(codes, fill_value=0))
+    no_population = dict.fromkeys(POPULATION_COLUMNS)
+    if population and "population" in q.columns:
+        by_code = {code: _population_figures(group, True) for code, group in q.groupby(key)}
+        empty = _population_figures(q.iloc[:0], True)
+    else:
+        by_code, empty = {}, no_population
     rows = []
-    exploded = councils.explode(council_key)
-    qpv_region = dict(zip(q["code_qp"], q[key]))
-    for code in names[key]:
-        here = exploded[exploded[council_key] == code]
-        in_here = q[q[key] == code]
-        c = here.assign(qpv_covered=[sum(1 for qc in codes if qpv_region.get(qc) == code)
-                                     for codes in here["qpv_codes"]])
-        row = {key: code, **_figures(in_here, c), **_population_figures(in_here, population),
-               "qpv_geography_available": code not in missing}
+    for code, cc, qc in zip(codes, council_counts.itertuples(index=False), qpv_counts.itertuples(index=False)):
+        total, covered = int(qc.qpv_total), int(qc.qpv_covered)
+        row = {key: code, "councils_active": int(cc.active), "councils_new": int(cc.new),
+               "councils_in_project": int(cc.in_project), "councils_covering_qpv": int(cc.covering),
+               "qpv_total": total, "qpv_covered": covered, "qpv_partial": int(qc.qpv_partial),
+               "qpv_uncovered": int(qc.qpv_uncovered), "qpv_undetermined": int(qc.qpv_undetermined),
+               "qpv_covered_share": round(covered / total, 6) if total else 0.0,
+               **by_code.get(code, empty), "qpv_geography_available": code not in missing}
         if code in missing:
             row.update(dict.fromkeys(_QPV_FIGURES + POPULATION_COLUMNS, None))
         rows.append(row)

@@ -270,3 +270,23 @@ def test_cli_choropleth(res, tmp_path, capsys):
     code = main(["--offline", "--quiet", "map", "councils", "--registry", str(REGISTRY), "--out",
                  str(tmp_path / "c.txt")])
     assert code == 2 and ".png, .svg ou .pdf" in capsys.readouterr().err
+
+
+@given(st.lists(st.one_of(st.integers(0, 100).map(float), st.floats(0, 1e6, allow_nan=False)), min_size=1,
+                max_size=200), st.integers(1, 9), st.sampled_from(["quantiles", "equal_interval"]))
+@settings(max_examples=300, deadline=None)
+def test_upper_bounds_are_mapclassifys(values, k, scheme):
+    """The class bounds computed without importing mapclassify are mapclassify's own, ties included."""
+    import warnings
+
+    import mapclassify
+
+    from clsm_geo.maps.style import upper_bounds
+
+    y = np.asarray(values)
+    if scheme == "equal_interval" and y.min() == y.max():
+        return  # a single value is one class per value before any scheme is asked (style.classify)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = (mapclassify.Quantiles(y, k=k) if scheme == "quantiles" else mapclassify.EqualInterval(y, k=k)).bins
+    assert upper_bounds(scheme, y, k) == list(expected)

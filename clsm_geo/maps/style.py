@@ -135,7 +135,6 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     unit; for a share they may be fractions (``0.1,0.25``) or percentages (``10,25``): when any bound is above
     1 they are percentages.
     """
-    import mapclassify
     import numpy as np
     from matplotlib import colormaps
     from matplotlib.colors import to_hex
@@ -173,12 +172,8 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
             upper = [b for b in user if b < y.max()] + [max(y.max(), user[-1])]
         elif per_value:
             upper = list(distinct)  # fewer distinct values than classes: one class per value
-        elif scheme == "quantiles":
-            upper = list(mapclassify.Quantiles(rest, k=kk).bins)
-        elif scheme == "fisher_jenks":
-            upper = list(mapclassify.FisherJenks(rest, k=kk).bins)
         else:
-            upper = list(mapclassify.EqualInterval(rest, k=kk).bins)
+            upper = upper_bounds(scheme, rest, kk)
     if zero_class:
         upper = [0.0] + upper
     upper = sorted({float(u) for u in upper})
@@ -194,6 +189,46 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     colors = [to_hex(cmap(s)) for s in stops]
     counts = [int((cls == i).sum()) for i in range(n)]
     return Classes(index, labels, colors, counts, int((~valid).sum()), title, scheme, zero_class)
+
+
+def upper_bounds(scheme: str, y, k: int) -> list[float]:
+    """Upper bounds of the ``k`` classes of ``y`` by ``scheme``, as mapclassify gives them.
+
+    Quantiles and equal intervals are computed here with numpy, by the same formulas as mapclassify's
+    ``Quantiles`` and ``EqualInterval`` (a property test compares them on random data): importing mapclassify
+    pulls in scipy.stats and scikit-learn, about 1 s of every run that draws a map. Fisher-Jenks and any other
+    scheme come from mapclassify itself.
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    if scheme == "quantiles":
+        w = 100.0 / k
+        p = np.arange(w, 100 + w, w)
+        if p[-1] > 100.0:
+            p[-1] = 100.0
+        ys = np.sort(y)
+        return list(np.unique(np.array([_score_at(ys, per) for per in p])))
+    if scheme == "equal_interval":
+        low, high = y.min(), y.max()
+        width = (high - low) * 1.0 / k
+        cuts = np.arange(low + width, high + width, width)
+        if len(cuts) > k:
+            cuts = cuts[0:k]
+        cuts[-1] = high
+        return list(cuts)
+    import mapclassify
+
+    return list(mapclassify.FisherJenks(y, k=k).bins)
+
+
+def _score_at(ys: np.ndarray, per: float) -> float:
+    """The value at percentile ``per`` of the sorted ``ys``, interpolated as ``scipy.stats.scoreatpercentile``
+    does (mapclassify's quantiles; numpy's percentile may differ in the last digit)."""
+    idx = per / 100.0 * (len(ys) - 1)
+    i = int(idx)
+    if i == idx:
+        return ys[i]
+    weights = np.array([(i + 1 - idx), (idx - i)], float)
+    return np.add.reduce(ys[i:i + 2] * weights) / weights.sum()
 
 
 def _labels(lowers, uppers, integral: bool, share: bool, lang: str) -> list[str]:
