@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from clsm_geo import i18n
 from clsm_geo.errors import CodeResolutionError, DataSourceError, InputError
 
 __all__ = ["HOW", "resolve_communes", "normalise_code"]
@@ -32,7 +33,6 @@ __all__ = ["HOW", "resolve_communes", "normalise_code"]
 #: Values of the ``how`` column.
 HOW: tuple[str, ...] = ("current", "arrondissement", "deleguee", "associee", "merged", "changed", "unknown")
 _COLUMNS = ["code", "insee_com", "insee_arm", "how", "detail"]
-_KIND_TEXT = {"commune": "commune", "deleguee": "commune déléguée", "associee": "commune associée"}
 
 
 def _geo_module():
@@ -60,51 +60,54 @@ def normalise_code(value) -> tuple[str, bool]:
 
 
 class _Tables:
-    """Lookup dictionaries of one year: code -> list of (insee_com, insee_arm, how, detail)."""
+    """Lookup dictionaries of one year. A commune of the year is found in ``names``; every other known code in
+    ``table``: code -> list of (insee_com, insee_arm, how, detail key, detail values). The sentences for
+    people are written only for the codes asked (:func:`_detail`), in the language in force."""
 
     def __init__(self, year: int, communes: pd.DataFrame, arrondissements: pd.DataFrame, former: pd.DataFrame,
                  history: pd.DataFrame):
         self.year = year
         self.names: dict[str, str] = dict(zip(communes["insee_com"], communes["lib_com"]))
-        self.by_dep: dict[str, list[str]] = {}
-        for code, dep in zip(communes["insee_com"], communes["insee_dep"]):
-            self.by_dep.setdefault(dep, []).append(code)
+        self._deps = communes["insee_dep"]
         self.old_names: dict[str, str] = {}
         table: dict[str, list[tuple]] = {}
-        cog = f"COG {year}"
-        for code, name in self.names.items():
-            table[code] = [(code, None, "current", f"{code} {name} is a commune of {cog}")]
         for arm, name, city in zip(arrondissements["insee_arm"], arrondissements["lib_arm"], arrondissements["insee_com"]):
-            table.setdefault(arm, [(city, arm, "arrondissement",
-                                    f"{arm} {name} is an arrondissement municipal of {city} {self.names[city]}")])
+            if arm not in self.names:
+                table.setdefault(arm, [(city, arm, "arrondissement", "arrondissement",
+                                        {"code": arm, "name": name, "city": city, "city_name": self.names[city]})])
             self.old_names[arm] = name
         for code, name, kind, parent in zip(former["code"], former["name"], former["kind"], former["insee_com"]):
             self.old_names.setdefault(code, name)
-            if code in table:
+            if code in table or code in self.names:
                 continue
-            table[code] = [(parent, None, kind,
-                            f"{code} {name} is a {_KIND_TEXT[kind]} of {parent} {self.names[parent]} ({cog})")]
+            table[code] = [(parent, None, kind, "former", {"code": code, "name": name, "kind": kind, "parent": parent,
+                                                           "parent_name": self.names[parent], "year": year})]
         hist = history[history["target_year"] == year]
         for code, name, kind, last, dest, how in zip(hist["code"], hist["name"], hist["kind"], hist["last_year"],
                                                      hist["insee_com"], hist["how"]):
-            if code in table and table[code][0][2] not in ("merged", "changed"):
+            if code in self.names or (code in table and table[code][0][2] not in ("merged", "changed")):
                 continue
-            label = f"{code} {name}" if isinstance(name, str) and name else code
             if isinstance(name, str) and name:
                 self.old_names.setdefault(code, name)
-            target = f"{dest} {self.names[dest]}"
-            if kind == "ancien":
-                when = "before COG 2019 (old code recorded by INSEE)"
-            elif kind == "commune":
-                when = f"after COG {int(last)}"
-            else:
-                when = f"after COG {int(last)}, where it was a {_KIND_TEXT[kind]}"
-            if how == "changed":
-                text = f"{label} changed code to {target} {when}"
-            else:
-                text = f"{label} merged into {target} {when}"
-            table.setdefault(code, []).append((dest, None, how, text))
+            label = f"{code} {name}" if isinstance(name, str) and name else code
+            when = ("ancien", {}) if kind == "ancien" else (
+                ("commune", {"last": int(last)}) if kind == "commune" else ("kind", {"last": int(last), "kind": kind}))
+            table.setdefault(code, []).append((dest, None, how, how, {"label": label, "when": when,
+                                                                      "target": f"{dest} {self.names[dest]}"}))
         self.table = table
+
+    def rows(self, code: str) -> list[tuple] | None:
+        """What ``code`` resolves to (see the class doc), or None when it is unknown."""
+        if code in self.names:
+            return [(code, None, "current", "current", {"code": code, "name": self.names[code], "year": self.year})]
+        return self.table.get(code)
+
+    @functools.cached_property
+    def by_dep(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for code, dep in zip(self.names, self._deps):
+            out.setdefault(dep, []).append(code)
+        return out
 
     def candidates(self, code: str, name: str | None = None, n: int = 5) -> list[tuple[str, str]]:
         """Close valid codes of the same department (by code, then by name when given)."""
@@ -151,7 +154,8 @@ def _history() -> pd.DataFrame:
     df = table.to_pandas()
     expected = ["target_year", "code", "name", "kind", "last_year", "insee_com", "how", "method"]
     if list(df.columns) != expected:
-        raise DataSourceError(f"{folder / 'code_history.parquet'} has unexpected columns {list(df.columns)}.")
+        raise DataSourceError(i18n.t("codes.error.history_columns", path=folder / "code_history.parquet",
+                                     columns=", ".join(map(str, df.columns))))
     return df
 
 
@@ -168,10 +172,21 @@ def _tables(year: int, geography=None) -> _Tables:
     if geography is not None:
         return _tables_for_year(int(geography.year))
     if int(year) not in _geo_module().SHIPPED_YEARS:
-        raise InputError(
-            f"No shipped geography for COG {year}; shipped years: {', '.join(map(str, _geo_module().SHIPPED_YEARS))}."
-        )
+        raise InputError(i18n.t("codes.error.no_geography", year=year,
+                                years=", ".join(map(str, _geo_module().SHIPPED_YEARS))))
     return _tables_for_year(int(year))
+
+
+def _detail(key: str, values: dict, lang: str | None = None) -> str:
+    """The sentence for people explaining one resolution (``codes.detail.<key>`` of the catalogue)."""
+    values = dict(values)
+    if "kind" in values:
+        values["kind"] = i18n.t(f"codes.kind.{values['kind']}", lang)
+    if "when" in values:
+        when, extra = values["when"]
+        extra = {**extra, "kind": i18n.t(f"codes.kind.{extra['kind']}", lang)} if "kind" in extra else extra
+        values["when"] = i18n.t(f"codes.when.{when}", lang, **extra)
+    return i18n.t(f"codes.detail.{key}", lang, **values)
 
 
 def resolve_communes(
@@ -181,6 +196,7 @@ def resolve_communes(
     names: Iterable | Mapping | None = None,
     strict: bool = True,
     geography=None,
+    lang: str | None = None,
 ) -> pd.DataFrame:
     """Map commune codes of any vintage (2019 onwards, and older codes known to INSEE) to the communes of ``year``.
 
@@ -191,7 +207,8 @@ def resolve_communes(
     ``names``: commune names aligned with ``codes`` (or a mapping code -> name), used to suggest candidates
     for unknown codes. ``strict=True`` raises :class:`CodeResolutionError` on the first unknown code (its
     ``candidates`` list close valid codes); ``strict=False`` returns it with ``how='unknown'``.
-    ``geography``: a :class:`clsm_geo.geography.Geography`, whose year then replaces ``year``.
+    ``geography``: a :class:`clsm_geo.geography.Geography`, whose year then replaces ``year``. ``detail`` and
+    errors are in ``lang`` (:func:`clsm_geo.i18n.get_lang`).
     """
     if isinstance(codes, (str, bytes)) or not isinstance(codes, Iterable):
         codes = [codes]
@@ -203,7 +220,7 @@ def resolve_communes(
     else:
         name_of = list(names)
         if len(name_of) != len(given):
-            raise InputError(f"names has {len(name_of)} values for {len(given)} codes; they must be aligned.")
+            raise InputError(i18n.t("codes.error.names_aligned", lang, names=len(name_of), codes=len(given)))
     t = _tables(year, geography)
     out_code, out_com, out_arm, out_how, out_detail = [], [], [], [], []
     cache: dict = {}
@@ -213,22 +230,24 @@ def resolve_communes(
         rows = cache.get(key)
         if rows is None:
             code, padded = normalise_code(raw)
-            rows = t.table.get(code)
-            if rows is None:
+            found = t.rows(code)
+            if found is None:
                 cands = t.candidates(code, name if isinstance(name, str) else None)
-                listed = ", ".join(f"{c} {n}" for c, n in cands) or "none found"
+                listed = ", ".join(f"{c} {n}" for c, n in cands) or i18n.t("codes.none_found", lang)
                 if strict:
                     raise CodeResolutionError(
-                        f"Unknown commune code {shown!r} (COG {t.year} and earlier vintages). "
-                        f"Close valid codes: {listed}.",
+                        i18n.t("codes.error.unknown", lang, given=repr(shown), year=t.year, listed=listed),
                         code=shown,
                         candidates=cands,
-                        hint="check the code against the INSEE COG, or pass strict=False to keep it as 'unknown'",
+                        hint=i18n.t("codes.error.unknown_hint", lang),
                     )
-                rows = [(None, None, "unknown", f"{shown!r} is not a commune code known in COG {t.year} or "
-                                                f"earlier vintages; close valid codes: {listed}")]
-            elif padded:
-                rows = [(c, a, h, f"{d} (given as {shown!r}: leading zero restored)") for c, a, h, d in rows]
+                rows = [(None, None, "unknown", i18n.t("codes.detail.unknown", lang, given=repr(shown), year=t.year,
+                                                       listed=listed))]
+            else:
+                rows = [(c, a, h, _detail(k, v, lang)) for c, a, h, k, v in found]
+                if padded:
+                    rows = [(c, a, h, i18n.t("codes.detail.padded", lang, detail=d, given=repr(shown)))
+                            for c, a, h, d in rows]
             cache[key] = rows
         for com, arm, how, detail in rows:
             out_code.append(shown)

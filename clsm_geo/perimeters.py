@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _progress
+from . import _progress, i18n
 from . import settings
 from .errors import Problem
 from .registry import Registry
@@ -214,7 +214,8 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
             continue
         hits = by_code.get(code, [])
         if not hits or hits[0][2] == "unknown":
-            flagged[k] = [("error", f"unknown commune code in COG {year}", hits[0][3] if hits else "not found")]
+            flagged[k] = [("error", i18n.t("perimeters.code.unknown", year=year),
+                           hits[0][3] if hits else i18n.t("perimeters.code.not_found"))]
             continue
         for insee_com, insee_arm, how, detail in hits:
             piece = outlines.get((code, insee_com)) if how in ("deleguee", "associee", "merged") else None
@@ -223,7 +224,8 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
                 flagged.setdefault(k, []).append(_former_warning(piece, how, detail, year))
                 continue
             if how not in ("current", "arrondissement"):
-                flagged.setdefault(k, []).append(("warning", f"old code resolved ({how})", detail))
+                flagged.setdefault(k, []).append(("warning", i18n.t("perimeters.code.old",
+                                                                    how=i18n.t(f"perimeters.how.{how}")), detail))
             got = (insee_arm,) if isinstance(insee_arm, str) and insee_arm else units_of_commune(insee_com, year)
             for u in got:
                 c_rows.append(k)
@@ -278,9 +280,8 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
         own = _clean_polygon(own)
         own_col[i] = own
         if own is None:
-            problems.append(Problem("error", file, rows_col[i], "geometry", None,
-                                    "the council's geometry is empty or not a polygon",
-                                    "give a Polygon or MultiPolygon in EPSG:4326"))
+            problems.append(Problem("error", file, rows_col[i], "geometry", None, i18n.t("perimeters.geometry.empty"),
+                                    i18n.t("perimeters.geometry.empty_hint")))
         elif row_nnz[i] == 0:
             hit = table.sindex.query(own, predicate="intersects")
             extra_rows += [i] * len(hit)
@@ -354,8 +355,8 @@ def _vanished_epci(siren: str, year: int, file: str, row) -> tuple[Problem, tupl
         vals = {"siren": siren, "year": year, "years": ", ".join(map(str, later))}
         return (Problem("error", file, row, "epci", siren, i18n.t("perimeters.epci.other_year", **vals),
                         i18n.t("perimeters.epci.other_year_hint", **vals)), ())
-    return (Problem("error", file, row, "epci", siren, f"unknown EPCI SIREN in COG {year}",
-                    "check the SIREN on the DGCL list of EPCI of that year"), ())
+    return (Problem("error", file, row, "epci", siren, i18n.t("perimeters.epci_unknown.message", year=year),
+                    i18n.t("perimeters.epci_unknown.hint")), ())
 
 
 def _tuples(mat, labels: np.ndarray) -> list[tuple]:
@@ -445,12 +446,13 @@ def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int
         for k in range(a, min(b, a + most)):
             s0, cnt = int(starts[k]), int(counts[k])
             sample = ", ".join(labels[u[s0:s0 + min(cnt, 3)]].tolist()) + (" …" if cnt > 3 else "")
-            parts.append(f"{ids[po[k]]} ({cnt}: {sample})")
-        more = f" and {b - a - most} other council(s)" if b - a > most else ""
+            parts.append(i18n.t("perimeters.overlap.part", other=ids[po[k]], n=i18n.fmt_int(cnt), sample=sample))
+        more = i18n.tn("perimeters.overlap.more", b - a - most) if b - a > most else ""
         ci = pc[a]
         problems.append(Problem("warning", file, int(rows[ci]), "communes", None,
-                                f"active council {ids[ci]} overlaps in COG {year} with " + "; ".join(parts) + more,
-                                "check whether one perimeter should exclude them"))
+                                i18n.t("perimeters.overlap.message", id=ids[ci], year=year,
+                                       parts=i18n.t("perimeters.overlap.separator").join(parts), more=more),
+                                i18n.t("perimeters.overlap.hint")))
     return problems
 
 

@@ -93,7 +93,9 @@ def test_lost_leading_zero():
     r = resolve_communes(["1053", 1053, " 01053 "], 2024)
     assert r["code"].tolist() == ["1053", "1053", "01053"]
     assert r["insee_com"].tolist() == ["01053"] * 3
-    assert "leading zero" in r["detail"].iloc[0] and "leading zero" not in r["detail"].iloc[2]
+    assert "zéro initial rétabli" in r["detail"].iloc[0] and "zéro initial" not in r["detail"].iloc[2]
+    english = resolve_communes(["1053"], 2024, lang="en")["detail"].iloc[0]
+    assert english == "01053 Bourg-en-Bresse is a commune of COG 2024 (given as '1053': leading zero restored)"
 
 
 def test_unknown_code_error_with_candidates():

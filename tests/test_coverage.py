@@ -221,7 +221,7 @@ def test_old_codes_are_resolved_and_reported(tmp_path, official_layer):
     report = clsm_geo.validate(path, 2024)
     assert report.ok
     (warning,) = report.warnings
-    assert warning.column == "communes" and "old code resolved (changed)" in warning.message
+    assert warning.column == "communes" and "ancien code résolu (changement de code)" in warning.message
     result = clsm_geo.coverage(path, 2024, qpv=official_layer, method="commune")
     assert result.councils_table.loc[0, "communes"] == ("27676",)
     # A merged commune is a former commune: its own outline, never the whole new commune. Courcouronnes
