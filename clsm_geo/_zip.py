@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from clsm_geo.errors import DataSourceError
+from clsm_geo.i18n import t
 
 #: Bytes per read while extracting.
 CHUNK_SIZE = 256 * 1024
@@ -41,8 +42,8 @@ def safe_extract(zip_path: Path, dest_dir: Path, members: list[str] | None = Non
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise DataSourceError(f"cannot open zip archive {zip_path}: {_short(exc)}",
-                              hint="the file is damaged or not a zip: fetch it again") from exc
+        raise DataSourceError(t("data.zip.unreadable", path=zip_path, error=_short(exc)),
+                              hint=t("data.zip.unreadable_hint")) from exc
     with archive:
         infos = _checked_members(archive, zip_path, members)
         created_dest = not dest_dir.exists()
@@ -85,13 +86,13 @@ def _checked_members(archive: zipfile.ZipFile, zip_path: Path,
         by_name = {i.filename: i for i in archive.infolist()}
         missing = [m for m in members if m not in by_name]
         if missing:
-            raise DataSourceError(f"zip archive {zip_path} has no member {missing[0]!r}",
-                                  hint="the archive's layout has changed: check the source")
+            raise DataSourceError(t("data.zip.no_member", path=zip_path, member=repr(missing[0])),
+                                  hint=t("data.zip.no_member_hint"))
         infos = [by_name[m] for m in members]
 
     def refuse(info: zipfile.ZipInfo, why: str) -> DataSourceError:
-        return DataSourceError(f"refusing to extract {zip_path}: member {info.filename!r} {why}",
-                               hint="the archive is malformed or malicious: do not use it; check its source")
+        return DataSourceError(t("data.zip.refused", path=zip_path, member=repr(info.filename), why=why),
+                               hint=t("data.zip.malicious_hint"))
 
     checked = []
     total = 0
@@ -129,11 +130,11 @@ def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Pat
                 written += len(chunk)
                 if written > info.file_size:
                     raise DataSourceError(
-                        f"refusing to extract {zip_path}: member {info.filename!r} is larger than declared "
-                        f"({info.file_size} bytes; zip bomb?)",
-                        hint="the archive is malformed or malicious: do not use it; check its source")
+                        t("data.zip.refused", path=zip_path, member=repr(info.filename),
+                          why=t("data.zip.larger", size=info.file_size)),
+                        hint=t("data.zip.malicious_hint"))
                 dst.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
             ValueError) as exc:
-        raise DataSourceError(f"cannot extract member {info.filename!r} of {zip_path}: {_short(exc)}",
-                              hint="the archive is damaged: fetch it again") from exc
+        raise DataSourceError(t("data.zip.extract", member=repr(info.filename), path=zip_path, error=_short(exc)),
+                              hint=t("data.zip.extract_hint")) from exc

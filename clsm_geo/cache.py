@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from clsm_geo import i18n
 from clsm_geo import settings as config
 from clsm_geo._download import _download
 from clsm_geo.errors import ChecksumMismatchError, DataSourceError, InputError
@@ -117,12 +118,11 @@ def cache_put(
         try:
             json.dumps(meta)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"cache metadata for '{key}' is not JSON-serialisable: {exc}") from exc
+            raise InputError(i18n.t("data.cache.meta_json", key=repr(key), error=exc)) from exc
     if sha256 is not None:
         sha256 = sha256.strip().lower()
     if local is not None and not local.is_file():
-        raise InputError(f"{local} does not exist or is not a file",
-                         hint="check the path given to --from")
+        raise InputError(i18n.t("data.cache.no_file", path=local), hint=i18n.t("data.cache.no_file_hint"))
 
     key_dir = cfg.cache_dir / key
     with _locked(cfg, key):
@@ -144,12 +144,12 @@ def cache_put(
                 digest, size = _copy_and_hash(local, staged)
                 if expected_size is not None and size != expected_size:
                     raise ChecksumMismatchError(
-                        f"{local}: size mismatch: expected {expected_size} bytes, got {size}",
-                        hint="check that this is the right file")
+                        i18n.t("data.cache.size", path=local, expected=expected_size, got=size),
+                        hint=i18n.t("data.cache.size_hint"))
                 if sha256 is not None and digest != sha256:
                     raise ChecksumMismatchError(
-                        f"{local}: checksum mismatch: expected sha256 {sha256}, got {digest}",
-                        hint="check that this is the right file (and the right version of it)",
+                        i18n.t("data.cache.checksum", path=local, expected=sha256, got=digest),
+                        hint=i18n.t("data.cache.checksum_hint"),
                         expected=sha256, got=digest)
             if validate is not None:
                 validate(staged)
@@ -300,26 +300,24 @@ def _get_unlocked(key: str, cfg: Settings, *, verify: bool, quiet: bool) -> Cach
     entry = _from_record(key, record, cfg)
     problem = None
     if entry is None:
-        problem = "has an unreadable index record"
+        problem = i18n.t("data.cache.problem.index")
     elif not entry.path.is_file():
-        problem = f"is missing ({entry.path})"
+        problem = i18n.t("data.cache.problem.missing", path=entry.path)
     else:
         size = entry.path.stat().st_size
         if size != entry.size:
-            problem = f"({entry.path}) was corrupted: expected {entry.size} bytes, found {size}"
+            problem = i18n.t("data.cache.problem.size", path=entry.path, expected=entry.size, got=size)
         elif verify:
             digest = file_sha256(entry.path)
             if digest != entry.sha256:
-                problem = f"({entry.path}) was corrupted: expected sha256 {entry.sha256}, found {digest}"
+                problem = i18n.t("data.cache.problem.sha256", path=entry.path, expected=entry.sha256, got=digest)
     if problem is None:
         return entry
     _remove_unlocked(key, cfg)
     if quiet:
         return None
-    raise DataSourceError(
-        f"the cached file for '{key}' {problem}; the entry was removed from the cache",
-        hint=_refetch_hint(key),
-    )
+    raise DataSourceError(i18n.t("data.cache.problem.message", key=repr(key), problem=problem),
+                          hint=_refetch_hint(key))
 
 
 def _refetch_hint(key: str) -> str:
@@ -347,15 +345,13 @@ def _remove_unlocked(key: str, cfg: Settings) -> bool:
 
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or not _KEY_RE.match(key):
-        raise InputError(f"invalid cache key {key!r}",
-                         hint="use letters, digits, '.', '_' or '-' (e.g. qpv2024), at most 64 characters")
+        raise InputError(i18n.t("data.cache.bad_key", key=repr(key)), hint=i18n.t("data.cache.bad_key_hint"))
 
 
 def _check_filename(name: str) -> str:
     if (not name or name in (".", "..") or name.startswith(".") or "/" in name or "\\" in name
             or "\x00" in name or len(name) > 200):
-        raise InputError(f"invalid file name for the cache: {name!r}",
-                         hint="give a plain file name (no folder, not starting with '.')")
+        raise InputError(i18n.t("data.cache.bad_name", name=repr(name)), hint=i18n.t("data.cache.bad_name_hint"))
     return name
 
 
@@ -372,7 +368,7 @@ def _parse_source(source: str | Path) -> tuple[str, Path | None]:
         path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path)).resolve()
         return str(path), path
     if len(scheme) > 1:  # a one-letter scheme is a Windows drive
-        raise InputError(f"unsupported source {text!r}", hint="give an http(s) URL or a local file path")
+        raise InputError(i18n.t("data.cache.bad_source", source=repr(text)), hint=i18n.t("data.cache.bad_source_hint"))
     path = Path(text).expanduser().resolve()
     return str(path), path
 
@@ -442,8 +438,7 @@ def _read_index(cfg: Settings, *, warn: bool = True) -> dict[str, dict]:
 
 
 def _warn_index(path: Path, why: str) -> None:
-    warnings.warn(f"cache index {path} {why}: treating the cache as empty; it will be rebuilt by the "
-                  f"next fetch (`clsm-geo data fetch ...`)", CacheWarning, stacklevel=4)
+    warnings.warn(i18n.t("data.cache.index", path=path, why=why), CacheWarning, stacklevel=4)
 
 
 def _update_index(cfg: Settings, mutate: Callable[[dict], None]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import i18n
 from . import settings as _settings
 from .apportion import FormerEffect, QpvUnitRelation, former_effect, qpv_unit_relation
 from .errors import InputError, RegistryError
@@ -78,7 +79,8 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
     year = check_year(year)
     cfg = settings or _settings.get()
     if method not in METHODS:
-        raise InputError(f"unknown method {method!r}", hint="use auto, commune or geometry")
+        raise InputError(i18n.t("engine.coverage.unknown_method", method=repr(method)),
+                         hint=i18n.t("engine.coverage.unknown_method_hint"))
     reg = registry if isinstance(registry, Registry) else read_registry(registry)
     cog_year = geography(year, nearest=True).year
     geography_code = qpv_geography_for_year(year)
@@ -86,12 +88,11 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
     perims = build_perimeters(reg, cog_year, overlaps=False)
     errors = [p for p in perims.problems if p.severity == "error"]
     if errors:
-        raise RegistryError(f"{len(errors)} error(s) in the registry for COG {cog_year}",
+        raise RegistryError(i18n.tn("engine.coverage.registry_errors", len(errors), year=cog_year),
                             list(reg.problems) + list(perims.problems),
-                            hint=f"run 'clsm-geo validate {reg.source} --year {year}' for the full report")
+                            hint=i18n.t("engine.coverage.registry_errors_hint", registry=reg.source, year=year))
     if method == "geometry" and not layer.frame.geometry.notna().any():
-        raise InputError("the geometry method needs QPV polygons but the QPV source has none",
-                         hint="use --method commune, or --qpv with a polygon file")
+        raise InputError(i18n.t("engine.coverage.no_polygons"), hint=i18n.t("engine.coverage.no_polygons_hint"))
     from .population import population_for
 
     pop = population_for(layer.frame, population, settings=cfg)
@@ -106,8 +107,8 @@ def _layer_of_year(qpv, year: int, geography_code: int, cfg):
         if qpv.parts or "qpv_geography" in qpv.frame.columns:
             return qpv
         if qpv.geography not in geographies_in_force(year).values():
-            raise InputError(f"the QPV layer is the {qpv.geography} geography but {year} uses the "
-                             f"{geography_code} geography", hint="give a QPV file of the right geography with --qpv")
+            raise InputError(i18n.t("engine.coverage.wrong_geography", geography=qpv.geography, year=year,
+                                    expected=geography_code), hint=i18n.t("engine.coverage.wrong_geography_hint"))
         return _assembled(qpv, year, cfg)
     sources = dict(qpv) if isinstance(qpv, dict) else ({geography_code: qpv} if qpv is not None else {})
     return layer_for_year(year, sources, settings=cfg)

@@ -20,7 +20,9 @@ class ClsmGeoError(Exception):
         self.hint = hint
 
     def __str__(self) -> str:
-        return self.message if not self.hint else f"{self.message}\n  hint: {self.hint}"
+        from .i18n import t
+
+        return self.message if not self.hint else f"{self.message}\n  " + t("cli.hint", hint=self.hint)
 
 
 class InputError(ClsmGeoError):
@@ -55,6 +57,18 @@ class OfflineError(DataSourceError):
     """The network is needed but ``offline`` is set."""
 
 
+def located(file, row: int | None = None, column: str | None = None, lang: str | None = None) -> str:
+    """``file, ligne 3, colonne « x »`` in ``lang``: where a problem is, for a message."""
+    from .i18n import t
+
+    where = [str(file)]
+    if row is not None:
+        where.append(t("registry.problem.row", lang, row=row))
+    if column:
+        where.append(t("registry.problem.column", lang, column=column))
+    return ", ".join(where)
+
+
 class CodeResolutionError(InputError):
     """A commune code is unknown in every vintage; ``candidates`` lists close valid codes."""
 
@@ -77,17 +91,9 @@ class Problem:
     suggestion: str | None = None
 
     def __str__(self) -> str:
-        where = self.file
-        if self.row is not None:
-            where += f", row {self.row}"
-        if self.column:
-            where += f", column '{self.column}'"
-        text = f"{self.severity}: {where}: {self.message}"
-        if self.value not in (None, ""):
-            text += f" (value: {self.value!r})"
-        if self.suggestion:
-            text += f" -> {self.suggestion}"
-        return text
+        from .validation import format_problem
+
+        return format_problem(self)
 
 
 class RegistryError(InputError):

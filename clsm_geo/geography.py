@@ -30,6 +30,7 @@ from pyproj import Transformer
 
 from clsm_geo import settings
 from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.i18n import t
 
 __all__ = [
     "SHIPPED_YEARS",
@@ -54,10 +55,6 @@ COLUMNS: dict[str, list[str]] = {
     "departements": ["insee_dep", "lib_dep", "insee_reg", "overseas", "geometry"],
     "regions": ["insee_reg", "lib_reg", "overseas", "geometry"],
 }
-_REBUILD_HINT = (
-    "reinstall clsm-geo, or in a source checkout run `python scripts/build_boundaries.py` to rebuild data/boundaries/"
-)
-
 
 def shipped_years() -> tuple[int, ...]:
     """COG years available offline."""
@@ -80,9 +77,10 @@ def _manifest(folder: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise DataSourceError(f"Shipped boundaries are missing: {path} not found.", hint=_REBUILD_HINT) from None
+        raise DataSourceError(t("data.boundaries.missing", path=path), hint=t("data.boundaries.rebuild_hint")) from None
     except (OSError, ValueError) as exc:
-        raise DataSourceError(f"Shipped boundaries manifest {path} is unreadable: {exc}", hint=_REBUILD_HINT) from None
+        raise DataSourceError(t("data.boundaries.manifest_unreadable", path=path, error=exc),
+                              hint=t("data.boundaries.rebuild_hint")) from None
 
 
 def _read_table(name: str, columns: list[str] | None = None):
@@ -91,27 +89,29 @@ def _read_table(name: str, columns: list[str] | None = None):
     entry = _manifest(folder).get("files", {}).get(name)
     path = folder / name
     if entry is None:
-        raise DataSourceError(f"{name} is not listed in {folder / 'manifest.json'}.", hint=_REBUILD_HINT)
+        raise DataSourceError(t("data.boundaries.not_listed", name=name, manifest=folder / "manifest.json"),
+                              hint=t("data.boundaries.rebuild_hint"))
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise DataSourceError(f"Shipped boundary file is missing: {path}", hint=_REBUILD_HINT) from None
+        raise DataSourceError(t("data.boundaries.file_missing", path=path), hint=t("data.boundaries.rebuild_hint")) from None
     except OSError as exc:
-        raise DataSourceError(f"Cannot read {path}: {exc}", hint=_REBUILD_HINT) from None
+        raise DataSourceError(t("data.boundaries.unreadable", path=path, error=exc),
+                              hint=t("data.boundaries.rebuild_hint")) from None
     if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise DataSourceError(f"Shipped boundary file is corrupted (checksum mismatch): {path}", hint=_REBUILD_HINT)
+        raise DataSourceError(t("data.boundaries.corrupted", path=path), hint=t("data.boundaries.rebuild_hint"))
     try:
         return pq.read_table(pa.BufferReader(data), columns=columns)
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a data problem
-        raise DataSourceError(f"Cannot decode {path}: {exc}", hint=_REBUILD_HINT) from None
+        raise DataSourceError(t("data.boundaries.undecodable", path=path, error=exc),
+                              hint=t("data.boundaries.rebuild_hint")) from None
 
 
 def _to_frame(table, layer: str, *, full: bool = True) -> pd.DataFrame | gpd.GeoDataFrame:
     expected = COLUMNS[layer]
     if full and table.column_names != expected:
-        raise DataSourceError(
-            f"Shipped {layer} layer has columns {table.column_names}, expected {expected}.", hint=_REBUILD_HINT
-        )
+        raise DataSourceError(t("data.boundaries.columns", layer=layer, columns=", ".join(table.column_names),
+                                expected=", ".join(expected)), hint=t("data.boundaries.rebuild_hint"))
     attrs = [c for c in table.column_names if c != "geometry"]
     df = table.select(attrs).to_pandas()
     if "siren_epci" in df and layer == "communes":
@@ -238,14 +238,12 @@ def geography(year: int = 2024, *, nearest: bool = False) -> Geography:
     try:
         year = int(year)
     except (TypeError, ValueError):
-        raise InputError(f"COG year must be an integer, got {year!r}.") from None
+        raise InputError(t("data.boundaries.year_not_integer", year=repr(year))) from None
     if year in SHIPPED_YEARS:
         return _geography(year, year)
     if not nearest:
-        raise InputError(
-            f"No shipped geography for COG {year}; shipped years: {', '.join(map(str, SHIPPED_YEARS))}.",
-            hint="pick one of these years, or pass nearest=True to use the closest one",
-        )
+        raise InputError(t("data.boundaries.no_year", year=year, years=", ".join(map(str, SHIPPED_YEARS))),
+                         hint=t("data.boundaries.no_year_hint"))
     best = min(SHIPPED_YEARS, key=lambda y: (abs(y - year), y))
     return _geography(best, year)
 
@@ -276,7 +274,7 @@ def project_by_department(gdf: gpd.GeoDataFrame, dep_col: str | None = "insee_de
     The rows' CRS are given by :func:`crs_by_department`; mix them only through scalar results (areas, lengths).
     """
     if gdf.crs is None:
-        raise InputError("Geometries have no CRS; set one (EPSG:4326 for longitude/latitude) before measuring them.")
+        raise InputError(t("data.boundaries.no_crs"))
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     crs = crs_by_department(gdf, dep_col)
     out = np.empty(len(geoms), dtype=object)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import settings as _settings
+from . import i18n
 from .errors import DataSourceError
 
 TERRITORIES = ("metropolitan", "overseas")
@@ -125,8 +126,8 @@ def layer_for_year(year: int, sources: dict | None = None, *, settings=None):
             reasons[geography] = reason
     if not layers:
         g = wanted["metropolitan"]
-        raise DataSourceError(f"no QPV {g} layer available for {year}: {reasons.get(g, '')}",
-                              hint=f"clsm-geo data fetch --qpv {g} (or --qpv PATH)")
+        raise DataSourceError(i18n.t("data.qpv.none_for_year", geography=g, year=year, reason=reasons.get(g, "")),
+                              hint=i18n.t("data.qpv.none_for_year_hint", geography=g))
     parts, missing = [], []
     for territory, geography in wanted.items():
         layer = layers.get(geography)

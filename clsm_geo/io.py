@@ -186,8 +186,10 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, *, dialect: str | No
     dialect = dialect or _settings.get().csv_dialect
     if dialect not in _settings.CSV_DIALECTS:
         from .errors import InputError
+        from .i18n import t
 
-        raise InputError(f"unknown CSV dialect {dialect!r}", hint="choose one of " + ", ".join(_settings.CSV_DIALECTS))
+        raise InputError(t("engine.coverage.csv_dialect", dialect=repr(dialect)),
+                         hint=t("engine.coverage.choose", choices=", ".join(_settings.CSV_DIALECTS)))
     out = _safe_text(_plain(frame))
     options = {"lineterminator": "\n", "encoding": "utf-8"}
     if dialect == "excel-fr":

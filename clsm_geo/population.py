@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import settings as _settings
-from .errors import DataSourceError, InputError
+from .errors import DataSourceError, InputError, located
+from .i18n import t
 
 CODE_ALIASES = ("code_qp", "codeqp", "code_qpv", "codeqpv", "cod_qp", "code_quartier", "qp", "qpv", "codgeo",
                 "code")
@@ -55,8 +56,7 @@ class QpvPopulation:
 
 
 def _fail(file, message, *, row=None, column=None, hint=None):
-    where = str(file) + (f", row {row}" if row is not None else "") + (f", column '{column}'" if column else "")
-    raise InputError(f"{where}: {message}", hint=hint)
+    raise InputError(t("data.at", where=located(file, row, column), message=message), hint=hint)
 
 
 def _pick(columns, aliases, exclude=()) -> str | None:
@@ -78,14 +78,14 @@ def _table(path: Path, file: str) -> pd.DataFrame:
         try:
             sheet = pd.read_excel(io.BytesIO(raw), header=None, dtype=str, engine="openpyxl")
         except Exception as exc:  # openpyxl raises many classes
-            _fail(file, f"cannot read the workbook ({type(exc).__name__}: {exc})")
+            _fail(file, t("data.population.unreadable_workbook", error=f"{type(exc).__name__}: {exc}"))
         rows = sheet.fillna("").astype(str).values.tolist()
     else:
         from .io import decode_text
 
         text = decode_text(raw)
         if text is None:
-            _fail(file, "cannot decode the file as UTF-8 or Windows-1252 text")
+            _fail(file, t("data.population.not_text"))
         lines = text.splitlines()
         head = next((ln for ln in lines if ln.count(";") + ln.count(",") + ln.count("\t") > 0), "")
         sep = max((";", ",", "\t"), key=head.count)
@@ -100,8 +100,7 @@ def _table(path: Path, file: str) -> pd.DataFrame:
             frame = pd.DataFrame([r[:len(header)] for r in body], columns=header, dtype=object)
             frame.attrs["first_row"] = i + 2
             return frame
-    _fail(file, "no header with a QPV code column and a population column in the first 20 lines",
-          hint="the INSEE file has columns such as CODE_QP and POP_MUN: give that file unchanged")
+    _fail(file, t("data.population.no_header"), hint=t("data.population.no_header_hint"))
 
 
 def _number(value) -> float:
@@ -119,7 +118,7 @@ def read_population(path: str | Path, *, label: str | None = None) -> tuple[pd.D
     path = Path(path)
     file = label or str(path)
     if not path.is_file():
-        _fail(file, "population file not found")
+        _fail(file, t("data.population.not_found"))
     frame = _table(path, file)
     code_col = _pick(frame.columns, CODE_ALIASES)
     pop_col = _pick(frame.columns, POP_ALIASES, ("com", "part", "taux", "pct"))
@@ -128,24 +127,24 @@ def read_population(path: str | Path, *, label: str | None = None) -> tuple[pd.D
     for i, (code, pop) in enumerate(zip(frame[code_col], frame[pop_col]), start=first):
         code = str(code).strip().lstrip("=").strip('"').upper()
         if not _QPV_RE.match(code):
-            _fail(file, f"{code!r} is not a QPV code", row=i, column=code_col)
+            _fail(file, t("data.population.not_a_code", code=repr(code)), row=i, column=code_col)
         try:
             value = _number(pop)
         except ValueError:
-            _fail(file, f"{pop!r} is not a population", row=i, column=pop_col)
+            _fail(file, t("data.population.not_a_population", value=repr(pop)), row=i, column=pop_col)
         if value < 0:
-            _fail(file, f"negative population {value:g}", row=i, column=pop_col)
+            _fail(file, t("data.population.negative", value=f"{value:g}"), row=i, column=pop_col)
         codes.append(code)
         pops.append(value)
     out = pd.DataFrame({"code_qp": codes, "population": np.array(pops, dtype=float)})
     dup = out["code_qp"][out["code_qp"].duplicated()].unique().tolist()
     if dup:
-        _fail(file, f"QPV listed twice: {', '.join(dup[:5])}", column=code_col)
+        _fail(file, t("data.population.twice", codes=", ".join(dup[:5])), column=code_col)
     if out.empty:
-        _fail(file, "no QPV row")
+        _fail(file, t("data.population.no_row"))
     kinds = {c[:2] for c in out["code_qp"]}
     if len(kinds) > 1:
-        _fail(file, "the file mixes QPV codes of the 2015 (QP…) and 2024 (QN…) geographies", column=code_col)
+        _fail(file, t("data.population.mixed"), column=code_col)
     geography = 2024 if kinds == {"QN"} else 2015
     return out.sort_values("code_qp", ignore_index=True), geography
 
@@ -214,11 +213,11 @@ def fetch_population(geography: int, source, *, settings=None):
 
     s = settings or _settings.get()
     if geography not in GEOGRAPHIES:
-        raise InputError(f"unknown QPV geography {geography!r}: use 2015 or 2024")
+        raise InputError(t("data.population.unknown_geography", geography=repr(geography)))
     text = str(source)
     is_url = bool(re.match(r"^https?://", text, flags=re.I))
     if not is_url and not Path(text).expanduser().is_file():
-        raise InputError(f"{text}: population file not found")
+        raise InputError(t("data.population.file_not_found", path=text))
 
     def validate(path) -> None:
         try:
@@ -227,12 +226,12 @@ def fetch_population(geography: int, source, *, settings=None):
                 _, g = read_population(Path(path), label=text)
         except InputError as exc:
             if is_url:
-                raise DataSourceError(f"{text}: not a usable population file: {exc.message}",
-                                      hint="nothing was changed in the cache") from exc
+                raise DataSourceError(t("data.population.not_usable", path=text, error=exc.message),
+                                      hint=t("data.qpv.cache_unchanged")) from exc
             raise
         if g != geography:
-            raise InputError(f"{text}: the codes are of the {g} QPV geography, not {geography}",
-                             hint=f"use --population {g}")
+            raise InputError(t("data.population.other_geography", path=text, found=g, geography=geography),
+                             hint=t("data.population.other_geography_hint", found=g))
 
     meta = {"geography": geography, ("url" if is_url else "path"): text}
     return cache_put(f"population{geography}", text if is_url else Path(text).expanduser(), meta=meta,

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+from clsm_geo import i18n
 from clsm_geo import settings as _settings
 from clsm_geo.errors import DataSourceError, InputError
 from clsm_geo.io import file_sha256
@@ -82,10 +83,10 @@ def qpv_geography_for_year(year: int, *, overseas: bool = False) -> int:
     """
     if isinstance(year, bool) or not (isinstance(year, numbers.Integral)
                                       or (isinstance(year, str) and year.strip().isdigit())):
-        raise InputError(f"year must be a whole number, not {year!r}")
+        raise InputError(i18n.t("data.qpv.year_not_whole", year=repr(year)))
     year = int(year)
     if year < 2015:
-        raise InputError(f"no QPV geography before 2015 (asked for {year}); QPV were created on 1 January 2015")
+        raise InputError(i18n.t("data.qpv.before_2015", year=year))
     if overseas:
         return 2015 if year <= 2024 else 2024
     return 2015 if year <= 2023 else 2024
@@ -97,8 +98,8 @@ def _check_geography(geography) -> int:
     except (TypeError, ValueError):
         g = None
     if g not in GEOGRAPHIES:
-        raise InputError(f"unknown QPV geography {geography!r}: use 2015 or 2024",
-                         hint="qpv_geography_for_year(year) gives the geography in force a given year")
+        raise InputError(i18n.t("data.qpv.unknown_geography", geography=repr(geography)),
+                         hint=i18n.t("data.qpv.unknown_geography_hint"))
     return g
 
 
@@ -113,7 +114,7 @@ def catalogue() -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DataSourceError(f"cannot read the QPV catalogue {path} ({exc})") from exc
+        raise DataSourceError(i18n.t("data.qpv.catalogue_unreadable", path=path, error=exc)) from exc
 
 
 def _default_resource(geography: int) -> dict:
@@ -122,7 +123,7 @@ def _default_resource(geography: int) -> dict:
     for res in geo["resources"]:
         if res["id"] == wanted:
             return res
-    raise DataSourceError(f"the QPV catalogue names no default file for the {geography} geography")
+    raise DataSourceError(i18n.t("data.qpv.catalogue_no_default", geography=geography))
 
 
 def _parquet_meta(path: Path) -> dict:
@@ -145,11 +146,11 @@ def load_layer_file(path: str | Path):
     try:
         gdf = gpd.read_parquet(path)
     except Exception as exc:  # pyarrow errors have many classes
-        raise DataSourceError(f"cannot read the QPV layer {path} ({type(exc).__name__}: {exc})") from exc
+        raise DataSourceError(i18n.t("data.qpv.layer_unreadable", path=path, error=f"{type(exc).__name__}: {exc}")) from exc
     missing = [c for c in COLUMNS if c not in gdf.columns]
     if missing:
-        raise DataSourceError(f"the QPV layer {path} lacks the columns {', '.join(missing)}",
-                              hint="rebuild it with scripts/build_qpv_layer.py")
+        raise DataSourceError(i18n.t("data.qpv.layer_columns", path=path, columns=", ".join(missing)),
+                              hint=i18n.t("data.qpv.layer_columns_hint"))
     gdf = gdf.to_crs(_settings.STORAGE_CRS) if gdf.crs is not None else gdf.set_crs(_settings.STORAGE_CRS)
     gdf["geometry"] = gdf.geometry.where(~(gdf.geometry.isna() | gdf.geometry.is_empty), None)
     return finalise(gdf)
@@ -220,7 +221,7 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
                               label=text)
         path = Path(text).expanduser()
         if not path.exists():
-            raise InputError(f"{path}: QPV file or folder not found")
+            raise InputError(i18n.t("data.qpv.not_found", path=path))
         sha = file_sha256(path) if path.is_file() else None
         return _from_file(path, geography, kind="user", location=str(path), sha256=sha)
 
@@ -237,8 +238,8 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
             return _from_file(Path(entry.path), geography, kind="cache", location=str(entry.source or entry.path),
                               sha256=entry.sha256, edition=meta.get("edition"), label=str(entry.path))
         except InputError as exc:
-            raise DataSourceError(f"the cached QPV {geography} file cannot be read: {exc.message}",
-                                  hint=f"clsm-geo data fetch --qpv {geography}") from exc
+            raise DataSourceError(i18n.t("data.qpv.cache_unreadable", geography=geography, error=exc.message),
+                                  hint=i18n.t("data.qpv.fetch_hint", geography=geography)) from exc
 
     shipped = _qpv_data_dir() / f"qpv{geography}.parquet"
     if shipped.is_file():
@@ -247,9 +248,8 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
         return QpvLayer(frame, geography, QpvSource(
             "shipped", str(shipped), meta.get("edition", "shipped QPV layer"), meta.get("precision", "unknown"),
             bool(frame.geometry.notna().any()), file_sha256(shipped)))
-    raise DataSourceError(
-        f"no QPV {geography} layer available: none given, none in the cache, none shipped with the package",
-        hint=f"clsm-geo data fetch --qpv {geography} (download the official file), or pass --qpv PATH")
+    raise DataSourceError(i18n.t("data.qpv.none_available", geography=geography),
+                          hint=i18n.t("data.qpv.none_available_hint", geography=geography))
 
 
 def _validator(geography: int, label: str, *, user_file: bool):
@@ -262,8 +262,8 @@ def _validator(geography: int, label: str, *, user_file: bool):
                 warnings.simplefilter("ignore", QpvDataWarning)
                 read_qpv_source(Path(path), geography, attributes=False, require_communes=False, label=label)
         except InputError as exc:
-            raise error(f"{label}: not a usable QPV {geography} file: {exc.message}",
-                        hint="nothing was changed in the cache") from exc
+            raise error(i18n.t("data.qpv.not_usable", label=label, geography=geography, error=exc.message),
+                        hint=i18n.t("data.qpv.cache_unchanged")) from exc
     return validate
 
 
@@ -287,8 +287,8 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
     if source is None:
         res = _default_resource(geography)
         if not res.get("url"):
-            raise DataSourceError(f"no known download URL for the QPV {geography} file ({res.get('note', '')})",
-                                  hint=f"download it by hand and run: clsm-geo data fetch --qpv {geography} --from PATH")
+            raise DataSourceError(i18n.t("data.qpv.no_url", geography=geography, note=res.get("note", "")),
+                                  hint=i18n.t("data.qpv.no_url_hint", geography=geography))
         source, edition, filename = res["url"], res.get("edition") or res["title"], res.get("filename")
         meta = {"geography": geography, "edition": edition, "url": source, "resource": res["id"]}
         pinned = (res.get("sha256") or "").strip().lower() or None  # checked when known (null until confirmed)
@@ -299,7 +299,7 @@ def fetch_qpv(geography: int, source: str | Path | None = None, *, settings=None
         text = str(source)
         is_url = bool(re.match(r"^https?://", text, flags=re.I))
         if not is_url and not Path(text).expanduser().is_file():
-            raise InputError(f"{text}: QPV file not found (fetch takes a file or a URL)")
+            raise InputError(i18n.t("data.qpv.fetch_not_found", path=text))
         meta = {"geography": geography, "edition": "user-supplied file",
                 ("url" if is_url else "path"): text if is_url else str(Path(text).expanduser().resolve())}
         source = text if is_url else Path(text).expanduser()

@@ -13,7 +13,7 @@ import pandas as pd
 
 from clsm_geo import i18n
 from clsm_geo import settings as _settings
-from clsm_geo.errors import ClsmGeoError, InputError
+from clsm_geo.errors import ClsmGeoError, InputError, located
 
 #: Columns of a normalised QPV frame, in this order (the contract of :class:`clsm_geo.qpv.QpvLayer`).
 COLUMNS = ("code_qp", "lib_qp", "communes", "insee_dep", "insee_reg", "siren_epci", "overseas", "area_ha", "geometry")
@@ -60,12 +60,8 @@ class ReadReport:
 
 
 def fail(file, message, *, row=None, column=None, hint=None):
-    where = str(file)
-    if row is not None:
-        where += f", row {row}"
-    if column is not None:
-        where += f", column '{column}'"
-    raise InputError(f"{where}: {message}", hint=hint)
+    """Raise :class:`InputError` for ``message`` at ``file`` (row and column when given), in the catalogue's words."""
+    raise InputError(i18n.t("data.at", where=located(file, row, column), message=message), hint=hint)
 
 
 def dep_of_commune(code: str) -> str:
@@ -128,15 +124,13 @@ def to_wgs84(frame, file, report: ReadReport):
             warnings.warn(i18n.t("warnings.qpv.no_crs", None, file=file), QpvDataWarning, stacklevel=3)
             report.notes.append("no CRS: read as EPSG:4326")
             return frame.set_crs(_settings.STORAGE_CRS)
-        fail(file, "the file has no coordinate reference system and its coordinates are not longitude/"
-                    "latitude", hint="add the .prj file of the shapefile, or re-export the layer with its CRS "
-                                     "(e.g. EPSG:2154 for Lambert-93)")
+        fail(file, i18n.t("data.qpv.no_crs"), hint=i18n.t("data.qpv.no_crs_hint"))
     if frame.crs.to_epsg() == _settings.STORAGE_CRS or "CRS84" in frame.crs.to_string():
         return frame.set_crs(_settings.STORAGE_CRS, allow_override=True)
     try:
         out = frame.to_crs(_settings.STORAGE_CRS)
     except Exception as exc:
-        fail(file, f"cannot reproject from {frame.crs.to_string()} to EPSG:4326 ({exc})")
+        fail(file, i18n.t("data.qpv.reproject", crs=frame.crs.to_string(), error=exc))
     report.notes.append(f"reprojected from {frame.crs.to_string()}")
     return out
 
@@ -209,8 +203,7 @@ def communes_from_polygons(out, file, report):
 
         communes = _geography(2024).communes[["insee_com", "geometry"]]
     except (ImportError, ClsmGeoError, OSError) as exc:
-        fail(file, f"no commune-code column, and the commune geography needed to derive communes from the "
-                    f"polygons is unavailable ({exc})", column="insee_com")
+        fail(file, i18n.t("data.qpv.no_communes_geography", error=exc), column="insee_com")
     warnings.warn(i18n.t("warnings.qpv.communes_from_polygons", None, file=file,
                          share=i18n.fmt_pct(COMMUNE_SHARE_MIN, 0)), QpvDataWarning, stacklevel=3)
     report.notes.append("communes derived from polygons")

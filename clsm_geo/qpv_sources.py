@@ -182,7 +182,7 @@ def _territory_members(names, picked: str) -> list[str]:
 def _pick(names, file, what) -> str:
     scored = sorted(((s, n) for n in names if (s := _member_score(n)) >= 0), key=lambda t: (-t[0], t[1]))
     if not scored:
-        fail(file, f"no QPV file found in this {what} (looked for GeoJSON, shapefile, GeoPackage or CSV)")
+        fail(file, i18n.t("data.qpv.no_member", what=i18n.t(f"data.qpv.what_{what}")))
     return scored[0][1]
 
 
@@ -220,7 +220,7 @@ def _read_vector(gdal_path: str, file, report: ReadReport):
         info = pyogrio.read_info(gdal_path, layer=layer)
         frame = pyogrio.read_dataframe(gdal_path, layer=layer)
     except Exception as exc:  # pyogrio/GDAL errors have many classes
-        fail(file, f"cannot read this file as a geographic layer ({type(exc).__name__}: {exc})")
+        fail(file, i18n.t("data.qpv.not_a_layer", error=f"{type(exc).__name__}: {exc}"))
     report.format = info.get("driver") or ""
     report.crs_in = info.get("crs")
     return frame
@@ -232,18 +232,18 @@ def _read_csv(source: Path | bytes, file, report: ReadReport) -> pd.DataFrame:
 
     text = decode_text(raw)
     if text is None:
-        fail(file, "cannot decode the file as UTF-8 or Windows-1252 text")
+        fail(file, i18n.t("data.qpv.not_text"))
     first = text.split("\n", 1)[0]
     sep = max((";", ",", "\t", "|"), key=first.count)
     if first.count(sep) == 0:
-        fail(file, "cannot find the column separator on the header line (expected ';' or ',')")
+        fail(file, i18n.t("data.qpv.no_separator"))
     # Excel-protected cells ="…" written without CSV quoting: make them proper quoted cells.
     text = re.sub(r'(?:(?<=^)|(?<=[;,\t|]))="([^"]*)"(?=[;,\t|\r\n]|$)', r'"\1"', text, flags=re.M)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, quotechar='"',
                             skipinitialspace=False, na_values=[""])
     except (pd.errors.ParserError, csv.Error, ValueError) as exc:
-        fail(file, f"cannot parse the CSV ({exc})")
+        fail(file, i18n.t("data.qpv.bad_csv", error=exc))
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     report.format = "CSV"
     return frame
@@ -286,8 +286,8 @@ def _load_raw_file(path: Path, report: ReadReport):
             with zipfile.ZipFile(path) as zf:
                 names = [i.filename for i in zf.infolist() if not i.is_dir()]
         except zipfile.BadZipFile as exc:
-            fail(report.file, f"not a readable zip archive ({exc})")
-        member = _pick(names, report.file, "zip archive")
+            fail(report.file, i18n.t("data.qpv.bad_zip", error=exc))
+        member = _pick(names, report.file, "zip")
         report.member = member
         extra = _territory_members(names, member)
         if extra:
@@ -338,9 +338,9 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     path = Path(path)
     file = label or str(path)
     if geography not in _PREFIX:
-        raise InputError(f"unknown QPV geography {geography!r}: use 2015 or 2024")
+        raise InputError(i18n.t("data.qpv.unknown_geography", geography=repr(geography)))
     if not path.exists():
-        fail(file, "file or folder not found")
+        fail(file, i18n.t("data.qpv.file_not_found"))
     report = ReadReport(file=file)
     raw = _load_raw(path, report)
     report.features = len(raw)
@@ -350,8 +350,8 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     columns = [c for c in raw.columns if c != "geometry"]
     code_col = _find_column(columns, "code_qp", file)
     if code_col is None:
-        fail(file, "no QPV code column", column="code_qp",
-              hint=f"name the column of QPV codes one of: {', '.join(ALIASES['code_qp'][:6])}")
+        fail(file, i18n.t("data.qpv.no_code_column"), column="code_qp",
+             hint=i18n.t("data.qpv.no_code_column_hint", names=", ".join(ALIASES["code_qp"][:6])))
     name_col = _find_column(columns, "lib_qp", file)
     raw = raw.reset_index(drop=True)
 
@@ -378,14 +378,13 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
     for i, value in enumerate(raw[code_col].tolist(), start=2):
         code = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip()
         if not code:
-            fail(file, "empty QPV code", row=i, column=code_col)
+            fail(file, i18n.t("data.qpv.empty_code"), row=i, column=code_col)
         if not _CODE_RE.match(code.upper()):
-            fail(file, f"{code!r} is not a QPV code (expected e.g. QN01301M or QP013001)", row=i, column=code_col)
+            fail(file, i18n.t("data.qpv.not_a_code", code=repr(code)), row=i, column=code_col)
         if not code.upper().startswith(prefix):
-            fail(file, f"code {code!r} belongs to the {other.get(code[:2].upper(), '?')} QPV geography, not "
-                        f"{geography}", row=i, column=code_col,
-                  hint="QP… codes are the 2015 geography (years 2015–2023; overseas until 2024), QN… codes the "
-                       "2024 geography: give a file of the geography in force for the year")
+            fail(file, i18n.t("data.qpv.other_geography", code=repr(code), other=other.get(code[:2].upper(), "?"),
+                             geography=geography), row=i, column=code_col,
+                 hint=i18n.t("data.qpv.other_geography_hint"))
     raw[code_col] = raw[code_col].map(lambda v: str(v).strip().upper())
 
     # communes
@@ -395,13 +394,13 @@ def read_qpv_source(path: str | Path, geography: int, *, communes_table=None, at
         for i, value in enumerate(raw[com_col].tolist(), start=2):
             parsed = split_communes(value)
             if parsed is None:
-                fail(file, f"{value!r} is not a list of INSEE commune codes", row=i, column=com_col)
+                fail(file, i18n.t("data.qpv.not_communes", value=repr(value)), row=i, column=com_col)
             communes.append(parsed)
     else:
         communes = [[] for _ in range(len(raw))]
         if not is_geo:
-            fail(file, "no commune-code column", column="insee_com",
-                  hint=f"name the column of commune codes one of: {', '.join(ALIASES['communes'][:5])}")
+            fail(file, i18n.t("data.qpv.no_commune_column"), column="insee_com",
+                 hint=i18n.t("data.qpv.no_commune_column_hint", names=", ".join(ALIASES["communes"][:5])))
     extra = {role: _find_column(columns, role, file) for role in ("insee_dep", "insee_reg", "siren_epci")}
 
     base = pd.DataFrame({

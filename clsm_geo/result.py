@@ -239,7 +239,8 @@ class CoverageResult:
         if unknown:
             from .errors import InputError
 
-            raise InputError(f"unknown format(s): {', '.join(unknown)}", hint="use " + ", ".join(FORMATS))
+            raise InputError(i18n.t("engine.coverage.unknown_formats", formats=", ".join(unknown)),
+                             hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
         out = Path(directory)
         _io.check_outputs([out / name for name in file_names(formats)], self.input_paths(), folders=[out])
         tables = {"qpv": self.qpv, "councils": self.councils_table[COUNCIL_COLUMNS],

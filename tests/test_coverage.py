@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 import clsm_geo
+from clsm_geo import i18n
 from conftest import SHARED
 from clsm_geo.errors import InputError, RegistryError
 from clsm_geo.qpv import qpv
@@ -272,10 +273,16 @@ def test_year_2025_uses_cog_2025_and_counts_overseas(tmp_path, shipped):
 
 def test_wrong_geography_or_method_is_a_clear_error(tmp_path, shared, official_layer):
     path = write_registry(tmp_path, [{"communes": ["31555"]}])
+    with pytest.raises(InputError, match="la méthode geometry a besoin des polygones des QPV"):
+        clsm_geo.coverage(path, 2024, qpv=official_layer, method="geometry")
+    with pytest.raises(InputError, match="méthode inconnue 'fast'") as err:
+        clsm_geo.coverage(path, 2024, qpv=official_layer, method="fast")
+    assert err.value.hint == "choisissez auto, commune ou geometry"
+    with pytest.raises(InputError, match="relève de la géographie 2015"):
+        clsm_geo.coverage(path, 2020, qpv=official_layer)
+    i18n.set_lang("en")
     with pytest.raises(InputError, match="geometry method needs QPV polygons"):
         clsm_geo.coverage(path, 2024, qpv=official_layer, method="geometry")
-    with pytest.raises(InputError, match="unknown method"):
-        clsm_geo.coverage(path, 2024, qpv=official_layer, method="fast")
     with pytest.raises(InputError, match="2015 geography"):
         clsm_geo.coverage(path, 2020, qpv=official_layer)
 

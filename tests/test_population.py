@@ -62,19 +62,29 @@ def test_takes_the_qpv_population_never_the_communes(shared):
         float).to_dict()
 
 
-@pytest.mark.parametrize("text, message", [
-    ("CODGEO;POP_MUN\nQN00201M;10\nQN00201M;12\n", "listed twice"),
-    ("CODGEO;POP_MUN\nQN00201M;-3\n", "row 2, column 'POP_MUN': negative"),
-    ("CODGEO;POP_MUN\nQN00201M;beaucoup\n", "row 2, column 'POP_MUN'"),
-    ("CODGEO;POP_MUN\n01053;100\n", "row 2, column 'CODGEO': '01053' is not a QPV code"),
-    ("CODGEO;POP_MUN\nQN00201M;10\nQP004001;12\n", "mixes QPV codes"),
-    ("a;b\n1;2\n", "no header"),
+@pytest.mark.parametrize("text, french, english", [
+    ("CODGEO;POP_MUN\nQN00201M;10\nQN00201M;12\n", "QPV présent deux fois\u00a0: QN00201M", "listed twice"),
+    ("CODGEO;POP_MUN\nQN00201M;-3\n", "ligne 2, colonne «\u00a0POP_MUN\u00a0»\u00a0: population négative",
+     "row 2, column 'POP_MUN': negative"),
+    ("CODGEO;POP_MUN\nQN00201M;beaucoup\n", "ligne 2, colonne «\u00a0POP_MUN\u00a0»", "row 2, column 'POP_MUN'"),
+    ("CODGEO;POP_MUN\n01053;100\n", "ligne 2, colonne «\u00a0CODGEO\u00a0»\u00a0: '01053' n'est pas un code QPV",
+     "row 2, column 'CODGEO': '01053' is not a QPV code"),
+    ("CODGEO;POP_MUN\nQN00201M;10\nQP004001;12\n", "mélange des codes QPV", "mixes QPV codes"),
+    ("a;b\n1;2\n", "aucun en-tête", "no header"),
 ])
-def test_bad_files_name_the_problem(tmp_path, text, message):
+def test_bad_files_name_the_problem(tmp_path, text, french, english):
+    """French by default, English with the language set: both name the file, row, column and value."""
+    from clsm_geo import i18n
+
     path = tmp_path / "pop.csv"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(InputError, match=message) as err:
+    i18n.set_lang("en")
+    with pytest.raises(InputError, match=english):
         read_population(path)
+    i18n.set_lang(None)
+    with pytest.raises(InputError) as err:
+        read_population(path)
+    assert french in err.value.message and english not in err.value.message
     assert str(path) in err.value.message
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import shapely
 
+from clsm_geo import i18n
 from clsm_geo.errors import DataSourceError, InputError
 from clsm_geo.qpv import COLUMNS, QpvLayer, qpv, qpv_geography_for_year, shipped_layers
 from clsm_geo.qpv_sources import QpvDataWarning, read_qpv_source
@@ -104,7 +105,8 @@ def test_shipped_layers_listing():
 def test_2015_without_source_asks_for_fetch():
     with pytest.raises(DataSourceError) as err:
         qpv(2015)
-    assert "clsm-geo data fetch --qpv 2015" in str(err.value) and "--qpv PATH" in str(err.value)
+    assert "clsm-geo data fetch --qpv 2015" in str(err.value) and "--qpv CHEMIN" in str(err.value)
+    assert str(err.value).startswith("aucune couche QPV 2015 disponible")
 
 
 def test_unknown_geography():
@@ -280,7 +282,7 @@ def test_wrong_geography_codes(shared):
     with pytest.raises(InputError) as err:
         qpv(2024, shared / OCCITANIE)
     msg = str(err.value)
-    assert "qp.geojson" in msg and "row 2" in msg and "QP066007" in msg and "2015" in msg
+    assert "qp.geojson" in msg and "ligne 2" in msg and "QP066007" in msg and "géographie QPV 2015" in msg
     with pytest.raises(InputError) as err:
         qpv(2015, shared / LIST)
     assert "qpv2024_code_commune_DERIVED.csv" in str(err.value) and "QN00103M" in str(err.value)
@@ -299,7 +301,11 @@ def test_bad_commune_code_names_row(tmp_path):
     path.write_text("code_qp,lib_qp,insee_com\nQN00103M,A,01004\nQN00105I,B,1O31X\n", encoding="utf-8")
     with pytest.raises(InputError) as err:
         qpv(2024, path)
-    assert "bad.csv, row 3, column 'insee_com'" in str(err.value)
+    assert "bad.csv, ligne 3, colonne «\u00a0insee_com\u00a0»\u00a0: '1O31X' n'est pas une liste" in str(err.value)
+    i18n.set_lang("en")
+    with pytest.raises(InputError) as err:
+        qpv(2024, path)
+    assert "bad.csv, row 3, column 'insee_com': '1O31X' is not a list of INSEE commune codes" in str(err.value)
 
 
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04garbage", b"{not json", b"\x00\x01\x02"])

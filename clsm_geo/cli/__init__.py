@@ -90,8 +90,8 @@ def _network_options(args) -> dict:
             continue
         if not (value > 0 and value != float("inf")):  # also refuses nan
             option = "--" + name.replace("_", "-")
-            raise InputError(f"{option} must be a positive finite number, got {value:g}",
-                             hint=f"for example {option} 60")
+            raise InputError(t("engine.option.positive", option=option, value=f"{value:g}"),
+                             hint=t("engine.option.positive_hint", option=option))
         out[key] = int(value * scale) if key == "max_download_size" else value
     return out
 
@@ -106,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                         progress=False if args.quiet or not sys.stderr.isatty() else None)
     set_lang(args.lang)
     if _settings.get().csv_dialect not in _settings.CSV_DIALECTS:  # from CLSM_GEO_CSV_DIALECT
-        parser.error(f"CLSM_GEO_CSV_DIALECT={_settings.get().csv_dialect!r}: choose one of "
-                     + ", ".join(_settings.CSV_DIALECTS))
+        parser.error(t("engine.coverage.csv_dialect_env", dialect=repr(_settings.get().csv_dialect),
+                            choices=", ".join(_settings.CSV_DIALECTS)))
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _terminated)

@@ -52,9 +52,8 @@ def _population_hint(geography: int):
     from ..qpv import catalogue
 
     page = catalogue().get("population", {}).get(str(geography), {}).get("page", "")
-    raise DataSourceError(f"no confirmed download URL for the INSEE QPV population {geography} file",
-                          hint=f"download it from {page} and run: clsm-geo data fetch --population {geography} "
-                               "--from PATH")
+    raise DataSourceError(t("data.population.no_url", geography=geography),
+                          hint=t("data.population.no_url_hint", page=page, geography=geography))
 
 
 def status(args) -> int:

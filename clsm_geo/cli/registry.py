@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..i18n import t
 from .common import say
 
 
@@ -30,12 +31,12 @@ def run_template(args) -> int:
 
     year = args.year or max(shipped_years())
     if year not in shipped_years():
-        raise InputError(f"--year {year}: COG years available: {', '.join(map(str, shipped_years()))}")
+        raise InputError(t("engine.option.template_year", year=year, years=", ".join(map(str, shipped_years()))))
     out = Path(args.out)
     if out.suffix.lower() != ".xlsx":
-        raise InputError(f"--out {out}: the template is a workbook, give a name ending in .xlsx")
+        raise InputError(t("engine.option.template_suffix", out=out))
     if out.exists() and out.is_dir():
-        raise InputError(f"--out {out} is a folder: give a file name ending in .xlsx")
+        raise InputError(t("engine.option.template_folder", out=out))
     write_template(out, year)
     say(args, str(out))
     return 0
@@ -47,6 +48,6 @@ def run_check(args) -> int:
 
     path = args.registry_opt or args.registry
     if not path:
-        raise InputError("give the registry to check: clsm-geo registry check REGISTRY")
+        raise InputError(t("engine.option.check_registry"))
     args.registry = path
     return validate(args)

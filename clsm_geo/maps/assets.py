@@ -12,6 +12,8 @@ from pathlib import Path
 from branca.element import MacroElement
 from jinja2 import Template
 
+from ..i18n import t
+
 ASSETS_DIR = Path(__file__).resolve().with_name("assets")
 #: Inlined in offline pages, in this order (Leaflet first: the plugin needs it).
 OFFLINE_CSS = ("leaflet.css", "Control.FullScreen.css")
@@ -29,8 +31,8 @@ def read(name: str) -> str:
     if not path.is_file():
         from ..errors import DataSourceError
 
-        raise DataSourceError(f"map asset {name} is missing from {ASSETS_DIR}",
-                              hint="reinstall clsm-geo, or run scripts/vendor_map_assets.py in a source checkout")
+        raise DataSourceError(t("data.boundaries.asset_missing", name=name, folder=ASSETS_DIR),
+                              hint=t("data.boundaries.asset_missing_hint"))
     return path.read_text(encoding="utf-8")
 
 

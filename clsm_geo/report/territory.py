@@ -76,7 +76,8 @@ def resolve(geo, level: str, text: str, lang: str | None = None) -> Territory:
     """The region or department named ``text`` (a code, ``1`` for ``01``, or a name in any case, with or
     without accents) in the geography ``geo``; else an :class:`InputError` naming the closest ones."""
     if level not in LEVELS:
-        raise InputError(f"unknown territory level {level!r}", hint="region or department")
+        raise InputError(t("engine.coverage.territory_level", lang, level=repr(level)),
+                         hint=t("engine.coverage.territory_level_hint", lang))
     table = _table(geo, level)
     raw = str(text).strip()
     code = raw.upper()
