@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -265,9 +266,14 @@ def test_source_line_is_short_and_the_full_provenance_is_verbose(tmp_path, capsy
 def test_help_documents_the_partial_threshold_and_the_global_options(capsys):
     with pytest.raises(SystemExit):
         main(["coverage", "--help"])
+    out = re.sub(r"[ \n]+", " ", capsys.readouterr().out)  # rewrapped; no-break spaces kept
+    assert "--partial-threshold PART" in out and "les QPV partiellement couverts comptent parmi les QPV couverts" in out
+    assert "soit 1\u00a0%" in out and "options générales (n'importe où sur la ligne)\u00a0:" in out and "--offline" in out
+    with pytest.raises(SystemExit):
+        main(["coverage", "--help", "--lang", "en"])
     out = " ".join(capsys.readouterr().out.split())
     assert "--partial-threshold SHARE" in out and "partly covered QPV are counted among the covered ones" in out
-    assert "default 0.01, i.e. 1 %" in out and "global options (anywhere on the line)" in out and "--offline" in out
+    assert "default 0.01, i.e. 1 %" in out and "global options (anywhere on the line):" in out and "--offline" in out
 
 
 def test_a_bad_registry_is_refused_before_the_qpv_layer_is_loaded(tmp_path, capsys, monkeypatch):

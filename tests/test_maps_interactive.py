@@ -297,7 +297,7 @@ def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):
     assert csp in said and csp.count("'sha256-") == len(blocks)  # one hash per distinct inline block
     with pytest.raises(SystemExit) as exit_:  # one way at a time (argparse says so)
         main(base + ["--split-assets", "--snippet", "--out", str(snip)])
-    assert exit_.value.code == 2 and "not allowed with" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "incompatible avec l'argument --split-assets" in capsys.readouterr().err
 
 
 def _contrast(a: str, b: str) -> float:

@@ -19,32 +19,29 @@ import warnings
 from .. import __version__
 from .. import settings as _settings
 from ..errors import ClsmGeoError, InputError, RegistryError
-from ..i18n import LANGS, set_lang, t
+from ..i18n import LANGS, UnknownLanguageError, set_lang, t
+from ._parser import Parser, lang_in, title
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
 COMMANDS = ("coverage", "validate", "registry", "compare", "trend", "report", "data", "gaps", "maps")
 #: Global options: (flags, argparse keywords). Their defaults live on the main parser only.
 GLOBAL_OPTIONS = (
-    (("--data-dir",), {"metavar": "DIR", "help": "folder for downloaded official files (env CLSM_GEO_DATA_DIR; "
-                                                 "default: the user cache folder)"}),
-    (("--offline",), {"action": "store_true", "help": "never use the network (interactive maps: self-contained "
-                                                      "page, no CDN, no tiles)"}),
-    (("--quiet", "-q"), {"action": "store_true", "help": "only the headline and errors; no progress bars"}),
-    (("--verbose", "-v"), {"action": "store_true", "help": "full provenance of the data (QPV source with its "
-                                                          "location and checksum)"}),
-    (("--debug",), {"action": "store_true", "help": "show tracebacks of internal errors"}),
-    (("--lang",), {"choices": LANGS, "help": "language of what a person reads: fr (default) or en "
-                                             "(env CLSM_GEO_LANG); machine files keep their codes"}),
-    (("--csv-dialect",), {"choices": _settings.CSV_DIALECTS, "help": "CSV flavour: rfc4180 (default) or "
-                                                                     "excel-fr (UTF-8 with BOM, ';', decimal comma)"}),
+    (("--data-dir",), {"metavar": "DIR", "help": "help.global.data_dir"}),
+    (("--offline",), {"action": "store_true", "help": "help.global.offline"}),
+    (("--quiet", "-q"), {"action": "store_true", "help": "help.global.quiet"}),
+    (("--verbose", "-v"), {"action": "store_true", "help": "help.global.verbose"}),
+    (("--debug",), {"action": "store_true", "help": "help.global.debug"}),
+    (("--lang",), {"choices": LANGS, "help": "help.global.lang"}),
+    (("--csv-dialect",), {"choices": _settings.CSV_DIALECTS, "help": "help.global.csv_dialect"}),
 )
 _DEFAULTS = {"data_dir": None, "offline": None, "quiet": False, "verbose": False, "debug": False, "lang": None,
              "csv_dialect": None}
 
 
 def _add_globals(parser: argparse.ArgumentParser, *, top: bool) -> None:
-    group = parser.add_argument_group("global options (anywhere on the line)")
+    group = parser.add_argument_group(title("help.global.title"))
     for flags, kwargs in GLOBAL_OPTIONS:
+        kwargs = {**kwargs, "help": t(kwargs["help"])}
         group.add_argument(*flags, **kwargs, **({} if top else {"default": argparse.SUPPRESS}))
     if top:
         parser.set_defaults(**_DEFAULTS)
@@ -60,10 +57,11 @@ def _leaf_parsers(parser: argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clsm-geo", description=__doc__.splitlines()[0])
-    parser.add_argument("--version", action="version", version=f"clsm-geo {__version__}")
+    parser = Parser(prog="clsm-geo", description=t("help.main.description"))
+    parser.add_argument("--version", action="version", version=f"clsm-geo {__version__}",
+                        help=t("help.argparse.version"))
     _add_globals(parser, top=True)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title=title("help.main.commands"))
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     for child in _leaf_parsers(parser):
@@ -98,6 +96,11 @@ def _network_options(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _print_warning
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:  # the help and argparse's messages are written in the language asked for, before parsing
+        set_lang(lang_in(argv))
+    except UnknownLanguageError:
+        set_lang(None)  # argparse then refuses the value, in the default language
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.offline is False:

@@ -37,36 +37,33 @@ def check_out(args, *, files=(), folders=()) -> None:
 def add_network_options(p: argparse.ArgumentParser) -> None:
     """--timeout and --max-size for commands that may download a file."""
     p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="overall deadline of each download, retries included (default 600; env CLSM_GEO_TIMEOUT)")
+                   help=t("help.common.timeout"))
     p.add_argument("--max-size", type=float, metavar="MB",
-                   help="largest file a download may bring, in MB (default 200; env CLSM_GEO_MAX_DOWNLOAD_MB)")
+                   help=t("help.common.max_size"))
 
 
 def add_year(p: argparse.ArgumentParser) -> None:
     p.add_argument("--year", type=int, default=2024,
-                   help="year of the figures (31 December), default 2024; from 2015 to the last shipped COG year")
+                   help=t("help.common.year"))
 
 
 def add_registry(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument("--registry", required=required, metavar="PATH",
-                   help="councils' registry: CSV, XLSX, GeoJSON or GeoPackage")
+                   help=t("help.common.registry"))
 
 
 def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
     """--year, --registry, --qpv, --method, --partial-threshold: what every coverage-based command takes."""
     add_year(p)
     add_registry(p)
-    p.add_argument("--qpv", metavar="PATH_OR_URL", help="QPV file, folder or URL (default: cache, then shipped)")
+    p.add_argument("--qpv", metavar="PATH_OR_URL", help=t("help.common.qpv"))
     p.add_argument("--qpv-2015", metavar="PATH_OR_URL",
-                   help="QPV 2015 geography (in force overseas in 2024, everywhere 2015-2023; default: cache)")
+                   help=t("help.common.qpv_2015"))
     p.add_argument("--population", metavar="PATH", action="append",
-                   help="INSEE QPV population file (pop_QPV24.csv, 2015 populations); repeatable "
-                        "(default: cache, 'clsm-geo data fetch --population 2024 --from PATH')")
-    p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
+                   help=t("help.common.population"))
+    p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto", help=t("help.common.method"))
     p.add_argument("--partial-threshold", type=float, metavar="SHARE",
-                   help="a QPV with more than this share (0 to 1) of its area inside active councils' "
-                        "perimeters is partly covered, and partly covered QPV are counted among the covered ones "
-                        "(default 0.01, i.e. 1 %%; geometry method)")
+                   help=t("help.common.partial_threshold"))
     add_network_options(p)
     p.set_defaults(check=check_coverage_inputs)
 
@@ -74,9 +71,9 @@ def add_coverage_inputs(p: argparse.ArgumentParser) -> None:
 def add_territory(p: argparse.ArgumentParser) -> None:
     """--region and --department: a code or a name, any case, accents optional."""
     p.add_argument("--region", metavar="CODE_OR_NAME",
-                   help="one region: INSEE code (11) or name (Île-de-France, ile-de-france)")
+                   help=t("help.common.region"))
     p.add_argument("--department", metavar="CODE_OR_NAME",
-                   help="one department: INSEE code (93, 2A) or name (Seine-Saint-Denis)")
+                   help=t("help.common.department"))
 
 
 # ------------------------------------------------------------------------------------------------ checks

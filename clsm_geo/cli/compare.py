@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..i18n import t
+
 from pathlib import Path
 
 from .. import i18n
@@ -9,15 +11,15 @@ from .common import say
 
 
 def register(sub) -> None:
-    p = sub.add_parser("compare", help="year-on-year comparison: councils and QPV that changed, with reasons")
-    p.add_argument("--registry", required=True, metavar="PATH", help="registry of the first year")
-    p.add_argument("--year", type=int, required=True, help="first year (31 December)")
-    p.add_argument("--registry-to", metavar="PATH", help="registry of the second year (default: the same)")
-    p.add_argument("--year-to", type=int, required=True, help="second year (31 December)")
-    p.add_argument("--qpv", metavar="PATH_OR_URL", help="QPV file of the first year (default: cache, shipped)")
-    p.add_argument("--qpv-to", metavar="PATH_OR_URL", help="QPV file of the second year (default: cache, shipped)")
-    p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-compare-YEAR-YEAR_TO)")
+    p = sub.add_parser("compare", help=t("help.compare.compare"))
+    p.add_argument("--registry", required=True, metavar="PATH", help=t("help.compare.registry"))
+    p.add_argument("--year", type=int, required=True, help=t("help.compare.year"))
+    p.add_argument("--registry-to", metavar="PATH", help=t("help.compare.registry_to"))
+    p.add_argument("--year-to", type=int, required=True, help=t("help.compare.year_to"))
+    p.add_argument("--qpv", metavar="PATH_OR_URL", help=t("help.compare.qpv"))
+    p.add_argument("--qpv-to", metavar="PATH_OR_URL", help=t("help.compare.qpv_to"))
+    p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto", help=t("help.common.method"))
+    p.add_argument("--out", metavar="DIR", help=t("help.compare.out"))
     p.set_defaults(handler=run)
 
 

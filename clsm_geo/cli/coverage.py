@@ -11,11 +11,10 @@ from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_c
 
 
 def register(sub) -> None:
-    p = sub.add_parser("coverage", help="QPV coverage by active councils: headline, tables, files")
+    p = sub.add_parser("coverage", help=t("help.coverage.coverage"))
     add_coverage_inputs(p)
-    p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-coverage-YEAR)")
-    p.add_argument("--format", default="csv,xlsx", help="comma-separated: csv,xlsx,geojson,parquet (default "
-                   "csv,xlsx: the tables as CSV and coverage.xlsx, the workbook for people)")
+    p.add_argument("--out", metavar="DIR", help=t("help.coverage.out"))
+    p.add_argument("--format", default="csv,xlsx", help=t("help.coverage.format"))
     p.set_defaults(handler=run, check=check)
 
 

@@ -12,21 +12,21 @@ from .common import add_network_options
 
 
 def register(sub) -> None:
-    data = sub.add_parser("data", help="shipped and cached data").add_subparsers(dest="data_command", required=True)
-    p = data.add_parser("status", help="what is shipped and cached: vintages, sizes, sources")
+    data = sub.add_parser("data", help=t("help.data.data")).add_subparsers(dest="data_command", required=True)
+    p = data.add_parser("status", help=t("help.data.status"))
     p.set_defaults(handler=status)
-    p = data.add_parser("fetch", help="fetch an official QPV file (or an INSEE QPV population file) into the cache")
+    p = data.add_parser("fetch", help=t("help.data.fetch"))
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--qpv", type=int, choices=(2015, 2024), help="QPV geography")
+    what.add_argument("--qpv", type=int, choices=(2015, 2024), help=t("help.data.what_qpv"))
     what.add_argument("--population", type=int, choices=(2015, 2024),
-                      help="INSEE population of the QPV of this geography (give the file with --from)")
+                      help=t("help.data.what_population"))
     p.add_argument("--from", dest="source", metavar="PATH_OR_URL",
-                   help="local file/folder or URL instead of the official default")
+                   help=t("help.data.p_from"))
     p.add_argument("--accept-new-edition", action="store_true",
-                   help="accept an official file whose sha256 differs from the edition pinned in the catalogue")
+                   help=t("help.data.p_accept_new_edition"))
     add_network_options(p)
     p.set_defaults(handler=fetch)
-    p = data.add_parser("clean", help="remove what interrupted downloads left in the cache")
+    p = data.add_parser("clean", help=t("help.data.clean"))
     p.set_defaults(handler=clean)
 
 

@@ -12,23 +12,20 @@ from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_c
 
 
 def register(sub) -> None:
-    p = sub.add_parser("uncovered", help="uncovered and partial QPV with their nearest council: "
-                                         "uncovered.csv, uncovered.geojson, uncovered.xlsx")
+    p = sub.add_parser("uncovered", help=t("help.gaps.uncovered"))
     add_coverage_inputs(p)
-    p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-uncovered-YEAR)")
+    p.add_argument("--out", metavar="DIR", help=t("help.gaps.p_out"))
     p.set_defaults(handler=run_uncovered)
 
-    p = sub.add_parser("gaps", help="gaps of the network (straddling QPV, white EPCI, overlaps, enclaves...): "
-                                    "gaps.csv, gaps.geojson, gaps.xlsx")
+    p = sub.add_parser("gaps", help=t("help.gaps.gaps"))
     add_coverage_inputs(p)
-    p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-gaps-YEAR)")
+    p.add_argument("--out", metavar="DIR", help=t("help.gaps.p_out_2"))
     p.set_defaults(handler=run_gaps)
 
-    p = sub.add_parser("plan", help="priorities and a greedy plan of creations/extensions: plan.csv, "
-                                    "priorities.csv, plan.xlsx")
+    p = sub.add_parser("plan", help=t("help.gaps.plan"))
     add_coverage_inputs(p)
-    p.add_argument("--steps", type=int, default=20, metavar="K", help="number of actions (default 20)")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-plan-YEAR)")
+    p.add_argument("--steps", type=int, default=20, metavar="K", help=t("help.gaps.p_steps"))
+    p.add_argument("--out", metavar="DIR", help=t("help.gaps.p_out_3"))
     p.set_defaults(handler=run_plan, check=check_plan)
 
 

@@ -13,37 +13,35 @@ SCHEMES = ("quantiles", "fisher_jenks", "equal_interval", "user_defined")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("map", help="maps: choropleth, councils, qpv (PNG/SVG/PDF) and interactive (HTML)")
+    p = sub.add_parser("map", help=t("help.maps.map"))
     kinds = p.add_subparsers(dest="map_kind", required=True, metavar="KIND")
 
-    c = kinds.add_parser("choropleth", help="regions or departments coloured by an indicator, overseas insets")
+    c = kinds.add_parser("choropleth", help=t("help.maps.choropleth"))
     _common(c, "png")
     c.add_argument("--level", choices=("region", "department"),
-                   help="territories to colour (default: region nationally, department with --region)")
+                   help=t("help.maps.c_level"))
     _classes(c)
     c.set_defaults(handler=run_choropleth, suffix="png")
 
-    k = kinds.add_parser("councils", help="council perimeters by status over departments")
+    k = kinds.add_parser("councils", help=t("help.maps.councils"))
     _common(k, "png")
     k.set_defaults(handler=run_static, draw="councils_map", suffix="png")
 
-    q = kinds.add_parser("qpv", help="QPV by coverage status (covered, partly covered, not covered)")
+    q = kinds.add_parser("qpv", help=t("help.maps.qpv"))
     _common(q, "png")
     q.set_defaults(handler=run_static, draw="qpv_map", suffix="png")
 
-    i = kinds.add_parser("interactive", help="interactive HTML map (Leaflet): councils, QPV, choropleth, search")
+    i = kinds.add_parser("interactive", help=t("help.maps.interactive"))
     _common(i, "html")
     way = i.add_mutually_exclusive_group()
     way.add_argument("--split-assets", action="store_true",
-                     help="page + folder of .js/.css files, no inline script or style: runs under a strict "
-                          "Content-Security-Policy (default-src 'self'); implies --offline")
+                     help=t("help.maps.way_split_assets"))
     way.add_argument("--snippet", action="store_true",
-                     help="an HTML fragment to paste in a CMS page (iframe srcdoc, isolated); implies --offline")
+                     help=t("help.maps.way_snippet"))
     i.add_argument("--height", metavar="CSS",
-                   help="fixed height of the --snippet frame, e.g. 600px (default: responsive, 4:3, 420 px at least)")
+                   help=t("help.maps.i_height"))
     i.add_argument("--planner", action="store_true",
-                   help="add a 'what if' panel: tick QPV, EPCI or communes to add them to a new or existing "
-                        "council, figures and map recomputed in the browser, rows exported for the registry")
+                   help=t("help.maps.i_planner"))
     _classes(i)
     i.set_defaults(handler=run_interactive, suffix="html")
 
@@ -53,21 +51,20 @@ def _common(p, suffix: str) -> None:
     add_territory(p)
     p.set_defaults(check=check)
     p.add_argument("--out", metavar="FILE",
-                   help=f"output file (.png, .svg or .pdf for static maps; default clsm-geo-KIND-YEAR.{suffix})"
-                   if suffix != "html" else "output HTML file (default clsm-geo-map-YEAR.html)")
+                   help=t("help.maps.out_static", suffix=suffix) if suffix != "html" else t("help.maps.out_html"))
 
 
 def _classes(p) -> None:
     from ..maps._names import INDICATORS, PALETTES
 
     p.add_argument("--indicator", default="qpv_covered_share", choices=list(INDICATORS),
-                   help="figure to map (default qpv_covered_share)")
-    p.add_argument("--scheme", default="quantiles", choices=SCHEMES, help="classification (default quantiles)")
-    p.add_argument("--classes", type=int, default=5, metavar="N", help="number of classes (default 5)")
+                   help=t("help.maps.p_indicator"))
+    p.add_argument("--scheme", default="quantiles", choices=SCHEMES, help=t("help.maps.p_scheme"))
+    p.add_argument("--classes", type=int, default=5, metavar="N", help=t("help.maps.p_classes"))
     p.add_argument("--bins", metavar="A,B,C",
-                   help="upper class bounds for --scheme user_defined (shares as 0.1,0.25 or 10,25)")
+                   help=t("help.maps.p_bins"))
     p.add_argument("--palette", choices=PALETTES,
-                   help="colour scheme (default YlGnBu for static maps, Purples for the interactive map)")
+                   help=t("help.maps.p_palette"))
 
 
 def check(args) -> None:

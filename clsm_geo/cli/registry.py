@@ -7,18 +7,17 @@ from .common import say
 
 
 def register(sub) -> None:
-    p = sub.add_parser("registry", help="registry template to fill in, and its check")
+    p = sub.add_parser("registry", help=t("help.registry.registry"))
     cmds = p.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
-    t = cmds.add_parser("template", help="write the registry workbook to fill in (.xlsx)")
-    t.add_argument("--out", metavar="FILE.xlsx", default="registre.xlsx", help="default: registre.xlsx")
-    t.add_argument("--year", type=int, default=None,
-                   help="COG year of the communes and EPCI sheets (default: the latest shipped)")
-    t.set_defaults(handler=run_template)
-    c = cmds.add_parser("check", help="check a filled registry (same as validate)")
-    c.add_argument("registry", metavar="REGISTRY", nargs="?")
-    c.add_argument("--registry", dest="registry_opt", metavar="PATH")
-    c.add_argument("--year", type=int, default=2024, help="COG year the codes are checked against")
-    c.add_argument("--out", metavar="FILE.csv", help="also write the report as CSV")
+    tp = cmds.add_parser("template", help=t("help.registry.template"))
+    tp.add_argument("--out", metavar="FILE.xlsx", default="registre.xlsx", help=t("help.registry.t_out"))
+    tp.add_argument("--year", type=int, default=None, help=t("help.registry.t_year"))
+    tp.set_defaults(handler=run_template)
+    c = cmds.add_parser("check", help=t("help.registry.check"))
+    c.add_argument("registry", metavar="REGISTRY", nargs="?", help=t("help.validate.registry_path"))
+    c.add_argument("--registry", dest="registry_opt", metavar="PATH", help=t("help.common.registry"))
+    c.add_argument("--year", type=int, default=2024, help=t("help.registry.c_year"))
+    c.add_argument("--out", metavar="FILE.csv", help=t("help.registry.c_out"))
     c.set_defaults(handler=run_check)
 
 

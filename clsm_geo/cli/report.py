@@ -9,19 +9,18 @@ from .common import add_coverage_inputs, check_coverage_inputs, check_out, check
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="the yearly report 'État du réseau des CLSM' (HTML, Markdown, xlsx annex)")
+    p = sub.add_parser("report", help=t("help.report.report"))
     add_coverage_inputs(p)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--region", metavar="CODE_OR_NAME",
-                       help="one region, by INSEE code or name in any case, with or without accents "
-                            "(11, 'hauts-de-france')")
-    where.add_argument("--department", metavar="CODE_OR_NAME", help="one department, by code or name (93, 2A)")
+                       help=t("help.report.where_region"))
+    where.add_argument("--department", metavar="CODE_OR_NAME", help=t("help.report.where_department"))
     where.add_argument("--each", choices=("region", "department"),
-                       help="one report per region or department and an index.html, in the --out folder")
+                       help=t("help.report.where_each"))
     p.add_argument("--from", dest="from_year", type=int, default=2015,
-                   help="first year of the evolution (default 2015, when the QPV were created)")
+                   help=t("help.report.p_from"))
     p.add_argument("--out", metavar="FILE.html|DIR",
-                   help="output page (default report.html); with --each, a folder (default reports-YEAR)")
+                   help=t("help.report.p_out"))
     p.add_argument("--split-assets", action="store_true", help=t("report.cli.split_help"))
     p.set_defaults(handler=run, check=check)
 

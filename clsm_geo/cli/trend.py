@@ -16,14 +16,14 @@ TABLE_COLUMNS = ("year", "qpv_geography", "method", "councils_active", "councils
 
 
 def register(sub) -> None:
-    p = sub.add_parser("trend", help="councils and QPV coverage per year (CSV and chart)")
-    p.add_argument("--from", dest="from_year", type=int, default=2015, help="first year (default 2015)")
-    p.add_argument("--to", dest="to_year", type=int, default=2025, help="last year (default 2025)")
+    p = sub.add_parser("trend", help=t("help.trend.trend"))
+    p.add_argument("--from", dest="from_year", type=int, default=2015, help=t("help.trend.from"))
+    p.add_argument("--to", dest="to_year", type=int, default=2025, help=t("help.trend.to"))
     add_registry(p)
-    p.add_argument("--qpv-2015", metavar="PATH_OR_URL", help="QPV 2015 geography file (default: cache)")
-    p.add_argument("--qpv-2024", metavar="PATH_OR_URL", help="QPV 2024 geography file (default: cache, shipped)")
-    p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto")
-    p.add_argument("--out", metavar="DIR", help="output folder (default: clsm-geo-trend)")
+    p.add_argument("--qpv-2015", metavar="PATH_OR_URL", help=t("help.trend.qpv_2015"))
+    p.add_argument("--qpv-2024", metavar="PATH_OR_URL", help=t("help.trend.qpv_2024"))
+    p.add_argument("--method", choices=("auto", "commune", "geometry"), default="auto", help=t("help.common.method"))
+    p.add_argument("--out", metavar="DIR", help=t("help.trend.out"))
     add_network_options(p)
     p.set_defaults(handler=run, check=check)
 

@@ -8,11 +8,11 @@ from .common import add_registry, add_year, check_file, check_year
 
 
 def register(sub) -> None:
-    p = sub.add_parser("validate", help="check a registry and list every problem (exit 2 on errors)")
-    p.add_argument("registry_path", nargs="?", metavar="REGISTRY", help="the registry (same as --registry)")
+    p = sub.add_parser("validate", help=t("help.validate.validate"))
+    p.add_argument("registry_path", nargs="?", metavar="REGISTRY", help=t("help.validate.registry_path"))
     add_registry(p, required=False)
     add_year(p)
-    p.add_argument("--out", metavar="FILE.csv", help="also write the report as CSV")
+    p.add_argument("--out", metavar="FILE.csv", help=t("help.validate.out"))
     p.set_defaults(handler=run, check=check)
 
 
