@@ -397,14 +397,14 @@ def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: Fo
             key = "perimeters.former.note_unknown" if i in unknown else "perimeters.former.note"
             parts.append(i18n.t(key, codes=labels[i]))
         if code in rel.unresolved:
-            parts.append("commune code(s) unknown in this COG: " + ", ".join(rel.unresolved[code]))
+            parts.append(i18n.t("engine.note.unresolved", codes=", ".join(rel.unresolved[code])))
         if not rel.has_polygon[i]:
-            parts.append("no polygon: commune method")
+            parts.append(i18n.t("engine.note.no_polygon"))
         if commune_status[i] == "undetermined" and i not in labels:
-            where = "Paris/Lyon/Marseille" if plm & set(frame["communes"].iloc[i]) else "its commune"
-            parts.append(f"councils cover only part of {where}: the commune lists cannot place the QPV"
-                         + (", geometry used" if use_geometry[i] else ", use the geometry method"))
-        notes.append("; ".join(parts))
+            city = plm & set(frame["communes"].iloc[i])
+            parts.append(i18n.t("engine.note.part_of_city" if city else "engine.note.part_of_commune")
+                         + i18n.t("engine.note.geometry_used" if use_geometry[i] else "engine.note.use_geometry"))
+        notes.append(i18n.t("engine.note.separator").join(parts))
     return notes
 
 

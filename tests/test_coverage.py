@@ -186,7 +186,7 @@ def test_commune_method_says_when_arrondissements_cannot_place_a_qpv(tmp_path, o
                                method="commune")
     marseille = result.qpv[result.qpv["communes"].map(lambda c: "13055" in c)]
     assert set(marseille["status"]) == {"undetermined"}
-    assert marseille["note"].str.contains("cannot place the QPV").all()
+    assert marseille["note"].str.contains("les listes de communes ne suffisent pas à placer le QPV").all()
     assert result.summary["qpv_undetermined"] == len(marseille)
 
 

@@ -37,8 +37,8 @@ def fetch(args) -> int:
         from ..population import fetch_population
 
         entry = fetch_population(args.population, args.source) if args.source else _population_hint(args.population)
-        print(f"QPV population {args.population}: cached {entry.path} ({entry.size:,} bytes, "
-              f"sha256 {entry.sha256[:12]}…) from {entry.source}")
+        print(i18n.t("console.data.fetched_population", None, geography=args.population, path=entry.path,
+                     size=i18n.fmt_int(entry.size), sha=entry.sha256[:12], source=entry.source))
         return 0
 
     entry = fetch_qpv(args.qpv, args.source, accept_new_edition=args.accept_new_edition)
