@@ -29,7 +29,6 @@ from .result import CoverageResult
 
 METHODS = ("auto", "commune", "geometry")
 #: Note of QPV whose department is not in the COG (collectivités d'outre-mer such as Saint-Martin, Polynésie).
-_OUT_OF_SCOPE = "out of scope: territory outside the departments of the COG (not counted)"
 STATUSES = ("covered", "partial", "uncovered", "undetermined")
 
 _relations: dict[tuple[int, int], tuple[object, QpvUnitRelation]] = {}
@@ -170,12 +169,12 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=No
                      else pd.Series(layer.geography, index=frame.index))
 
     notes = _notes(frame, rel, commune_status, geometry_status, use_geometry, former)
-    notes = [("; ".join(p for p in (n, _OUT_OF_SCOPE) if p) if not ok else n) for n, ok in zip(notes, in_scope)]
+    sep, out_of_scope = i18n.t("engine.note.separator"), i18n.t("engine.note.out_of_scope")
+    notes = [(sep.join(p for p in (n, out_of_scope) if p) if not ok else n) for n, ok in zip(notes, in_scope)]
     for m in getattr(layer, "missing", ()):
-        gap = (f"not in force in {year}: the {m.geography} QPV geography applies here and is not available "
-               f"({m.hint})")
+        gap = i18n.t("engine.note.missing_geography", year=year, geography=m.geography, hint=m.hint)
         here = (frame["overseas"] == (m.territory == "overseas")).to_numpy() & ~in_force & in_scope
-        notes = [("; ".join(p for p in (n, gap) if p) if h else n) for n, h in zip(notes, here)]
+        notes = [(sep.join(p for p in (n, gap) if p) if h else n) for n, h in zip(notes, here)]
     population = pop.values if pop is not None else np.full(len(frame), np.nan)
     counted = np.isin(status, ("covered", "partial"))
     qpv_table = frame.assign(
