@@ -142,7 +142,7 @@ class Network:
         from .coverage import relation_for
         from .geography import geography
         from .perimeters import active_mask
-        from .units import unit_index, units, units_of_commune
+        from .units import unit_index, units
 
         self.res = res
         self.year = res.cog_year
@@ -154,7 +154,9 @@ class Network:
         self.unit_commune = self.units["insee_com"].to_numpy()
         self.unit_names = self.units["lib_unit"].to_numpy()
         self._position = {u: i for i, u in enumerate(self.unit_codes)}
-        self._units_of_commune = lambda c: units_of_commune(c, res.cog_year) or (c,)
+        self._commune_positions: dict[str, list[int]] = {}  # commune -> its units' positions, in unit order
+        for i, com in enumerate(self.unit_commune.tolist()):
+            self._commune_positions.setdefault(com, []).append(i)
 
         councils = res.perimeters.councils
         active = active_mask(councils, res.year).to_numpy()
@@ -191,7 +193,7 @@ class Network:
             area = set(weights.indices[weights.indptr[r]:weights.indptr[r + 1]].tolist())
             hosted: set[int] = set()
             for t in targets:
-                pos = self.positions(self._units_of_commune(t))
+                pos = self.commune_positions(t)
                 if len(pos) > 1 and self.rel.has_polygon[r]:
                     pos = [p for p in pos if p in area] or pos
                 hosted.update(pos)
@@ -209,7 +211,7 @@ class Network:
         self.epci_members = dict(zip(epci["siren_epci"], epci["members"]))
         self.epci_name = dict(zip(epci["siren_epci"], epci["lib_epci"]))
         self.epci_population = dict(zip(epci["siren_epci"], epci["population"]))
-        self.epci_units = {s: frozenset(p for m in ms for p in self.positions(self._units_of_commune(m)))
+        self.epci_units = {s: frozenset(p for m in ms for p in self.commune_positions(m))
                            for s, ms in self.epci_members.items()}
         self.unit_epci = self.units["siren_epci"].to_numpy()
         self.unit_dep = self.units["insee_dep"].to_numpy()
@@ -221,8 +223,13 @@ class Network:
         at = self._position
         return [at[u] for u in unit_codes if u in at]
 
+    def commune_positions(self, commune: str) -> list[int]:
+        """Positions of the units making up ``commune`` (itself, or the arrondissements of Paris, Lyon and
+        Marseille); a code that is a unit but not a commune (an arrondissement) is that unit."""
+        return self._commune_positions.get(commune) or self.positions((commune,))
+
     def commune_inside(self, commune: str, units: frozenset[int]) -> bool:
-        pos = self.positions(self._units_of_commune(commune))
+        pos = self.commune_positions(commune)
         return bool(pos) and all(p in units for p in pos)
 
     def qpv_epcis(self, code: str) -> tuple[str, ...]:
@@ -429,7 +436,7 @@ def _straddling(net: Network, lang: str) -> list[dict]:
         if len(communes) < 2:
             continue
         cut = []
-        near = {cid for c in communes for p in net.positions(net._units_of_commune(c))
+        near = {cid for c in communes for p in net.commune_positions(c)
                 for cid in net.unit_councils.get(p, ())}
         for cid in sorted(near):
             units = net.council_units[cid]
@@ -475,7 +482,7 @@ def _epci_partial(net: Network, lang: str) -> list[dict]:
         if not outside:
             continue
         qpv = sorted({c for p in outside for c in hosts[p]})
-        touched = [m for m in members if any(covered_units[p] for p in net.positions(net._units_of_commune(m)))]
+        touched = [m for m in members if any(covered_units[p] for p in net.commune_positions(m))]
         sentence = _s("epci_partial", lang, epci=net.epci_name[siren], siren=siren, councils=net.label(covering),
                       covers=_w("covers", len(covering), lang), inside=i18n.fmt_int(len(touched), lang),
                       members=_w("member_communes", len(members), lang), units=net.unit_label(outside, lang),
