@@ -12,6 +12,7 @@ characters a workbook cannot hold. Bytes are identical on rerun (fixed document 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -38,7 +39,15 @@ def clean_text(value, where: str | None = None):
     Excel's limit (:func:`clsm_geo.io.clean_for_xlsx`), and formula-safe."""
     if not isinstance(value, str):
         return value
+    if len(value) <= _io.XLSX_MAX_CELL and where is None:
+        return _clean_short(value)
     return _io.neutralise_formula(_io.clean_for_xlsx(value, where))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _clean_short(value: str) -> str:
+    """:func:`clean_text` of a text that fits a cell, memoised: names and labels repeat across rows."""
+    return _io.neutralise_formula(_io.clean_for_xlsx(value))
 
 
 def sheet_name(table: str, lang: str | None = None) -> str:

@@ -21,9 +21,6 @@ import shutil
 from pathlib import Path
 
 from ..io import atomic_path
-from .static import readable
-from .assets import ASSETS_DIR, OFFLINE_CSS, OFFLINE_JS, OWN_CSS, OWN_JS, css_inlined, read, script_safe
-from .planner import PLANNER_CSS, PLANNER_JS
 
 __all__ = ["STRICT_CSP", "inline_csp", "snippet", "split_assets"]
 
@@ -57,6 +54,10 @@ def split_assets(page: str, path) -> list[Path]:
     moved to a file referenced by a relative URL (vendored Leaflet assets as the original files, with their
     images). Returns the files written (the page first). Raises ``ValueError`` if a ``style=`` attribute is
     left in the page (it would be refused under :data:`STRICT_CSP`)."""
+    from .assets import ASSETS_DIR, OFFLINE_CSS, OFFLINE_JS, OWN_CSS, OWN_JS, css_inlined, read, script_safe
+    from .planner import PLANNER_CSS, PLANNER_JS
+    from .static import readable
+
     path = Path(path)
     folder = path.with_name(f"{path.stem}_files")
     files: dict[str, str] = {}
