@@ -115,9 +115,12 @@ def locale(lang: str | None = None) -> str:
 
 def fmt_int(n, lang: str | None = None) -> str:
     """An integer with the language's grouping (``1 362`` with a narrow no-break space in French)."""
+    n = int(n)
+    if 0 <= n < 1000:  # no grouping: the same text in every language, without Babel's cost (warnings in bulk)
+        return str(n)
     from babel.numbers import format_decimal
 
-    return format_decimal(int(n), locale=_LOCALES[get_lang(lang)])
+    return format_decimal(n, locale=_LOCALES[get_lang(lang)])
 
 
 def fmt_decimal(x, decimals: int = 1, lang: str | None = None) -> str:
