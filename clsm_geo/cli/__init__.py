@@ -24,7 +24,8 @@ from ._parser import Parser, lang_in, title
 
 #: Command modules, in the order ``clsm-geo --help`` lists them.
 COMMANDS = ("coverage", "validate", "registry", "compare", "trend", "report", "data", "gaps", "maps")
-#: Global options: (flags, argparse keywords). Their defaults live on the main parser only.
+#: Global options: (flags, argparse keywords, ``help`` being a catalogue key). Their defaults live on the main
+#: parser only.
 GLOBAL_OPTIONS = (
     (("--data-dir",), {"metavar": "DIR", "help": "help.global.data_dir"}),
     (("--offline",), {"action": "store_true", "help": "help.global.offline"}),
