@@ -7,7 +7,8 @@ Public API (heavy modules are imported on first use, so ``import clsm_geo`` stay
     clsm_geo.resolve_communes(["01015"], 2024)          # codes of earlier COG vintages -> communes of 2024
     layer = clsm_geo.qpv(2024)                          # QPV layer (user file, cache, or shipped)
     reg = clsm_geo.read_registry("councils.csv")        # validated registry
-    res = clsm_geo.coverage(reg, year=2024)             # CoverageResult: .summary, .qpv, .councils, ...
+    v = clsm_geo.vintage(2024)                          # the year's COG, QPV layer in force, relation, adjacency
+    res = clsm_geo.coverage(reg, year=2024, vintage=v)  # CoverageResult: .summary, .qpv, .councils, ...
     res.plot(); res.map(region="11")                    # a Figure and a folium map, shown inline in notebooks
     clsm_geo.trend(reg, 2015, 2025)                     # years side by side (Trend)
     clsm_geo.region("ile-de-france"), clsm_geo.department("93")   # territories by code or name
@@ -38,6 +39,8 @@ _API = {
     "ValidationReport": "clsm_geo.validation",
     "region": "clsm_geo.territories",
     "department": "clsm_geo.territories",
+    "vintage": "clsm_geo.vintages",
+    "Vintage": "clsm_geo.vintages",
 }
 __all__ = sorted(_API) + ["settings"]
 

@@ -1,6 +1,6 @@
 """Tables that depend only on a COG vintage and a QPV layer, built once and reused (private plumbing).
 
-* the unit adjacency of a COG year (:func:`clsm_geo.gaps.unit_adjacency`, 5–20 s nationally);
+* the unit adjacency of a COG year (:func:`clsm_geo.adjacency.unit_adjacency`, 5–20 s nationally);
 * the QPV × unit relation of a QPV layer and a COG year (:func:`clsm_geo.apportion.qpv_unit_relation`).
 
 Where they come from, in order:
@@ -178,7 +178,7 @@ def encode_adjacency(adj) -> dict[str, np.ndarray]:
 def decode_adjacency(arrays: dict[str, np.ndarray]):
     from scipy import sparse
 
-    from .gaps import UnitAdjacency
+    from .adjacency import UnitAdjacency
     from .units import unit_index
 
     year = int(arrays["year"])

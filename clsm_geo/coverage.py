@@ -21,40 +21,19 @@ import pandas as pd
 
 from . import i18n
 from . import settings as _settings
-from .apportion import FormerEffect, QpvUnitRelation, former_effect, qpv_unit_relation
+from .apportion import FormerEffect, QpvUnitRelation, former_effect
 from .errors import InputError, RegistryError
 from .perimeters import Perimeters, active_mask, build_perimeters, unit_matrix
 from .registry import Registry, read_registry
 from .result import CoverageResult
+from .vintages import relation_for  # noqa: F401  (re-exported: clsm_geo.coverage.relation_for)
 
 METHODS = ("auto", "commune", "geometry")
 #: Note of QPV whose department is not in the COG (collectivités d'outre-mer such as Saint-Martin, Polynésie).
 STATUSES = ("covered", "partial", "uncovered", "undetermined")
 
-_relations: dict[tuple[int, int], tuple[object, QpvUnitRelation]] = {}
-
-
-def relation_for(layer, cog_year: int) -> QpvUnitRelation:
-    """The QPV × unit relation of a QPV layer and COG year, memoised in the session.
-
-    Read from the shipped tables or the user cache when their inputs match (see
-    :mod:`clsm_geo._prebuilt`), else computed once and cached.
-    """
-    from . import _prebuilt
-
-    key = (id(layer.frame), cog_year)
-    hit = _relations.get(key)
-    if hit is not None and hit[0] is layer.frame:
-        return hit[1]
-    rel = _prebuilt.relation(layer.frame, cog_year, lambda: qpv_unit_relation(layer.frame, cog_year))
-    if len(_relations) > 8:
-        _relations.clear()
-    _relations[key] = (layer.frame, rel)
-    return rel
-
-
 def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", population=None,
-             settings=None) -> CoverageResult:
+             settings=None, vintage=None) -> CoverageResult:
     """Coverage of the QPV in force in ``year`` by the councils active at 31 December of ``year``.
 
     ``registry``: a path or a :class:`~clsm_geo.registry.Registry`. ``qpv``: a
@@ -67,13 +46,12 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
     paths, or ``{geography: path}``), default the cached ones (:mod:`clsm_geo.population`).
     ``method``: ``auto``, ``commune`` or ``geometry``. ``year`` must be measurable
     (:func:`clsm_geo.vintages.check_year`: 2015 to the last shipped COG year, never a silent nearest vintage).
-    Raises :class:`RegistryError` when the registry
-    has errors.
+    ``vintage``: a :class:`~clsm_geo.vintages.Vintage` of ``year`` already built (then ``qpv`` is not read);
+    the result keeps the one it used (``res.vintage``) for gaps, plan, maps and report.
+    Raises :class:`RegistryError` when the registry has errors.
     """
-    from .geography import geography
-    from .qpv import qpv_geography_for_year
-
     from .vintages import check_year
+    from .vintages import vintage as build_vintage
 
     year = check_year(year)
     cfg = settings or _settings.get()
@@ -81,9 +59,11 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
         raise InputError(i18n.t("engine.coverage.unknown_method", method=repr(method)),
                          hint=i18n.t("engine.coverage.unknown_method_hint"))
     reg = registry if isinstance(registry, Registry) else read_registry(registry)
-    cog_year = geography(year, nearest=True).year
-    geography_code = qpv_geography_for_year(year)
-    layer = _layer_of_year(qpv, year, geography_code, cfg)
+    if vintage is None:
+        vintage = build_vintage(year, qpv, settings=cfg)
+    elif vintage.year != year:
+        raise InputError(i18n.t("engine.coverage.vintage_year", given=vintage.year, year=year))
+    cog_year, layer = vintage.cog_year, vintage.layer
     perims = build_perimeters(reg, cog_year, overlaps=False)
     errors = [p for p in perims.problems if p.severity == "error"]
     if errors:
@@ -95,52 +75,15 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
     from .population import population_for
 
     pop = population_for(layer.frame, population, settings=cfg)
-    return _compute(reg, perims, layer, year, cog_year, method, cfg, pop)
+    return _compute(reg, perims, vintage, method, cfg, pop)
 
 
-def _layer_of_year(qpv, year: int, geography_code: int, cfg):
-    """The QPV layer of ``year`` with each territory in its geography in force (see :mod:`clsm_geo.in_force`)."""
-    from .in_force import geographies_in_force, layer_for_year
-
-    if hasattr(qpv, "frame"):
-        if qpv.parts or "qpv_geography" in qpv.frame.columns:
-            return qpv
-        if qpv.geography not in geographies_in_force(year).values():
-            raise InputError(i18n.t("engine.coverage.wrong_geography", geography=qpv.geography, year=year,
-                                    expected=geography_code), hint=i18n.t("engine.coverage.wrong_geography_hint"))
-        return _assembled(qpv, year, cfg)
-    sources = dict(qpv) if isinstance(qpv, dict) else ({geography_code: qpv} if qpv is not None else {})
-    return layer_for_year(year, sources, settings=cfg)
-
-
-_assembled_layers: dict[tuple, tuple[object, object]] = {}
-
-
-def _assembled(layer, year: int, cfg):
-    """``layer_for_year`` of a plain layer, memoised while the other geography stays unavailable, so that
-    repeated runs on one layer reuse its QPV × unit relation (:func:`relation_for`)."""
-    from .in_force import availability, geographies_in_force, layer_for_year
-
-    wanted = tuple(sorted(geographies_in_force(year).items()))
-    others = tuple(g for _, g in wanted if g != layer.geography)
-    key = (id(layer.frame), wanted, str(cfg.cache_dir))
-    hit = _assembled_layers.get(key)
-    if hit is not None and hit[0] is layer.frame and (not others or (hit[1].missing and not any(
-            availability(g, settings=cfg) for g in others))):
-        return hit[1]
-    out = layer_for_year(year, {layer.geography: layer}, settings=cfg)
-    if len(_assembled_layers) > 8:
-        _assembled_layers.clear()
-    _assembled_layers[key] = (layer.frame, out)
-    return out
-
-
-def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=None) -> CoverageResult:
-    from .geography import geography
+def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> CoverageResult:
     from .in_force import in_force_mask
 
+    year, cog_year, layer = vintage.year, vintage.cog_year, vintage.layer
     frame = layer.frame
-    rel = relation_for(layer, cog_year)
+    rel = vintage.relation
     councils = perims.base
     active = active_mask(councils, year).to_numpy()
     own = councils["own_geometry"].notna().to_numpy()
@@ -149,7 +92,7 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=No
 
     # Commune method; units of infra-communal perimeters and of former communes count as "partly" covered (0.5).
     partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
-    former = _former(perims, active, rel, frame, x, cog_year)
+    former = _former(perims, active, rel, frame, x, vintage)
     partly[former.units] = True
     x_commune = commune_indicator(x, partly)
     own_share = _own_geometry_shares(frame, councils[active & own])
@@ -162,7 +105,7 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=No
     council_ids = councils["id"].to_numpy()
     touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
     _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, cog_year)
-    deps = set(geography(cog_year).departments["insee_dep"])
+    deps = set(vintage.geography.departments["insee_dep"])
     in_scope = frame["insee_dep"].isin(deps).to_numpy()
     in_force = in_force_mask(frame, year, layer.geography) & in_scope
     qpv_geography = (frame["qpv_geography"].astype(int) if "qpv_geography" in frame.columns
@@ -190,7 +133,7 @@ def _compute(reg, perims: Perimeters, layer, year, cog_year, method, cfg, pop=No
     reconciliation = _reconcile(qpv_table, rel, cfg, former) if method != "commune" else None
     return CoverageResult.build(
         year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
-        qpv=qpv_table, reconciliation=reconciliation, settings=cfg, population=pop,
+        qpv=qpv_table, reconciliation=reconciliation, settings=cfg, population=pop, vintage=vintage,
     )
 
 
@@ -286,7 +229,7 @@ def _drop_covered(former: FormerEffect, x: np.ndarray) -> FormerEffect:
 
 
 def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame, x: np.ndarray,
-            year: int) -> FormerEffect:
+            vintage) -> FormerEffect:
     """Outlines of the former communes in active councils' perimeters, measured on the uncovered units."""
     pieces = perims.former
     if pieces.empty:
@@ -294,11 +237,8 @@ def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame,
     pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
     if pieces.empty:
         return FormerEffect.empty()
-    from .geography import geography
-    from .units import units
-
-    communes = geography(year).communes
-    return former_effect(rel, frame, pieces, x, units(year).geometry.to_numpy(),
+    communes = vintage.geography.communes
+    return former_effect(rel, frame, pieces, x, vintage.units.geometry.to_numpy(),
                          dict(zip(communes["insee_com"], communes["lib_com"])))
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import _progress
 from . import i18n
-from .gaps import network, unit_adjacency
+from .gaps import network
 
 PLAN_COLUMNS = ["step", "action", "council_id", "council_name", "siren_epci", "lib_epci", "departments",
                 "units_added", "lib_units_added", "population_added", "qpv_gained", "n_qpv_gained",
@@ -56,7 +56,7 @@ class PlanModel:
         self.partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
         self.own_share = _own_geometry_shares(res.qpv_layer.frame, councils[active & own])
         # former-commune outlines of the result (measured on the units outside x0; dropped once a unit is added)
-        self.former = _former(perims, active, self.rel, res.qpv_layer.frame, self.x0, perims.year)
+        self.former = _former(perims, active, self.rel, res.qpv_layer.frame, self.x0, res.vintage)
         self.partly[self.former.units] = True
         self.use_geometry = uses_geometry(self.rel, res.method)
         in_force = dict(zip(res.qpv["code_qp"], res.qpv["in_force"]))
@@ -167,7 +167,7 @@ def candidates(model: PlanModel, x: np.ndarray, councils: dict[str, set[int]], t
     for c in open_qpv:
         hosts[list(net.qpv_units[c])] = True
     hosts &= x == 0
-    adjacency = adjacency or unit_adjacency(net.year)
+    adjacency = adjacency or net.vintage.adjacency
     for cid in sorted(councils):
         around = adjacency.neighbours_of(sorted(councils[cid]))
         add = tuple(int(p) for p in around[hosts[around]])
@@ -187,7 +187,7 @@ def plan(res, steps: int = 20, lang: str | None = None) -> pd.DataFrame:
     lang = i18n.get_lang(lang)
     model = PlanModel(res)
     net = model.net
-    adjacency = unit_adjacency(net.year)
+    adjacency = net.vintage.adjacency
     population = net.units["population"].to_numpy()
     x = model.x0.copy()
     councils = {cid: set(units) for cid, units in net.council_units.items()}

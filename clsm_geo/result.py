@@ -51,10 +51,11 @@ class CoverageResult:
     settings: object
     population: object = None  # clsm_geo.population.QpvPopulation
     out_of_scope: pd.DataFrame | None = None
+    vintage: object = None  # clsm_geo.vintages.Vintage: geography, QPV layer and tables of the year
 
     @classmethod
     def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings,
-              population=None):
+              population=None, vintage=None):
         scope = qpv[~qpv["in_scope"]] if "in_scope" in qpv.columns else qpv.iloc[:0]
         out_of_scope = pd.DataFrame({
             "code_qp": scope["code_qp"].to_numpy(), "lib_qp": scope["lib_qp"].to_numpy(),
@@ -64,7 +65,7 @@ class CoverageResult:
         qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
         return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, perimeters=perimeters,
                    registry=registry, qpv_layer=qpv_layer, reconciliation=reconciliation, settings=settings,
-                   population=population, out_of_scope=out_of_scope.reset_index(drop=True))
+                   population=population, out_of_scope=out_of_scope.reset_index(drop=True), vintage=vintage)
 
     # --- tables (computed on first use) ------------------------------------------------------------
 
@@ -150,9 +151,7 @@ class CoverageResult:
     @functools.cached_property
     def regions(self) -> pd.DataFrame:
         """Figures per region (every region of the COG year, zeros included)."""
-        from .geography import geography
-
-        names = geography(self.cog_year).regions[["insee_reg", "lib_reg"]]
+        names = self.vintage.geography.regions[["insee_reg", "lib_reg"]]
         missing = _missing_regions(self)
         return _per_territory(self.qpv, self.councils_table, "insee_reg", "regions", names, missing,
                               self._population_available)
@@ -160,9 +159,7 @@ class CoverageResult:
     @functools.cached_property
     def departments(self) -> pd.DataFrame:
         """Figures per department (every department of the COG year, zeros included)."""
-        from .geography import geography
-
-        names = geography(self.cog_year).departments[["insee_dep", "lib_dep", "insee_reg"]]
+        names = self.vintage.geography.departments[["insee_dep", "lib_dep", "insee_reg"]]
         return _per_territory(self.qpv, self.councils_table, "insee_dep", "departments", names,
                               _missing_departments(self), self._population_available)
 
@@ -377,12 +374,11 @@ def _missing_departments(res) -> set[str]:
 
 
 def _missing_regions(res) -> set[str]:
-    from .geography import geography
 
     deps = _missing_departments(res)
     if not deps:
         return set()
-    table = geography(res.cog_year).departments
+    table = res.vintage.geography.departments
     regs = table.groupby("insee_reg")["insee_dep"].agg(set)
     return {reg for reg, members in regs.items() if members & deps}
 

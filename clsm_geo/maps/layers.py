@@ -122,11 +122,9 @@ class WebData:
 
 def build(res, *, region: str | None = None, tolerance: float | None = None, lang: str | None = None) -> WebData:
     """The layers of an interactive map of ``res``, words and numbers in ``lang``."""
-    from ..geography import geography
-
     lang = get_lang(lang)
 
-    geo = geography(res.cog_year)
+    geo = res.vintage.geography
     tol = tolerance if tolerance is not None else (TOLERANCE_REGION if region else TOLERANCE_NATIONAL)
     deps = geo.departments
     regs = geo.regions

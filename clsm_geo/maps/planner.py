@@ -56,13 +56,12 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
     import pandas as pd
 
     from .. import settings as _settings
-    from ..coverage import _own_geometry_shares, relation_for, uses_geometry
-    from ..geography import geography
+    from ..coverage import _own_geometry_shares, uses_geometry
     from ..perimeters import active_mask, unit_matrix
-    from ..units import unit_arrays, units
+    from ..units import unit_arrays
 
     lang = get_lang(lang)
-    rel = relation_for(res.qpv_layer, res.cog_year)
+    rel = res.vintage.relation
     perims = res.perimeters
     base = perims.base
     active = active_mask(base, res.year).to_numpy()
@@ -91,7 +90,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
     relevant = sorted({u for q in force for u in row_units(weights, q)}
                       | {u for q in force for k in pairs_of.get(q, ()) for u in row_units(pairs, k)})
     local = {u: i for i, u in enumerate(relevant)}
-    utable = units(res.cog_year)
+    utable = res.vintage.units
     unit_codes = utable["unit"].to_numpy()
     unit_names = utable["lib_unit"].to_numpy()
     unit_epci = utable["siren_epci"].to_numpy()
@@ -114,7 +113,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
         qpv_rows.append([str(codes[q]), str(names[q]) if mine and st != 0 else "", int(use_geometry[q]),
                          float(own_share[q]), flat, commune_units, st, int(mine), adds])
 
-    epci = geography(res.cog_year).epci
+    epci = res.vintage.geography.epci
     epci_names = dict(zip(epci["siren_epci"], epci["lib_epci"]))
     by_epci = unit_arrays(res.cog_year)["epci_units"]  # the engine's EPCI -> units (build_perimeters)
     sirens = sorted({unit_epci[relevant[i]] for i in candidate_units
@@ -141,7 +140,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
     councils_active = int(active.sum())
     region_name = None
     if region is not None:
-        regs = geography(res.cog_year).regions
+        regs = res.vintage.geography.regions
         region_name = str(regs.loc[regs["insee_reg"] == region, "lib_reg"].iloc[0])
     return {
         "year": int(res.year), "thresholds": [res.settings.covered_threshold, res.settings.partial_threshold],

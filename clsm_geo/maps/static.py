@@ -254,9 +254,8 @@ def readable(path) -> None:
 
 
 def _geo(res):
-    from ..geography import geography
-
-    return geography(res.cog_year)
+    """The COG geography of ``res`` (its vintage's)."""
+    return res.vintage.geography
 
 
 def _check_region(geo, region):

@@ -171,11 +171,10 @@ def report_each(res, level: str, directory: str | Path, *, trend=None, first_yea
     with its Markdown, images and annex) and an ``index.html`` linking them. The analyses of the result
     are computed once for all territories. ``split_assets`` as in :meth:`Report.save` (the index then loads
     ``index_files/report.css``)."""
-    from ..geography import geography
 
     lang = get_lang(lang)
     directory = Path(directory)
-    geo = geography(res.cog_year)
+    geo = res.vintage.geography
     written: list[Path] = []
     entries = []
     for terr in territories(geo, level):

@@ -153,10 +153,9 @@ def territory_table(res, an: Analyses, territory: Territory, lang: str) -> Secti
 
 
 def _qpv_table(res, an: Analyses, territory: Territory, lang: str) -> Section:
-    from ..geography import geography
 
     q = an.in_territory(an.qpv_in_force, territory).sort_values("code_qp")
-    communes = geography(res.cog_year).communes
+    communes = res.vintage.geography.communes
     lib = dict(zip(communes["insee_com"], communes["lib_com"]))
     names = dict(zip(res.councils_table["id"], res.councils_table["name"]))
     rows = tuple((str(r["code_qp"]), str(r["lib_qp"]), ", ".join(lib.get(c, c) for c in r["communes"]),
