@@ -64,7 +64,7 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
     elif vintage.year != year:
         raise InputError(i18n.t("engine.coverage.vintage_year", given=vintage.year, year=year))
     cog_year, layer = vintage.cog_year, vintage.layer
-    perims = build_perimeters(reg, cog_year, overlaps=False)
+    perims = build_perimeters(reg, vintage, overlaps=False)
     errors = [p for p in perims.problems if p.severity == "error"]
     if errors:
         raise RegistryError(i18n.tn("engine.coverage.registry_errors", len(errors), year=cog_year),

@@ -152,8 +152,10 @@ class Perimeters:
 
 
 @_progress.stepped("perimeters")
-def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) -> Perimeters:
+def build_perimeters(registry: Registry, year, *, overlaps: bool = True) -> Perimeters:
     """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
+
+    ``year``: a COG year, or a :class:`~clsm_geo.vintages.Vintage` whose geography and unit tables are used.
 
     ``overlaps=False`` skips the overlap warnings (one sentence per overlapping council), which only the
     validation report shows; the coverage engine does not need them.
@@ -170,8 +172,10 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
     from .codes import resolve_communes
     from .units import unit_arrays, units, units_of_commune
 
-    table = units(year)
-    ua = unit_arrays(year)
+    vintage = year if hasattr(year, "cog_year") else None
+    year = vintage.cog_year if vintage is not None else year
+    table = vintage.units if vintage is not None else units(year)
+    ua = vintage.unit_arrays if vintage is not None else unit_arrays(year)
     n_units = len(ua["unit"])
     file = _file_name(registry)
     problems: list[Problem] = []
@@ -198,7 +202,8 @@ def build_perimeters(registry: Registry, year: int, *, overlaps: bool = True) ->
     position = ua["position"]
     # Codes that are units of the year (nearly all) map to themselves; only the others need resolving.
     to_resolve = [c for c in distinct if c not in position]
-    resolved = (resolve_communes(to_resolve, year, strict=False) if to_resolve
+    resolved = (resolve_communes(to_resolve, year, strict=False,
+                                 geography=vintage.geography if vintage is not None else None) if to_resolve
                 else pd.DataFrame(columns=["code", "insee_com", "insee_arm", "how", "detail"]))
     by_code: dict[str, list[tuple]] = {}
     for rec in zip(resolved["code"].tolist(), resolved["insee_com"].tolist(), resolved["insee_arm"].tolist(),

@@ -53,7 +53,7 @@ class Vintage:
     """The data of one year studied. ``year``: the year (figures at 31 December); ``geography``: the COG
     boundaries used (:class:`clsm_geo.geography.Geography`; before the first shipped COG, the first one);
     ``layer``: the QPV layer in force (:class:`clsm_geo.qpv.QpvLayer`). The derived tables are built on first
-    use and kept: :attr:`units`, :attr:`unit_index`, :attr:`relation`, :attr:`adjacency`."""
+    use and kept: :attr:`units`, :attr:`unit_index`, :attr:`unit_arrays`, :attr:`relation`, :attr:`adjacency`."""
 
     year: int
     geography: object
@@ -77,6 +77,13 @@ class Vintage:
         from .units import unit_index
 
         return unit_index(self.cog_year)
+
+    @functools.cached_property
+    def unit_arrays(self) -> dict:
+        """Sparse unit → commune, department, region and EPCI tables (:func:`clsm_geo.units.unit_arrays`)."""
+        from .units import unit_arrays
+
+        return unit_arrays(self.cog_year)
 
     @functools.cached_property
     def relation(self):

@@ -35,6 +35,8 @@ def test_coverage_uses_the_vintage_given_and_keeps_it(v2024):
     net = gaps.network(res)
     assert net.rel is v2024.relation and net.units is v2024.units and net.geo is v2024.geography
     assert res.regions.equals(again.regions)
+    by_year = clsm_geo.build_perimeters(res.registry, 2024, overlaps=False)
+    assert (res.perimeters.matrix != by_year.matrix).nnz == 0 and res.perimeters.problems == by_year.problems
 
 
 def test_a_vintage_of_another_year_is_refused(v2024):
