@@ -302,6 +302,7 @@ def priorities(res) -> pd.DataFrame:
 
     net = network(res)
     status = net.status
+    unit_reg = net.units["insee_reg"].to_numpy()  # once: converting the column costs more than the loop
     rows = []
     for siren, qpv in net.epci_qpv.items():
         units = net.epci_units.get(siren, frozenset())
@@ -312,7 +313,7 @@ def priorities(res) -> pd.DataFrame:
             continue
         rows.append({"level": "epci", "code": siren, "name": net.epci_name.get(siren, siren),
                      "departments": tuple(sorted({net.unit_dep[p] for p in units})),
-                     "regions": tuple(sorted({r for r in net.units["insee_reg"].to_numpy()[list(units)]})),
+                     "regions": tuple(sorted({r for r in unit_reg[list(units)]})),
                      "qpv_total": len(qpv), "qpv_uncovered": len(left),
                      "population": int(net.epci_population.get(siren, 0)),
                      "n_communes": len(net.epci_members.get(siren, ())), "qpv_codes": tuple(left)})

@@ -56,12 +56,14 @@ def _png(fig) -> bytes:
 
     from ..maps.static import SAVE_RC
 
-    raw = io.BytesIO()
+    raw = io.BytesIO()  # the pixels as they are (RGBA): no PNG to encode here and decode again below
     with matplotlib.rc_context(SAVE_RC):
-        fig.savefig(raw, format="png", dpi=MAP_DPI, metadata={"Software": None}, facecolor="white")
-    raw.seek(0)
-    image = Image.open(raw).convert("RGB").quantize(colors=PNG_COLOURS, method=Image.Quantize.MEDIANCUT,
-                                                    dither=Image.Dither.NONE)
+        fig.savefig(raw, format="rgba", dpi=MAP_DPI, facecolor="white")
+    pixels = raw.getvalue()
+    width = int(fig.get_figwidth() * MAP_DPI)  # as the Agg canvas rounds it
+    image = Image.frombuffer("RGBA", (width, len(pixels) // (4 * width)), pixels, "raw", "RGBA", 0, 1)
+    image = image.convert("RGB").quantize(colors=PNG_COLOURS, method=Image.Quantize.MEDIANCUT,
+                                          dither=Image.Dither.NONE)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
