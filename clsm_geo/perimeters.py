@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -24,6 +25,9 @@ from . import _progress, i18n
 from . import settings
 from .errors import Problem
 from .registry import Registry
+
+if TYPE_CHECKING:
+    from .vintages import Vintage
 
 SCALES = ("infra-communal", "communal", "intercommunal", "whole EPCI")
 PIECE_COLUMNS = ["council", "code", "name", "kind", "insee_com", "unit", "population", "outline_year", "outline"]
@@ -152,7 +156,7 @@ class Perimeters:
 
 
 @_progress.stepped("perimeters")
-def build_perimeters(registry: Registry, year, *, overlaps: bool = True) -> Perimeters:
+def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool = True) -> Perimeters:
     """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
 
     ``year``: a COG year, or a :class:`~clsm_geo.vintages.Vintage` whose geography and unit tables are used.
