@@ -136,7 +136,7 @@ def layer_for_year(year: int, sources: dict | None = None, *, settings=None):
                 and not mask.any():
             # e.g. a regional subset of the 2015 geography: it says nothing about the overseas QPV
             missing.append(MissingGeography(year, geography, territory, (),
-                                            f"the QPV {geography} layer given has no overseas QPV"))
+                                            i18n.t("data.qpv.no_overseas", geography=geography)))
             continue
         if layer is None:
             missing.append(MissingGeography(year, geography, territory, (), reasons[geography]))

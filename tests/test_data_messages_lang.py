@@ -1,0 +1,58 @@
+"""Data-source errors read in French by default and in English with ``lang="en"``."""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from clsm_geo import i18n
+from clsm_geo._zip import safe_extract
+from clsm_geo.cache import cache_put
+from clsm_geo.errors import ClsmGeoError
+from clsm_geo.population import read_population
+from clsm_geo.qpv import load_layer_file, qpv_geography_for_year
+
+
+def _message(action, lang: str | None) -> str:
+    i18n.set_lang(lang)
+    with pytest.raises(ClsmGeoError) as info:
+        action()
+    return str(info.value) + " " + str(getattr(info.value, "hint", "") or "")
+
+
+def _zip(tmp_path: Path, name: str, arcname: str = "a.txt") -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(arcname, "x")
+    return path
+
+
+CASES = {
+    "corrupt_zip": (lambda p: (p / "bad.zip").write_bytes(b"not a zip") and
+                    (lambda: safe_extract(p / "bad.zip", p / "out")),
+                    "impossible d", "cannot"),
+    "missing_member": (lambda p: (lambda: safe_extract(_zip(p, "m.zip"), p / "out", ["b.txt"])),
+                       "ne contient pas", "b.txt"),
+    "zip_slip": (lambda p: (lambda: safe_extract(_zip(p, "s.zip", "../evil.txt"), p / "out")),
+                 "refusée", "evil.txt"),
+    "bad_cache_key": (lambda p: (lambda: cache_put("bad key/..", p / "x")), "clé de cache invalide", "cache key"),
+    "before_2015": (lambda p: (lambda: qpv_geography_for_year(2010)), "2015", "2015"),
+    "unreadable_layer": (lambda p: (p / "l.geojson").write_text("{nope") and
+                         (lambda: load_layer_file(p / "l.geojson")), "QPV", "QPV"),
+    "population_columns": (lambda p: (p / "pop.csv").write_text("a;b\n1;2\n") and
+                           (lambda: read_population(p / "pop.csv")), "aucun en-tête", "header"),
+    "population_missing": (lambda p: (lambda: read_population(p / "absent.csv")), "introuvable", "not found"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_message_french_then_english(case: str, tmp_path: Path) -> None:
+    make, french, english = CASES[case]
+    action = make(tmp_path)
+    fr = _message(action, None)
+    en = _message(action, "en")
+    i18n.set_lang(None)
+    assert french in fr, fr
+    assert english.lower() in en.lower(), en
+    assert fr != en
