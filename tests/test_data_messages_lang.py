@@ -56,3 +56,30 @@ def test_message_french_then_english(case: str, tmp_path: Path) -> None:
     assert french in fr, fr
     assert english.lower() in en.lower(), en
     assert fr != en
+
+
+def test_unknown_qpv_geography_french_then_english() -> None:
+    from clsm_geo.qpv import qpv
+
+    fr = _message(lambda: qpv(1999), None)
+    en = _message(lambda: qpv(1999), "en")
+    i18n.set_lang(None)
+    assert "géographie QPV inconnue 1999" in fr and "unknown" not in fr.lower()
+    assert "1999" in en and "inconnue" not in en
+
+
+def test_missing_shipped_boundaries_french_then_english(tmp_path: Path, monkeypatch) -> None:
+    import importlib
+
+    geography = importlib.import_module("clsm_geo.geography")
+
+    monkeypatch.setattr(geography, "boundaries_dir", lambda: tmp_path / "boundaries")
+    geography._manifest.cache_clear()
+    try:
+        fr = _message(lambda: geography.read_layer("communes", 2024, ["insee_com"]), None)
+        en = _message(lambda: geography.read_layer("communes", 2024, ["insee_com"]), "en")
+    finally:
+        i18n.set_lang(None)
+        geography._manifest.cache_clear()
+    assert "contours livrés manquent" in fr and "are missing" not in fr and "manifest.json" in fr
+    assert "boundaries are missing" in en and "scripts/build_boundaries.py" in en
