@@ -262,7 +262,7 @@ def test_a_2015_subset_without_overseas_qpv_does_not_mean_zero_overseas(shared, 
     res = quiet(clsm_geo.coverage, registry(tmp_path, ["97414"]), 2024, qpv={2015: occitanie})
     missing = res.summary["qpv_missing_geographies"]
     assert [(m["geography"], m["territory"]) for m in missing] == [(2015, "overseas")]
-    assert "no overseas QPV" in missing[0]["reason"]
+    assert "ne contient aucun QPV d’outre-mer" in missing[0]["reason"]
     deps = res.departments.set_index("insee_dep")
     assert not deps.loc[DROM, "qpv_geography_available"].any() and deps.loc[DROM, "qpv_total"].isna().all()
 
