@@ -99,25 +99,25 @@ def _checked_members(archive: zipfile.ZipFile, zip_path: Path,
     for info in infos:
         name = info.filename.replace("\\", "/")
         if not name or name.startswith("/") or (len(name) > 1 and name[1] == ":") or "\x00" in name:
-            raise refuse(info, "has an absolute path")
+            raise refuse(info, t("data.zip.why_absolute"))
         rel = PurePosixPath(name)
         if any(part == ".." for part in rel.parts):
-            raise refuse(info, "escapes the destination folder ('..')")
+            raise refuse(info, t("data.zip.why_escapes"))
         rel = PurePosixPath(*[p for p in rel.parts if p not in ("", ".")]) if rel.parts else rel
         if not rel.parts:
             if info.is_dir():
                 continue
-            raise refuse(info, "has an empty path")
+            raise refuse(info, t("data.zip.why_empty"))
         mode = info.external_attr >> 16  # Unix mode, when the archiver recorded one
         if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-            kind = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a regular file"
+            kind = t("data.zip.why_symlink" if stat.S_ISLNK(mode) else "data.zip.why_not_file")
             raise refuse(info, kind)
         total += info.file_size
         if total > MAX_TOTAL_UNCOMPRESSED:
-            raise refuse(info, f"brings the uncompressed size over {MAX_TOTAL_UNCOMPRESSED} bytes (zip bomb?)")
+            raise refuse(info, t("data.zip.why_total", limit=MAX_TOTAL_UNCOMPRESSED))
         if info.file_size > MIN_RATIO_CHECK_SIZE and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise refuse(info, f"has a compression ratio over {MAX_RATIO} "
-                               f"({info.file_size} bytes from {info.compress_size}; zip bomb?)")
+            raise refuse(info, t("data.zip.why_ratio", ratio=MAX_RATIO, size=info.file_size,
+                                 compressed=info.compress_size))
         checked.append((info, rel))
     return checked
 

@@ -322,9 +322,8 @@ def _get_unlocked(key: str, cfg: Settings, *, verify: bool, quiet: bool) -> Cach
 
 def _refetch_hint(key: str) -> str:
     match = re.fullmatch(r"qpv(\d{4})", key)
-    year = match.group(1) if match else "YEAR"
-    return (f"fetch it again: `clsm-geo data fetch --qpv {year}` (add `--from PATH` to use a local copy)"
-            + ("" if match else "; a file given by URL is fetched again by rerunning the same command"))
+    year = match.group(1) if match else i18n.t("data.cache.year_word")
+    return i18n.t("data.cache.refetch_hint", year=year) + ("" if match else i18n.t("data.cache.refetch_url"))
 
 
 def _remove_unlocked(key: str, cfg: Settings) -> bool:
@@ -422,17 +421,17 @@ def _read_index(cfg: Settings, *, warn: bool = True) -> dict[str, dict]:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
         if warn:
-            _warn_index(path, f"cannot be read ({exc})")
+            _warn_index(path, i18n.t("data.cache.index_unreadable", error=exc))
         return {}
     try:
         data = json.loads(text)
     except ValueError as exc:
         if warn:
-            _warn_index(path, f"is not valid JSON ({exc})")
+            _warn_index(path, i18n.t("data.cache.index_not_json", error=exc))
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
         if warn:
-            _warn_index(path, "does not have the expected structure")
+            _warn_index(path, i18n.t("data.cache.index_structure"))
         return {}
     return {k: v for k, v in data["entries"].items() if isinstance(v, dict)}
 
