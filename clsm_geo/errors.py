@@ -106,5 +106,7 @@ class RegistryError(InputError):
     def __str__(self) -> str:
         lines = [self.message] + [f"  {p}" for p in self.problems if p.severity == "error"]
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            from .i18n import t
+
+            lines.append("  " + t("cli.hint", hint=self.hint))
         return "\n".join(lines)

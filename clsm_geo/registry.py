@@ -35,6 +35,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import _progress
@@ -124,13 +125,8 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
         problems.append(Problem("error", name, 1, "communes", None, t("registry.column.no_perimeter"),
                                 _rename_hint("communes", raw.columns, columns)
                                 or t("registry.column.no_perimeter_fix")))
-    blank = raw.astype(str).apply(lambda col: col.str.strip().eq("")).all(axis=1)
-    raw = raw[~blank]  # blank lines (e.g. the template's prepared rows) are not councils
-    records = raw.to_dict("records")
-    rows = [_parse_row(record, int(i) + header_row + 1, columns, name, problems)
-            for i, record in zip(raw.index, records)]
-    councils = pd.DataFrame(rows, columns=["id", "name", "status", "created", "closed", "communes", "epci",
-                                           "region", "notes", "row", "geometry"])
+    raw = raw[~_blank_rows(raw)]  # blank lines (e.g. the template's prepared rows) are not councils
+    councils = _parse_rows(raw, header_row, columns, name, problems)
     councils = _check_duplicates(councils, name, problems)
     from .validation import character_problems
 
@@ -220,9 +216,12 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
         sep = ","
     records = list(csv.reader(io.StringIO(text), delimiter=sep))
     columns = [c.strip() for c in records[0]]
+    if all(len(cells) == len(columns) for cells in records[1:]):  # the usual case: nothing to repair
+        return pd.DataFrame(records[1:], columns=columns, dtype=object), comments + 1
     body, problems = [], []
     for offset, cells in enumerate(records[1:], start=comments + 2):
-        if not any(c.strip() for c in cells):
+        if not any(c.strip() for c in cells):  # kept (dropped later) so that rows keep their numbers
+            body.append([""] * len(columns))
             continue
         if len(cells) > len(columns) and not any(c.strip() for c in cells[len(columns):]):
             cells = cells[:len(columns)]
@@ -386,6 +385,122 @@ def _parse_row(record, row, columns, name, problems) -> dict:
             "row": row, "geometry": geometry}
 
 
+#: Output columns of :func:`_parse_rows`, in order.
+_COUNCIL_COLUMNS = ("id", "name", "status", "created", "closed", "communes", "epci", "region", "notes", "row",
+                    "geometry")
+#: A cell of codes that :func:`_codes` takes as written, with no problem: codes already in their final form
+#: (five characters for communes, nine digits for EPCI), one separator between two codes.
+_CLEAN_CELL = {
+    "communes": re.compile(r"(?:\d{5}|2[AB]\d{3})(?:[ \t]*[;,|][ \t]*(?:\d{5}|2[AB]\d{3}))*"),
+    "epci": re.compile(r"\d{9}(?:[ \t]*[;,|][ \t]*\d{9})*"),
+}
+_CLEAN_SPLIT = re.compile(r"[ \t]*[;,|][ \t]*")
+
+
+def _blank_rows(raw: pd.DataFrame) -> pd.Series:
+    """True for the rows whose every cell is blank."""
+    blank = pd.Series(True, index=raw.index)
+    for col in raw.columns:
+        values = raw[col]
+        if col == "geometry":
+            blank &= values.map(lambda g: g is None or getattr(g, "is_empty", False)).astype(bool)
+        else:
+            blank &= _text(values).eq("")
+    return blank
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Cells as stripped text, as :func:`_cell` reads them (missing values are empty)."""
+    values = values.astype(object)
+    return values.where(values.notna(), "").astype(str).str.strip().astype(object)
+
+
+def _parse_rows(raw: pd.DataFrame, header_row: int, columns: dict[str, str], name: str,
+                problems: list[Problem]) -> pd.DataFrame:
+    """Parse every council; the same table and problems as :func:`_parse_row` on each row, in row order.
+
+    Rows that raise no problem are recognised and parsed column by column; the others (usually few) go
+    through :func:`_parse_row`, which writes their problems. Only such rows have problems, so the problems
+    come out in row order as before.
+    """
+    n = len(raw)
+    empty = pd.Series([""] * n, index=raw.index, dtype=object)
+    cell = {key: (_text(raw[col]) if col is not None else empty)
+            for key in ("id", "name", "status", "created", "closed", "region", "notes", "communes", "epci")
+            for col in [columns.get(key)]}
+    rows = raw.index.to_numpy() + header_row + 1
+    status = cell["status"].map(_status_of_text).astype(object)
+    created = [_clean_year(v) for v in cell["created"].tolist()]
+    closed = [_clean_year(v) for v in cell["closed"].tolist()]
+    this_year = datetime.date.today().year
+    geometry = ([None if g is None or getattr(g, "is_empty", True) else g for g in raw["geometry"].tolist()]
+                if "geometry" in raw.columns else [None] * n)
+    codes = {key: [_clean_codes(key, v) for v in cell[key].tolist()] for key in ("communes", "epci")}
+    ok_years = [
+        a is not False and b is not False  # False: a year cell that raises a problem
+        and not (s == "active" and (a is None or b is not None))
+        and not (s in ("dormant", "closed") and b is None)
+        and (b is None or (b <= this_year and (a is None or b >= a)))
+        for s, a, b in zip(status.tolist(), created, closed)
+    ]
+    perimeter = [bool(c) or bool(e) or g is not None for c, e, g in zip(codes["communes"], codes["epci"], geometry)]
+    clean = (
+        cell["id"].ne("") & cell["name"].ne("") & status.notna()
+        & cell["region"].map(_region_is_clean).astype(bool)
+        & pd.Series([c is not None and e is not None for c, e in zip(codes["communes"], codes["epci"])],
+                    index=raw.index)
+        & (status.eq("in_project") | pd.Series(perimeter, index=raw.index))
+    ).to_numpy(dtype=bool) & np.array(ok_years, dtype=bool)
+    table = {
+        "id": cell["id"].tolist(), "name": cell["name"].tolist(), "status": status.tolist(),
+        "created": [v if v is not False else None for v in created],
+        "closed": [v if v is not False else None for v in closed],
+        "communes": codes["communes"], "epci": codes["epci"],
+        "region": cell["region"].tolist(), "notes": cell["notes"].tolist(), "row": rows.tolist(),
+        "geometry": geometry,
+    }
+    if not clean.all():
+        slow = raw[~clean]
+        for position, (index, record) in zip(np.flatnonzero(~clean), zip(slow.index, slow.to_dict("records"))):
+            parsed = _parse_row(record, int(index) + header_row + 1, columns, name, problems)
+            for key in _COUNCIL_COLUMNS:
+                table[key][position] = parsed[key]
+    return pd.DataFrame(table, columns=list(_COUNCIL_COLUMNS))
+
+
+@functools.lru_cache(maxsize=256)
+def _status_of_text(text: str) -> str | None:
+    """The canonical status of a cell, None when unknown (as :func:`_parse_row` reads it)."""
+    return _STATUS_ALIASES.get(_fold(text).replace("_", " ")) or _STATUS_ALIASES.get(_fold(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _clean_year(text: str) -> int | bool | None:
+    """The year of a cell that raises no problem, None for an empty cell, False otherwise."""
+    if text == "":
+        return None
+    match = _YEAR.match(text)
+    if not match:
+        return False
+    year = int(match.group(1))
+    return year if MIN_YEAR <= year <= MAX_YEAR else False
+
+
+@functools.lru_cache(maxsize=1024)
+def _region_is_clean(text: str) -> bool:
+    return not text or _region_problem(text) is None
+
+
+def _clean_codes(key: str, text: str) -> tuple[str, ...] | None:
+    """The codes of a cell that raises no problem, None otherwise."""
+    if not text:
+        return ()
+    if not _CLEAN_CELL[key].fullmatch(text):
+        return None
+    codes = tuple(_CLEAN_SPLIT.split(text))
+    return codes if len(set(codes)) == len(codes) else None
+
+
 def _status_hint(text: str) -> str:
     """'did you mean actif?' for a typo (rapidfuzz over every accepted spelling), else the list."""
     from .suggest import closest
@@ -451,14 +566,15 @@ def _codes(record, columns, key, pattern, width, add) -> list[str]:
 
 
 def _check_duplicates(councils: pd.DataFrame, name: str, problems: list[Problem]) -> pd.DataFrame:
-    first_row: dict[str, int] = {}
-    for council_id, row in zip(councils["id"], councils["row"]):
-        if not council_id:
-            continue
-        if council_id in first_row:
-            problems.append(Problem("error", name, int(row), "id", council_id,
-                                    t("registry.cell.duplicate_id", first=first_row[council_id]),
-                                    t("registry.cell.duplicate_id_fix")))
-        else:
-            first_row[council_id] = int(row)
+    """An error on every row whose id was already used by an earlier row (blank ids are reported elsewhere)."""
+    ids = councils["id"]
+    given = ids.ne("")
+    repeated = given & ids.duplicated()
+    if not repeated.any():
+        return councils
+    first = councils.loc[given & ~repeated].set_index("id")["row"].to_dict()
+    for council_id, row in zip(ids[repeated], councils["row"][repeated]):
+        problems.append(Problem("error", name, int(row), "id", council_id,
+                                t("registry.cell.duplicate_id", first=int(first[council_id])),
+                                t("registry.cell.duplicate_id_fix")))
     return councils

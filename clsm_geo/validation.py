@@ -54,7 +54,11 @@ def character_problems(councils: pd.DataFrame, name: str) -> list[Problem]:
         if column not in councils:
             continue
         severity = "error" if column == "id" else "warning"
-        for value, row in zip(councils[column], councils["row"]):
+        values = councils[column].tolist()
+        if not any(isinstance(v, str) and v and not (v.isprintable() and _FILLERS.isdisjoint(v))
+                   for v in set(values)):
+            continue  # the usual case: nothing to report, and ids compare as written
+        for value, row in zip(values, councils["row"].tolist()):
             if not isinstance(value, str) or not value:
                 continue
             if value.isprintable() and _FILLERS.isdisjoint(value):  # the usual case, checked in C

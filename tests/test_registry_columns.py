@@ -1,0 +1,108 @@
+"""The column-by-column registry parser gives exactly what the row-by-row parser gives.
+
+``registry._parse_rows`` recognises the rows that raise no problem and parses them column by column; the others
+go through ``registry._parse_row``. The reference below runs ``_parse_row`` on every row, as ``read_registry``
+did before: same table (values, dtypes, order) and same problems in the same order, for any mix of cells.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from pandas.testing import assert_frame_equal
+
+from clsm_geo import read_registry, registry
+from clsm_geo.errors import RegistryError
+
+THIS_YEAR = datetime.date.today().year
+
+CELLS = {
+    "id": ["A1", "A2", "", " B3 ", "A1", "x\u200by"],
+    "name": ["CLSM de Lille", "", "  Roubaix  ", "Tourcoing\u202e"],
+    "status": ["actif", "Actif", "en projet", "EN_SOMMEIL", "fermé", "closed", "actiff", "", "in project"],
+    "created": ["2015", "2015.0", "", "2019-05-12", "12/05/2019", "1850", "deux mille", " 2020 ", "2031"],
+    "closed": ["", "2021", "2010", str(THIS_YEAR + 2), "2021.0", "x"],
+    "communes": ["59350", "59350;59512", "59350 ; 59512", "59350,59512|59599", "5935", "59350;59350",
+                 "", "Lille", "2a004", "2A004", "75056;", "59350.0", "59 350", "59350\t;59512", "123"],
+    "epci": ["", "200093201", "200093201;200093201", "20009320", "200093201, 245900410", "Métropole"],
+    "region": ["", "32", "Hauts-de-France", "hauts de france", "Bretagn", "99"],
+    "notes": ["", "note", "a\x07b"],
+}
+
+
+def _reference(raw: pd.DataFrame, header_row: int, columns, name):
+    """What ``read_registry`` computed before the column parser: ``_parse_row`` on every row."""
+    problems = []
+    records = raw.to_dict("records")
+    rows = [registry._parse_row(record, int(i) + header_row + 1, columns, name, problems)
+            for i, record in zip(raw.index, records)]
+    frame = pd.DataFrame(rows, columns=list(registry._COUNCIL_COLUMNS))
+    return frame, problems
+
+
+def _compare(raw: pd.DataFrame, header_row: int = 1):
+    columns = {key: key for key in registry._COLUMN_ALIASES if key in raw.columns}
+    expected, expected_problems = _reference(raw, header_row, columns, "r.csv")
+    problems = []
+    got = registry._parse_rows(raw, header_row, columns, "r.csv", problems)
+    assert_frame_equal(got, expected)
+    assert problems == expected_problems
+
+
+row = st.fixed_dictionaries({key: st.sampled_from(values) for key, values in CELLS.items()})
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(row, min_size=1, max_size=12), st.sets(st.sampled_from(["region", "notes", "epci", "closed"])))
+def test_column_parser_equals_row_parser(rows, dropped):
+    raw = pd.DataFrame(rows, dtype=object).drop(columns=sorted(dropped))
+    _compare(raw)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(st.lists(row.filter(lambda r: r["status"] in ("actif", "en projet")), min_size=1, max_size=8))
+def test_column_parser_with_gaps_in_the_index(rows):
+    """Blank rows are dropped before parsing: the index then has gaps, and row numbers must follow it."""
+    raw = pd.DataFrame(rows, dtype=object)
+    raw.index = range(0, 3 * len(raw), 3)
+    _compare(raw, header_row=4)
+
+
+def test_clean_rows_raise_nothing_and_keep_their_codes(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("id;name;status;created;closed;communes;epci\n"
+                    "A;CLSM A;actif;2015;;59350 , 59512;\n"
+                    "B;CLSM B;en sommeil;2012;2020;;200093201\n"
+                    "C;CLSM C;en projet;;;;\n", encoding="utf-8")
+    reg = read_registry(path)
+    assert reg.problems == ()
+    assert reg.councils["communes"].tolist() == [("59350", "59512"), (), ()]
+    assert reg.councils["epci"].tolist() == [(), ("200093201",), ()]
+    assert reg.councils["status"].tolist() == ["active", "dormant", "in_project"]
+    assert reg.councils["closed"].tolist() == [pd.NA, 2020, pd.NA]
+
+
+def test_row_numbers_count_blank_lines(tmp_path):
+    """A blank line is a row in a spreadsheet: the rows after it keep the number the user sees."""
+    path = tmp_path / "r.csv"
+    path.write_text("id;name;status;created;communes\nA;a;actif;2019;75056\n\nB;b;actiff;2019;75056\n",
+                    encoding="utf-8")
+    with pytest.raises(RegistryError) as err:
+        read_registry(path)
+    [problem] = err.value.problems
+    assert (problem.row, problem.column, problem.value) == (4, "status", "actiff")
+    assert "conseil\u00a0: lancez" in str(err.value) and "hint" not in str(err.value)  # the catalogue's label
+
+
+def test_duplicate_ids_name_the_first_row(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("id;name;status;created;communes\nA;a;actif;2019;75056\nB;b;actif;2019;75056\n"
+                    "A;c;actif;2019;75056\nA;d;actif;2019;75056\n", encoding="utf-8")
+    reg = read_registry(path, strict=False)
+    duplicates = [(p.row, p.value) for p in reg.problems if p.column == "id"]
+    assert duplicates == [(4, "A"), (5, "A")]
+    assert all("2" in p.message for p in reg.problems if p.column == "id")
+    assert reg.councils["id"].tolist() == ["A", "B"]
