@@ -67,24 +67,24 @@ class _Tables:
     def __init__(self, year: int, communes: pd.DataFrame, arrondissements: pd.DataFrame, former: pd.DataFrame,
                  history: pd.DataFrame):
         self.year = year
-        self.names: dict[str, str] = dict(zip(communes["insee_com"], communes["lib_com"]))
-        self._deps = communes["insee_dep"]
+        self.names: dict[str, str] = dict(zip(communes["insee_com"].tolist(), communes["lib_com"].tolist()))
+        self._deps = communes["insee_dep"].tolist()
         self.old_names: dict[str, str] = {}
         table: dict[str, list[tuple]] = {}
-        for arm, name, city in zip(arrondissements["insee_arm"], arrondissements["lib_arm"], arrondissements["insee_com"]):
+        for arm, name, city in zip(*(arrondissements[c].tolist() for c in ("insee_arm", "lib_arm", "insee_com"))):
             if arm not in self.names:
                 table.setdefault(arm, [(city, arm, "arrondissement", "arrondissement",
                                         {"code": arm, "name": name, "city": city, "city_name": self.names[city]})])
             self.old_names[arm] = name
-        for code, name, kind, parent in zip(former["code"], former["name"], former["kind"], former["insee_com"]):
+        for code, name, kind, parent in zip(*(former[c].tolist() for c in ("code", "name", "kind", "insee_com"))):
             self.old_names.setdefault(code, name)
             if code in table or code in self.names:
                 continue
             table[code] = [(parent, None, kind, "former", {"code": code, "name": name, "kind": kind, "parent": parent,
                                                            "parent_name": self.names[parent], "year": year})]
         hist = history[history["target_year"] == year]
-        for code, name, kind, last, dest, how in zip(hist["code"], hist["name"], hist["kind"], hist["last_year"],
-                                                     hist["insee_com"], hist["how"]):
+        for code, name, kind, last, dest, how in zip(*(hist[c].tolist() for c in ("code", "name", "kind", "last_year",
+                                                                              "insee_com", "how"))):
             if code in self.names or (code in table and table[code][0][2] not in ("merged", "changed")):
                 continue
             if isinstance(name, str) and name:

@@ -237,9 +237,7 @@ def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame,
     pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
     if pieces.empty:
         return FormerEffect.empty()
-    communes = vintage.geography.communes
-    return former_effect(rel, frame, pieces, x, vintage.units.geometry.to_numpy(),
-                         dict(zip(communes["insee_com"], communes["lib_com"])))
+    return former_effect(rel, frame, pieces, x, vintage.units.geometry.to_numpy(), vintage.geography.commune_names)
 
 
 def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, year) -> None:

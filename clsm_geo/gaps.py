@@ -109,7 +109,7 @@ class Network:
         self.qpv_names = dict(zip(self.qpv["code_qp"], self.qpv["lib_qp"]))
 
         communes = self.geo.communes
-        self.commune_name = dict(zip(communes["insee_com"], communes["lib_com"]))
+        self.commune_name = dict(self.geo.commune_names)
         self.commune_name.update(zip(self.unit_codes, self.unit_names))
         self.commune_epci = dict(zip(communes["insee_com"], communes["siren_epci"]))
         self.commune_epci.update({u: e for u, e in zip(self.unit_codes, self.units["siren_epci"]) if u not in

@@ -159,6 +159,14 @@ class Geography:
         return self._layer("communes")
 
     @property
+    def commune_names(self) -> dict[str, str]:
+        """INSEE code -> name of every commune of the year (one dictionary, built once)."""
+        if "_names" not in self._cache:
+            c = self.communes
+            self._cache["_names"] = dict(zip(c["insee_com"].tolist(), c["lib_com"].tolist()))
+        return self._cache["_names"]
+
+    @property
     def arrondissements(self) -> gpd.GeoDataFrame:
         """Arrondissements municipaux of Paris, Lyon, Marseille: ``insee_arm, lib_arm, insee_com`` (the city)..."""
         return self._layer("arrondissements")

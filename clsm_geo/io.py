@@ -120,15 +120,18 @@ def clean_text(value):
     return value
 
 
+#: Characters a workbook cannot hold: the C0 controls except tab, newline and carriage return (the same set as
+#: openpyxl's ``ILLEGAL_CHARACTERS_RE``; ``tests/test_workbook.py`` compares them), without importing openpyxl.
+_XLSX_ILLEGAL_RE = re.compile(r"[\000-\010\013\014\016-\037]")
+
+
 def clean_for_xlsx(value, where: str | None = None):
     """A text a workbook accepts: no control characters (openpyxl's ``ILLEGAL_CHARACTERS_RE``), at most
     :data:`XLSX_MAX_CELL` characters, a longer one cut with a visible marker and an :class:`OutputWarning`
     naming ``where``. Non-texts are returned unchanged."""
     if not isinstance(value, str):
         return value
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    value = _XLSX_ILLEGAL_RE.sub("", value)
     if len(value) > XLSX_MAX_CELL:
         marker = t("io.clean.marker")
         warnings.warn(t("io.clean.cut", where=where or "?", n=len(value), limit=XLSX_MAX_CELL), OutputWarning,

@@ -317,8 +317,8 @@ def _former_outlines(year: int) -> dict[tuple[str, str], dict]:
 
     fo = geography(year).former_outlines
     out = {}
-    for rec in zip(fo["code"], fo["name"], fo["kind"], fo["insee_com"], fo["population"], fo["outline_year"],
-                   fo.geometry):
+    for rec in zip(*(fo[c].tolist() for c in ("code", "name", "kind", "insee_com", "population", "outline_year")),
+                   fo.geometry.to_numpy()):
         code, name, kind, parent, pop, oy, geom = rec
         out[(code, parent)] = {"code": code, "name": name, "kind": kind, "insee_com": parent,
                                "population": None if pd.isna(pop) else int(pop),
@@ -346,8 +346,7 @@ def _commune_names(year: int) -> dict[str, str]:
     """INSEE code -> name of the communes of COG ``year``."""
     from .geography import geography
 
-    communes = geography(year).communes
-    return dict(zip(communes["insee_com"], communes["lib_com"]))
+    return geography(year).commune_names
 
 
 def _vanished_epci(siren: str, year: int, file: str, row) -> tuple[Problem, tuple[str, ...]]:

@@ -182,6 +182,25 @@ def _cell_value(column: str, value, lang: str):
     return value
 
 
+def _column_cells(column: str, series: pd.Series, lang: str) -> tuple[list, int]:
+    """:func:`_cell_value` of every cell of a column and the widest of them (:func:`_text_width`); each
+    distinct value is converted once (names, statuses and codes repeat down a column)."""
+    seen: dict = {}
+    out = []
+    width = 0
+    for value in series.tolist():
+        try:
+            key = (type(value), value)  # the type too: True == 1, yet they are written differently
+            cell = seen[key]
+        except (KeyError, TypeError) as missing:  # TypeError: a list, which cannot be a key
+            cell = _cell_value(column, value, lang)
+            width = max(width, _text_width(cell))
+            if isinstance(missing, KeyError):
+                seen[key] = cell
+        out.append(cell)
+    return out, width
+
+
 def _header(book: _Book, ws, labels: list[str]) -> None:
     for col, label in enumerate(labels):
         ws.write_string(0, col, clean_text(label) or "", book.header)
@@ -222,11 +241,12 @@ def _write_table(book: _Book, ws, frame: pd.DataFrame, lang: str) -> None:
     _header(book, ws, labels)
     formats = [book.number(number_format(c, frame[c], lang)) for c in cols]
     widths = [len(label) + 2 for label in labels]  # room for the autofilter button
-    for r, row in enumerate(frame.itertuples(index=False, name=None), start=1):
-        for i, (c, v) in enumerate(zip(cols, row)):
-            value = _cell_value(c, v, lang)
-            _write(ws, r, i, value, formats[i])
-            widths[i] = max(widths[i], _text_width(value))
+    for i, c in enumerate(cols):
+        values, width = _column_cells(c, frame[c], lang)
+        fmt = formats[i]
+        for r, value in enumerate(values, start=1):
+            _write(ws, r, i, value, fmt)
+        widths[i] = max(widths[i], width)
     ws.freeze_panes(1, 0)
     if cols:
         ws.autofilter(0, 0, len(frame), len(cols) - 1)

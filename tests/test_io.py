@@ -344,3 +344,11 @@ def test_killed_writer_leaves_previous_outputs_and_at_most_a_hidden_folder(tmp_p
     with cio.output_set(out) as stage:
         (stage / "qpv.csv").write_text("next")
     assert sorted(p.name for p in out.iterdir()) == ["qpv.csv", "summary.json"]
+
+
+def test_workbook_illegal_characters_are_openpyxl_s():
+    """The workbook cleaner removes exactly the characters openpyxl refuses (it no longer imports openpyxl)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    every = "".join(map(chr, range(0x300)))
+    assert cio.clean_for_xlsx(every) == ILLEGAL_CHARACTERS_RE.sub("", every)

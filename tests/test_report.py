@@ -572,3 +572,24 @@ def test_cli_report_split_assets_prints_its_policy(tmp_path, capsys):
     assert code == 0
     assert "exact Content-Security-Policy for this page: default-src 'none'; script-src 'none'; style-src 'sha256-" \
         in printed
+
+
+def test_images_drawn_by_a_child_process_give_the_same_report(result, tmp_path, monkeypatch):
+    """``parallel=True`` (what the command line does) draws the map and the chart in a child process while
+    the rest is computed: the page, the Markdown and the images are the same bytes."""
+    from clsm_geo import _worker
+
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    jobs = []
+    start = _worker.start
+    monkeypatch.setattr(_worker, "start", lambda *a: jobs.append(start(*a)) or jobs[-1])
+    outputs = {}
+    for parallel in (False, True):
+        rep = report(result, region="hauts-de-france", parallel=parallel)
+        folder = tmp_path / str(parallel)
+        paths = rep.save(folder / "r.html")
+        outputs[parallel] = {p.name: p.read_bytes() for p in paths if p.suffix != ".xlsx"}
+    assert len(jobs) == 1 and jobs[0].in_child  # drawn by the child, once
+    assert outputs[True] == outputs[False]
+    assert set(outputs[True]) == {"r.html", "r.md", "r-carte.png", "r-evolution.svg"}

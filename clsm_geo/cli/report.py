@@ -60,10 +60,10 @@ def run(args) -> int:
         line = reproduce(res, territory, lang, args.from_year, sources).replace(
             " report ", f" report --{args.each} {{code}} ", 1)
         written = report_each(res, args.each, out, trend=series, first_year=args.from_year, lang=lang,
-                              command=line, split_assets=args.split_assets)
+                              command=line, split_assets=args.split_assets, parallel=True)
     else:
         rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
-                     command=reproduce(res, territory, lang, args.from_year, sources))
+                     command=reproduce(res, territory, lang, args.from_year, sources), parallel=True)
         written = rep.save(args.out or "report.html", inputs=inputs(args), split_assets=args.split_assets)
         print(rep.document.headline)
     files = ", ".join(map(str, written[:6]))

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import functools
 import html as _html
-from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from .. import __version__
 from ..i18n import fmt_pct, get_lang, t, year_end
+from .. import _worker
 from .. import io as _io
 from ..io import atomic_path
 from . import annex as _annex
+from . import figures as _figures
 from . import sections as _s
 from . import to_html, to_markdown
 from .analyses import analyses, evolution
@@ -35,14 +37,29 @@ __all__ = ["FIRST_YEAR", "Report", "Territory", "escape_markdown", "report", "re
 FIRST_YEAR = 2015
 
 
-@dataclass(frozen=True, eq=False)
 class Report:
-    """A built report. ``document``: the sections as data; ``annex``: sheet name -> table."""
+    """A built report. ``document``: the sections as data; ``annex``: sheet name -> table; ``sources``: the
+    Sources sheet; ``territory``: what it covers.
 
-    document: Document
-    annex: dict
-    sources: dict
-    territory: Territory
+    ``document`` may be given as a function that builds it: it is then built on first use (the report's
+    images being drawn meanwhile by a child process, see :func:`report`).
+    """
+
+    def __init__(self, document: Document | Callable[[], Document], annex: dict, sources: dict,
+                 territory: Territory, lang: str | None = None):
+        self._document = document
+        self._lang = lang or getattr(document, "lang", None) or get_lang()
+        self.annex, self.sources, self.territory = annex, sources, territory
+
+    @functools.cached_property
+    def document(self) -> Document:
+        """The sections as data (built now if they were waiting for their images)."""
+        return self._document() if callable(self._document) else self._document
+
+    @property
+    def lang(self) -> str:
+        """The language of the report (``fr`` or ``en``)."""
+        return self._lang
 
     @functools.cached_property
     def html(self) -> str:
@@ -65,19 +82,24 @@ class Report:
         images from the folder ``x_files/`` beside it (no inline style, no data URI), so that it works under
         the strict policy :data:`clsm_geo.maps.embed.STRICT_CSP`. Returns the paths written."""
         page, md = report_paths(path)
-        images = self.images(page.stem)
         folder = f"{page.stem}_files"
-        extra = to_html.assets(self.document) if split_assets else {}
-        names = [page.name, md.name, *images, page.with_suffix(".xlsx").name, *(f"{folder}/{n}" for n in extra)]
-        _io.check_outputs([page.parent / n for n in names], inputs, folders=[page.parent / folder] if extra else ())
+        annex = page.with_suffix(".xlsx").name
+        _io.check_outputs([page.parent / n for n in (page.name, md.name, annex)], inputs,
+                          folders=[page.parent / folder] if split_assets else ())
         with _io.output_set(page.parent) as stage:
+            # The annex first: it needs no image, which a child process may still be drawing.
+            _annex.write(self.annex, stage / annex, self.sources, self.lang)
+            images = self.images(page.stem)
+            extra = to_html.assets(self.document) if split_assets else {}
+            names = [page.name, md.name, *images, annex, *(f"{folder}/{n}" for n in extra)]
+            _io.check_outputs([page.parent / n for n in names], inputs,
+                              folders=[page.parent / folder] if extra else ())
             _write_text(stage / page.name, to_html.page(self.document, folder) if split_assets else self.html)
             _write_text(stage / md.name, to_markdown.document(self.document, page.stem))
             for name, data in [*images.items(), *((f"{folder}/{n}", d) for n, d in extra.items())]:
                 (stage / name).parent.mkdir(exist_ok=True)
                 with atomic_path(stage / name) as tmp:
                     tmp.write_bytes(data)
-            _annex.write(self.annex, stage / page.with_suffix(".xlsx").name, self.sources, self.document.lang)
         return [page.parent / n for n in names]
 
     def csp(self, split_assets: bool = False) -> str:
@@ -132,45 +154,63 @@ def resolve_territory(res_or_year, *, region: str | None = None, department: str
 
 
 def report(res, *, region: str | None = None, department: str | None = None, territory: Territory | None = None,
-           trend=None, first_year: int = FIRST_YEAR, lang: str | None = None, command: str | None = None) -> Report:
+           trend=None, first_year: int = FIRST_YEAR, lang: str | None = None, command: str | None = None,
+           parallel: bool = False) -> Report:
     """The report of a :class:`~clsm_geo.result.CoverageResult` for France, a ``region`` or a ``department``
     (code or name). ``trend``: a :class:`~clsm_geo.trend.Trend` giving the QPV figures of earlier years
     (without it, earlier years count councils only). ``first_year``: first year of the evolution.
-    ``command``: the command line shown under "how to reproduce" (default: built from the result)."""
+    ``command``: the command line shown under "how to reproduce" (default: built from the result).
+    ``parallel``: draw the map and the chart in a child process meanwhile (Linux, two cores or more; the
+    command line does so): the same report, sooner."""
     lang = get_lang(lang)
     if territory is None:
         territory = resolve_territory(res, region=region, department=department, lang=lang)
-    an = analyses(res)
     first = int(first_year)
-    command = command or _s.command(res, territory, lang, first)
     years = evolution(res, territory, first, trend)
-    sections = (
-        _s.key_figures(res, an, territory, lang),
-        _s.map_section(res, an, territory, lang),
-        _s.territory_table(res, an, territory, lang),
-        _s.evolution_section(res, an, territory, lang, years),
-        _s.uncovered_section(res, an, territory, lang),
-        _s.plan_section(res, an, territory, lang),
-        _s.gaps_section(res, an, territory, lang),
-        _s.method_section(res, an, territory, lang, command),
-    )
+    images = _worker.start(_figures.draw, res, territory, lang, years) if parallel else None
+    an = analyses(res)
+    command = command or _s.command(res, territory, lang, first)
+    built = {  # the sections that need no image first, while the child draws
+        "key_figures": _s.key_figures(res, an, territory, lang),
+        "territory_table": _s.territory_table(res, an, territory, lang),
+        "uncovered": _s.uncovered_section(res, an, territory, lang),
+        "plan": _s.plan_section(res, an, territory, lang),
+        "gaps": _s.gaps_section(res, an, territory, lang),
+        "method": _s.method_section(res, an, territory, lang, command),
+    }
     scope = t("report.scope_national", lang) if territory.national else territory.name
     title = t("report.doc_title", lang, title=t("report.title", lang), scope=scope, year=res.year)
     date = year_end(res.year, lang)
     footer = t("report.footer", lang, source=t("report.footer_source", lang, registry=res.summary["registry"]),
                date=date, version=__version__)
-    doc = Document(lang=lang, title=title, subtitle=t("report.subtitle", lang, date=date),
-                   headline=_s.headline(res, an, territory, lang), sections=sections, footer=footer)
+    headline = _s.headline(res, an, territory, lang)
+
+    def document() -> Document:
+        drawn = images.result() if images is not None else {}
+        sections = (
+            built["key_figures"],
+            _s.map_section(res, an, territory, lang, drawn.get("carte")),
+            built["territory_table"],
+            _s.evolution_section(res, an, territory, lang, years, drawn.get("evolution")),
+            built["uncovered"], built["plan"], built["gaps"], built["method"],
+        )
+        return Document(lang=lang, title=title, subtitle=t("report.subtitle", lang, date=date), headline=headline,
+                        sections=sections, footer=footer)
+
     tables = _annex.tables(res, an, territory, lang, years)
-    return Report(doc, tables, _annex.sources(res, lang), territory)
+    # With a child drawing the images, the document waits for them until first used (Report.save writes the
+    # annex meanwhile); otherwise it is built now.
+    return Report(document if images is not None else document(), tables, _annex.sources(res, lang), territory,
+                  lang)
 
 
 def report_each(res, level: str, directory: str | Path, *, trend=None, first_year: int = FIRST_YEAR,
-                lang: str | None = None, command: str | None = None, split_assets: bool = False) -> list[Path]:
+                lang: str | None = None, command: str | None = None, split_assets: bool = False,
+                parallel: bool = False) -> list[Path]:
     """One report per region (``level="region"``) or department in ``directory`` (``<code>-<name>.html``
     with its Markdown, images and annex) and an ``index.html`` linking them. The analyses of the result
     are computed once for all territories. ``split_assets`` as in :meth:`Report.save` (the index then loads
-    ``index_files/report.css``)."""
+    ``index_files/report.css``); ``parallel`` as in :func:`report`."""
 
     lang = get_lang(lang)
     directory = Path(directory)
@@ -179,7 +219,7 @@ def report_each(res, level: str, directory: str | Path, *, trend=None, first_yea
     entries = []
     for terr in territories(geo, level):
         rep = report(res, territory=terr, trend=trend, first_year=first_year, lang=lang,
-                     command=command.replace("{code}", terr.code) if command else None)
+                     command=command.replace("{code}", terr.code) if command else None, parallel=parallel)
         written += rep.save(directory / f"{terr.slug}.html", split_assets=split_assets)
         figures = analyses(res).figures(terr)
         share = fmt_pct(float(figures["qpv_covered_share"]), 0, lang) if figures["qpv_total"] else "–"

@@ -26,6 +26,12 @@ def _with_lang(fn, lang, **options):
     return fn(**options)
 
 
+def draw(res, territory: Territory, lang: str, table: pd.DataFrame) -> dict[str, bytes]:
+    """Both images of a report: ``{"carte": map PNG, "evolution": trend SVG}`` (what a child process of
+    :func:`clsm_geo.report.report` draws while the main process computes the rest)."""
+    return {"carte": map_png(res, territory, lang), "evolution": trend_svg(table, lang)}
+
+
 def map_png(res, territory: Territory, lang: str) -> bytes:
     """The coverage map of the territory as a palette PNG: departments by share of QPV covered nationally
     (with the insets of :mod:`clsm_geo.maps.static`), the region's departments for a region, the QPV by

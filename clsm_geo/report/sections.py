@@ -89,8 +89,9 @@ def key_figures(res, an: Analyses, territory: Territory, lang: str) -> Section:
     return Section("chiffres-cles", t("report.section.key_figures", lang), (Cards(tuple(items)),))
 
 
-def map_section(res, an: Analyses, territory: Territory, lang: str) -> Section:
-    from .figures import map_png
+def map_section(res, an: Analyses, territory: Territory, lang: str, image: bytes | None = None) -> Section:
+    """``image``: the map already drawn (:func:`clsm_geo.report.figures.draw`), else it is drawn here."""
+    from . import figures
 
     date = year_end(res.year, lang)
     f = an.figures(territory)
@@ -113,7 +114,8 @@ def map_section(res, an: Analyses, territory: Territory, lang: str) -> Section:
         alt = t(f"report.map.{key}", lang, territory=territory.name, date=date, low=fmt_pct(low, 0, lang),
                 high=fmt_pct(high, 0, lang), share=_share(f, lang))
         caption = t("report.map.caption_national" if territory.national else "report.map.caption_region", lang)
-    figure = Figure("carte", "png", map_png(res, territory, lang), alt, caption)
+    figure = Figure("carte", "png", image if image is not None else figures.map_png(res, territory, lang), alt,
+                    caption)
     return Section("carte", t("report.section.map", lang), (figure,))
 
 
@@ -155,8 +157,7 @@ def territory_table(res, an: Analyses, territory: Territory, lang: str) -> Secti
 def _qpv_table(res, an: Analyses, territory: Territory, lang: str) -> Section:
 
     q = an.in_territory(an.qpv_in_force, territory).sort_values("code_qp")
-    communes = res.vintage.geography.communes
-    lib = dict(zip(communes["insee_com"], communes["lib_com"]))
+    lib = res.vintage.geography.commune_names
     names = dict(zip(res.councils_table["id"], res.councils_table["name"]))
     rows = tuple((str(r["code_qp"]), str(r["lib_qp"]), ", ".join(lib.get(c, c) for c in r["communes"]),
                   t(f"status.qpv.{r['status']}", lang), ", ".join(names.get(c, c) for c in r["councils"]))
@@ -167,9 +168,10 @@ def _qpv_table(res, an: Analyses, territory: Territory, lang: str) -> Section:
     return Section("tableau", title, (Table(caption, columns, rows, (False,) * 5),))
 
 
-def evolution_section(res, an: Analyses, territory: Territory, lang: str, table: pd.DataFrame) -> Section:
-    """``table``: from :func:`clsm_geo.report.analyses.evolution`."""
-    from .figures import trend_svg
+def evolution_section(res, an: Analyses, territory: Territory, lang: str, table: pd.DataFrame,
+                      image: bytes | None = None) -> Section:
+    """``table``: from :func:`clsm_geo.report.analyses.evolution`; ``image``: its chart already drawn."""
+    from . import figures
 
     measured = table[table["measured"]]
     blocks: list = [Para(t("report.evolution.intro", lang))]
@@ -181,7 +183,8 @@ def evolution_section(res, an: Analyses, territory: Territory, lang: str, table:
     alt = t("report.evolution.alt", lang, first=table["year"].iloc[0], last=table["year"].iloc[-1],
             low=fmt_int(table["councils_active"].min(), lang), high=fmt_int(table["councils_active"].max(), lang),
             measured=", ".join(str(y) for y in measured["year"]))
-    blocks.append(Figure("evolution", "svg", trend_svg(table, lang), alt, t("report.evolution.caption", lang)))
+    chart = image if image is not None else figures.trend_svg(table, lang)
+    blocks.append(Figure("evolution", "svg", chart, alt, t("report.evolution.caption", lang)))
     columns = tuple(t(f"report.col.{c}", lang) for c in ("year", "geography", "councils_active", "councils_new",
                                                          "councils_in_project", "councils_covering_qpv",
                                                          "qpv_total", "qpv_covered", "share"))
