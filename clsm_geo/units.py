@@ -93,29 +93,25 @@ def unit_arrays(year: int) -> dict:
            "population": t["population"].to_numpy(dtype=float)}
     for key, col, labels in (("to_commune", "insee_com", "communes"), ("to_dep", "insee_dep", "deps"),
                              ("to_reg", "insee_reg", "regs"), ("to_epci", "siren_epci", "epcis")):
-        values = t[col].tolist()
-        ok = np.fromiter((isinstance(v, str) for v in values), dtype=bool, count=len(values))
-        pos, uniq = pd.factorize(np.array([v for v, k in zip(values, ok) if k], dtype=object), sort=True)
+        values = t[col]
+        ok = values.notna().to_numpy()
+        pos, uniq = pd.factorize(values[ok], sort=True)
         out[key] = sparse.csr_matrix((np.ones(int(ok.sum())), (np.flatnonzero(ok), pos)),
                                      shape=(len(codes), len(uniq)))
         out[labels] = np.asarray(uniq, dtype=object)
     epci = geography(year).epci
     sirens = epci["siren_epci"].tolist()
-    members = epci["members"].tolist()
     # EPCI -> units: a member commune is its own unit, except Paris/Lyon/Marseille (their arrondissements).
-    plm = t[t["insee_com"].isin(list(settings.PLM_CITIES))]
-    split: dict[str, list[str]] = {}
-    for city, unit in zip(plm["insee_com"].tolist(), plm["unit"].tolist()):
-        split.setdefault(city, []).append(unit)
-    position = out["position"]
-    rows, cols = [], []
-    for j, ms in enumerate(members):
-        for m in ms:
-            for u in (split[m] if m in settings.PLM_CITIES and m in split else (m,)):
-                p = position.get(u)
-                if p is not None:
-                    rows.append(j)
-                    cols.append(p)
+    members = pd.DataFrame({"row": np.arange(len(epci)), "insee_com": epci["members"].to_numpy()})
+    members = members.explode("insee_com").dropna(subset=["insee_com"])
+    plm = t.loc[t["insee_com"].isin(list(settings.PLM_CITIES)), ["insee_com", "unit"]]
+    whole = members[~members["insee_com"].isin(plm["insee_com"])].assign(unit=lambda f: f["insee_com"])
+    split = members.merge(plm, on="insee_com", sort=False)
+    pairs = pd.concat([whole, split], ignore_index=True)
+    cols = pd.Index(codes).get_indexer(pairs["unit"].astype(object))
+    keep = cols >= 0
+    rows = pairs["row"].to_numpy(dtype=np.int64)[keep]
     out["epci_units"] = {"position": dict(zip(sirens, range(len(sirens)))),
-                         "matrix": sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sirens), len(codes)))}
+                         "matrix": sparse.csr_matrix((np.ones(int(keep.sum())), (rows, cols[keep])),
+                                                     shape=(len(sirens), len(codes)))}
     return out

@@ -59,9 +59,24 @@ def catalogue(lang: str) -> dict[str, object]:
     """The flat catalogue of ``lang``: dotted keys (``status.qpv.covered``) to texts or plural tables."""
     out: dict[str, object] = {}
     for path in sorted((_HERE / check_lang(lang)).glob("*.toml")):
-        with open(path, "rb") as fh:
-            out.update(_flatten(tomllib.load(fh), path.stem + "."))
+        out.update(_file(lang, path.stem))
     return out
+
+
+@functools.cache
+def _file(lang: str, subject: str) -> dict[str, object]:
+    """The flat keys of one file of a catalogue (``fr/status.toml``), empty when there is no such file. Words
+    are looked up here: a run reads only the files of the subjects it shows."""
+    path = _HERE / lang / f"{subject}.toml"
+    if not path.is_file():
+        return {}
+    with open(path, "rb") as fh:
+        return _flatten(tomllib.load(fh), subject + ".")
+
+
+def _entry(key: str, lang: str):
+    """The text or plural table of ``key`` in ``lang`` (a missing key is a ``KeyError``)."""
+    return _file(lang, key.split(".", 1)[0])[key]
 
 
 def _flatten(node: dict, prefix: str = "") -> dict[str, object]:
@@ -81,7 +96,7 @@ def _is_plural(value: dict) -> bool:
 
 def t(key: str, lang: str | None = None, /, **values) -> str:
     """The text of ``key`` in ``lang`` with ``values`` filled in (a missing key is a ``KeyError``)."""
-    text = catalogue(get_lang(lang))[key]
+    text = _entry(key, get_lang(lang))
     if isinstance(text, dict):
         text = text["other"]
     return text.format(**values) if values else text
@@ -95,7 +110,7 @@ def tn(key: str, n: int, lang: str | None = None, /, **values) -> str:
     from babel import Locale
 
     code = get_lang(lang)
-    forms = catalogue(code)[key]
+    forms = _entry(key, code)
     if isinstance(forms, str):
         forms = {"other": forms}
     form = "zero" if n == 0 and "zero" in forms else Locale.parse(_LOCALES[code]).plural_form(abs(n))
@@ -105,7 +120,7 @@ def tn(key: str, n: int, lang: str | None = None, /, **values) -> str:
 
 def has(key: str, lang: str | None = None) -> bool:
     """True when the catalogue of ``lang`` has ``key``."""
-    return key in catalogue(get_lang(lang))
+    return key in _file(get_lang(lang), key.split(".", 1)[0])
 
 
 def locale(lang: str | None = None) -> str:
