@@ -457,18 +457,18 @@ def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int
     problems = []
     lang = i18n.get_lang()
     separator, hint = i18n.t("perimeters.overlap.separator", lang), i18n.t("perimeters.overlap.hint", lang)
+    part, message = i18n.template("perimeters.overlap.part", lang), i18n.template("perimeters.overlap.message", lang)
+    starts, counts, po, pc, rows = starts.tolist(), counts.tolist(), po.tolist(), pc.tolist(), rows.tolist()
     for a, b in zip(cstart.tolist(), cend.tolist()):
         parts = []
         for k in range(a, min(b, a + most)):
-            s0, cnt = int(starts[k]), int(counts[k])
+            s0, cnt = starts[k], counts[k]
             sample = ", ".join(labels[u[s0:s0 + min(cnt, 3)]].tolist()) + (" …" if cnt > 3 else "")
-            parts.append(i18n.t("perimeters.overlap.part", lang, other=ids[po[k]], n=i18n.fmt_int(cnt, lang),
-                                sample=sample))
+            parts.append(part.format(other=ids[po[k]], n=i18n.fmt_int(cnt, lang), sample=sample))
         more = i18n.tn("perimeters.overlap.more", b - a - most, lang) if b - a > most else ""
         ci = pc[a]
         problems.append(Problem("warning", file, int(rows[ci]), "communes", None,
-                                i18n.t("perimeters.overlap.message", lang, id=ids[ci], year=year,
-                                       parts=separator.join(parts), more=more), hint))
+                                message.format(id=ids[ci], year=year, parts=separator.join(parts), more=more), hint))
     return problems
 
 

@@ -106,3 +106,40 @@ def test_duplicate_ids_name_the_first_row(tmp_path):
     assert duplicates == [(4, "A"), (5, "A")]
     assert all("2" in p.message for p in reg.problems if p.column == "id")
     assert reg.councils["id"].tolist() == ["A", "B"]
+
+
+OWN = ["59350", "59599", "59009", "59017", "59183", "59178", "59122"]
+
+
+@pytest.mark.parametrize("lang, first, last", [
+    ("fr", "le CLSM actif B chevauche dans le COG 2024\u00a0: A (4\u00a0: 59100, 59143, 59350 …)",
+     "le CLSM actif X chevauche dans le COG 2024\u00a0: A (1\u00a0: 59350)\u202f; O2 (1\u00a0: 59599)\u202f; "
+     "O3 (1\u00a0: 59009)\u202f; O4 (1\u00a0: 59017)\u202f; O5 (1\u00a0: 59183) et 2 autres CLSM"),
+    ("en", "active council B overlaps in COG 2024 with A (4: 59100, 59143, 59350 …)",
+     "active council X overlaps in COG 2024 with A (1: 59350); O2 (1: 59599); O3 (1: 59009); O4 (1: 59017); "
+     "O5 (1: 59183) and 2 other councils"),
+])
+def test_overlap_warnings_name_the_other_councils(tmp_path, lang, first, last):
+    """Each active council sharing units with councils listed before it gets one warning naming, for each
+    shared unit, the first council that holds it: five councils by id, how many units and which (three at
+    most), then how many more councils."""
+    import clsm_geo
+    from clsm_geo import i18n
+
+    lines = ["id;name;status;created;communes", "A;a;actif;2019;59350,59512,59100,59143",
+             "B;b;actif;2019;59350,59512,59100,59143", "P;p;en projet;;59350"]
+    lines += [f"O{i};o;actif;2019;{code}" for i, code in enumerate(OWN[1:], start=2)]
+    lines.append(f"X;x;actif;2019;{','.join(OWN)}")
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    i18n.set_lang(lang)
+    try:
+        problems = clsm_geo.validate(path, 2024).problems
+    finally:
+        i18n.set_lang(None)
+    assert all(p.severity == "warning" for p in problems), problems
+    overlaps = [p for p in problems if p.column == "communes"]
+    assert [p.row for p in overlaps] == [3, 11]  # B and X; not A nor O2–O7 (first holders), not P (in project)
+    assert overlaps[-1].message == last
+    assert overlaps[0].message == first
+    assert len({p.suggestion for p in overlaps}) == 1

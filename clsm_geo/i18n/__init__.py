@@ -102,6 +102,13 @@ def t(key: str, lang: str | None = None, /, **values) -> str:
     return text.format(**values) if values else text
 
 
+def template(key: str, lang: str | None = None) -> str:
+    """The text of ``key`` with its ``{placeholders}`` left in, for code that fills one text many times
+    (``template(key).format(**values)`` is ``t(key, **values)``)."""
+    text = _entry(key, get_lang(lang))
+    return text["other"] if isinstance(text, dict) else text
+
+
 def tn(key: str, n: int, lang: str | None = None, /, **values) -> str:
     """The plural form of ``key`` for the count ``n`` (CLDR rules: in French 0 and 1 are singular).
 
