@@ -52,6 +52,17 @@ class Job:
             self._done = True
         return self._value
 
+    def __del__(self) -> None:
+        """A job dropped unread: stop its child and reap it (no process is left behind)."""
+        if getattr(self, "_pid", None) is not None:
+            try:
+                os.kill(self._pid, signal.SIGKILL)
+                os.close(self._fd)
+                os.waitpid(self._pid, 0)
+            except OSError:
+                pass
+            self._pid = None
+
     def _collect(self) -> bytes | None:
         """The child's pickled value, or None when it failed, died or overran :data:`DEADLINE_S`."""
         if self._pid is None:

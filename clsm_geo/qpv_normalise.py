@@ -226,13 +226,13 @@ def finalise(gdf):
 
     gdf = gdf.sort_values("code_qp", kind="stable").reset_index(drop=True)
     for col in ("code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci"):
-        gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col]], dtype=object)
-    gdf["communes"] = pd.Series([tuple(str(c) for c in v) if v is not None else () for v in gdf["communes"]],
+        gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col].tolist()], dtype=object)
+    gdf["communes"] = pd.Series([tuple(str(c) for c in v) if v is not None else () for v in gdf["communes"].tolist()],
                                 dtype=object)
     gdf["overseas"] = gdf["overseas"].astype(bool)
     gdf["area_ha"] = gdf["area_ha"].astype(float)
     extra = [c for c in gdf.columns if c not in COLUMNS]
     for col in extra:
         if gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col]):
-            gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col]], dtype=object)
+            gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col].tolist()], dtype=object)
     return gpd.GeoDataFrame(gdf[list(COLUMNS) + extra], geometry="geometry", crs=_settings.STORAGE_CRS)

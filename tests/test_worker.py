@@ -68,3 +68,11 @@ def test_workers_can_be_turned_off(monkeypatch):
     assert not _worker.available()
     job = _worker.start(_pid_and_double, 1)
     assert job.result() == (os.getpid(), 2) and not job.in_child
+
+
+def test_a_job_dropped_unread_leaves_no_process():
+    job = _worker.start(_sleep, 30)
+    pid = job._pid
+    del job
+    with pytest.raises(ChildProcessError):  # already reaped: not a zombie, not running
+        os.waitpid(pid, os.WNOHANG)
