@@ -310,15 +310,16 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     q = np.concatenate([area.row[keep_area], pair_q[keep_pair]]).astype(np.int64)
     c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
     n_councils = len(perims.base)
-    keys = np.unique(q * n_councils + c)
-    out: list[set[int]] = [set() for _ in range(len(frame))]
+    keys = np.unique(q * n_councils + c)                      # sorted: by QPV, then council
+    out: list[list[int]] = [[] for _ in range(len(frame))]
     for qi, ci in zip((keys // n_councils).tolist(), (keys % n_councils).tolist()):
-        out[qi].add(ci)
+        out[qi].append(ci)
     for j in np.flatnonzero(active & own):
         shares = _own_geometry_shares(frame, perims.base.iloc[[j]])
-        for q in np.flatnonzero(shares > cfg.partial_threshold):
-            out[q].add(int(j))
-    return [sorted(s) for s in out]
+        for q in np.flatnonzero(shares > cfg.partial_threshold).tolist():
+            if int(j) not in out[q]:
+                out[q] = sorted([*out[q], int(j)])
+    return out
 
 
 def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: FormerEffect | None = None) -> list[str]:
@@ -328,7 +329,8 @@ def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: Fo
     plm = set(_settings.PLM_CITIES)
     unknown = set(former.q[former.unknown].tolist()) if former is not None else set()
     labels = former.labels if former is not None else {}
-    for i, code in enumerate(frame["code_qp"]):
+    separator = i18n.t("engine.note.separator")
+    for i, (code, communes) in enumerate(zip(frame["code_qp"].tolist(), frame["communes"].tolist())):
         parts = []
         if i in labels:
             key = "perimeters.former.note_unknown" if i in unknown else "perimeters.former.note"
@@ -338,10 +340,10 @@ def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: Fo
         if not rel.has_polygon[i]:
             parts.append(i18n.t("engine.note.no_polygon"))
         if commune_status[i] == "undetermined" and i not in labels:
-            city = plm & set(frame["communes"].iloc[i])
+            city = plm & set(communes)
             parts.append(i18n.t("engine.note.part_of_city" if city else "engine.note.part_of_commune")
                          + i18n.t("engine.note.geometry_used" if use_geometry[i] else "engine.note.use_geometry"))
-        notes.append(i18n.t("engine.note.separator").join(parts))
+        notes.append(separator.join(parts))
     return notes
 
 
@@ -363,21 +365,20 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
         elif pos in labels:
             reason = i18n.t("perimeters.former.reason", codes=labels[pos], share=i18n.fmt_pct(s, 1))
         elif c == "undetermined":
-            reason = (f"councils cover part of the city or commune; its polygon puts {s:.1%} of the QPV "
-                      "inside their perimeters")
+            reason = i18n.t("engine.reconcile.part_of_city", share=i18n.fmt_pct(s, 1))
         elif c == "partial" and g == "covered":
-            reason = (f"only {1 - s:.2%} of its area lies in official communes outside every council, "
-                      f"below the {1 - cfg.covered_threshold:.0%} tolerance")
+            reason = i18n.t("engine.reconcile.straddling_covered", outside=i18n.fmt_pct(1 - s, 2),
+                            tolerance=i18n.fmt_pct(1 - cfg.covered_threshold, 0))
         elif c == "partial" and g == "uncovered":
-            reason = (f"its covered commune(s) hold only {s:.2%} of its area, at or below the "
-                      f"{cfg.partial_threshold:.0%} partial threshold")
+            reason = i18n.t("engine.reconcile.straddling_uncovered", share=i18n.fmt_pct(s, 2),
+                            threshold=i18n.fmt_pct(cfg.partial_threshold, 0))
         elif c == "uncovered" and g != "uncovered":
-            reason = f"an infra-communal council perimeter covers {s:.1%} of its area"
+            reason = i18n.t("engine.reconcile.own_geometry", share=i18n.fmt_pct(s, 1))
         elif c == "covered" and g != "covered":
-            reason = (f"its communes are all inside councils but only {s:.2%} of its polygon is: "
-                      "an infra-communal perimeter or a polygon outside its official communes")
+            reason = i18n.t("engine.reconcile.outside_communes", share=i18n.fmt_pct(s, 2))
         else:
-            reason = f"commune method {c}, geometry {g} ({s:.1%} of the area)"
+            reason = i18n.t("engine.reconcile.other", commune=i18n.t(f"status.qpv.{c}"),
+                            geometry=i18n.t(f"status.qpv.{g}"), share=i18n.fmt_pct(s, 1))
         reasons.append(reason)
     out = both[["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
                 "area_share"]].copy()

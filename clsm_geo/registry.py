@@ -125,8 +125,12 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
         problems.append(Problem("error", name, 1, "communes", None, t("registry.column.no_perimeter"),
                                 _rename_hint("communes", raw.columns, columns)
                                 or t("registry.column.no_perimeter_fix")))
-    raw = raw[~_blank_rows(raw)]  # blank lines (e.g. the template's prepared rows) are not councils
-    councils = _parse_rows(raw, header_row, columns, name, problems)
+    texts = {col: _text(raw[col]) for col in raw.columns if col != "geometry"}
+    keep = ~_blank_rows(raw, texts)  # blank lines (e.g. the template's prepared rows) are not councils
+    if not keep.all():
+        raw = raw[keep]
+        texts = {col: [v for v, k in zip(values, keep.tolist()) if k] for col, values in texts.items()}
+    councils = _parse_rows(raw, header_row, columns, name, problems, texts)
     councils = _check_duplicates(councils, name, problems)
     from .validation import character_problems
 
@@ -397,66 +401,63 @@ _CLEAN_CELL = {
 _CLEAN_SPLIT = re.compile(r"[ \t]*[;,|][ \t]*")
 
 
-def _blank_rows(raw: pd.DataFrame) -> pd.Series:
-    """True for the rows whose every cell is blank."""
-    blank = pd.Series(True, index=raw.index)
-    for col in raw.columns:
-        values = raw[col]
-        if col == "geometry":
-            blank &= values.map(lambda g: g is None or getattr(g, "is_empty", False)).astype(bool)
-        else:
-            blank &= _text(values).eq("")
+def _blank_rows(raw: pd.DataFrame, texts: dict[str, list[str]]) -> np.ndarray:
+    """True for the rows whose every cell is blank (``texts``: the cells as :func:`_text` reads them)."""
+    blank = np.ones(len(raw), dtype=bool)
+    for values in texts.values():
+        blank &= np.fromiter((v == "" for v in values), dtype=bool, count=len(values))
+    if "geometry" in raw.columns:
+        blank &= np.fromiter((g is None or getattr(g, "is_empty", False) for g in raw["geometry"].tolist()),
+                             dtype=bool, count=len(raw))
     return blank
 
 
-def _text(values: pd.Series) -> pd.Series:
+def _text(values: pd.Series) -> list[str]:
     """Cells as stripped text, as :func:`_cell` reads them (missing values are empty)."""
-    values = values.astype(object)
-    return values.where(values.notna(), "").astype(str).str.strip().astype(object)
+    return [v.strip() if type(v) is str else
+            "" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in values.tolist()]
 
 
 def _parse_rows(raw: pd.DataFrame, header_row: int, columns: dict[str, str], name: str,
-                problems: list[Problem]) -> pd.DataFrame:
+                problems: list[Problem], texts: dict[str, list[str]] | None = None) -> pd.DataFrame:
     """Parse every council; the same table and problems as :func:`_parse_row` on each row, in row order.
 
     Rows that raise no problem are recognised and parsed column by column; the others (usually few) go
     through :func:`_parse_row`, which writes their problems. Only such rows have problems, so the problems
-    come out in row order as before.
+    come out in row order as before. ``texts``: the cells of ``raw`` as :func:`_text` reads them, when already
+    read.
     """
     n = len(raw)
-    empty = pd.Series([""] * n, index=raw.index, dtype=object)
-    cell = {key: (_text(raw[col]) if col is not None else empty)
-            for key in ("id", "name", "status", "created", "closed", "region", "notes", "communes", "epci")
-            for col in [columns.get(key)]}
+    texts = texts if texts is not None else {col: _text(raw[col]) for col in raw.columns if col != "geometry"}
+    empty = [""] * n
+    cell = {key: texts[columns[key]] if key in columns else empty
+            for key in ("id", "name", "status", "created", "closed", "region", "notes", "communes", "epci")}
     rows = raw.index.to_numpy() + header_row + 1
-    status = cell["status"].map(_status_of_text).astype(object)
-    created = [_clean_year(v) for v in cell["created"].tolist()]
-    closed = [_clean_year(v) for v in cell["closed"].tolist()]
+    status = [_status_of_text(v) for v in cell["status"]]
+    created = [_clean_year(v) for v in cell["created"]]
+    closed = [_clean_year(v) for v in cell["closed"]]
     this_year = datetime.date.today().year
     geometry = ([None if g is None or getattr(g, "is_empty", True) else g for g in raw["geometry"].tolist()]
                 if "geometry" in raw.columns else [None] * n)
-    codes = {key: [_clean_codes(key, v) for v in cell[key].tolist()] for key in ("communes", "epci")}
-    ok_years = [
-        a is not False and b is not False  # False: a year cell that raises a problem
+    codes = {key: [_clean_codes(key, v) for v in cell[key]] for key in ("communes", "epci")}
+    clean = np.fromiter((
+        bool(i) and bool(nm) and s is not None
+        and a is not False and b is not False  # False: a year cell that raises a problem
         and not (s == "active" and (a is None or b is not None))
         and not (s in ("dormant", "closed") and b is None)
         and (b is None or (b <= this_year and (a is None or b >= a)))
-        for s, a, b in zip(status.tolist(), created, closed)
-    ]
-    perimeter = [bool(c) or bool(e) or g is not None for c, e, g in zip(codes["communes"], codes["epci"], geometry)]
-    clean = (
-        cell["id"].ne("") & cell["name"].ne("") & status.notna()
-        & cell["region"].map(_region_is_clean).astype(bool)
-        & pd.Series([c is not None and e is not None for c, e in zip(codes["communes"], codes["epci"])],
-                    index=raw.index)
-        & (status.eq("in_project") | pd.Series(perimeter, index=raw.index))
-    ).to_numpy(dtype=bool) & np.array(ok_years, dtype=bool)
+        and _region_is_clean(r)
+        and c is not None and e is not None
+        and (s == "in_project" or bool(c) or bool(e) or g is not None)
+        for i, nm, s, a, b, r, c, e, g in zip(cell["id"], cell["name"], status, created, closed, cell["region"],
+                                              codes["communes"], codes["epci"], geometry)
+    ), dtype=bool, count=n)
     table = {
-        "id": cell["id"].tolist(), "name": cell["name"].tolist(), "status": status.tolist(),
+        "id": list(cell["id"]), "name": list(cell["name"]), "status": status,
         "created": [v if v is not False else None for v in created],
         "closed": [v if v is not False else None for v in closed],
         "communes": codes["communes"], "epci": codes["epci"],
-        "region": cell["region"].tolist(), "notes": cell["notes"].tolist(), "row": rows.tolist(),
+        "region": list(cell["region"]), "notes": list(cell["notes"]), "row": rows.tolist(),
         "geometry": geometry,
     }
     if not clean.all():

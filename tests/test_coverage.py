@@ -7,6 +7,7 @@ d'appartenance read straight from ../shared/data with pandas, never the engine's
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -302,3 +303,24 @@ def test_per_region_and_department_tables_add_up(tmp_path, shipped):
     assert sorted(departments.loc[~departments["qpv_geography_available"], "insee_dep"]) == [
         "971", "972", "973", "974", "976"]
     assert regions.set_index("insee_reg").loc["84", "councils_active"] == 1
+
+
+@pytest.mark.parametrize("lang, straddling, city", [
+    ("fr", "seuls 0,25\u00a0% de sa surface sont dans des communes officielles hors de tout CLSM, sous la "
+           "tolérance de 1\u00a0%",
+     "des CLSM couvrent une partie de la ville ou de la commune\u00a0; son contour place 57,6\u00a0% du QPV dans "
+     "leurs périmètres"),
+    ("en", "only 0.25% of its area lies in official communes outside every council, below the 1% tolerance",
+     "councils cover part of the city or commune; its polygon puts 57.6% of the QPV inside their perimeters"),
+])
+def test_reconciliation_reasons_are_in_the_language_in_force(lang, straddling, city):
+    """Why the two methods disagree is a sentence for people (workbook sheet, reconciliation.csv): from the
+    catalogue, numbers formatted for the language."""
+    i18n.set_lang(lang)
+    try:
+        rec = clsm_geo.coverage(Path(__file__).resolve().parents[1] / "examples" / "registry_fictitious.csv",
+                                2024).reconciliation.set_index("code_qp")
+    finally:
+        i18n.set_lang(None)
+    assert rec.loc["QN09328M", "reason"] == straddling
+    assert rec.loc["QN01346M", "reason"] == city

@@ -13,6 +13,7 @@ import pytest
 import shapely
 
 import clsm_geo
+from clsm_geo.errors import InputError
 from clsm_geo.maps import layers
 from clsm_geo.maps.interactive import interactive_map, write_html
 
@@ -285,8 +286,9 @@ def test_cli_split_assets_snippet_and_csp(tmp_path, capsys):
     assert "height:600px;" in snip.read_text(encoding="utf-8")
     assert main(base + ["--snippet", "--height", "1px;x", "--out", str(snip)]) == 2
     assert "hauteur '1px;x' invalide" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="CSS length"):
-        embed.snippet("<p>x</p>", title="t", height="600px;background:url(x)")
+    with pytest.raises(InputError, match="hauteur '600px;background:url\\(x\\)' invalide") as err:
+        embed.snippet("<p>x</p>", title="t", height="600px;background:url(x)")  # from Python: the same words
+    assert err.value.hint == "donnez une longueur CSS comme 600px ou 70vh"
     # the single-file page prints the exact policy it needs: every inline block by hash
     single = tmp_path / "single.html"
     assert main(base + ["--offline", "--out", str(single)]) == 0

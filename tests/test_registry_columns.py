@@ -63,7 +63,8 @@ def test_column_parser_equals_row_parser(rows, dropped):
 
 
 @hsettings(max_examples=60, deadline=None)
-@given(st.lists(row.filter(lambda r: r["status"] in ("actif", "en projet")), min_size=1, max_size=8))
+@given(st.lists(st.fixed_dictionaries({key: st.sampled_from(["actif", "en projet"] if key == "status" else values)
+                                       for key, values in CELLS.items()}), min_size=1, max_size=8))
 def test_column_parser_with_gaps_in_the_index(rows):
     """Blank rows are dropped before parsing: the index then has gaps, and row numbers must follow it."""
     raw = pd.DataFrame(rows, dtype=object)
@@ -143,3 +144,11 @@ def test_overlap_warnings_name_the_other_councils(tmp_path, lang, first, last):
     assert overlaps[-1].message == last
     assert overlaps[0].message == first
     assert len({p.suggestion for p in overlaps}) == 1
+
+
+def test_a_bare_carriage_return_is_a_line_break_as_in_a_spreadsheet(tmp_path):
+    """``\\r0,,`` unquoted: the line breaks after the carriage return; the council is on the line after it."""
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"id,name,status,created,communes\n,,,,\nA,a,actif,2019,75056\n\r0,,,,\n")
+    reg = read_registry(path, strict=False)
+    assert [(p.row, p.column) for p in reg.problems if p.severity == "error"][:2] == [(5, "name"), (5, "status")]

@@ -112,7 +112,10 @@ def snippet(page: str, *, title: str, height: str | None = None) -> str:
     document (no style leaks either way), ``title`` for screen readers, a fixed ``height`` (e.g. ``"600px"``)
     or, by default, a responsive one (4:3, at least 420 px, at most 85 % of the screen)."""
     if height is not None and not CSS_LENGTH.fullmatch(str(height)):
-        raise ValueError(f"height must be a CSS length such as 600px or 70vh, got {height!r}")
+        from ..errors import InputError
+        from ..i18n import t
+
+        raise InputError(t("maps.error.height", None, height=repr(height)), hint=t("maps.error.height_hint"))
     size = f"height:{height}" if height else "aspect-ratio:4/3;min-height:420px;max-height:85vh"
     return (f'<iframe class="clsm-geo-map" title="{html.escape(title, quote=True)}" '
             f'srcdoc="{html.escape(page, quote=True)}" allow="fullscreen" allowfullscreen loading="lazy" '
