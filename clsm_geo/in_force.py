@@ -158,13 +158,21 @@ def layer_for_year(year: int, sources: dict | None = None, *, settings=None):
     source = main.source
     if len(layers) > 1:
         other = [layers[g] for g in sorted(layers) if layers[g] is not main][0]
-        source = dataclasses.replace(main.source, edition=f"{main.source.edition}; overseas: {other.source.edition}",
-                                     location=f"{main.source.location} + {other.source.location}")
+        source = dataclasses.replace(
+            main.source, edition=f"{main.source.edition}; overseas: {other.source.edition}",
+            location=f"{main.source.location} + {other.source.location}",
+            edition_words=_words(main.source, "edition") + (
+                ("provenance.overseas", (("edition", _words(other.source, "edition")),)),))
     import geopandas as gpd
 
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=_settings.STORAGE_CRS)
     return QpvLayer(frame, geography, source, parts=tuple(layers[g] for g in sorted(layers)),
                     missing=tuple(missing))
+
+
+def _words(source, field: str) -> tuple:
+    """A source's ``edition``/``precision`` in catalogue words, or its recorded text as one raw part."""
+    return getattr(source, f"{field}_words", ()) or (("", (("text", getattr(source, field)),)),)
 
 
 def _departments_of(m: MissingGeography, frame) -> tuple[str, ...]:

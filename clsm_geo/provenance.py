@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
+from . import i18n
 from .i18n import t
 
-__all__ = ["SOURCE_LINE_MAX", "source_line"]
+__all__ = ["SOURCE_LINE_MAX", "detail", "edition", "precision", "source_line", "words"]
 
 #: Longest source line (characters).
 SOURCE_LINE_MAX = 120
@@ -25,8 +26,41 @@ def source_line(source) -> str:
     kind = t(f"cli.source.{source.kind}") if source.kind in ("shipped", "cache", "user") else source.kind
     if source.kind == "user":
         kind += " " + re.split(r"[/\\]", str(source.location).rstrip("/\\"))[-1]
-    parts = [kind, head(source.edition), head(source.precision)]
+    parts = [kind, head(edition(source)), head(precision(source))]
     if source.kind == "shipped":  # the package's own layer: described in the catalogue's words
         parts = [kind, t("cli.source.shipped_summary")]
     text = t("cli.source.line", text=", ".join(p for p in parts if p))
     return text if len(text) <= SOURCE_LINE_MAX else text[:SOURCE_LINE_MAX - 1] + "…"
+
+
+def edition(source, lang: str | None = None) -> str:
+    """The edition of a QPV source for people, in ``lang`` (the recorded text when it has no catalogue words)."""
+    return words(getattr(source, "edition_words", ()), lang) or source.edition
+
+
+def precision(source, lang: str | None = None) -> str:
+    """The precision of a QPV source's outlines for people, in ``lang`` (as :func:`edition`)."""
+    return words(getattr(source, "precision_words", ()), lang) or source.precision
+
+
+def words(parts, lang: str | None = None) -> str:
+    """Catalogue parts ``(key, ((name, value), ...))`` as one text: values that are parts themselves are written
+    first; a key ``""`` is a recorded text (value ``text``); a plural entry takes the count ``n``."""
+    out = []
+    for key, values in parts:
+        values = {name: words(value, lang) if isinstance(value, tuple) else value for name, value in values}
+        if not key:
+            out.append(str(values.get("text", "")))
+        elif isinstance(i18n.catalogue(i18n.get_lang(lang)).get(key), dict):
+            out.append(i18n.tn(key, int(values.pop("n")), lang, **values))
+        else:
+            out.append(t(key, lang, **values))
+    return t("provenance.separator", lang).join(p for p in out if p)
+
+
+def detail(source, lang: str | None = None) -> str:
+    """The whole description of a QPV source for people (``--verbose``): where from, edition, precision, sha256."""
+    kind = t(f"cli.source.{source.kind}", lang) if source.kind in ("shipped", "cache", "user") else source.kind
+    sha = f", sha256 {source.sha256[:12]}…" if source.sha256 else ""
+    return t("provenance.detail", lang, kind=kind, location=source.location, edition=edition(source, lang),
+             precision=precision(source, lang), sha=sha)

@@ -54,10 +54,17 @@ class QpvSource:
     precision: str
     has_polygons: bool
     sha256: str | None = None
+    #: ``edition`` and ``precision`` in words of the catalogue, for people (:func:`clsm_geo.provenance.edition`):
+    #: parts ``(key, ((name, value), ...))`` written in the language in force; empty: the text as recorded
+    #: (an official file's own description).
+    edition_words: tuple = ()
+    precision_words: tuple = ()
 
-    def describe(self) -> str:
-        sha = f", sha256 {self.sha256[:12]}…" if self.sha256 else ""
-        return f"QPV from {self.kind} {self.location}: {self.edition}; {self.precision}{sha}"
+    def describe(self, lang: str | None = None) -> str:
+        """Everything about the source, for people (:func:`clsm_geo.provenance.detail`)."""
+        from .provenance import detail
+
+        return detail(self, lang)
 
 
 @dataclass(frozen=True)
@@ -176,28 +183,38 @@ def shipped_layers() -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------- loading
-def _describe_read(report, frame) -> tuple[str, str, bool]:
+def _describe_read(report, frame) -> tuple[str, str, bool, tuple, tuple]:
+    """Edition and precision of a file read: as recorded (English, ``summary.json``) and in catalogue words."""
     has_polygons = bool(frame.geometry.notna().any())
     where = f"{report.format or 'file'}" + (f", member {report.member}" if report.member else "")
-    edition = f"user-supplied QPV {'polygons' if report.kind == 'polygons' else 'list'} ({where})"
+    kind = "polygons" if report.kind == "polygons" else "list"
+    edition = f"user-supplied QPV {kind} ({where})"
+    edition_words = ((f"provenance.user.{kind}", (("format", report.format or "?"),)),)
+    if report.member:
+        edition_words += (("provenance.user.member", (("member", report.member),)),)
     if has_polygons:
         precision = "polygons as supplied"
+        precision_words: tuple = (("provenance.user.as_supplied", ()),)
         if report.invalid_in:
             precision += f" ({len(report.invalid_in)} invalid geometries repaired)"
+            precision_words += (("provenance.user.repaired", (("n", len(report.invalid_in)),)),)
         if report.emptied:
             precision += f"; {len(report.emptied)} QPV without usable polygon"
+            precision_words += (("provenance.user.emptied", (("n", len(report.emptied)),)),)
     else:
         precision = "no polygons: QPV codes and communes only (commune-based coverage only)"
-    return edition, precision, has_polygons
+        precision_words = (("provenance.user.no_polygons", ()),)
+    return edition, precision, has_polygons, edition_words, precision_words
 
 
 def _from_file(path: Path, geography: int, *, kind: str, location: str, sha256: str | None,
                edition: str | None = None, label: str | None = None) -> QpvLayer:
     frame, report = read_qpv_source(path, geography, label=label)
-    ed, precision, has_polygons = _describe_read(report, frame)
-    if edition:
-        ed = edition
-    return QpvLayer(frame, geography, QpvSource(kind, location, ed, precision, has_polygons, sha256))
+    ed, precision, has_polygons, ed_words, precision_words = _describe_read(report, frame)
+    if edition:  # an official file's own description, as published
+        ed, ed_words = edition, ()
+    return QpvLayer(frame, geography, QpvSource(kind, location, ed, precision, has_polygons, sha256,
+                                                ed_words, precision_words))
 
 
 def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=None) -> QpvLayer:
@@ -247,7 +264,8 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
         frame = load_layer_file(shipped)
         return QpvLayer(frame, geography, QpvSource(
             "shipped", str(shipped), meta.get("edition", "shipped QPV layer"), meta.get("precision", "unknown"),
-            bool(frame.geometry.notna().any()), file_sha256(shipped)))
+            bool(frame.geometry.notna().any()), file_sha256(shipped),
+            ((f"provenance.shipped.edition_{geography}", ()),), ((f"provenance.shipped.precision_{geography}", ()),)))
     raise DataSourceError(i18n.t("data.qpv.none_available", geography=geography),
                           hint=i18n.t("data.qpv.none_available_hint", geography=geography))
 

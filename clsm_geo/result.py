@@ -253,7 +253,8 @@ class CoverageResult:
             if "xlsx" in formats:
                 from .workbook import coverage_tables, write_workbook
 
-                written.append(write_workbook(coverage_tables(self), stage / "coverage.xlsx", self.summary, lang))
+                written.append(write_workbook(coverage_tables(self), stage / "coverage.xlsx", self.sources_for(lang),
+                                              lang))
             if "geojson" in formats:
                 written.append(_io.write_geojson(self.qpv, stage / "qpv.geojson"))
                 written.append(_io.write_geojson(self.councils, stage / "councils.geojson"))
@@ -261,6 +262,16 @@ class CoverageResult:
                 written.append(_io.write_parquet(_lists_to_text(self.qpv), stage / "qpv.parquet"))
                 written.append(_io.write_parquet(_lists_to_text(self.councils), stage / "councils.parquet"))
         return [out / p.name for p in written]
+
+    def sources_for(self, lang: str | None = None) -> dict:
+        """:attr:`summary` for a workbook's Sources sheet: the QPV source's edition and precision written for
+        people in ``lang`` (:mod:`clsm_geo.provenance`); ``summary.json`` keeps them as recorded."""
+        from .provenance import edition, precision
+
+        src = self.qpv_layer.source
+        out = dict(self.summary)
+        out["qpv_source"] = {**out["qpv_source"], "edition": edition(src, lang), "precision": precision(src, lang)}
+        return out
 
     def input_paths(self) -> list[str]:
         """The files this result was read from (registry, QPV source): outputs must never overwrite them."""

@@ -257,7 +257,7 @@ def test_source_line_is_short_and_the_full_provenance_is_verbose(tmp_path, capsy
     assert code == 0, err
     short, full = [line for line in out.splitlines() if line.startswith("QPV source")]
     assert short == "QPV source: shipped layer, ANCT QPV 2024 list by commune, polygons simplified to about 10 m"
-    assert full.startswith("QPV source (full): QPV from shipped ") and "sha256" in full and len(full) > 300
+    assert full.startswith("QPV source (full): shipped layer ") and "sha256" in full and len(full) > 300
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary["qpv_source"]["sha256"] and summary["qpv_source"]["precision"].startswith("polygons simplified")
     assert summary["qpv_scope"] == "national" and len(summary["qpv_regions"]) == 18

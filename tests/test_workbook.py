@@ -167,8 +167,12 @@ def test_summary_and_sources_sheets(coverage_books, result):
     assert sources["Code officiel géographique (INSEE)"].value == "COG 2024"
     assert sources["Géographie prioritaire"].value == "QPV 2024"
     assert sources["Couche des QPV"].value == "fournie avec clsm-geo"
-    assert sources["Édition"].value == result.summary["qpv_source"]["edition"]
-    assert sources["Précision"].value == result.summary["qpv_source"]["precision"]
+    # the source in French words (summary.json keeps the recorded text: clsm_geo.provenance)
+    from clsm_geo import provenance
+
+    assert sources["Édition"].value == provenance.edition(result.qpv_layer.source, "fr")
+    assert sources["Précision"].value == provenance.precision(result.qpv_layer.source, "fr")
+    assert sources["Édition"].value.startswith("liste ANCT des QPV 2024")
     assert sources["Méthode"].value == "automatique"
     assert sources["Registre des CLSM"].value == "registry_fictitious.csv"
     covered = sources[f"Seuil «{NBSP}couvert{NBSP}» (méthode géométrique)"]

@@ -47,7 +47,7 @@ def run_uncovered(args) -> int:
     with _io.output_set(out) as stage:
         _io.write_csv(table, stage / "uncovered.csv")
         _io.write_geojson(table, stage / "uncovered.geojson")
-        write_workbook({"uncovered": table}, stage / "uncovered.xlsx", result.summary)
+        write_workbook({"uncovered": table}, stage / "uncovered.xlsx", result.sources_for())
     print(uncovered_line(table, args.year))
     say(args, files_written(3, out))
     return 0
@@ -75,7 +75,7 @@ def run_gaps(args) -> int:
     with _io.output_set(out) as stage:
         _io.write_csv(table, stage / "gaps.csv")
         _io.write_geojson(table, stage / "gaps.geojson")
-        write_workbook({"gaps": table}, stage / "gaps.xlsx", result.summary)
+        write_workbook({"gaps": table}, stage / "gaps.xlsx", result.sources_for())
     lines = gap_lines(table)
     print(lines[0])
     for line in lines[1:]:
@@ -115,7 +115,7 @@ def run_plan(args) -> int:
     with _io.output_set(out) as stage:
         _io.write_csv(steps, stage / "plan.csv")
         _io.write_csv(ranks, stage / "priorities.csv")
-        write_workbook({"plan": steps, "priorities": ranks}, stage / "plan.xlsx", result.summary)
+        write_workbook({"plan": steps, "priorities": ranks}, stage / "plan.xlsx", result.sources_for())
     print(plan_lines(steps))
     say(args, files_written(3, out))
     return 0

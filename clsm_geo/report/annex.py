@@ -42,10 +42,12 @@ def tables(res, an: Analyses, territory: Territory, lang: str, evolution: pd.Dat
 
 def sources(res, lang: str) -> dict[str, str]:
     """What the workbook's ``Sources`` sheet says (machine keys -> values)."""
+    from ..provenance import edition, precision
+
     s = res.summary
-    q = s["qpv_source"]
-    return {"registry": s["registry"], "qpv_geography": str(s["qpv_geography"]), "qpv_edition": q["edition"] or "",
-            "qpv_precision": q["precision"] or "", "cog": str(s["cog_year"]), "method": s["method"],
+    src = res.qpv_layer.source
+    return {"registry": s["registry"], "qpv_geography": str(s["qpv_geography"]), "qpv_edition": edition(src, lang) or "",
+            "qpv_precision": precision(src, lang) or "", "cog": str(s["cog_year"]), "method": s["method"],
             "threshold_covered": str(s["thresholds"]["covered"]), "threshold_partial": str(s["thresholds"]["partial"]),
             "date": year_end(res.year, lang), "version": f"clsm-geo {__version__}"}
 

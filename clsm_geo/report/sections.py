@@ -11,7 +11,7 @@ import shlex
 
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, provenance
 from ..i18n import fmt_int, fmt_pct, t, tn, year_end
 from .analyses import PLAN_STEPS, Analyses
 from .model import Cards, Code, Figure, Items, Para, Section, Table
@@ -312,12 +312,12 @@ def method_section(res, an: Analyses, territory: Territory, lang: str, command: 
     s = res.summary
     thresholds = s["thresholds"]
     pct = {"covered": fmt_pct(thresholds["covered"], 0, lang), "partial": fmt_pct(thresholds["partial"], 0, lang)}
-    source = s["qpv_source"]
+    source = res.qpv_layer.source
     items = [t("report.method.councils", lang, year=res.year),
              t(f"report.method.{res.method}", lang, **pct), t("report.method.counted", lang),
              t("report.method.registry", lang, registry=s["registry"]),
-             t("report.method.qpv", lang, geography=s["qpv_geography"], edition=source["edition"] or ""),
-             t("report.method.precision", lang, precision=source["precision"] or ""),
+             t("report.method.qpv", lang, geography=s["qpv_geography"], edition=provenance.edition(source, lang)),
+             t("report.method.precision", lang, precision=provenance.precision(source, lang)),
              t("report.method.cog", lang, cog=s["cog_year"]),
              tn("report.method.not_in_force", int(s["qpv_not_in_force"]), lang, year=res.year)]
     if s["qpv_undetermined"]:
