@@ -45,13 +45,17 @@ def precision(source, lang: str | None = None) -> str:
 
 def words(parts, lang: str | None = None) -> str:
     """Catalogue parts ``(key, ((name, value), ...))`` as one text: values that are parts themselves are written
-    first; a key ``""`` is a recorded text (value ``text``); a plural entry takes the count ``n``."""
+    first; a key ``""`` is a recorded text (value ``text``); a count ``n`` chooses the plural form. A key the
+    catalogue lacks (a layer this version does not describe) is left out; with none left, the caller shows the
+    recorded text."""
     out = []
     for key, values in parts:
         values = {name: words(value, lang) if isinstance(value, tuple) else value for name, value in values}
         if not key:
             out.append(str(values.get("text", "")))
-        elif isinstance(i18n.catalogue(i18n.get_lang(lang)).get(key), dict):
+        elif not i18n.has(key, lang):
+            continue
+        elif "n" in values:
             out.append(i18n.tn(key, int(values.pop("n")), lang, **values))
         else:
             out.append(t(key, lang, **values))

@@ -78,3 +78,12 @@ def test_the_verbose_detail_is_in_words_too():
     fr, en = source.describe("fr"), source.describe("en")
     assert fr.startswith("couche livrée ") and "liste ANCT des QPV 2024" in fr and f"sha256 {source.sha256[:12]}…" in fr
     assert en.startswith("shipped layer ") and "ANCT list of the 2024 QPV" in en
+
+
+def test_plural_counts_and_unknown_keys():
+    parts = (("provenance.user.as_supplied", ()), ("provenance.user.repaired", (("n", 1),)),
+             ("provenance.user.emptied", (("n", 3),)), ("provenance.shipped.edition_1999", ()))
+    assert provenance.words(parts, "fr") == ("contours tels que fournis\u202f; 1 géométrie invalide réparée\u202f; "
+                                             "3 QPV sans contour utilisable")
+    assert provenance.words(parts, "en") == "polygons as supplied; 1 invalid geometry repaired; 3 QPV without usable polygon"
+    assert provenance.words((("provenance.shipped.edition_1999", ()),), "fr") == ""  # the recorded text is shown
