@@ -208,11 +208,15 @@ def _describe_read(report, frame) -> tuple[str, str, bool, tuple, tuple]:
 
 
 def _from_file(path: Path, geography: int, *, kind: str, location: str, sha256: str | None,
-               edition: str | None = None, label: str | None = None) -> QpvLayer:
+               edition: str | None = None, label: str | None = None, resource: str | None = None) -> QpvLayer:
+    """``edition``: the recorded description of a cached file (else the reader's); ``resource``: the id of the
+    official file in ``data/qpv/catalogue.json`` it was fetched from, described in the catalogue's words."""
     frame, report = read_qpv_source(path, geography, label=label)
     ed, precision, has_polygons, ed_words, precision_words = _describe_read(report, frame)
-    if edition:  # an official file's own description, as published
-        ed, ed_words = edition, ()
+    if edition:  # recorded when the file was fetched; people read the official file's description
+        ed = edition
+        if resource:
+            ed_words = ((f"provenance.official.{resource}", ()),)
     return QpvLayer(frame, geography, QpvSource(kind, location, ed, precision, has_polygons, sha256,
                                                 ed_words, precision_words))
 
@@ -253,7 +257,8 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
         meta = dict(entry.meta or {})
         try:
             return _from_file(Path(entry.path), geography, kind="cache", location=str(entry.source or entry.path),
-                              sha256=entry.sha256, edition=meta.get("edition"), label=str(entry.path))
+                              sha256=entry.sha256, edition=meta.get("edition"), label=str(entry.path),
+                              resource=meta.get("resource"))
         except InputError as exc:
             raise DataSourceError(i18n.t("data.qpv.cache_unreadable", geography=geography, error=exc.message),
                                   hint=i18n.t("data.qpv.fetch_hint", geography=geography)) from exc

@@ -87,3 +87,29 @@ def test_plural_counts_and_unknown_keys():
                                              "3 QPV sans contour utilisable")
     assert provenance.words(parts, "en") == "polygons as supplied; 1 invalid geometry repaired; 3 QPV without usable polygon"
     assert provenance.words((("provenance.shipped.edition_1999", ()),), "fr") == ""  # the recorded text is shown
+
+
+def test_every_official_file_of_the_catalogue_is_described_in_both_languages():
+    from clsm_geo.qpv import catalogue
+
+    ids = [r["id"] for g in catalogue()["geographies"].values() for r in g["resources"]]
+    assert len(ids) >= 5
+    for lang in ("fr", "en"):
+        missing = [i for i in ids if not i18n.has(f"provenance.official.{i}", lang)]
+        assert missing == [], (lang, missing)
+
+
+def test_a_cached_official_file_is_described_in_the_language_in_force():
+    """A file fetched from the catalogue keeps its recorded (published) edition in summary.json; people read
+    the catalogue's words for that resource."""
+    from clsm_geo.cache import cache_put
+
+    cache_put("qpv2024", PACA, meta={"geography": 2024, "resource": "geojson_2025_02",
+                                     "edition": "ANCT QPV 2024 perimeters, national WGS84 GeoJSON, data.gouv.fr "
+                                                "upload of 2025-02-06"})
+    source = clsm_geo.qpv(2024).source  # a regional file stands for the national one here
+    assert source.kind == "cache" and source.edition.startswith("ANCT QPV 2024 perimeters")
+    assert provenance.edition(source, "fr") == ("contours des QPV 2024 de l'ANCT, GeoJSON national en WGS84, dépôt "
+                                                "data.gouv.fr du 6 février 2025")
+    assert provenance.edition(source, "en").startswith("ANCT QPV 2024 perimeters, national WGS84 GeoJSON")
+    assert provenance.precision(source, "fr") == "contours tels que fournis"

@@ -58,6 +58,7 @@ def _population_hint(geography: int):
 
 def status(args) -> int:
     from ..cache import cache_entries
+    from ..provenance import words
     from ..qpv import shipped_layers
 
     cfg = _settings.get()
@@ -75,8 +76,10 @@ def status(args) -> int:
         print(i18n.t("console.data.boundaries_missing"))
     for layer in shipped_layers():
         print(i18n.t("console.data.qpv_layer", None, name=Path(layer["path"]).name, geography=layer["geography"],
-                     rows=i18n.fmt_int(layer["rows"]), size=i18n.fmt_int(layer["size"]), edition=layer["edition"],
-                     precision=layer["precision"]))
+                     rows=i18n.fmt_int(layer["rows"]), size=i18n.fmt_int(layer["size"]),
+                     edition=words(((f"provenance.shipped.edition_{layer['geography']}", ()),)) or layer["edition"],
+                     precision=words(((f"provenance.shipped.precision_{layer['geography']}", ()),))
+                     or layer["precision"]))
     print(i18n.t("console.data.cache_offline" if cfg.offline else "console.data.cache", None, path=cfg.cache_dir))
     entries = cache_entries()
     if not entries:
