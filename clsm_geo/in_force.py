@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from . import settings as _settings
-from . import i18n
+from . import i18n, provenance
 from .errors import DataSourceError
 
 TERRITORIES = ("metropolitan", "overseas")
@@ -161,18 +161,13 @@ def layer_for_year(year: int, sources: dict | None = None, *, settings=None):
         source = dataclasses.replace(
             main.source, edition=f"{main.source.edition}; overseas: {other.source.edition}",
             location=f"{main.source.location} + {other.source.location}",
-            edition_words=_words(main.source, "edition") + (
-                ("provenance.overseas", (("edition", _words(other.source, "edition")),)),))
+            edition_words=provenance.parts(main.source, "edition") + (
+                ("provenance.overseas", (("edition", provenance.parts(other.source, "edition")),)),))
     import geopandas as gpd
 
     frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=_settings.STORAGE_CRS)
     return QpvLayer(frame, geography, source, parts=tuple(layers[g] for g in sorted(layers)),
                     missing=tuple(missing))
-
-
-def _words(source, field: str) -> tuple:
-    """A source's ``edition``/``precision`` in catalogue words, or its recorded text as one raw part."""
-    return getattr(source, f"{field}_words", ()) or (("", (("text", getattr(source, field)),)),)
 
 
 def _departments_of(m: MissingGeography, frame) -> tuple[str, ...]:

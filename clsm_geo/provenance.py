@@ -10,7 +10,7 @@ import re
 from . import i18n
 from .i18n import t
 
-__all__ = ["SOURCE_LINE_MAX", "detail", "edition", "precision", "source_line", "words"]
+__all__ = ["SOURCE_LINE_MAX", "detail", "edition", "parts", "precision", "source_line", "words"]
 
 #: Longest source line (characters).
 SOURCE_LINE_MAX = 120
@@ -43,13 +43,19 @@ def precision(source, lang: str | None = None) -> str:
     return words(getattr(source, "precision_words", ()), lang) or source.precision
 
 
-def words(parts, lang: str | None = None) -> str:
+def parts(source, field: str) -> tuple:
+    """A source's ``edition`` or ``precision`` as parts for :func:`words`: its catalogue words, or its recorded
+    text as one part (to nest in another description, e.g. the overseas part of an assembled layer)."""
+    return getattr(source, f"{field}_words", ()) or (("", (("text", getattr(source, field)),)),)
+
+
+def words(pieces, lang: str | None = None) -> str:
     """Catalogue parts ``(key, ((name, value), ...))`` as one text: values that are parts themselves are written
     first; a key ``""`` is a recorded text (value ``text``); a count ``n`` chooses the plural form. A key the
     catalogue lacks (a layer this version does not describe) is left out; with none left, the caller shows the
     recorded text."""
     out = []
-    for key, values in parts:
+    for key, values in pieces:
         values = {name: words(value, lang) if isinstance(value, tuple) else value for name, value in values}
         if not key:
             out.append(str(values.get("text", "")))
