@@ -64,10 +64,10 @@ class _Tables:
     ``table``: code -> list of (insee_com, insee_arm, how, detail key, detail values). The sentences for
     people are written only for the codes asked (:func:`_detail`), in the language in force."""
 
-    def __init__(self, year: int, communes: pd.DataFrame, arrondissements: pd.DataFrame, former: pd.DataFrame,
-                 history: pd.DataFrame):
+    def __init__(self, year: int, names: dict[str, str], communes: pd.DataFrame, arrondissements: pd.DataFrame,
+                 former: pd.DataFrame, history: pd.DataFrame):
         self.year = year
-        self.names: dict[str, str] = dict(zip(communes["insee_com"].tolist(), communes["lib_com"].tolist()))
+        self.names = names  # the geography's own dictionary (Geography.commune_names), never modified here
         self._deps = communes["insee_dep"].tolist()
         self.old_names: dict[str, str] = {}
         table: dict[str, list[tuple]] = {}
@@ -161,11 +161,8 @@ def _history() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=4)
 def _tables_for_year(year: int) -> _Tables:
-    geo = _geo_module()
-    communes = geo.read_layer("communes", year, ["insee_com", "lib_com", "insee_dep"])
-    arm = geo.read_layer("arrondissements", year, ["insee_arm", "lib_arm", "insee_com"])
-    former = geo.read_layer("former_communes", year)
-    return _Tables(year, communes, arm, former, _history())
+    g = _geo_module().geography(year)  # the layers a run has loaded already: no file read twice
+    return _Tables(year, g.commune_names, g.communes, g.arrondissements, g.former_communes, _history())
 
 
 def _tables(year: int, geography=None) -> _Tables:

@@ -330,7 +330,9 @@ def _former_outlines(year: int) -> dict[tuple[str, str], dict]:
 def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str, str, str]:
     """The warning for a former commune in a perimeter: what it became, and which outline is used (``detail``,
     the resolution sentence of :func:`clsm_geo.codes.resolve_communes`, is replaced by a catalogue text)."""
-    names = _commune_names(year)
+    from .geography import geography
+
+    names = geography(year).commune_names
     vals = {"code": piece["code"], "name": piece["name"] or "", "parent": piece["insee_com"],
             "parent_name": names.get(piece["insee_com"], ""), "year": year, "how": how,
             "outline_year": piece["outline_year"] or ""}
@@ -339,14 +341,6 @@ def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str,
                 i18n.t("perimeters.former.unknown_detail", **vals))
     return ("warning", i18n.t("perimeters.former.outline", **vals),
             i18n.t("perimeters.former.outline_detail", **vals))
-
-
-@functools.lru_cache(maxsize=4)
-def _commune_names(year: int) -> dict[str, str]:
-    """INSEE code -> name of the communes of COG ``year``."""
-    from .geography import geography
-
-    return geography(year).commune_names
 
 
 def _vanished_epci(siren: str, year: int, file: str, row) -> tuple[Problem, tuple[str, ...]]:
