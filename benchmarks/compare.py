@@ -751,7 +751,7 @@ def run_duckdb(workdir: Path, sizes, repeat: int) -> dict:
 
 # ============================================================================== whole CLI
 #: The CLI of the clsm_geo package being measured (this checkout, or --engine-path), not an installed script.
-CLI = [sys.executable, "-c", "import sys; from clsm_geo.cli import main; sys.exit(main())"]
+CLI = [sys.executable, "-c", "from clsm_geo.cli import entry; entry()"]  # the clsm-geo program
 
 #: Comparison (b) as a command: DuckDB reading the same files and writing the statuses to a CSV file.
 DUCKDB_COMMAND = """
@@ -775,8 +775,12 @@ def _command_seconds(cmd: list[str], repeat: int, env=None) -> float:
 
 
 def _engine_env(engine_path=None) -> dict:
+    """As ``bench_commands.process_env``: the engine's modules on the path, byte-compiled once (the warm-up run)
+    as an installed package's are."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [engine_path or str(REPO), env.get("PYTHONPATH")]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "clsm-geo-bench-pycache")
     return env
 
 
@@ -798,7 +802,7 @@ def duckdb_command_seconds(workdir: Path, registry: Path, repeat: int) -> float:
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, "-c", DUCKDB_COMMAND, str(workdir), str(registry), str(Path(out) / "status.csv"),
                query]
-        return _command_seconds(cmd, repeat)
+        return _command_seconds(cmd, repeat, _engine_env())  # same environment as the engine's command
 
 
 # ============================================================================== orchestration

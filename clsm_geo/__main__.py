@@ -1,7 +1,5 @@
 """``python -m clsm_geo``: the ``clsm-geo`` command."""
 
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

@@ -224,13 +224,16 @@ class CoverageResult:
     # --- output -----------------------------------------------------------------------------------
 
     @_progress.stepped("files")
-    def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None) -> list[Path]:
+    def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None, *,
+                 parallel: bool = False) -> list[Path]:
         """Write ``summary.json`` and the tables in each format into ``directory``, all of them or none
         (:func:`clsm_geo.io.output_set`); an output that would overwrite the registry or the QPV file is
         refused first. Returns the paths.
 
         ``csv``: one file per table (dialect: ``settings.csv_dialect``); ``xlsx``: ``coverage.xlsx``, the
-        workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`).
+        workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`). ``parallel``: write the
+        workbook in a child process while this one writes the other files (:mod:`clsm_geo._worker`: Linux,
+        two cores or more; the same bytes either way).
         """
         unknown = [f for f in formats if f not in FORMATS]
         if unknown:
@@ -240,21 +243,24 @@ class CoverageResult:
                              hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
         out = Path(directory)
         _io.check_outputs([out / name for name in file_names(formats)], self.input_paths(), folders=[out])
-        tables = {"qpv": self.qpv, "councils": self.councils_table[COUNCIL_COLUMNS],
-                  "regions": self.regions, "departments": self.departments}
-        if self.reconciliation is not None:
-            tables["reconciliation"] = self.reconciliation
-        if self.out_of_scope is not None and len(self.out_of_scope):
-            tables["out_of_scope"] = self.out_of_scope
         with _io.output_set(out) as stage:
+            job = book = None
+            if "xlsx" in formats:  # the longest file first, in a child process when asked
+                from . import _worker
+
+                book = (self, stage / "coverage.xlsx", i18n.get_lang(lang))
+                job = _worker.start(_write_workbook, *book) if parallel else None
+            tables = {"qpv": self.qpv, "councils": self.councils_table[COUNCIL_COLUMNS],
+                      "regions": self.regions, "departments": self.departments}
+            if self.reconciliation is not None:
+                tables["reconciliation"] = self.reconciliation
+            if self.out_of_scope is not None and len(self.out_of_scope):
+                tables["out_of_scope"] = self.out_of_scope
             written = [_io.write_json(self.summary, stage / "summary.json")]
             if "csv" in formats:
                 written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
-            if "xlsx" in formats:
-                from .workbook import coverage_tables, write_workbook
-
-                written.append(write_workbook(coverage_tables(self), stage / "coverage.xlsx", self.sources_for(lang),
-                                              lang))
+            if book is not None:
+                written.append(job.result() if job is not None else _write_workbook(*book))
             if "geojson" in formats:
                 written.append(_io.write_geojson(self.qpv, stage / "qpv.geojson"))
                 written.append(_io.write_geojson(self.councils, stage / "councils.geojson"))
@@ -441,6 +447,13 @@ def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFram
         # counts stay whole numbers; unknown (geography or population not available) is <NA>, never 0
         out[col] = values if col.endswith("share") else values.round().astype("Int64")
     return out.sort_values(key, ignore_index=True)
+
+
+def _write_workbook(result: CoverageResult, path: Path, lang: str) -> Path:
+    """``coverage.xlsx`` of ``result`` at ``path`` (:func:`clsm_geo.workbook.write_workbook`)."""
+    from .workbook import coverage_tables, write_workbook
+
+    return write_workbook(coverage_tables(result), path, result.sources_for(lang), lang)
 
 
 def _lists_to_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -87,10 +87,10 @@ def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLi
                 else:
                     _write_table(book, ws, frame, code)
             _write_sources(book, wb.add_worksheet(_unique(sheet_name("sources", code), used)), sources or {}, code)
+            # fixed document dates; XlsxWriter also dates every zip member 1 January 1980: same bytes on rerun
             wb.set_properties({"author": "clsm-geo", "created": dt.datetime(2000, 1, 1)})
         finally:
             wb.close()
-        _io.fix_xlsx_times(tmp)
     return Path(path)
 
 

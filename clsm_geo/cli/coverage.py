@@ -36,7 +36,7 @@ def run(args) -> int:
     formats = args.formats
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
     result = run_coverage(args)
-    written = result.to_files(out, formats)
+    written = result.to_files(out, formats, parallel=True)
     print(result.headline)
     say(args)
     say(args, region_table(result.regions))

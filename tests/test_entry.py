@@ -1,0 +1,75 @@
+"""The ``clsm-geo`` program (clsm_geo.cli.entry) and the coverage files written with a second process."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import clsm_geo
+from clsm_geo import _worker
+from clsm_geo.cli import GC_THRESHOLDS, main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "registry_fictitious.csv"
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+
+
+def _program(*args: str, code: str = "from clsm_geo.cli import entry; entry()") -> subprocess.CompletedProcess:
+    return _run(["-c", code, *args])
+
+
+def test_the_program_exits_with_the_code_of_the_command(tmp_path):
+    version = _program("--version")
+    assert version.returncode == 0 and version.stdout.startswith("clsm-geo ")
+    missing = _program("--lang", "fr", "coverage")
+    assert missing.returncode == 2 and "--registry" in missing.stderr and "Traceback" not in missing.stderr
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,status\nX,Y,peut-être\n", encoding="utf-8")
+    refused = _program("--offline", "-q", "validate", "--year", "2024", "--registry", str(bad))
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+
+
+def test_the_program_collects_garbage_less_often_and_main_leaves_the_collector_alone(capsys):
+    probe = ("import atexit, gc; from clsm_geo.cli import entry; "
+             "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 0)); entry()")
+    done = _program("--offline", "-q", "validate", "--year", "2024", "--registry", str(EXAMPLE), code=probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == f"{GC_THRESHOLDS} True"  # fewer collections; frozen once done
+    before = gc.get_threshold()
+    assert main(["--offline", "-q", "validate", "--year", "2024", "--registry", str(EXAMPLE)]) == 0
+    capsys.readouterr()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+def test_python_dash_m_runs_the_program():
+    done = _run(["-m", "clsm_geo", "--version"])
+    assert done.returncode == 0 and done.stdout.startswith("clsm-geo ")
+    assert _run(["-m", "clsm_geo", "--lang", "fr", "coverage"]).returncode == 2
+
+
+def test_coverage_files_written_with_a_second_process_are_the_same_bytes(tmp_path, monkeypatch):
+    """``to_files(parallel=True)`` (what ``clsm-geo coverage`` does) writes the workbook in a child process
+    while this one writes the CSV and JSON files: the same files, byte for byte."""
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    jobs = []
+    start = _worker.start
+    monkeypatch.setattr(_worker, "start", lambda *a: jobs.append(start(*a)) or jobs[-1])
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    files = {}
+    for parallel in (False, True):
+        written = res.to_files(tmp_path / str(parallel), ("csv", "xlsx"), lang="fr", parallel=parallel)
+        files[parallel] = {p.name: p.read_bytes() for p in written}
+    assert len(jobs) == 1 and jobs[0].in_child
+    assert files[True] == files[False]
+    assert "coverage.xlsx" in files[True] and "qpv.csv" in files[True]
+    assert sorted(p.name for p in (tmp_path / "True").iterdir()) == sorted(files[True])  # nothing else left
