@@ -196,9 +196,11 @@ def inside_share(q_geom, outline, unit_geom, dep) -> float:
 
 
 def former_effect(rel: QpvUnitRelation, frame: pd.DataFrame, pieces: pd.DataFrame, x: np.ndarray,
-                  unit_geoms: np.ndarray, names: dict) -> FormerEffect:
+                  unit_geoms, names: dict) -> FormerEffect:
     """:class:`FormerEffect` of the ``pieces`` of active councils (rows of ``Perimeters.pieces``) on the units
-    outside the covered units ``x`` (0/1 over units). ``names``: commune code -> name, for the labels."""
+    outside the covered units ``x`` (0/1 over units). ``unit_geoms``: unit position -> outline (EPSG:4326) for
+    at least the units of ``pieces`` (:func:`clsm_geo.units.unit_outlines`). ``names``: commune code -> name,
+    for the labels."""
     if pieces is None or pieces.empty:
         return FormerEffect.empty()
     pieces = pieces[x[pieces["unit"].to_numpy(dtype=np.int64)] == 0]

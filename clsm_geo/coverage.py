@@ -237,7 +237,10 @@ def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame,
     pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
     if pieces.empty:
         return FormerEffect.empty()
-    return former_effect(rel, frame, pieces, x, vintage.units.geometry.to_numpy(), vintage.geography.commune_names)
+    from .units import unit_outlines
+
+    return former_effect(rel, frame, pieces, x, unit_outlines(vintage.cog_year, pieces["unit"].tolist()),
+                         vintage.geography.commune_names)
 
 
 def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, year) -> None:
@@ -248,9 +251,9 @@ def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg
         return
     pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
     from .apportion import inside_share
-    from .units import units
+    from .units import unit_outlines
 
-    unit_geoms = units(year).geometry.to_numpy()
+    unit_geoms = unit_outlines(year, pieces["unit"].tolist())
     weights = rel.weights.tocsc()
     geoms, deps = frame.geometry.to_numpy(), frame["insee_dep"].to_numpy()
     pair_units = rel.pair_units.tocsc()

@@ -178,7 +178,6 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
 
     vintage = year if hasattr(year, "cog_year") else None
     year = vintage.cog_year if vintage is not None else year
-    table = vintage.units if vintage is not None else units(year)
     ua = vintage.unit_arrays if vintage is not None else unit_arrays(year)
     n_units = len(ua["unit"])
     file = _file_name(registry)
@@ -292,6 +291,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
             problems.append(Problem("error", file, rows_col[i], "geometry", None, i18n.t("perimeters.geometry.empty"),
                                     i18n.t("perimeters.geometry.empty_hint")))
         elif row_nnz[i] == 0:
+            table = vintage.units if vintage is not None else units(year)  # outlines only when needed
             hit = table.sindex.query(own, predicate="intersects")
             extra_rows += [i] * len(hit)
             extra_cols += list(hit)
@@ -453,11 +453,12 @@ def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int
     separator, hint = i18n.t("perimeters.overlap.separator", lang), i18n.t("perimeters.overlap.hint", lang)
     part, message = i18n.template("perimeters.overlap.part", lang), i18n.template("perimeters.overlap.message", lang)
     starts, counts, po, pc, rows = starts.tolist(), counts.tolist(), po.tolist(), pc.tolist(), rows.tolist()
+    u, labels, ids = u.tolist(), list(labels), ids.tolist()  # plain lists: sliced once per part below
     for a, b in zip(cstart.tolist(), cend.tolist()):
         parts = []
         for k in range(a, min(b, a + most)):
             s0, cnt = starts[k], counts[k]
-            sample = ", ".join(labels[u[s0:s0 + min(cnt, 3)]].tolist()) + (" …" if cnt > 3 else "")
+            sample = ", ".join([labels[x] for x in u[s0:s0 + min(cnt, 3)]]) + (" …" if cnt > 3 else "")
             parts.append(part.format(other=ids[po[k]], n=i18n.fmt_int(cnt, lang), sample=sample))
         more = i18n.tn("perimeters.overlap.more", b - a - most, lang) if b - a > most else ""
         ci = pc[a]

@@ -16,6 +16,32 @@ from . import settings
 
 
 @functools.lru_cache(maxsize=4)
+def unit_table(year: int) -> pd.DataFrame:
+    """The units of a COG year without their outlines, sorted by ``unit``: ``unit``, ``insee_com``,
+    ``lib_unit``, ``insee_dep``, ``insee_reg``, ``siren_epci``, ``population``, and ``source``/``row``, the
+    layer (``communes`` or ``arrondissements``) and row each unit comes from. What the coverage engine reads;
+    :func:`units` adds the geometry."""
+    from .geography import geography
+
+    geo = geography(year)
+    communes = geo.communes
+    keep = ~communes["insee_com"].isin(list(settings.PLM_CITIES)).to_numpy()
+    com = pd.DataFrame({
+        "unit": communes["insee_com"], "insee_com": communes["insee_com"], "lib_unit": communes["lib_com"],
+        "insee_dep": communes["insee_dep"], "insee_reg": communes["insee_reg"],
+        "siren_epci": communes["siren_epci"].to_numpy(), "population": communes["population"]})
+    com = com[keep].assign(source="communes", row=np.flatnonzero(keep))
+    arm = geo.arrondissements
+    city_epci = communes.set_index("insee_com")["siren_epci"]
+    arr = pd.DataFrame({
+        "unit": arm["insee_arm"], "insee_com": arm["insee_com"], "lib_unit": arm["lib_arm"],
+        "insee_dep": arm["insee_dep"], "insee_reg": arm["insee_reg"],
+        "siren_epci": city_epci.reindex(arm["insee_com"]).to_numpy(), "population": arm["population"]})
+    arr = arr.assign(source="arrondissements", row=np.arange(len(arr)))
+    return pd.concat([com, arr], ignore_index=True).sort_values("unit", ignore_index=True)
+
+
+@functools.lru_cache(maxsize=4)
 def units(year: int) -> gpd.GeoDataFrame:
     """Units of a COG year, sorted by ``unit``.
 
@@ -26,29 +52,34 @@ def units(year: int) -> gpd.GeoDataFrame:
     from .geography import geography
 
     geo = geography(year)
-    communes = geo.communes[~geo.communes["insee_com"].isin(list(settings.PLM_CITIES))]
-    com = pd.DataFrame({
-        "unit": communes["insee_com"].to_numpy(), "insee_com": communes["insee_com"].to_numpy(),
-        "lib_unit": communes["lib_com"].to_numpy(), "insee_dep": communes["insee_dep"].to_numpy(),
-        "insee_reg": communes["insee_reg"].to_numpy(), "siren_epci": communes["siren_epci"].to_numpy(),
-        "population": communes["population"].to_numpy(), "geometry": communes.geometry.to_numpy(),
-    })
-    arm = geo.arrondissements
-    city_epci = geo.communes.set_index("insee_com")["siren_epci"]
-    arr = pd.DataFrame({
-        "unit": arm["insee_arm"].to_numpy(), "insee_com": arm["insee_com"].to_numpy(),
-        "lib_unit": arm["lib_arm"].to_numpy(), "insee_dep": arm["insee_dep"].to_numpy(),
-        "insee_reg": arm["insee_reg"].to_numpy(),
-        "siren_epci": city_epci.reindex(arm["insee_com"]).to_numpy(),
-        "population": arm["population"].to_numpy(), "geometry": arm.geometry.to_numpy(),
-    })
-    table = pd.concat([com, arr], ignore_index=True).sort_values("unit", ignore_index=True)
-    return gpd.GeoDataFrame(table, geometry="geometry", crs=settings.STORAGE_CRS)
+    table = unit_table(year)
+    geoms = np.empty(len(table), dtype=object)
+    for source, layer in (("communes", geo.communes), ("arrondissements", geo.arrondissements)):
+        at = (table["source"] == source).to_numpy()
+        geoms[at] = layer.geometry.to_numpy()[table["row"].to_numpy()[at]]
+    table = table.drop(columns=["source", "row"])
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, crs=settings.STORAGE_CRS), crs=settings.STORAGE_CRS)
+
+
+def unit_outlines(year: int, positions) -> dict[int, object]:
+    """Outlines (EPSG:4326) of the units at ``positions`` (rows of :func:`unit_arrays` of ``year``), read from
+    the boundary layers without building the whole :func:`units` table."""
+    from .geography import geography
+
+    geo = geography(year)
+    wanted = sorted({int(p) for p in positions})
+    codes = unit_arrays(year)["unit"][wanted]
+    out: dict[int, object] = {}
+    for layer, col in ((geo.communes, "insee_com"), (geo.arrondissements, "insee_arm")):
+        found = pd.Index(layer[col]).get_indexer(codes)
+        geoms = layer.geometry.to_numpy()
+        out.update((p, geoms[i]) for p, i in zip(wanted, found.tolist()) if i >= 0 and p not in out)
+    return out
 
 
 @functools.lru_cache(maxsize=4)
 def _units_by_commune(year: int) -> dict[str, tuple[str, ...]]:
-    table = units(year)
+    table = unit_table(year)
     out: dict[str, list[str]] = {}
     for com, unit in zip(table["insee_com"].tolist(), table["unit"].tolist()):   # sorted by unit
         out.setdefault(com, []).append(unit)
@@ -63,7 +94,7 @@ def units_of_commune(insee_com: str, year: int) -> tuple[str, ...]:
 @functools.lru_cache(maxsize=4)
 def unit_index(year: int) -> pd.Index:
     """Position of each unit code in :func:`units` (for sparse matrices)."""
-    return pd.Index(units(year)["unit"].to_numpy())
+    return pd.Index(unit_table(year)["unit"].to_numpy())
 
 
 def indicator(unit_codes, year: int) -> np.ndarray:
@@ -82,12 +113,21 @@ def unit_arrays(year: int) -> dict:
     ``unit`` (codes, object array), ``position`` (code -> row), ``population``; ``to_commune``,
     ``to_dep``, ``to_reg``, ``to_epci`` (units × labels) with their sorted labels ``communes``,
     ``deps``, ``regs``, ``epcis``; ``epci_units``: ``{"position": siren -> row, "matrix": EPCI × units}``.
+    Shipped for the shipped boundaries (``data/prebuilt/units_cog<year>.npz``), else computed
+    (:func:`compute_unit_arrays`) and kept in the user cache (:mod:`clsm_geo._prebuilt`).
     """
+    from . import _prebuilt
+
+    return _prebuilt.unit_arrays(year, lambda: compute_unit_arrays(year))
+
+
+def compute_unit_arrays(year: int) -> dict:
+    """:func:`unit_arrays` computed from the boundaries of ``year``."""
     from scipy import sparse
 
     from .geography import geography
 
-    t = units(year)
+    t = unit_table(year)
     codes = np.array(t["unit"].tolist(), dtype=object)
     out = {"unit": codes, "position": dict(zip(codes.tolist(), range(len(codes)))),
            "population": t["population"].to_numpy(dtype=float)}

@@ -2,7 +2,8 @@
 """Build the shipped prebuilt tables ``data/prebuilt/`` from the shipped boundaries and QPV layer.
 
 For every shipped COG year: the unit adjacency (``adjacency_cog<year>.npz``, see
-:func:`clsm_geo.gaps.unit_adjacency`) and the QPV × unit relation of the shipped QPV 2024 layer
+:func:`clsm_geo.gaps.unit_adjacency`), the unit arrays (``units_cog<year>.npz``, see
+:func:`clsm_geo.units.unit_arrays`) and the QPV × unit relation of the shipped QPV 2024 layer
 (``relation_qpv2024_cog<year>.npz``, see :func:`clsm_geo.apportion.qpv_unit_relation`), listed in
 ``data/prebuilt/manifest.json`` with their sha256 and the digest of their inputs. The output is
 deterministic: a rerun on the same inputs gives byte-identical files. Rerun it whenever
@@ -36,6 +37,7 @@ def build(folder: Path) -> dict:
     from clsm_geo.geography import SHIPPED_YEARS
     from clsm_geo.settings import shipped_data_dir
     from clsm_geo.qpv import load_layer_file as load_qpv_file
+    from clsm_geo.units import compute_unit_arrays
 
     folder.mkdir(parents=True, exist_ok=True)
     frame = load_qpv_file(shipped_data_dir() / "qpv" / "qpv2024.parquet")
@@ -44,6 +46,8 @@ def build(folder: Path) -> dict:
         jobs = [
             (f"adjacency_cog{year}.npz", "adjacency", _prebuilt.adjacency_digest(year),
              lambda y=year: _prebuilt.encode_adjacency(compute_unit_adjacency(y))),
+            (f"units_cog{year}.npz", "units", _prebuilt.units_digest(year),
+             lambda y=year: _prebuilt.encode_unit_arrays(compute_unit_arrays(y), y)),
             (f"relation_qpv2024_cog{year}.npz", "relation", _prebuilt.relation_digest(frame, year),
              lambda y=year: _prebuilt.encode_relation(qpv_unit_relation(frame, y))),
         ]

@@ -38,3 +38,46 @@ def test_unit_arrays_follow_their_definitions(year):
     row = a["epci_units"]["position"][paris["siren_epci"].iloc[0]]
     held = {a["unit"][k] for k in matrix.indices[matrix.indptr[row]:matrix.indptr[row + 1]]}
     assert {f"751{n:02d}" for n in range(1, 21)} <= held and not held & set(settings.PLM_CITIES)
+
+
+def _same_arrays(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        x, y = a[key], b[key]
+        if hasattr(x, "tocsr"):
+            assert x.shape == y.shape and x.dtype == y.dtype and (x != y).nnz == 0, key
+        elif isinstance(x, dict) and "matrix" in x:
+            assert x["position"] == y["position"], key
+            assert x["matrix"].shape == y["matrix"].shape and (x["matrix"] != y["matrix"]).nnz == 0, key
+        elif isinstance(x, dict):
+            assert x == y, key
+        else:
+            assert x.dtype == y.dtype and x.tolist() == y.tolist(), key
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_shipped_unit_arrays_equal_a_fresh_computation_and_rebuild_byte_for_byte(year, tmp_path):
+    from clsm_geo import _prebuilt
+    from clsm_geo.units import compute_unit_arrays
+
+    digest = _prebuilt.units_digest(year)
+    shipped = _prebuilt._shipped("units", digest)
+    assert shipped is not None, "data/prebuilt has no unit arrays for this COG: run scripts/build_prebuilt.py"
+    fresh = compute_unit_arrays(year)
+    _same_arrays(_prebuilt.decode_unit_arrays(shipped), fresh)
+    _same_arrays(unit_arrays(year), fresh)
+    path = tmp_path / "rebuilt.npz"
+    _prebuilt.write_npz(path, {**_prebuilt.encode_unit_arrays(fresh, year), "digest": np.array(digest)})
+    assert path.read_bytes() == (_prebuilt.shipped_dir() / f"units_cog{year}.npz").read_bytes()
+
+
+def test_unit_outlines_are_the_units_outlines():
+    from clsm_geo.units import unit_outlines
+
+    table = units(2024)
+    position = unit_arrays(2024)["position"]
+    wanted = [position[c] for c in ("01001", "13201", "13216", "69381", "75101", "75120", "97411", "2A004")]
+    got = unit_outlines(2024, wanted + wanted[:2])
+    assert sorted(got) == sorted(wanted)
+    for p in wanted:
+        assert got[p].equals(table.geometry.iloc[p]), table["unit"].iloc[p]
