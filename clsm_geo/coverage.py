@@ -358,11 +358,12 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
     labels = former.labels if former is not None else {}
     unknown = set(former.q[former.unknown].tolist()) if former is not None else set()
     mask = rel.has_polygon & (table["status_commune"] != table["status_geometry"]).to_numpy()
-    both = table[mask]
     positions = np.flatnonzero(mask)
+    columns = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry", "area_share"]
+    out = pd.DataFrame({c: table[c] for c in columns}).iloc[positions]  # the columns first: no geometry copied
     reasons = []
-    for pos, row in zip(positions.tolist(), both.itertuples(index=False)):
-        c, g, s = row.status_commune, row.status_geometry, row.area_share
+    for pos, c, g, s in zip(positions.tolist(), out["status_commune"].tolist(), out["status_geometry"].tolist(),
+                            out["area_share"].tolist()):
         if pos in labels and pos in unknown:
             reason = i18n.t("perimeters.former.reason_unknown", codes=labels[pos])
         elif pos in labels:
@@ -383,8 +384,6 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
             reason = i18n.t("engine.reconcile.other", commune=i18n.t(f"status.qpv.{c}"),
                             geometry=i18n.t(f"status.qpv.{g}"), share=i18n.fmt_pct(s, 1))
         reasons.append(reason)
-    out = both[["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
-                "area_share"]].copy()
     out["reason"] = pd.Series(reasons, index=out.index, dtype=object)
     out["former_communes"] = pd.Series([labels.get(p, "") for p in positions.tolist()], index=out.index, dtype=object)
     return out.reset_index(drop=True)

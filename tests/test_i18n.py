@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clsm_geo import i18n
 
@@ -55,3 +57,21 @@ def test_french_catalogue_has_french_spacing():
             if re.search(r" [:;!?»]|« ", text):
                 bad.append(key)
     assert bad == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(share=st.one_of(st.floats(min_value=-2, max_value=20, allow_nan=False), st.integers(-5, 500)),
+       decimals=st.integers(0, 3), lang=st.sampled_from(["fr", "en"]))
+def test_percentages_are_babels(share, decimals, lang):
+    """fmt_pct parses its pattern once per language and number of decimals: the text is Babel's own
+    ``format_percent`` with that pattern."""
+    from babel import Locale
+    from babel.numbers import format_percent
+
+    locale = Locale.parse({"fr": "fr_FR", "en": "en_GB"}[lang])
+    pattern = locale.percent_formats[None].pattern
+    if decimals:
+        pattern = pattern.replace("0", "0." + "0" * decimals, 1) if "." not in pattern else pattern
+        head, _, tail = pattern.partition("0.")
+        pattern = head + "0." + "0" * decimals + tail.lstrip("0")
+    assert i18n.fmt_pct(share, decimals, lang) == format_percent(share, format=pattern, locale=locale)

@@ -155,16 +155,23 @@ def fmt_decimal(x, decimals: int = 1, lang: str | None = None) -> str:
 
 def fmt_pct(share, decimals: int = 0, lang: str | None = None) -> str:
     """A share in [0, 1] as a percentage (``56 %``, ``12,5 %`` in French: no-break space before ``%``)."""
-    from babel import Locale
-    from babel.numbers import format_percent
+    locale, pattern = _percent_pattern(get_lang(lang), decimals)
+    return pattern.apply(share, locale)  # what babel.numbers.format_percent does, the pattern parsed once
 
-    locale = Locale.parse(_LOCALES[get_lang(lang)])
+
+@functools.lru_cache(maxsize=16)
+def _percent_pattern(code: str, decimals: int):
+    """The Babel locale of ``code`` and its percent pattern with ``decimals`` digits, parsed."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    locale = Locale.parse(_LOCALES[code])
     pattern = locale.percent_formats[None].pattern
     if decimals:
         pattern = pattern.replace("0", "0." + "0" * decimals, 1) if "." not in pattern else pattern
         head, _, tail = pattern.partition("0.")
         pattern = head + "0." + "0" * decimals + tail.lstrip("0")
-    return format_percent(share, format=pattern, locale=locale)
+    return locale, parse_pattern(pattern)
 
 
 def fmt_date(day: _dt.date, lang: str | None = None) -> str:
