@@ -187,6 +187,35 @@ class Geography:
         """
         return self._layer("former_outlines")
 
+    def former_pieces(self, codes) -> dict[tuple[str, str], dict]:
+        """(former commune code, its commune of the year) -> ``code, name, kind, insee_com, population,
+        outline_year, outline`` (the outline None when unknown or empty) for the former communes ``codes``
+        only: their rows of :attr:`former_outlines`, whose outlines alone are decoded unless the whole layer
+        is already loaded. Kept, so that each code is read once per geography."""
+        pieces = self._cache.setdefault("_former_pieces", {})
+        done = self._cache.setdefault("_former_codes", set())
+        wanted = sorted(set(codes) - done)
+        if wanted:
+            if "former_outlines" in self._cache:
+                fo = self._cache["former_outlines"]
+                fo = fo[fo["code"].isin(wanted)]
+            else:
+                import pyarrow.compute as pc
+
+                table = _read_table("former_outlines_%d.parquet" % self.year)
+                fo = _to_frame(table.filter(pc.is_in(table.column("code"), value_set=pa.array(wanted))),
+                               "former_outlines")
+            for rec in zip(*(fo[c].tolist() for c in ("code", "name", "kind", "insee_com", "population",
+                                                       "outline_year")), fo.geometry.to_numpy()):
+                code, name, kind, parent, pop, oy, geom = rec
+                pieces[(code, parent)] = {"code": code, "name": name, "kind": kind, "insee_com": parent,
+                                          "population": None if pd.isna(pop) else int(pop),
+                                          "outline_year": None if pd.isna(oy) else int(oy),
+                                          "outline": None if geom is None or geom.is_empty else geom}
+            done.update(wanted)
+        wanted = set(codes)
+        return {key: piece for key, piece in pieces.items() if key[0] in wanted}
+
     def epci_history(self) -> pd.DataFrame:
         """EPCI SIREN of earlier vintages (2019, 2021 onwards) that no longer exist this year: ``siren, name,
         type, last_year, members`` (commune codes of ``last_year``), ``successors`` (SIREN of the year holding them)."""

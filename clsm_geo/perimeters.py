@@ -174,6 +174,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     from scipy import sparse
 
     from .codes import resolve_communes
+    from .geography import geography
     from .units import unit_arrays, units, units_of_commune
 
     vintage = year if hasattr(year, "cog_year") else None
@@ -213,7 +214,9 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
                    resolved["how"].tolist(), resolved["detail"].tolist()):
         by_code.setdefault(rec[0], []).append(rec[1:])
     c_rows, c_cols, flagged = [], [], {}
-    outlines = _former_outlines(year)
+    former_codes = [code for code, hits in by_code.items() if any(h[2] in _FORMER_HOWS for h in hits)]
+    outlines = ((vintage.geography if vintage is not None else geography(year)).former_pieces(former_codes)
+                if former_codes else {})
     code_pieces: dict[int, list[dict]] = {}
     for k, code in enumerate(distinct):
         if code in position:
@@ -226,7 +229,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
                            hits[0][3] if hits else i18n.t("perimeters.code.not_found"))]
             continue
         for insee_com, insee_arm, how, detail in hits:
-            piece = outlines.get((code, insee_com)) if how in ("deleguee", "associee", "merged") else None
+            piece = outlines.get((code, insee_com)) if how in _FORMER_HOWS else None
             if piece is not None:
                 code_pieces.setdefault(k, []).append({**piece, "unit": position[insee_com]})
                 flagged.setdefault(k, []).append(_former_warning(piece, how, detail, year))
@@ -310,21 +313,8 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems), pieces=pieces)
 
 
-@functools.lru_cache(maxsize=4)
-def _former_outlines(year: int) -> dict[tuple[str, str], dict]:
-    """(former commune code, its commune of ``year``) -> the piece fields of :data:`PIECE_COLUMNS`."""
-    from .geography import geography
-
-    fo = geography(year).former_outlines
-    out = {}
-    for rec in zip(*(fo[c].tolist() for c in ("code", "name", "kind", "insee_com", "population", "outline_year")),
-                   fo.geometry.to_numpy()):
-        code, name, kind, parent, pop, oy, geom = rec
-        out[(code, parent)] = {"code": code, "name": name, "kind": kind, "insee_com": parent,
-                               "population": None if pd.isna(pop) else int(pop),
-                               "outline_year": None if pd.isna(oy) else int(oy),
-                               "outline": None if geom is None or geom.is_empty else geom}
-    return out
+#: How a code of an earlier COG reaches a commune of the year when it names a former commune with an outline.
+_FORMER_HOWS = ("deleguee", "associee", "merged")
 
 
 def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str, str, str]:

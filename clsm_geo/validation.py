@@ -161,11 +161,12 @@ def validate(path, year: int = 2024) -> ValidationReport:
     registry = read_registry(path, strict=False)
     cog_year = geography(year, nearest=True).year
     perimeters = build_perimeters(registry, cog_year)
-    late = [Problem("warning", Path(str(path)).name, int(row), "created", str(created),
-                    t("cli.validate.created_after", created=int(created), year=year),
-                    t("cli.validate.created_after_fix", created=int(created)))
-            for row, created in zip(registry.councils["row"], registry.councils["created"])
-            if pd.notna(created) and int(created) > year]
+    created = registry.councils["created"]
+    after = (created > year).fillna(False).to_numpy(dtype=bool)  # only these rows are looked at one by one
+    late = [Problem("warning", Path(str(path)).name, int(row), "created", str(int(c)),
+                    t("cli.validate.created_after", created=int(c), year=year),
+                    t("cli.validate.created_after_fix", created=int(c)))
+            for row, c in zip(registry.councils["row"].to_numpy()[after].tolist(), created[after].tolist())]
     problems = sorted(set(registry.problems) | set(perimeters.problems) | set(late), key=_order)
     total = len(registry) + len({p.row for p in registry.problems if p.severity == "error"})
     return ValidationReport(source=str(path), year=cog_year, councils=total, problems=tuple(problems))

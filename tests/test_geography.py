@@ -272,3 +272,28 @@ def test_missing_or_corrupted_files(tmp_path, monkeypatch):
             G.read_layer("regions", 2024)
     finally:
         G._manifest.cache_clear()
+
+
+def test_former_pieces_read_only_the_codes_asked_and_equal_the_whole_layer():
+    from clsm_geo.geography import Geography
+
+    codes = ["91182", "50173", "74011", "08294", "99999"]  # the example registry's former communes; one unknown
+    lean = Geography(2024, 2024)
+    pieces = lean.former_pieces(codes)
+    assert "former_outlines" not in lean._cache  # the whole layer was not decoded
+    full = Geography(2024, 2024)
+    fo = full.former_outlines
+    expected = fo[fo["code"].isin(codes)]
+    assert sorted(pieces) == sorted(zip(expected["code"], expected["insee_com"])) and len(pieces) >= 4
+    for (code, parent), piece in pieces.items():
+        row = expected[(expected["code"] == code) & (expected["insee_com"] == parent)].iloc[0]
+        assert piece["name"] == row["name"] and piece["kind"] == row["kind"]
+        assert (piece["outline"] is None) == (row.geometry is None or row.geometry.is_empty)
+        assert piece["outline"] is None or piece["outline"].equals(row.geometry)
+    from_loaded = full.former_pieces(codes)  # from the layer already loaded: the same pieces
+    assert sorted(from_loaded) == sorted(pieces)
+    for key, piece in pieces.items():
+        other = from_loaded[key]
+        assert {k: v for k, v in other.items() if k != "outline"} == {k: v for k, v in piece.items() if k != "outline"}
+        assert (other["outline"] is None and piece["outline"] is None) or other["outline"].equals(piece["outline"])
+    assert lean.former_pieces(["91182"]) == {k: p for k, p in pieces.items() if k[0] == "91182"}
