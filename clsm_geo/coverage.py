@@ -105,7 +105,7 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     council_ids = councils["id"].to_numpy()
     touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
     _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, cog_year)
-    deps = set(vintage.geography.departments["insee_dep"])
+    deps = set(vintage.geography.attributes("departments")["insee_dep"])
     in_scope = frame["insee_dep"].isin(deps).to_numpy()
     in_force = in_force_mask(frame, year, layer.geography) & in_scope
     qpv_geography = (frame["qpv_geography"].astype(int) if "qpv_geography" in frame.columns

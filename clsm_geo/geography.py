@@ -242,6 +242,17 @@ class Geography:
         """``insee_reg, lib_reg, overseas, geometry`` (18 regions)."""
         return self._layer("regions")
 
+    def attributes(self, name: str) -> pd.DataFrame:
+        """The columns of layer ``name`` (``departments``, ``regions``, ``epci``...) but its outlines: read
+        without decoding them, unless the whole layer is already loaded. For codes and names."""
+        if name in self._cache:
+            return pd.DataFrame(self._cache[name].drop(columns=["geometry"]))
+        key = f"_attributes_{name}"
+        if key not in self._cache:
+            stem = "departements" if name == "departments" else name
+            self._cache[key] = read_layer(name, self.year, columns=[c for c in COLUMNS[stem] if c != "geometry"])
+        return self._cache[key]
+
     def load_all(self) -> Geography:
         """Load every layer now (they are otherwise read on first use)."""
         for name in ("communes", "arrondissements", "former_communes", "former_outlines", "epci", "departments",

@@ -151,7 +151,7 @@ class CoverageResult:
     @functools.cached_property
     def regions(self) -> pd.DataFrame:
         """Figures per region (every region of the COG year, zeros included)."""
-        names = self.vintage.geography.regions[["insee_reg", "lib_reg"]]
+        names = self.vintage.geography.attributes("regions")[["insee_reg", "lib_reg"]]
         missing = _missing_regions(self)
         return _per_territory(self.qpv, self.councils_table, "insee_reg", "regions", names, missing,
                               self._population_available)
@@ -159,7 +159,7 @@ class CoverageResult:
     @functools.cached_property
     def departments(self) -> pd.DataFrame:
         """Figures per department (every department of the COG year, zeros included)."""
-        names = self.vintage.geography.departments[["insee_dep", "lib_dep", "insee_reg"]]
+        names = self.vintage.geography.attributes("departments")[["insee_dep", "lib_dep", "insee_reg"]]
         return _per_territory(self.qpv, self.councils_table, "insee_dep", "departments", names,
                               _missing_departments(self), self._population_available)
 
@@ -395,7 +395,7 @@ def _missing_regions(res) -> set[str]:
     deps = _missing_departments(res)
     if not deps:
         return set()
-    table = res.vintage.geography.departments
+    table = res.vintage.geography.attributes("departments")
     regs = table.groupby("insee_reg")["insee_dep"].agg(set)
     return {reg for reg, members in regs.items() if members & deps}
 

@@ -59,8 +59,8 @@ def _tables(year: int):
     from .geography import geography
 
     geo = geography(year, nearest=True)
-    regs = geo.regions[["insee_reg", "lib_reg"]]
-    deps = geo.departments[["insee_dep", "lib_dep", "insee_reg"]]
+    regs = geo.attributes("regions")
+    deps = geo.attributes("departments")
     return ({c: n for c, n in zip(regs["insee_reg"], regs["lib_reg"])},
             {c: (n, r) for c, n, r in zip(deps["insee_dep"], deps["lib_dep"], deps["insee_reg"])})
 

@@ -34,3 +34,24 @@ def test_council_geometries_equal_the_full_councils_layer():
     for i in ids:
         assert (some[i] is None and full[i] is None) or shapely.equals_exact(some[i], full[i], 0)
     assert res.council_geometries(ids) == {i: full[i] for i in ids}
+
+
+def test_a_coverage_run_decodes_only_the_outlines_it_uses(tmp_path, monkeypatch):
+    """Units, department and region names, and former-commune outlines are read without decoding outlines
+    the tables never use: no unit table with geometry, no department or region outlines, no former-commune
+    outline but those of the registry's former communes."""
+    import functools
+    import importlib
+
+    geo = importlib.import_module("clsm_geo.geography")
+    # a geography of its own for this test: nothing loaded by other tests
+    monkeypatch.setattr(geo, "_geography", functools.lru_cache(maxsize=None)(geo._geography.__wrapped__))
+    fresh = geo.geography(2024)
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    res.to_files(tmp_path / "out", formats=("csv", "xlsx"))
+    assert res.vintage.geography is fresh
+    loaded = {k for k in fresh._cache if not k.startswith("_")}
+    assert "communes" in loaded and loaded <= {"communes", "arrondissements", "epci", "former_communes"}, loaded
+    assert "units" not in res.vintage.__dict__
+    pieces = fresh._cache["_former_pieces"]
+    assert {code for code, _ in pieces} == set(res.perimeters.former["code"]) and len(pieces) >= 4
