@@ -52,11 +52,11 @@ def _boundary_digest(year: int, names: tuple[str, ...]) -> str:
 
 
 def adjacency_digest(year: int) -> str:
-    """Digest of what the unit adjacency of ``year`` depends on (boundaries and the gaps constants)."""
-    from . import gaps
+    """Digest of what the unit adjacency of ``year`` depends on (boundaries and the adjacency constants)."""
+    from . import adjacency
 
     base = _boundary_digest(year, (f"communes_{year}.parquet", f"arrondissements_{year}.parquet"))
-    extra = f"adjacency;{gaps.NEIGHBOUR_TOLERANCE_M};{gaps.MIN_SHARED_M}"
+    extra = f"adjacency;{adjacency.NEIGHBOUR_TOLERANCE_M};{adjacency.MIN_SHARED_M}"
     return hashlib.sha256((base + extra).encode()).hexdigest()
 
 

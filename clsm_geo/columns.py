@@ -2,8 +2,8 @@
 
 Machine files (CSV, JSON, GeoJSON, Parquet) keep the stable snake_case column names and codes; people read
 a column's label, unit and meaning from the catalogue (``i18n/<lang>/columns.toml``, keys
-``columns.<code>.label|unit|meaning``). :func:`output_tables` lists every output table and its columns;
-``docs/data-dictionary.md`` is generated from both by ``scripts/build_data_dictionary.py``.
+``columns.<code>.label|unit|meaning``). :func:`clsm_geo.data_dictionary.output_tables` lists every output
+table and its columns; ``docs/data-dictionary.md`` is generated from both by ``scripts/build_data_dictionary.py``.
 """
 
 from __future__ import annotations
@@ -91,57 +91,3 @@ def value_words(column: str, value, lang: str | None = None):
             if key and i18n.has(f"{prefix}.{key}", lang):
                 return i18n.t(f"{prefix}.{key}", lang)
     return value
-
-
-def output_tables() -> dict[str, dict]:
-    """Every output table: ``{table: {"files": (...), "command": ..., "columns": [...]}}``, in command order.
-
-    ``summary`` is ``summary.json`` (nested keys written ``qpv_source.edition``).
-    """
-    from .compare import COUNCIL_COLUMNS as COMPARE_COUNCILS
-    from .compare import FIGURE_COLUMNS as COMPARE_FIGURES
-    from .compare import QPV_COLUMNS as COMPARE_QPV
-    from .gaps import GAP_COLUMNS, UNCOVERED_COLUMNS
-    from .plan import PLAN_COLUMNS, PRIORITY_COLUMNS
-    from .result import COUNCIL_COLUMNS, QPV_COLUMNS, SUMMARY_COLUMNS, TERRITORY_COLUMNS
-    from .trend import NATIONAL_COLUMNS
-
-    summary = (["year", "cog_year", "qpv_geography", "method"] + SUMMARY_COLUMNS
-               + ["qpv_total_metropolitan", "qpv_total_overseas", "qpv_not_in_force"]
-               + [f"qpv_source.{k}" for k in ("kind", "location", "edition", "precision", "sha256")]
-               + ["registry", "thresholds.covered", "thresholds.partial", "methods_disagree", "qpv_scope",
-                  "qpv_regions", "qpv_regions_missing", "qpv_total_national", "qpv_covered_national",
-                  "qpv_covered_share_national", "qpv_overseas_geography", "qpv_out_of_scope",
-                  "qpv_missing_geographies", "qpv_population", "qpv_population_covered",
-                  "qpv_population_covered_share", "population_missing_geographies", "population_sources",
-                  "headline"])
-    territory = SUMMARY_COLUMNS + TERRITORY_COLUMNS
-    reconciliation = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry",
-                      "area_share", "reason", "former_communes"]
-    return {
-        "summary": {"files": ("summary.json",), "command": "coverage", "columns": summary},
-        "qpv": {"files": ("qpv.csv", "qpv.geojson", "qpv.parquet"), "command": "coverage",
-                "columns": QPV_COLUMNS},
-        "councils": {"files": ("councils.csv", "councils.geojson", "councils.parquet"), "command": "coverage",
-                     "columns": COUNCIL_COLUMNS},
-        "regions": {"files": ("regions.csv",), "command": "coverage",
-                    "columns": ["insee_reg", "lib_reg"] + territory},
-        "departments": {"files": ("departments.csv",), "command": "coverage",
-                        "columns": ["insee_dep", "lib_dep", "insee_reg"] + territory},
-        "reconciliation": {"files": ("reconciliation.csv",), "command": "coverage", "columns": reconciliation},
-        "out_of_scope": {"files": ("out_of_scope.csv",), "command": "coverage",
-                         "columns": ["code_qp", "lib_qp", "insee_dep", "qpv_geography", "reason"]},
-        "uncovered": {"files": ("uncovered.csv", "uncovered.geojson"), "command": "uncovered",
-                      "columns": UNCOVERED_COLUMNS},
-        "gaps": {"files": ("gaps.csv", "gaps.geojson"), "command": "gaps", "columns": GAP_COLUMNS},
-        "plan": {"files": ("plan.csv",), "command": "plan", "columns": PLAN_COLUMNS},
-        "priorities": {"files": ("priorities.csv",), "command": "plan", "columns": PRIORITY_COLUMNS},
-        "trend": {"files": ("trend.csv",), "command": "trend", "columns": NATIONAL_COLUMNS},
-        "trend_regions": {"files": ("trend_regions.csv",), "command": "trend",
-                          "columns": ["year", "qpv_geography", "insee_reg", "lib_reg"] + territory},
-        "compare_summary": {"files": ("compare.json",), "command": "compare", "columns": list(COMPARE_FIGURES)},
-        "compare_councils": {"files": ("compare_councils.csv",), "command": "compare", "columns": COMPARE_COUNCILS},
-        "compare_qpv": {"files": ("compare_qpv.csv",), "command": "compare", "columns": COMPARE_QPV},
-        "validation": {"files": ("validate --out FILE.csv",), "command": "validate",
-                       "columns": ["severity", "file", "row", "column", "value", "message", "suggestion"]},
-    }

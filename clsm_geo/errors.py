@@ -91,9 +91,25 @@ class Problem:
     suggestion: str | None = None
 
     def __str__(self) -> str:
-        from .validation import format_problem
+        return self.format()
 
-        return format_problem(self)
+    def format(self, lang: str | None = None) -> str:
+        """The problem as a line in ``lang``: severity, file, row, column, message, value, suggestion."""
+        from .i18n import t
+
+        where = [self.file]
+        if self.row is not None:
+            where.append(t("registry.problem.row", lang, row=self.row))
+        if self.column:
+            where.append(t("registry.problem.column", lang, column=self.column))
+        severity = t(f"registry.problem.{self.severity}", lang) if self.severity in ("error", "warning") \
+            else self.severity
+        text = t("registry.problem.line", lang, severity=severity, where=", ".join(where), message=self.message)
+        if self.value not in (None, ""):
+            text += t("registry.problem.value", lang, value=repr(self.value))
+        if self.suggestion:
+            text += t("registry.problem.suggestion", lang, suggestion=self.suggestion)
+        return text
 
 
 class RegistryError(InputError):

@@ -1,4 +1,9 @@
-"""The result of a coverage run: tables, the headline, per-region and per-department summaries, files."""
+"""The result of a coverage run: tables, the headline, per-region and per-department summaries.
+
+Plain data: this module imports none of the analyses (gaps, plan...) or outputs (files, maps, report) that
+consume a result. :class:`clsm_geo.api.CoverageResult`, what :func:`clsm_geo.coverage` returns, adds them
+as methods.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +16,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import _progress
 from . import i18n
-from . import io as _io
 from .headline import headline
 from .perimeters import active_mask, in_project_mask, new_mask
 
-FORMATS = ("csv", "xlsx", "geojson", "parquet")
 QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "communes", "overseas", "in_force",
                "status", "covered_share", "councils", "method", "status_commune", "status_geometry", "area_share",
                "area_ha", "qpv_geography", "population", "population_covered", "note"]
@@ -30,7 +32,8 @@ SUMMARY_COLUMNS = ["councils_active", "councils_new", "councils_in_project", "co
 
 @dataclass(frozen=True, eq=False)
 class CoverageResult:
-    """What :func:`clsm_geo.coverage` returns.
+    """The engine's result (:func:`clsm_geo.coverage.coverage`); :func:`clsm_geo.coverage` returns it as a
+    :class:`clsm_geo.api.CoverageResult`, with the analyses and outputs as methods.
 
     ``qpv``: one row per QPV of the layer (GeoDataFrame, EPSG:4326), with ``status`` in
     covered/partial/uncovered (undetermined only by the commune method), ``covered_share`` and the
@@ -179,96 +182,6 @@ class CoverageResult:
         code = i18n.get_lang(lang)
         return headline(self._summary, code, extra=source_clauses(self._summary, code))
 
-    # --- further analyses (each in its own module) ---------------------------------------------------
-
-    def uncovered(self):
-        """Uncovered and partial QPV with their nearest active council (see :mod:`clsm_geo.gaps`)."""
-        from .gaps import uncovered
-
-        return uncovered(self)
-
-    def gaps(self, lang: str | None = None):
-        """Gaps of the network, one row per finding with a ``kind`` and a sentence in ``lang`` (default: the
-        current language; see :mod:`clsm_geo.gaps`)."""
-        from .gaps import gaps
-
-        return gaps(self, lang)
-
-    def plan(self, steps: int = 20, lang: str | None = None):
-        """Greedy extension plan: the ``steps`` creations/extensions that raise coverage most (names of councils
-        to create in ``lang``; :func:`clsm_geo.plan.step_sentences` says each step)."""
-        from .plan import plan
-
-        return plan(self, steps, lang)
-
-    def map(self, **options):
-        """Interactive folium map of councils, QPV and territories (see :mod:`clsm_geo.maps.interactive`)."""
-        from .maps.interactive import interactive_map
-
-        return interactive_map(self, **options)
-
-    def plot(self, **options):
-        """Static choropleth with overseas insets (see :mod:`clsm_geo.maps.static`): a matplotlib Figure
-        (:class:`clsm_geo.figures.InlineFigure`) that a notebook shows by itself; ``path=`` also writes it.
-        No pyplot: the global matplotlib state (backend, open figures) is left untouched."""
-        from .maps.static import choropleth
-
-        return choropleth(self, **options)
-
-    def report(self, **options):
-        """The yearly report (HTML + Markdown), national or ``region=`` (see :mod:`clsm_geo.report`)."""
-        from .report import report
-
-        return report(self, **options)
-
-    # --- output -----------------------------------------------------------------------------------
-
-    @_progress.stepped("files")
-    def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None, *,
-                 parallel: bool = False) -> list[Path]:
-        """Write ``summary.json`` and the tables in each format into ``directory``, all of them or none
-        (:func:`clsm_geo.io.output_set`); an output that would overwrite the registry or the QPV file is
-        refused first. Returns the paths.
-
-        ``csv``: one file per table (dialect: ``settings.csv_dialect``); ``xlsx``: ``coverage.xlsx``, the
-        workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`). ``parallel``: write the
-        workbook in a child process while this one writes the other files (:mod:`clsm_geo._worker`: Linux,
-        two cores or more; the same bytes either way).
-        """
-        unknown = [f for f in formats if f not in FORMATS]
-        if unknown:
-            from .errors import InputError
-
-            raise InputError(i18n.t("engine.coverage.unknown_formats", formats=", ".join(unknown)),
-                             hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
-        out = Path(directory)
-        _io.check_outputs([out / name for name in file_names(formats)], self.input_paths(), folders=[out])
-        with _io.output_set(out) as stage:
-            job = book = None
-            if "xlsx" in formats:  # the longest file first, in a child process when asked
-                from . import _worker
-
-                book = (self, stage / "coverage.xlsx", i18n.get_lang(lang))
-                job = _worker.start(_write_workbook, *book) if parallel else None
-            tables = {"qpv": self.qpv, "councils": self.councils_table[COUNCIL_COLUMNS],
-                      "regions": self.regions, "departments": self.departments}
-            if self.reconciliation is not None:
-                tables["reconciliation"] = self.reconciliation
-            if self.out_of_scope is not None and len(self.out_of_scope):
-                tables["out_of_scope"] = self.out_of_scope
-            written = [_io.write_json(self.summary, stage / "summary.json")]
-            if "csv" in formats:
-                written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
-            if book is not None:
-                written.append(job.result() if job is not None else _write_workbook(*book))
-            if "geojson" in formats:
-                written.append(_io.write_geojson(self.qpv, stage / "qpv.geojson"))
-                written.append(_io.write_geojson(self.councils, stage / "councils.geojson"))
-            if "parquet" in formats:
-                written.append(_io.write_parquet(_lists_to_text(self.qpv), stage / "qpv.parquet"))
-                written.append(_io.write_parquet(_lists_to_text(self.councils), stage / "councils.parquet"))
-        return [out / p.name for p in written]
-
     def sources_for(self, lang: str | None = None) -> dict:
         """:attr:`summary` for a workbook's Sources sheet: the QPV source's edition and precision written for
         people in ``lang`` (:mod:`clsm_geo.provenance`); ``summary.json`` keeps them as recorded."""
@@ -309,20 +222,6 @@ class CoverageResult:
 
     def __repr__(self) -> str:
         return f"<CoverageResult {self.year} ({self.method}): {self.headline}>"
-
-
-def file_names(formats=("csv",)) -> list[str]:
-    """Names of the files :meth:`CoverageResult.to_files` may write for ``formats``."""
-    names = ["summary.json"]
-    tables = ("qpv", "councils", "regions", "departments", "reconciliation", "out_of_scope")
-    if "csv" in formats:
-        names += [f"{name}.csv" for name in tables]
-    if "xlsx" in formats:
-        names.append("coverage.xlsx")
-    for fmt in ("geojson", "parquet"):
-        if fmt in formats:
-            names += [f"qpv.{fmt}", f"councils.{fmt}"]
-    return names
 
 
 def _figures(qpv: pd.DataFrame, councils: pd.DataFrame) -> dict:
@@ -449,16 +348,3 @@ def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFram
     return out.sort_values(key, ignore_index=True)
 
 
-def _write_workbook(result: CoverageResult, path: Path, lang: str) -> Path:
-    """``coverage.xlsx`` of ``result`` at ``path`` (:func:`clsm_geo.workbook.write_workbook`)."""
-    from .workbook import coverage_tables, write_workbook
-
-    return write_workbook(coverage_tables(result), path, result.sources_for(lang), lang)
-
-
-def _lists_to_text(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for col in out.columns:
-        if col != "geometry" and out[col].map(lambda v: isinstance(v, tuple)).any():
-            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, tuple) else v)
-    return out

@@ -149,7 +149,7 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
 def _region_geographies(res, wanted: dict) -> list[int]:
     """QPV geography in force in each region of ``res.regions`` (overseas regions may differ, as in 2024)."""
 
-    overseas = dict(zip(*res.vintage.geography.regions[["insee_reg", "overseas"]].to_numpy().T))
+    overseas = dict(zip(*res.vintage.geography.attributes("regions")[["insee_reg", "overseas"]].to_numpy().T))
     return [wanted["overseas"] if overseas.get(r) else wanted["metropolitan"] for r in res.regions["insee_reg"]]
 
 

@@ -122,20 +122,9 @@ class ValidationReport:
 
 
 def format_problem(problem: Problem, lang: str | None = None) -> str:
-    """One problem as a line in ``lang``: severity, file, row, column, message, value, suggestion."""
-    where = [problem.file]
-    if problem.row is not None:
-        where.append(t("registry.problem.row", lang, row=problem.row))
-    if problem.column:
-        where.append(t("registry.problem.column", lang, column=problem.column))
-    severity = t(f"registry.problem.{problem.severity}", lang) if problem.severity in ("error", "warning") \
-        else problem.severity
-    text = t("registry.problem.line", lang, severity=severity, where=", ".join(where), message=problem.message)
-    if problem.value not in (None, ""):
-        text += t("registry.problem.value", lang, value=repr(problem.value))
-    if problem.suggestion:
-        text += t("registry.problem.suggestion", lang, suggestion=problem.suggestion)
-    return text
+    """One problem as a line in ``lang``: severity, file, row, column, message, value, suggestion
+    (:meth:`clsm_geo.errors.Problem.format`)."""
+    return problem.format(lang)
 
 
 def format_registry_error(error) -> str:

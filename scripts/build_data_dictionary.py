@@ -37,12 +37,12 @@ Lists (several codes or names) are written as text separated by `;`. Shares are 
 
 
 def build() -> str:
-    """The page's text, from the catalogue and :func:`clsm_geo.columns.output_tables`."""
+    """The page's text, from the catalogue and :func:`clsm_geo.data_dictionary.output_tables`."""
     sys.path.insert(0, str(ROOT))
-    from clsm_geo import columns
+    from clsm_geo import columns, data_dictionary
 
     parts = [INTRO]
-    tables = columns.output_tables()
+    tables = data_dictionary.output_tables()
     from clsm_geo.workbook import sheet_name
 
     parts.append("## Tables\n\n| table | command | files | workbook sheet (fr / en) | columns |\n"

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import clsm_geo
-from clsm_geo import columns, i18n
+from clsm_geo import columns, data_dictionary, i18n
 from clsm_geo.cli import main
 from clsm_geo.qpv import qpv
 from clsm_geo.result import COUNCIL_COLUMNS
@@ -71,7 +71,7 @@ def test_every_column_of_every_output_table_is_declared_and_labelled(result, lay
         "validation": validate(EXAMPLE, 2024).to_frame(), "compare_summary": comparison.figures(),
         "compare_councils": comparison.councils, "compare_qpv": comparison.qpv, "out_of_scope": result.out_of_scope,
     }
-    declared = columns.output_tables()
+    declared = data_dictionary.output_tables()
     assert set(declared) == set(actual) | {"summary"}
     for name, frame in actual.items():
         assert [c for c in frame.columns if c != "geometry"] == list(declared[name]["columns"]), name
@@ -107,7 +107,7 @@ def test_the_data_dictionary_is_generated_from_the_catalogue():
     assert (REPO / "docs" / "data-dictionary.md").read_text(encoding="utf-8") == text, \
         "docs/data-dictionary.md is out of date: run python scripts/build_data_dictionary.py"
     assert "| `qpv_covered_share` | Part des QPV couverts | Share of QPV covered |" in text
-    for spec in columns.output_tables().values():
+    for spec in data_dictionary.output_tables().values():
         for col in spec["columns"]:
             assert f"| `{col}` |" in text
 

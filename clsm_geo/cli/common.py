@@ -179,8 +179,9 @@ def load_layer(args, year: int):
 
 
 def run_coverage(args):
-    """Load the QPV layer (printing its source), run the coverage engine, return the result."""
-    from ..coverage import coverage
+    """Load the QPV layer (printing its source), run the coverage engine, return the result
+    (:class:`clsm_geo.api.CoverageResult`)."""
+    from ..api import coverage
 
     if args.partial_threshold is not None:
         _settings.configure(partial_threshold=args.partial_threshold)

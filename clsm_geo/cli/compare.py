@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from ..compare import compare
-    from ..coverage import coverage
+    from ..api import coverage
     from ..qpv import qpv as load_qpv
     from ..qpv import qpv_geography_for_year
 

@@ -20,7 +20,7 @@ def register(sub) -> None:
 
 def check(args) -> None:
     """Inputs, then the output formats, before any computation."""
-    from ..result import FORMATS, file_names
+    from ..coverage_files import FORMATS, file_names
 
     check_coverage_inputs(args)
     args.formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())

@@ -1,0 +1,97 @@
+"""The files of a coverage result: ``summary.json``, one CSV per table, ``coverage.xlsx``, GeoJSON, Parquet.
+
+An output stage: it takes a :class:`~clsm_geo.result.CoverageResult` and writes it, all files or none
+(:func:`clsm_geo.io.output_set`). ``res.to_files(...)`` (:class:`clsm_geo.api.CoverageResult`) calls
+:func:`write_files`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import _progress
+from . import i18n
+from . import io as _io
+from .result import COUNCIL_COLUMNS, CoverageResult
+
+#: What :func:`write_files` can write.
+FORMATS = ("csv", "xlsx", "geojson", "parquet")
+
+
+def file_names(formats=("csv",)) -> list[str]:
+    """Names of the files :func:`write_files` may write for ``formats``."""
+    names = ["summary.json"]
+    tables = ("qpv", "councils", "regions", "departments", "reconciliation", "out_of_scope")
+    if "csv" in formats:
+        names += [f"{name}.csv" for name in tables]
+    if "xlsx" in formats:
+        names.append("coverage.xlsx")
+    for fmt in ("geojson", "parquet"):
+        if fmt in formats:
+            names += [f"qpv.{fmt}", f"councils.{fmt}"]
+    return names
+
+
+@_progress.stepped("files")
+def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None, *,
+                parallel: bool = False) -> list[Path]:
+    """Write ``summary.json`` and the tables of ``res`` in each format into ``directory``, all of them or none
+    (:func:`clsm_geo.io.output_set`); an output that would overwrite the registry or the QPV file is refused
+    first. Returns the paths.
+
+    ``csv``: one file per table (dialect: ``settings.csv_dialect``); ``xlsx``: ``coverage.xlsx``, the
+    workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`). ``parallel``: write the
+    workbook in a child process while this one writes the other files (:mod:`clsm_geo._worker`: Linux, two
+    cores or more; the same bytes either way).
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        from .errors import InputError
+
+        raise InputError(i18n.t("engine.coverage.unknown_formats", formats=", ".join(unknown)),
+                         hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
+    out = Path(directory)
+    _io.check_outputs([out / name for name in file_names(formats)], res.input_paths(), folders=[out])
+    with _io.output_set(out) as stage:
+        job = book = None
+        if "xlsx" in formats:  # the longest file first, in a child process when asked
+            from . import _worker
+
+            book = (res, stage / "coverage.xlsx", i18n.get_lang(lang))
+            job = _worker.start(_write_workbook, *book) if parallel else None
+        tables = {"qpv": res.qpv, "councils": res.councils_table[COUNCIL_COLUMNS],
+                  "regions": res.regions, "departments": res.departments}
+        if res.reconciliation is not None:
+            tables["reconciliation"] = res.reconciliation
+        if res.out_of_scope is not None and len(res.out_of_scope):
+            tables["out_of_scope"] = res.out_of_scope
+        written = [_io.write_json(res.summary, stage / "summary.json")]
+        if "csv" in formats:
+            written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
+        if book is not None:
+            written.append(job.result() if job is not None else _write_workbook(*book))
+        if "geojson" in formats:
+            written.append(_io.write_geojson(res.qpv, stage / "qpv.geojson"))
+            written.append(_io.write_geojson(res.councils, stage / "councils.geojson"))
+        if "parquet" in formats:
+            written.append(_io.write_parquet(_lists_to_text(res.qpv), stage / "qpv.parquet"))
+            written.append(_io.write_parquet(_lists_to_text(res.councils), stage / "councils.parquet"))
+    return [out / p.name for p in written]
+
+
+def _write_workbook(res: CoverageResult, path: Path, lang: str) -> Path:
+    """``coverage.xlsx`` of ``res`` at ``path`` (:func:`clsm_geo.workbook.write_workbook`)."""
+    from .workbook import coverage_tables, write_workbook
+
+    return write_workbook(coverage_tables(res), path, res.sources_for(lang), lang)
+
+
+def _lists_to_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tuples (codes, council ids) as ``;``-separated text, for Parquet readers that want flat columns."""
+    out = frame.copy()
+    for col in out.columns:
+        if col != "geometry" and out[col].map(lambda v: isinstance(v, tuple)).any():
+            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(v, tuple) else v)
+    return out
