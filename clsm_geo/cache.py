@@ -51,7 +51,6 @@ from pathlib import Path
 
 from clsm_geo import i18n
 from clsm_geo import settings as config
-from clsm_geo._download import _download
 from clsm_geo.errors import ChecksumMismatchError, DataSourceError, InputError
 from clsm_geo.io import file_sha256
 from clsm_geo.settings import Settings
@@ -138,6 +137,8 @@ def cache_put(
         try:
             staged = staging / name
             if local is None:
+                from clsm_geo._download import _download  # requests is imported only to download
+
                 digest, size = _download(source_text, staged, sha256=sha256, expected_size=expected_size,
                                          description=f"{key} ({name})", settings=cfg)
             else:
