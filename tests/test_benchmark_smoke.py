@@ -88,3 +88,17 @@ def test_bench_commands_prints_pass_fail(capsys):
     out = capsys.readouterr().out
     assert "clsm-geo --help" in out
     assert out.count("PASS  clsm-geo --help") + out.count("FAIL  clsm-geo --help") == 1
+
+
+def test_coverage_steps_prints_the_timeline_of_a_run():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage_steps.py"
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-800:]
+    out = done.stdout
+    for step in ("import the library", "coverage()", "perimeters", "engine (_compute)", "files (to_files)",
+                 "clsm_geo.cli.main (exit code 0)"):
+        assert step in out, step
