@@ -1,7 +1,7 @@
 """Run one function in a forked child process while the caller goes on (Linux, two cores or more).
 
 The report draws its images (matplotlib: about 1 s with its import) while the main process computes the
-plan, the tables and the annex. The function must be deterministic and return picklable data: when the
+plan, the tables and the annex; ``clsm-geo coverage`` writes ``coverage.xlsx`` while it writes the CSV files. The function must be deterministic and return picklable data: when the
 child fails, is killed or takes too long, the caller runs the function itself, so the outcome (a value or
 the error a user should see) is always the one of an ordinary call.
 """
@@ -52,8 +52,8 @@ class Job:
             self._done = True
         return self._value
 
-    def __del__(self) -> None:
-        """A job dropped unread: stop its child and reap it (no process is left behind)."""
+    def cancel(self) -> None:
+        """Stop the child now and reap it (no process is left behind); the value is not computed."""
         if getattr(self, "_pid", None) is not None:
             try:
                 os.kill(self._pid, signal.SIGKILL)
@@ -62,6 +62,10 @@ class Job:
             except OSError:
                 pass
             self._pid = None
+
+    def __del__(self) -> None:
+        """A job dropped unread: stop its child (:meth:`cancel`)."""
+        self.cancel()
 
     def _collect(self) -> bytes | None:
         """The child's pickled value, or None when it failed, died or overran :data:`DEADLINE_S`."""

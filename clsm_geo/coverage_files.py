@@ -61,24 +61,36 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
 
             book = (res, stage / "coverage.xlsx", i18n.get_lang(lang))
             job = _worker.start(_write_workbook, *book) if parallel else None
-        tables = {"qpv": res.qpv, "councils": res.councils_table[COUNCIL_COLUMNS],
-                  "regions": res.regions, "departments": res.departments}
-        if res.reconciliation is not None:
-            tables["reconciliation"] = res.reconciliation
-        if res.out_of_scope is not None and len(res.out_of_scope):
-            tables["out_of_scope"] = res.out_of_scope
-        written = [_io.write_json(res.summary, stage / "summary.json")]
-        if "csv" in formats:
-            written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
-        if book is not None:
-            written.append(job.result() if job is not None else _write_workbook(*book))
-        if "geojson" in formats:
-            written.append(_io.write_geojson(res.qpv, stage / "qpv.geojson"))
-            written.append(_io.write_geojson(res.councils, stage / "councils.geojson"))
-        if "parquet" in formats:
-            written.append(_io.write_parquet(_lists_to_text(res.qpv), stage / "qpv.parquet"))
-            written.append(_io.write_parquet(_lists_to_text(res.councils), stage / "councils.parquet"))
+        try:
+            written = _write_tables(res, stage, formats, job, book)
+        except BaseException:
+            if job is not None:
+                job.cancel()  # before the staging folder is removed: nothing is written into it afterwards
+            raise
     return [out / p.name for p in written]
+
+
+def _write_tables(res: CoverageResult, stage: Path, formats, job, book) -> list[Path]:
+    """The files of :func:`write_files` in ``stage``; the workbook comes from ``job`` (a child writing it) or is
+    written here (``book``: its arguments)."""
+    tables = {"qpv": res.qpv, "councils": res.councils_table[COUNCIL_COLUMNS],
+              "regions": res.regions, "departments": res.departments}
+    if res.reconciliation is not None:
+        tables["reconciliation"] = res.reconciliation
+    if res.out_of_scope is not None and len(res.out_of_scope):
+        tables["out_of_scope"] = res.out_of_scope
+    written = [_io.write_json(res.summary, stage / "summary.json")]
+    if "csv" in formats:
+        written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
+    if book is not None:
+        written.append(job.result() if job is not None else _write_workbook(*book))
+    if "geojson" in formats:
+        written.append(_io.write_geojson(res.qpv, stage / "qpv.geojson"))
+        written.append(_io.write_geojson(res.councils, stage / "councils.geojson"))
+    if "parquet" in formats:
+        written.append(_io.write_parquet(_lists_to_text(res.qpv), stage / "qpv.parquet"))
+        written.append(_io.write_parquet(_lists_to_text(res.councils), stage / "councils.parquet"))
+    return written
 
 
 def _write_workbook(res: CoverageResult, path: Path, lang: str) -> Path:

@@ -73,3 +73,38 @@ def test_coverage_files_written_with_a_second_process_are_the_same_bytes(tmp_pat
     assert files[True] == files[False]
     assert "coverage.xlsx" in files[True] and "qpv.csv" in files[True]
     assert sorted(p.name for p in (tmp_path / "True").iterdir()) == sorted(files[True])  # nothing else left
+
+
+def test_a_failed_write_stops_the_workbook_process_and_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    """A CSV file that cannot be written (full disk) while the child writes the workbook: the child is stopped
+    and reaped before the staging folder is removed, and the output folder is left as it was."""
+    from clsm_geo import io as clsm_io
+    from clsm_geo.errors import OutputError
+
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier file", encoding="utf-8")
+    jobs, pids = [], []
+    start = _worker.start
+
+    def recorded(*args):
+        jobs.append(start(*args))
+        pids.append(jobs[-1]._pid)
+        return jobs[-1]
+
+    monkeypatch.setattr(_worker, "start", recorded)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(clsm_io, "write_csv", full_disk)
+    with pytest.raises(OutputError):
+        res.to_files(out, ("csv", "xlsx"), parallel=True)
+    assert len(jobs) == 1 and pids[0] is not None
+    assert jobs[0]._pid is None  # cancelled and reaped, although the job is still referenced here
+    with pytest.raises(ProcessLookupError):
+        os.kill(pids[0], 0)
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
