@@ -102,7 +102,8 @@ def measure(name: str, registry: Path, year: int, repeat: int) -> dict:
         run_once(argv)                                                  # warm-up: OS cache, user cache
         runs = [run_once(argv) for _ in range(repeat)]
     return {"s": statistics.median(r[0] for r in runs), "peak_mb": max(r[1] for r in runs),
-            "command": " ".join(["clsm-geo", *argv[3:]] if name not in ("floor", "floor_gc") else ["python -c", repr(argv[2])])}
+            "command": " ".join(["clsm-geo", *argv[3:]] if name not in ("floor", "floor_gc")
+                                else ["python -c", repr(argv[2])])}
 
 
 def scenarios_per_second(registry: Path, year: int, seconds: float = 2.0) -> tuple[float, int]:

@@ -1,9 +1,10 @@
 """Run one function in a forked child process while the caller goes on (Linux, two cores or more).
 
 The report draws its images (matplotlib: about 1 s with its import) while the main process computes the
-plan, the tables and the annex; ``clsm-geo coverage`` writes ``coverage.xlsx`` while it writes the CSV files. The function must be deterministic and return picklable data: when the
-child fails, is killed or takes too long, the caller runs the function itself, so the outcome (a value or
-the error a user should see) is always the one of an ordinary call.
+plan, the tables and the annex; ``clsm-geo coverage`` writes ``coverage.xlsx`` while it writes the CSV
+files. The function must be deterministic and return picklable data: when the child fails, is killed or
+takes too long, the caller runs the function itself, so the outcome (a value or the error a user should
+see) is always the one of an ordinary call.
 """
 
 from __future__ import annotations
