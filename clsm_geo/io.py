@@ -150,22 +150,32 @@ def escape_markdown(value) -> str:
     return _MD_SCHEME_RE.sub(lambda m: f"{m.group(1)}\\:", text)
 
 
+_LISTS = (list, tuple, set, frozenset)
+
+
 def _safe_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`neutralise_formula` on every text column; a column with no cell to change is left as it is."""
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_formula)
+            if any(isinstance(v, str) and v.startswith(FORMULA_PREFIXES) for v in out[col].tolist()):
+                out[col] = out[col].map(neutralise_formula)
     return out
 
 
 def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Drop geometry and turn list/tuple cells into ``;``-separated text."""
+    """Drop geometry and turn list/tuple cells into ``;``-separated text (text, number and boolean columns
+    cannot hold them: not looked at)."""
     out = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]))
     for col in out.columns:
-        if out[col].map(lambda v: isinstance(v, (list, tuple, set, frozenset))).any():
+        series = out[col]
+        if isinstance(series.dtype, pd.StringDtype) or pd.api.types.is_numeric_dtype(series) \
+                or pd.api.types.is_bool_dtype(series):
+            continue
+        if any(isinstance(v, _LISTS) for v in series.tolist()):
             out[col] = out[col].map(
                 lambda v: ";".join(sorted(map(str, v)) if isinstance(v, (set, frozenset)) else map(str, v))
-                if isinstance(v, (list, tuple, set, frozenset)) else v
+                if isinstance(v, _LISTS) else v
             )
     return out
 

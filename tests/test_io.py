@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as hst
 
 from clsm_geo import io as cio
 from clsm_geo.cli import main
@@ -352,3 +355,41 @@ def test_workbook_illegal_characters_are_openpyxl_s():
 
     every = "".join(map(chr, range(0x300)))
     assert cio.clean_for_xlsx(every) == ILLEGAL_CHARACTERS_RE.sub("", every)
+
+
+def _csv_text_reference(frame: pd.DataFrame) -> pd.DataFrame:
+    """What write_csv wrote before it skipped the columns with nothing to change: every cell looked at."""
+    lists = (list, tuple, set, frozenset)
+    out = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]))
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, lists)).any():
+            out[col] = out[col].map(lambda v: ";".join(sorted(map(str, v)) if isinstance(v, (set, frozenset))
+                                                       else map(str, v)) if isinstance(v, lists) else v)
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(cio.neutralise_formula)
+    return out
+
+
+_TEXTS = hst.sampled_from(["", "Lille", "=SUM(A1)", "+33", "-12.5", "-x", "@home", "01053", "a;b", "é"])
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(rows=hst.lists(hst.tuples(_TEXTS, hst.one_of(hst.none(), _TEXTS, hst.tuples(_TEXTS, _TEXTS),
+                                                     hst.frozensets(_TEXTS, max_size=3)),
+                                 hst.one_of(hst.none(), hst.floats(-1e6, 1e6, allow_nan=False)), hst.integers(-5, 5)),
+                       min_size=1, max_size=12),
+       dialect=hst.sampled_from(["rfc4180", "excel-fr"]))
+def test_csv_files_are_the_ones_every_cell_looked_at_gives(rows, dialect, tmp_path_factory):
+    frame = pd.DataFrame({"name": pd.array([r[0] for r in rows], dtype="str"), "communes": [r[1] for r in rows],
+                          "share": [r[2] for r in rows], "n": [r[3] for r in rows]})
+    folder = tmp_path_factory.mktemp("csv")
+    got = cio.write_csv(frame, folder / "a.csv", dialect=dialect).read_bytes()
+    reference = _csv_text_reference(frame)
+    options = {"lineterminator": "\n", "encoding": "utf-8"}
+    if dialect == "excel-fr":
+        for col in ("communes",):
+            reference[col] = reference[col].map(cio._excel_text)
+        options = {"sep": ";", "decimal": ",", "lineterminator": "\r\n", "encoding": "utf-8-sig"}
+    reference.to_csv(folder / "b.csv", index=False, float_format="%.6g", **options)
+    assert got == (folder / "b.csv").read_bytes()
