@@ -54,6 +54,7 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
                          hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
     out = Path(directory)
     _io.check_outputs([out / name for name in file_names(formats)], res.input_paths(), folders=[out])
+    summary, tables = res.summary, _tables(res)  # computed here once: a child writing the workbook inherits them
     with _io.output_set(out) as stage:
         job = book = None
         if "xlsx" in formats:  # the longest file first, in a child process when asked
@@ -62,7 +63,7 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
             book = (res, stage / "coverage.xlsx", i18n.get_lang(lang))
             job = _worker.start(_write_workbook, *book) if parallel else None
         try:
-            written = _write_tables(res, stage, formats, job, book)
+            written = _write_tables(res, summary, tables, stage, formats, job, book)
         except BaseException:
             if job is not None:
                 job.cancel()  # before the staging folder is removed: nothing is written into it afterwards
@@ -70,16 +71,23 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
     return [out / p.name for p in written]
 
 
-def _write_tables(res: CoverageResult, stage: Path, formats, job, book) -> list[Path]:
-    """The files of :func:`write_files` in ``stage``; the workbook comes from ``job`` (a child writing it) or is
-    written here (``book``: its arguments)."""
+def _tables(res: CoverageResult) -> dict[str, pd.DataFrame]:
+    """The tables of the CSV files (name -> frame); the workbook (:func:`clsm_geo.workbook.coverage_tables`)
+    reads the same tables, cached on ``res``."""
     tables = {"qpv": res.qpv, "councils": res.councils_table[COUNCIL_COLUMNS],
               "regions": res.regions, "departments": res.departments}
     if res.reconciliation is not None:
         tables["reconciliation"] = res.reconciliation
     if res.out_of_scope is not None and len(res.out_of_scope):
         tables["out_of_scope"] = res.out_of_scope
-    written = [_io.write_json(res.summary, stage / "summary.json")]
+    return tables
+
+
+def _write_tables(res: CoverageResult, summary: dict, tables: dict, stage: Path, formats, job,
+                  book) -> list[Path]:
+    """The files of :func:`write_files` in ``stage``; the workbook comes from ``job`` (a child writing it) or is
+    written here (``book``: its arguments)."""
+    written = [_io.write_json(summary, stage / "summary.json")]
     if "csv" in formats:
         written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
     if book is not None:
