@@ -5,8 +5,10 @@
 
 Each command runs in its own process (``python -c "from clsm_geo.cli import main; ..."`` on this
 checkout), after one warm-up run (OS file cache); time = median wall time, memory = the process's peak
-resident size (``os.wait4``). The machine may be shared: compare the ratios, which are measured in the
-same run, rather than the seconds.
+resident size (``os.wait4``). The commands run in rounds (each command once per round, in turn), and
+every ratio is the median over the rounds of the ratio within a round: on a shared machine the load
+drifts over minutes, and a ratio of two medians taken minutes apart measures that drift. Compare the
+ratios rather than the seconds.
 
 * ``floor``: start Python, import pandas and geopandas, read the shipped Parquet files a coverage run
   reads (communes, arrondissements, EPCI of the COG year, the QPV layer), as issue 16 defines it.
@@ -96,14 +98,34 @@ def run_once(argv: list[str]) -> tuple[float, float]:
     return wall, usage.ru_maxrss / 1024.0
 
 
-def measure(name: str, registry: Path, year: int, repeat: int) -> dict:
+def _command_line(name: str, argv: list[str]) -> str:
+    return " ".join(["clsm-geo", *argv[3:]] if name not in ("floor", "floor_gc") else ["python -c", repr(argv[2])])
+
+
+def measure(names: list[str], registry: Path, year: int, repeat: int) -> dict:
+    """Every command of ``names``, run in rounds: one warm-up each, then ``repeat`` rounds that run each
+    command once in turn. Commands of the same round meet the same machine load, so a ratio is taken in
+    each round (:func:`ratio`) rather than between medians of runs made minutes apart."""
+    out = {}
     with tempfile.TemporaryDirectory(prefix="clsm-geo-bench-") as tmp:
-        argv = _argv(name, registry, year, Path(tmp))
-        run_once(argv)                                                  # warm-up: OS cache, user cache
-        runs = [run_once(argv) for _ in range(repeat)]
-    return {"s": statistics.median(r[0] for r in runs), "peak_mb": max(r[1] for r in runs),
-            "command": " ".join(["clsm-geo", *argv[3:]] if name not in ("floor", "floor_gc")
-                                else ["python -c", repr(argv[2])])}
+        argvs = {name: _argv(name, registry, year, Path(tmp)) for name in names}
+        for name in names:
+            print(f"warming up {name} ...", file=sys.stderr, flush=True)
+            run_once(argvs[name])                                       # warm-up: OS cache, user cache
+        runs: dict[str, list] = {name: [] for name in names}
+        for k in range(repeat):
+            print(f"round {k + 1}/{repeat} ...", file=sys.stderr, flush=True)
+            for name in names:
+                runs[name].append(run_once(argvs[name]))
+    for name in names:
+        out[name] = {"s": statistics.median(r[0] for r in runs[name]), "runs": [r[0] for r in runs[name]],
+                     "peak_mb": max(r[1] for r in runs[name]), "command": _command_line(name, argvs[name])}
+    return out
+
+
+def ratio(m: dict, a: str, b: str) -> float:
+    """Median over the rounds of (time of ``a`` / time of ``b`` in the same round)."""
+    return statistics.median(x / y for x, y in zip(m[a]["runs"], m[b]["runs"]))
 
 
 def scenarios_per_second(registry: Path, year: int, seconds: float = 2.0) -> tuple[float, int]:
@@ -127,8 +149,22 @@ def scenarios_per_second(registry: Path, year: int, seconds: float = 2.0) -> tup
     return n / (time.perf_counter() - t0), len(cands)
 
 
+def _rounds(calls: dict, repeat: int) -> dict:
+    """Median seconds of each call, after one warm-up each, in rounds (each call once per round, in turn)."""
+    for fn in calls.values():
+        fn()
+    runs: dict = {key: [] for key in calls}
+    for _ in range(repeat):
+        for key, fn in calls.items():
+            t = time.perf_counter()
+            fn()
+            runs[key].append(time.perf_counter() - t)
+    return {key: statistics.median(r) for key, r in runs.items()}
+
+
 def growth(year: int, repeat: int) -> dict:
-    """Coverage time at 3,000 and 30,000 councils; registry read + validate time at 10,000 and 100,000 rows."""
+    """Coverage time at 3,000 and 30,000 councils; registry read + validate time at 10,000 and 100,000 rows
+    (in process; each size warmed up once, then timed in rounds)."""
     import numpy as np
 
     import clsm_geo
@@ -139,31 +175,15 @@ def growth(year: int, repeat: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="clsm-geo-bench-") as tmp:
         tmp = Path(tmp)
         layer = clsm_geo.qpv(2024)
-        times = {}
+        paths = {}
         for n in (3_000, 30_000):
-            path = tmp / f"councils_{n}.csv"
-            write_registry(synthetic_registry(n, year, seed=0), path)
-            clsm_geo.coverage(path, year, qpv=layer)
-            runs = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                clsm_geo.coverage(path, year, qpv=layer)
-                runs.append(time.perf_counter() - t)
-            times[n] = statistics.median(runs)
-        out["councils"] = times
-        communes = clsm_geo.geography(year).communes["insee_com"].to_numpy()
-        rng_communes = np.asarray(communes)
-        times = {}
-        clsm_geo.validate(write_rows(tmp / "warm.csv", 100, rng_communes), year)
-        for n in (10_000, 100_000):
-            path = write_rows(tmp / f"rows_{n}.csv", n, rng_communes)
-            runs = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                clsm_geo.validate(path, year)
-                runs.append(time.perf_counter() - t)
-            times[n] = statistics.median(runs)
-        out["rows"] = times
+            paths[n] = tmp / f"councils_{n}.csv"
+            write_registry(synthetic_registry(n, year, seed=0), paths[n])
+        out["councils"] = _rounds({n: (lambda p=p: clsm_geo.coverage(p, year, qpv=layer)) for n, p in paths.items()},
+                                  repeat)
+        rng_communes = np.asarray(clsm_geo.geography(year).communes["insee_com"].to_numpy())
+        paths = {n: write_rows(tmp / f"rows_{n}.csv", n, rng_communes) for n in (10_000, 100_000)}
+        out["rows"] = _rounds({n: (lambda p=p: clsm_geo.validate(p, year)) for n, p in paths.items()}, repeat)
     return out
 
 
@@ -175,17 +195,17 @@ def targets(m: dict, scen, grow) -> list[str]:
     """PASS/FAIL lines for every target whose measures are present."""
     out = []
     if "coverage" in m and "floor" in m:
-        r = m["coverage"]["s"] / m["floor"]["s"]
+        r = ratio(m, "coverage", "floor")
         out.append(_line(r <= TARGETS["coverage_over_floor"], f"coverage <= {TARGETS['coverage_over_floor']}x floor: "
                          f"{r:.2f}x ({m['coverage']['s']:.2f} s / {m['floor']['s']:.2f} s)"))
     if "coverage" in m and "floor_gc" in m:
-        r = m["coverage"]["s"] / m["floor_gc"]["s"]
+        r = ratio(m, "coverage", "floor_gc")
         out.append(_line(r <= TARGETS["coverage_over_floor"], f"coverage <= {TARGETS['coverage_over_floor']}x floor "
                          f"with the program's garbage-collector settings: {r:.2f}x ({m['coverage']['s']:.2f} s / "
                          f"{m['floor_gc']['s']:.2f} s)"))
     for name in ("gaps", "plan", "report", "map"):
         if name in m and "coverage" in m:
-            r = m[name]["s"] / m["coverage"]["s"]
+            r = ratio(m, name, "coverage")
             label = "map interactive" if name == "map" else name
             out.append(_line(r <= TARGETS["command_over_coverage"], f"{label} <= {TARGETS['command_over_coverage']}x "
                              f"coverage: {r:.2f}x ({m[name]['s']:.2f} s)"))
@@ -215,7 +235,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--registry", type=Path, default=EXAMPLE)
     ap.add_argument("--year", type=int, default=2024)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per command (median), after one warm-up")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (each command once per round; medians), after one warm-up")
     ap.add_argument("--only", default=",".join(COMMANDS), help="comma separated among " + ", ".join(COMMANDS))
     ap.add_argument("--no-scenarios", action="store_true", help="skip the plan scenarios per second")
     ap.add_argument("--no-growth", action="store_true", help="skip the 30,000 councils / 100,000 rows growth")
@@ -227,12 +247,11 @@ def main(argv=None) -> int:
     m = {}
     if "help" in wanted:
         m["python"] = {"s": statistics.median(run_once([sys.executable, "-c", "pass"])[0] for _ in range(args.repeat))}
-    for name in wanted:
-        print(f"timing {name} ...", file=sys.stderr, flush=True)
-        m[name] = measure(name, args.registry, args.year, args.repeat)
+    m.update(measure(wanted, args.registry, args.year, args.repeat))
     scen = None if args.no_scenarios else scenarios_per_second(args.registry, args.year)
     grow = None if args.no_growth else growth(args.year, args.repeat)
-    print(f"registry {args.registry}, year {args.year}, median of {args.repeat} run(s) after a warm-up; "
+    print(f"registry {args.registry}, year {args.year}, median of {args.repeat} round(s) after a warm-up, ratios "
+          f"taken within each round; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     for name in wanted:
         print(f"  {name:<9} {m[name]['s']:7.2f} s  peak {m[name]['peak_mb']:5.0f} MB   {m[name]['command']}")

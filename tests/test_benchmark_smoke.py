@@ -90,6 +90,19 @@ def test_bench_commands_prints_pass_fail(capsys):
     assert out.count("PASS  clsm-geo --help") + out.count("FAIL  clsm-geo --help") == 1
 
 
+def test_bench_commands_runs_commands_in_rounds_and_takes_ratios_within_rounds(capsys):
+    import bench_commands
+
+    # A drifting machine: the floor's third run and coverage's second met a load twice as heavy.
+    m = {"floor": {"runs": [1.0, 1.0, 2.0]}, "coverage": {"runs": [1.4, 2.8, 2.8]}}
+    assert bench_commands.ratio(m, "coverage", "floor") == 1.4   # medians would give 2.8 / 1.0
+    assert bench_commands.main(["--repeat", "2", "--only", "floor,coverage", "--no-scenarios", "--no-growth"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("round ") == 2 and "warming up coverage" in captured.err
+    line = next(x for x in captured.out.splitlines() if "coverage <= 1.5x floor:" in x)
+    assert line.startswith(("PASS", "FAIL"))
+
+
 def test_coverage_steps_prints_the_timeline_of_a_run():
     import subprocess
     import sys
