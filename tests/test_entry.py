@@ -50,6 +50,22 @@ def test_the_program_collects_garbage_less_often_and_main_leaves_the_collector_a
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
 
 
+def test_the_program_defers_the_numpy_modules_scipy_imports_and_they_still_work(tmp_path):
+    probe = ("import atexit, sys; from clsm_geo.cli import entry\n"
+             "def show():\n"
+             "    lazy = [type(sys.modules[m]).__name__ for m in ('numpy.f2py', 'numpy.testing')]\n"
+             "    finders = [type(f).__name__ for f in sys.meta_path]\n"
+             "    import numpy.testing\n"
+             "    numpy.testing.assert_equal(1, 1)  # executed on first use\n"
+             "    print(lazy, '_Finder' in finders, type(sys.modules['numpy.testing']).__name__)\n"
+             "atexit.register(show); entry()")
+    done = _program("--offline", "-q", "coverage", "--year", "2024", "--registry", str(EXAMPLE),
+                    "--out", str(tmp_path / "out"), code=probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "['_LazyModule', '_LazyModule'] False module"
+    assert (tmp_path / "out" / "coverage.xlsx").is_file()
+
+
 def test_python_dash_m_runs_the_program():
     done = _run(["-m", "clsm_geo", "--version"])
     assert done.returncode == 0 and done.stdout.startswith("clsm-geo ")

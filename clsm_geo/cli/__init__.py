@@ -172,8 +172,12 @@ def entry() -> None:
     The process collects garbage less often (:data:`GC_THRESHOLDS`) and, once the command is done, freezes
     what is left (:func:`gc.freeze`) so that shutting down does not walk every object once more: together
     about 0.2 s of a 1.3 s coverage run (``benchmarks/bench_commands.py``). :func:`main` itself, which
-    tests and notebooks call, leaves the collector as it is.
+    tests and notebooks call, leaves the collector as it is. Modules that SciPy imports and no command uses
+    are imported only if used (:mod:`clsm_geo._lazy_imports`).
     """
+    from .. import _lazy_imports
+
+    _lazy_imports.defer()
     gc.set_threshold(*GC_THRESHOLDS)
     code = main()
     gc.freeze()
