@@ -435,26 +435,38 @@ def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int
     starts = np.flatnonzero(pair)
     counts = np.diff(np.r_[starts, len(c)])
     pc, po = c[starts], o[starts]
-    cstart = np.flatnonzero(np.r_[True, pc[1:] != pc[:-1]])
-    cend = np.r_[cstart[1:], len(pc)]
-    labels = unit_labels
-    problems = []
+    cstart = np.flatnonzero(np.r_[True, pc[1:] != pc[:-1]])     # each council's first part
+    group = np.repeat(np.arange(len(cstart)), np.diff(np.r_[cstart, len(pc)]))
+    keep = np.arange(len(pc)) - cstart[group] < most                  # the first ``most`` parts are written
+    starts, counts, po, group = starts[keep], counts[keep], po[keep], group[keep]
+    first_kept = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
     lang = i18n.get_lang()
-    separator, hint = i18n.t("perimeters.overlap.separator", lang), i18n.t("perimeters.overlap.hint", lang)
-    part, message = i18n.template("perimeters.overlap.part", lang), i18n.template("perimeters.overlap.message", lang)
-    starts, counts, po, pc, rows = starts.tolist(), counts.tolist(), po.tolist(), pc.tolist(), rows.tolist()
-    u, labels, ids = u.tolist(), list(labels), ids.tolist()  # plain lists: sliced once per part below
-    for a, b in zip(cstart.tolist(), cend.tolist()):
-        parts = []
-        for k in range(a, min(b, a + most)):
-            s0, cnt = starts[k], counts[k]
-            sample = ", ".join([labels[x] for x in u[s0:s0 + min(cnt, 3)]]) + (" …" if cnt > 3 else "")
-            parts.append(part.format(other=ids[po[k]], n=i18n.fmt_int(cnt, lang), sample=sample))
-        more = i18n.tn("perimeters.overlap.more", b - a - most, lang) if b - a > most else ""
-        ci = pc[a]
-        problems.append(Problem("warning", file, int(rows[ci]), "communes", None,
-                                message.format(id=ids[ci], year=year, parts=separator.join(parts), more=more), hint))
-    return problems
+    # Every sentence is filled column by column (i18n.format_each): the same texts as one str.format per part.
+    labels = np.asarray(list(unit_labels), dtype=object)
+    sample = labels[u[starts]]
+    for extra in (1, 2):
+        there = counts > extra
+        sample = sample + np.where(there, ", " + labels[u[np.where(there, starts + extra, starts)]], "")
+    sample = sample + np.where(counts > 3, " …", "")
+    values, inverse = np.unique(counts, return_inverse=True)
+    n_text = np.asarray([i18n.fmt_int(int(v), lang) for v in values], dtype=object)[inverse]
+    ids_obj = ids.astype(str).astype(object)
+    parts = i18n.format_each(i18n.template("perimeters.overlap.part", lang), len(starts),
+                             other=ids_obj[po], n=n_text, sample=sample)
+    separator = i18n.t("perimeters.overlap.separator", lang)
+    later = np.ones(len(parts), dtype=bool)
+    later[first_kept] = False
+    parts[later] = separator + parts[later]
+    joined = np.add.reduceat(parts, first_kept) if len(parts) else parts
+    extra = np.diff(np.r_[cstart, len(pc)]) - most
+    more_of = {int(k): i18n.tn("perimeters.overlap.more", int(k), lang) for k in np.unique(extra[extra > 0])}
+    more = np.asarray([more_of.get(int(k), "") for k in extra], dtype=object)
+    council = pc[cstart]
+    messages = i18n.format_each(i18n.template("perimeters.overlap.message", lang), len(council),
+                                id=ids_obj[council], year=str(year), parts=joined, more=more)
+    hint = i18n.t("perimeters.overlap.hint", lang)
+    return [Problem("warning", file, int(row), "communes", None, message, hint)
+            for row, message in zip(rows[council].tolist(), messages.tolist())]
 
 
 def active_mask(councils: pd.DataFrame, year: int) -> pd.Series:

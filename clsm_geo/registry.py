@@ -213,7 +213,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
         raise RegistryError(t("registry.file.empty", name=path.name),
                             [Problem("error", path.name, None, None, None, t("registry.file.empty_message"),
                                      t("registry.file.empty_fix"))])
-    header = text.splitlines()[0]
+    header = lines[comments]
     counts = {sep: header.count(sep) for sep in (";", ",", "\t")}
     sep = max(counts, key=counts.get)
     if counts[sep] == 0:

@@ -109,6 +109,32 @@ def template(key: str, lang: str | None = None) -> str:
     return text["other"] if isinstance(text, dict) else text
 
 
+def format_each(text: str, n: int, /, **columns):
+    """``[text.format(**row) for row in rows]`` for ``n`` rows given column by column, as an object array.
+
+    ``columns``: a value per placeholder, either one text for every row or a sequence of ``n`` texts. Each
+    placeholder is joined with numpy's element-wise ``+`` on object arrays (one C loop per piece instead of
+    one ``str.format`` call per row: thousands of warnings at once). Placeholders with a format spec or a
+    conversion (``{x:>3}``, ``{x!r}``) go through ``str.format`` row by row, with the same result.
+    """
+    import string
+
+    import numpy as np
+
+    pieces = list(string.Formatter().parse(text))
+    if any(spec or conv or (field is not None and not field.isidentifier()) for _, field, spec, conv in pieces):
+        rows = [{k: (v if isinstance(v, str) else v[i]) for k, v in columns.items()} for i in range(n)]
+        return np.array([text.format(**row) for row in rows] or [], dtype=object)
+    out = np.full(n, "", dtype=object)
+    for literal, field, _, _ in pieces:
+        if literal:
+            out = out + literal
+        if field is not None:
+            value = columns[field]
+            out = out + (value if isinstance(value, str) else np.asarray(value, dtype=object))
+    return out
+
+
 def tn(key: str, n: int, lang: str | None = None, /, **values) -> str:
     """The plural form of ``key`` for the count ``n`` (CLDR rules: in French 0 and 1 are singular).
 
