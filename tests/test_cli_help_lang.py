@@ -80,6 +80,25 @@ def test_every_option_and_command_has_help_in_both_languages(lang):
     assert len(commands) >= 15 and all(c.help for c in commands)
 
 
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_help_lists_each_command_by_the_name_one_types(lang, capsys):
+    """Placeholders are translated (``REGISTRY`` -> ``REGISTRE``), command names are not: the French help
+    listed the ``registry`` command as ``REGISTRE``, which is not a command."""
+    from clsm_geo.cli import main
+
+    i18n.set_lang(lang)
+    parser = build_parser()
+    for path, action in _actions(parser):
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        with pytest.raises(SystemExit):
+            main([*path[1:], "--help"] if len(path) > 1 else ["--help"])
+        listed = {line.split()[0] for line in capsys.readouterr().out.splitlines()
+                  if line.startswith("    ") and not line.startswith("     ") and line.split()}
+        assert set(action.choices) <= listed, (path, set(action.choices) - listed)
+    i18n.set_lang(None)
+
+
 @pytest.mark.parametrize("argv, french, english", [
     (["coverage", "--year", "x"], "argument --year\u00a0: nombre entier invalide\u00a0: 'x'",
      "argument --year: invalid int value: 'x'"),

@@ -40,8 +40,9 @@ def translate(message: str) -> str:
 
 def metavar(name):
     """A placeholder such as ``PATH`` or ``YEAR`` in the catalogue's words (``CHEMIN``, ``ANNÉE``), when it has
-    them (``help.metavar.<name>``); choices (``{fr,en}``) and others as they are."""
-    if not isinstance(name, str):
+    them (``help.metavar.<name>``); choices (``{fr,en}``), command names (``registry``, which argparse lists
+    through the same hook: they are typed as they are) and others as they are."""
+    if not isinstance(name, str) or not name[:1].isupper():
         return name
     key = "help.metavar." + re.sub(r"\W", "_", name.lower())
     return t(key) if has(key) else name
