@@ -102,7 +102,7 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     status, share = st.status, st.share
     used = np.where(use_geometry, "geometry", "commune")
 
-    council_ids = councils["id"].to_numpy()
+    council_ids = councils["id"].tolist()
     touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
     _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, cog_year)
     deps = set(vintage.geography.attributes("departments")["insee_dep"])
@@ -122,7 +122,7 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     counted = np.isin(status, ("covered", "partial"))
     qpv_table = frame.assign(
         status=status, covered_share=np.round(share, 6), method=used,
-        councils=[tuple(council_ids[j] for j in js) for js in touching],
+        councils=[tuple(map(council_ids.__getitem__, js)) for js in touching],
         status_commune=commune_status, status_geometry=np.where(rel.has_polygon, geometry_status, None),
         area_share=np.where(rel.has_polygon, np.round(area_share, 6), np.nan),
         in_force=in_force, qpv_geography=qpv_geography.to_numpy(), in_scope=in_scope,
@@ -314,9 +314,9 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
     n_councils = len(perims.base)
     keys = np.unique(q * n_councils + c)                      # sorted: by QPV, then council
-    out: list[list[int]] = [[] for _ in range(len(frame))]
-    for qi, ci in zip((keys // n_councils).tolist(), (keys % n_councils).tolist()):
-        out[qi].append(ci)
+    bounds = np.searchsorted(keys // n_councils, np.arange(len(frame) + 1)).tolist()
+    councils = (keys % n_councils).tolist()
+    out: list[list[int]] = [councils[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     for j in np.flatnonzero(active & own):
         shares = _own_geometry_shares(frame, perims.base.iloc[[j]])
         for q in np.flatnonzero(shares > cfg.partial_threshold).tolist():

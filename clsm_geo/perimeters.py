@@ -191,13 +191,15 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     # EPCI that no longer exist in the year stand for their members of their last vintage (resolved below)
     e_index = ua["epci_units"]
     gone: dict[int, list[str]] = {}
-    for i, sirens in enumerate(epci_col):
-        for siren in sirens:
-            if siren in e_index["position"]:
-                continue
-            problem, members = _vanished_epci(siren, year, file, rows_col[i])
-            problems.append(problem)
-            gone.setdefault(i, []).extend(members)
+    e_position = e_index["position"]
+    if not e_position.keys() >= set(chain.from_iterable(epci_col)):  # usually every SIREN is of the year
+        for i, sirens in enumerate(epci_col):
+            for siren in sirens:
+                if siren in e_position:
+                    continue
+                problem, members = _vanished_epci(siren, year, file, rows_col[i])
+                problems.append(problem)
+                gone.setdefault(i, []).extend(members)
     if gone:
         communes_col = [tuple(c) + tuple(gone.get(i, ())) for i, c in enumerate(communes_col)]
 
@@ -243,9 +245,10 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
                 c_cols.append(position[u])
     code_units = sparse.csr_matrix((np.ones(len(c_rows)), (c_rows, c_cols)), shape=(len(distinct), n_units))
     code_id = {c: k for k, c in enumerate(distinct)}
-    lens = np.fromiter((len(c) for c in communes_col), dtype=np.int64, count=n)
+    lens = np.fromiter(map(len, communes_col), dtype=np.int64, count=n)
     r_rows = np.repeat(np.arange(n), lens)
-    r_cols = np.fromiter((code_id[c] for c in chain.from_iterable(communes_col)), dtype=np.int64, count=len(r_rows))
+    r_cols = np.fromiter(map(code_id.__getitem__, chain.from_iterable(communes_col)), dtype=np.int64,
+                         count=len(r_rows))
     by_codes = sparse.csr_matrix((np.ones(len(r_rows)), (r_rows, r_cols)), shape=(n, len(distinct)))
     matrix = by_codes @ code_units
 
@@ -259,16 +262,12 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
                 piece_rows.append({"council": i, **piece})
     pieces = pd.DataFrame(piece_rows, columns=PIECE_COLUMNS)
 
-    # councils × EPCI @ EPCI × units
-    e_rows, e_cols = [], []
-    for i, sirens in enumerate(epci_col):
-        for siren in sirens:
-            j = e_index["position"].get(siren)
-            if j is None:
-                continue
-            e_rows.append(i)
-            e_cols.append(j)
-    if e_rows:
+    # councils × EPCI @ EPCI × units (a SIREN that is not of the year was resolved above, through its members)
+    e_rows = np.repeat(np.arange(n), np.fromiter(map(len, epci_col), dtype=np.int64, count=n))
+    e_cols = np.fromiter((e_position.get(siren, -1) for siren in chain.from_iterable(epci_col)), dtype=np.int64,
+                         count=len(e_rows))
+    e_rows, e_cols = e_rows[e_cols >= 0], e_cols[e_cols >= 0]
+    if len(e_rows):
         by_epci = sparse.csr_matrix((np.ones(len(e_rows)), (e_rows, e_cols)), shape=(n, e_index["matrix"].shape[0]))
         matrix = matrix + by_epci @ e_index["matrix"]
 
@@ -285,10 +284,9 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     own_col = [None] * n
     extra_rows, extra_cols = [], []
     row_nnz = np.diff(matrix.tocsr().indptr)
-    for i, own in enumerate(councils["geometry"].tolist()):
-        if own is None:
-            continue
-        own = _clean_polygon(own)
+    geometries = councils["geometry"].tolist()
+    for i in [i for i, g in enumerate(geometries) if g is not None]:
+        own = _clean_polygon(geometries[i])
         own_col[i] = own
         if own is None:
             problems.append(Problem("error", file, rows_col[i], "geometry", None, i18n.t("perimeters.geometry.empty"),

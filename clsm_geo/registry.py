@@ -404,8 +404,8 @@ _CLEAN_SPLIT = re.compile(r"[ \t]*[;,|][ \t]*")
 def _blank_rows(raw: pd.DataFrame, texts: dict[str, list[str]]) -> np.ndarray:
     """True for the rows whose every cell is blank (``texts``: the cells as :func:`_text` reads them)."""
     blank = np.ones(len(raw), dtype=bool)
-    for values in texts.values():
-        blank &= np.fromiter((v == "" for v in values), dtype=bool, count=len(values))
+    for values in texts.values():  # texts: every cell is a str, blank when empty
+        blank &= ~np.fromiter(map(bool, values), dtype=bool, count=len(values))
     if "geometry" in raw.columns:
         blank &= np.fromiter((g is None or getattr(g, "is_empty", False) for g in raw["geometry"].tolist()),
                              dtype=bool, count=len(raw))
@@ -414,8 +414,13 @@ def _blank_rows(raw: pd.DataFrame, texts: dict[str, list[str]]) -> np.ndarray:
 
 def _text(values: pd.Series) -> list[str]:
     """Cells as stripped text, as :func:`_cell` reads them (missing values are empty)."""
+    cells = values.tolist()
+    try:
+        return list(map(str.strip, cells))  # a CSV file: every cell is text, stripped in one C loop
+    except TypeError:  # a missing value or a number (spreadsheets, geographic files)
+        pass
     return [v.strip() if type(v) is str else
-            "" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in values.tolist()]
+            "" if v is None or (isinstance(v, float) and v != v) else str(v).strip() for v in cells]
 
 
 def _parse_rows(raw: pd.DataFrame, header_row: int, columns: dict[str, str], name: str,
@@ -498,7 +503,10 @@ def _clean_codes(key: str, text: str) -> tuple[str, ...] | None:
         return ()
     if not _CLEAN_CELL[key].fullmatch(text):
         return None
-    codes = tuple(_CLEAN_SPLIT.split(text))
+    if " " in text or "\t" in text or "," in text or "|" in text:
+        codes = tuple(_CLEAN_SPLIT.split(text))
+    else:  # the usual cell, codes separated by ";" alone: the same parts as the pattern gives
+        codes = tuple(text.split(";"))
     return codes if len(set(codes)) == len(codes) else None
 
 

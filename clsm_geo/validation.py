@@ -55,7 +55,10 @@ def character_problems(councils: pd.DataFrame, name: str) -> list[Problem]:
             continue
         severity = "error" if column == "id" else "warning"
         values = councils[column].tolist()
-        texts = "".join(v for v in values if isinstance(v, str))
+        try:
+            texts = "".join(values)  # the usual column, all text: joined in C
+        except TypeError:
+            texts = "".join(v for v in values if isinstance(v, str))
         if texts.isprintable() and _FILLERS.isdisjoint(texts):
             continue  # the usual case, checked in C on the whole column: nothing to report
         for value, row in zip(values, councils["row"].tolist()):
