@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/coverage_steps.py                                  # the national example
     .venv/bin/python benchmarks/coverage_steps.py --registry big.csv --year 2024
 
-Runs the command as the ``clsm-geo`` program does (its garbage-collector settings, ``clsm_geo.cli.main``)
+Runs the command as the ``clsm-geo`` program does (its garbage-collector settings and deferred modules,
+``clsm_geo.cli.main``)
 with ``time.perf_counter`` around its main steps, and prints when each started and how long it took
 (seconds from the start of the process). Steps nest: a layer read inside ``coverage()`` is also part of it.
 Run it twice; the first run of a checkout also compiles the modules.
@@ -49,7 +50,8 @@ def main(argv=None) -> int:
     ap.add_argument("--year", type=int, default=2024)
     args = ap.parse_args(argv)
 
-    from clsm_geo import cli
+    from clsm_geo import _lazy_imports, cli
+    _lazy_imports.defer()                         # as clsm_geo.cli.entry does
     gc.set_threshold(*cli.GC_THRESHOLDS)
     imported = time.perf_counter() - START
     loading = time.perf_counter()
