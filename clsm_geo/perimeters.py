@@ -448,7 +448,7 @@ def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int
     sample = sample + np.where(counts > 3, " …", "")
     values, inverse = np.unique(counts, return_inverse=True)
     n_text = np.asarray([i18n.fmt_int(int(v), lang) for v in values], dtype=object)[inverse]
-    ids_obj = ids.astype(str).astype(object)
+    ids_obj = np.array(list(map(str, ids.tolist())), dtype=object)  # as str.format writes them (no fixed width)
     parts = i18n.format_each(i18n.template("perimeters.overlap.part", lang), len(starts),
                              other=ids_obj[po], n=n_text, sample=sample)
     separator = i18n.t("perimeters.overlap.separator", lang)
