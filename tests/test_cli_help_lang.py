@@ -108,13 +108,29 @@ def test_help_lists_each_command_by_the_name_one_types(lang, capsys):
     (["coverage"], "arguments obligatoires manquants\u00a0: --registry", "the following arguments are required: --registry"),
     (["coverage", "--registry", "r.csv", "--bogus"], "arguments non reconnus\u00a0: --bogus",
      "unrecognized arguments: --bogus"),
+    (["--offline=oui", "coverage"], "argument --offline\u00a0: cette option ne prend pas de valeur ('oui' donné)",
+     "argument --offline: ignored explicit argument 'oui'"),
+    # the command placeholder in the words of the help, and the closest command
+    (["covrage"], "argument COMMANDE\u00a0: choix invalide\u00a0: 'covrage' (choisissez parmi 'coverage', ",
+     "argument COMMAND: invalid choice: 'covrage' (choose from 'coverage', "),
+    (["covrage"], "'map')\u202f; vouliez-vous dire «\u00a0coverage\u00a0»\u202f?\n",
+     "'map'); did you mean 'coverage'?\n"),
+    (["map"], "arguments obligatoires manquants\u00a0: TYPE", "the following arguments are required: KIND"),
+    (["data"], "arguments obligatoires manquants\u00a0: ACTION", "the following arguments are required: ACTION"),
+    (["coverage", "--method", "geometri", "--registry", "r.csv"],
+     "(choisissez parmi 'auto', 'commune', 'geometry')\u202f; vouliez-vous dire «\u00a0geometry\u00a0»\u202f?",
+     "(choose from 'auto', 'commune', 'geometry'); did you mean 'geometry'?"),
 ])
 def test_argparse_errors_in_the_language_asked(argv, french, english, capsys):
     for lang, expected, prefix in (("fr", french, "\u00a0: erreur\u00a0: "), ("en", english, ": error: ")):
         with pytest.raises(SystemExit) as exit_:
             main([*argv, "--lang", lang])
         err = capsys.readouterr().err
-        assert exit_.value.code == 2 and prefix + expected in err, err
+        whole = expected if expected.startswith(("(", "'")) else prefix + expected  # the end of a message
+        assert exit_.value.code == 2 and whole in err, err
+    with pytest.raises(SystemExit):
+        main(["xyz", "--lang", "en"])
+    assert "did you mean" not in capsys.readouterr().err  # nothing close: no suggestion
 
 
 def test_an_unknown_language_is_refused_clearly(capsys):

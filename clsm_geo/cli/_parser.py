@@ -23,6 +23,7 @@ _ERRORS = (
     (r"argument (?P<arg>[^:]+): not allowed with argument (?P<other>.+)", "not_allowed"),
     (r"one of the arguments (?P<args>.+) is required", "one_required"),
     (r"ambiguous option: (?P<option>\S+) could match (?P<matches>.+)", "ambiguous"),
+    (r"argument (?P<arg>[^:]+): ignored explicit argument (?P<value>.+)", "explicit_argument"),
 )
 
 
@@ -34,8 +35,24 @@ def translate(message: str) -> str:
             values = match.groupdict()
             if "type" in values:
                 values["type"] = t(f"help.argparse.type.{values['type']}")
-            return t(f"help.argparse.errors.{key}", **values)
+            if "arg" in values:  # a placeholder (COMMAND) in the words of the help; options as they are
+                values["arg"] = "/".join(metavar(name) for name in values["arg"].split("/"))
+            if "args" in values:
+                values["args"] = ", ".join(metavar(name) for name in values["args"].split(", "))
+            text = t(f"help.argparse.errors.{key}", **values)
+            if key == "invalid_choice":
+                text += _did_you_mean(values["value"], values["choices"])
+            return text
     return message
+
+
+def _did_you_mean(value: str, choices: str) -> str:
+    """`` ; did you mean 'coverage'?`` for a mistyped choice close to one of ``choices`` (argparse's list)."""
+    from ..suggest import closest
+
+    names = re.findall(r"'([^']*)'", choices) or [c.strip() for c in choices.split(",")]  # quoted up to 3.11
+    found = closest(value.strip("'\""), names)
+    return t("help.argparse.errors.did_you_mean", choice=found) if found else ""
 
 
 def metavar(name):

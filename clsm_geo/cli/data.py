@@ -12,7 +12,8 @@ from .common import add_network_options
 
 
 def register(sub) -> None:
-    data = sub.add_parser("data", help=t("help.data.data")).add_subparsers(dest="data_command", required=True)
+    parser = sub.add_parser("data", help=t("help.data.data"))
+    data = parser.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     p = data.add_parser("status", help=t("help.data.status"))
     p.set_defaults(handler=status)
     p = data.add_parser("fetch", help=t("help.data.fetch"))
