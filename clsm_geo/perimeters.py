@@ -308,6 +308,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     base["own_geometry"] = own_col
     if overlaps:
         problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
+    problems = registry.in_file_columns(problems)  # columns named as in the file, as the registry's own
     return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems), pieces=pieces)
 
 

@@ -32,7 +32,7 @@ import functools
 import io
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -89,14 +89,29 @@ class Registry:
     written, leading zeros restored), ``region``, ``notes``, ``row`` (the row number a spreadsheet
     shows, header = 1) and ``geometry`` (shapely or None, EPSG:4326).
     ``problems`` holds the warnings found while reading (errors raise :class:`RegistryError`).
+    ``headers``: the column code (``created``) -> the header as written in the file (``Année de création``).
+    Every problem about a cell names the file's header, so that the user finds the cell.
     """
 
     councils: pd.DataFrame
     source: str
     problems: tuple[Problem, ...] = field(default=())
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def in_file_columns(self, problems) -> list[Problem]:
+        """``problems`` with the columns of their cells named as in the file (see :func:`in_file_columns`)."""
+        return in_file_columns(problems, self.headers)
 
     def __len__(self) -> int:
         return len(self.councils)
+
+
+def in_file_columns(problems, headers: dict[str, str]) -> list[Problem]:
+    """``problems`` whose column is a column code (``created``) named by the file's header instead
+    (``Année de création``, from ``headers``); problems of the header row (row 1: a missing or unknown
+    column) and of the whole file are left as they are."""
+    return [replace(p, column=headers[p.column]) if p.row is not None and p.row > 1 and p.column in headers
+            and headers[p.column] != p.column else p for p in problems]
 
 
 @_progress.stepped("registry")
@@ -137,13 +152,14 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     problems.extend(character_problems(councils, name))
     councils["created"] = councils["created"].astype("Int64")
     councils["closed"] = councils["closed"].astype("Int64")
+    problems = in_file_columns(problems, columns)
     errors = [p for p in problems if p.severity == "error"]
     if errors and strict:
         raise RegistryError(t("registry.file.errors", name=name, n=len(errors)), problems,
                             hint=t("registry.file.errors_hint", path=path))
     bad_rows = {p.row for p in errors}
     councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
-    return Registry(councils=councils, source=str(path), problems=tuple(problems))
+    return Registry(councils=councils, source=str(path), problems=tuple(problems), headers=dict(columns))
 
 
 # --- file formats -------------------------------------------------------------------------------------

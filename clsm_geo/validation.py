@@ -159,6 +159,7 @@ def validate(path, year: int = 2024) -> ValidationReport:
                     t("cli.validate.created_after", created=int(c), year=year),
                     t("cli.validate.created_after_fix", created=int(c)))
             for row, c in zip(registry.councils["row"].to_numpy()[after].tolist(), created[after].tolist())]
+    late = registry.in_file_columns(late)
     # Duplicates dropped in order of discovery (a set would order ties by string hashes, which change from
     # one process to the next), then sorted by row: the same report on every run.
     problems = sorted(dict.fromkeys([*registry.problems, *perimeters.problems, *late]), key=_order)

@@ -282,3 +282,26 @@ def test_years_outside_the_shipped_data_are_refused_by_the_api_too(tmp_path):
     for year in (2014, 2026, "x"):
         with pytest.raises(InputError, match="possible years 2015 to 2025"):
             validate(path, year)
+
+
+def test_problems_name_the_columns_as_the_file_writes_them(tmp_path):
+    """A registry with the French template's headers: every problem about a cell names the file's header
+    (« Année de création », not the code ``created``), from reading, perimeters and validation alike; a
+    missing column keeps its code, since the file has no header for it."""
+    import datetime
+
+    import clsm_geo
+
+    late = datetime.date.today().year + 1
+    path = write(tmp_path, "Identifiant,Nom du CLSM,Statut,Année de création,Communes (codes INSEE),EPCI (SIREN)\n"
+                           "A,Un,actif,2015,75056,\nB,Deux,actif,20155,9305,\nC,Trois,bizarre,2016,Lille,\n"
+                           f"D,Quatre,actif,{late},75056,\nE,Cinq,actif,2016,,200000000\n")
+    report = clsm_geo.validate(path, 2024)
+    named = {(p.row, p.column) for p in report.problems}
+    assert {(3, "Année de création"), (3, "Communes (codes INSEE)"), (4, "Statut"), (4, "Communes (codes INSEE)"),
+            (5, "Communes (codes INSEE)"), (5, "Année de création"), (6, "EPCI (SIREN)")} <= named
+    codes = {"id", "name", "status", "created", "closed", "communes", "epci"}
+    assert not {column for _, column in named} & codes
+    with pytest.raises(RegistryError) as refused:
+        read_registry(write(tmp_path, "Identifiant,Statut\nA,actif\n", name="short.csv"))
+    assert [p.column for p in refused.value.problems if p.severity == "error"] == ["name"]
