@@ -40,7 +40,7 @@ import pandas as pd
 
 from . import _progress
 from .errors import InputError, Problem, RegistryError
-from .i18n import t
+from .i18n import t, tn
 
 STATUSES = ("active", "in_project", "dormant", "closed")
 #: The French spelling of each status (what messages propose).
@@ -155,7 +155,7 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     problems = in_file_columns(problems, columns)
     errors = [p for p in problems if p.severity == "error"]
     if errors and strict:
-        raise RegistryError(t("registry.file.errors", name=name, n=len(errors)), problems,
+        raise RegistryError(tn("registry.file.errors", len(errors), name=name), problems,
                             hint=t("registry.file.errors_hint", path=path))
     bad_rows = {p.row for p in errors}
     councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
@@ -253,7 +253,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
             continue
         body.append(cells)
     if problems:
-        raise RegistryError(t("registry.file.malformed", name=path.name, n=len(problems)), problems)
+        raise RegistryError(tn("registry.file.malformed", len(problems), name=path.name), problems)
     frame = pd.DataFrame(body, columns=columns, dtype=object)
     return frame, comments + 1
 

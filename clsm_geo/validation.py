@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import Problem
-from .i18n import t
+from .i18n import t, tn
 
 #: Bidirectional controls (they reorder what is shown: two different ids can look the same).
 BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
@@ -119,8 +119,10 @@ class ValidationReport:
                             columns=["severity", "file", "row", "column", "value", "message", "suggestion"])
 
     def __str__(self) -> str:
-        head = t("registry.problem.summary", name=Path(self.source).name, councils=self.councils, year=self.year,
-                 errors=len(self.errors), warnings=len(self.warnings))
+        head = t("registry.problem.summary", name=Path(self.source).name, year=self.year,
+                 councils=tn("registry.problem.councils_checked", self.councils),
+                 errors=tn("registry.problem.errors_count", len(self.errors)),
+                 warnings=tn("registry.problem.warnings_count", len(self.warnings)))
         return "\n".join([head] + [f"  {format_problem(p)}" for p in self.problems])
 
 

@@ -173,7 +173,7 @@ def test_global_options_are_accepted_after_the_command_name(tmp_path, capsys):
     assert cfg.csv_dialect == "excel-fr" and cfg.offline and cfg.cache_dir.is_relative_to(tmp_path / "d")
     assert i18n.get_lang() == "en"
     code, out, err = run(capsys, "validate", REPO_EXAMPLE, "--lang", "en")
-    assert code == 0 and out.startswith("registry_fictitious.csv: 40 council(s) checked against COG 2024")
+    assert code == 0 and out.startswith("registry_fictitious.csv: 40 councils checked against COG 2024")
     code, out, err = run(capsys, "data", "status", "--offline")
     assert code == 0 and "(hors ligne)" in out
 
@@ -285,9 +285,9 @@ def test_a_bad_registry_is_refused_before_the_qpv_layer_is_loaded(tmp_path, caps
     for command in (["coverage"], ["gaps"], ["map", "qpv"], ["report"]):
         code, out, err = run(capsys, *command, "--registry", registry, "--out", tmp_path / "o")
         assert code == 2 and out == "" and "Traceback" not in err
-        assert "bad.csv\u00a0: 2 erreur(s) dans le registre" in err
+        assert "bad.csv\u00a0: 2 erreurs dans le registre" in err
         assert "→ code(s) INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))" in err
         assert "→ vouliez-vous dire «\u00a0actif\u00a0»" in err
     code, _, err = run(capsys, "trend", "--registry", registry, "--out", tmp_path / "t")
-    assert code == 2 and "bad.csv\u00a0: 2 erreur(s) dans le registre" in err
+    assert code == 2 and "bad.csv\u00a0: 2 erreurs dans le registre" in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "t").exists()

@@ -564,9 +564,9 @@ def test_data_status_shows_and_data_clean_removes_leftovers(tmp_path, capsys):
     (stale / ".qpv.zip.x1.part").write_bytes(b"p" * 1_500_000)
     assert main(["--lang", "en", "data", "status"]) == 0
     out = capsys.readouterr().out
-    assert "leftovers of interrupted downloads: 1 item(s), 1.5 MB" in out and ".incoming-abc123" in out
+    assert "leftovers of interrupted downloads: 1 item, 1.5 MB (remove it with" in out and ".incoming-abc123" in out
     assert main(["--lang", "en", "data", "clean"]) == 0
-    assert "1 leftover(s) of downloads removed, 1.5 MB freed" in capsys.readouterr().out
+    assert "1 leftover of downloads removed, 1.5 MB freed" in capsys.readouterr().out
     assert not stale.exists()
     assert main(["--lang", "en", "data", "clean"]) == 0
     assert "nothing to clean" in capsys.readouterr().out

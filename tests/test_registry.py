@@ -259,7 +259,7 @@ def test_the_validation_report_warns_on_a_creation_after_the_studied_year(tmp_pa
     assert late[0].message == "créé en 2025, après l'année étudiée 2024\u00a0: il n'est pas compté cette année"
     assert report.ok
     text = str(report)
-    assert text.startswith("reg.csv\u00a0: 2 conseil(s) vérifié(s) avec le COG 2024\u00a0: 0 erreur(s), 1 avertissement(s)")
+    assert text.startswith("reg.csv\u00a0: 2 conseils vérifiés avec le COG 2024\u00a0: 0 erreur, 1 avertissement")
     assert "avertissement\u00a0: reg.csv, ligne 3, colonne «\u00a0created\u00a0»" in text
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import i18n
 from .. import settings as _settings
-from ..i18n import fmt_decimal, t
+from ..i18n import fmt_decimal, t, tn
 from .common import add_network_options
 
 
@@ -104,7 +104,7 @@ def _print_leftovers() -> None:
 
     found = [(p, path_size(p)) for p in cache_leftovers()]
     if found:
-        print(t("download.leftovers", n=len(found), size=_mb(sum(s for _, s in found))))
+        print(tn("download.leftovers", len(found), size=_mb(sum(s for _, s in found))))
         for path, size in found:
             print(t("download.leftover", path=path, size=_mb(size)))
 
@@ -116,5 +116,5 @@ def clean(args) -> int:
     if not removed:
         print(t("download.nothing_to_clean", path=_settings.get().cache_dir))
     else:
-        print(t("download.cleaned", n=len(removed), size=_mb(sum(s for _, s in removed))))
+        print(tn("download.cleaned", len(removed), size=_mb(sum(s for _, s in removed))))
     return 0
