@@ -70,11 +70,19 @@ def unit_outlines(year: int, positions) -> dict[int, object]:
     wanted = sorted({int(p) for p in positions})
     codes = unit_arrays(year)["unit"][wanted]
     out: dict[int, object] = {}
-    for layer, col in ((geo.communes, "insee_com"), (geo.arrondissements, "insee_arm")):
-        found = pd.Index(layer[col]).get_indexer(codes)
-        geoms = layer.geometry.to_numpy()
+    for name in ("communes", "arrondissements"):
+        found = _code_index(year, name).get_indexer(codes)
+        geoms = getattr(geo, name).geometry.to_numpy()
         out.update((p, geoms[i]) for p, i in zip(wanted, found.tolist()) if i >= 0 and p not in out)
     return out
+
+
+@functools.lru_cache(maxsize=8)
+def _code_index(year: int, layer: str) -> pd.Index:
+    """Row of each code of a boundary layer of ``year`` (``communes`` or ``arrondissements``), built once."""
+    from .geography import geography
+
+    return pd.Index(getattr(geography(year), layer)["insee_com" if layer == "communes" else "insee_arm"])
 
 
 @functools.lru_cache(maxsize=4)
