@@ -339,7 +339,7 @@ def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: Fo
             key = "perimeters.former.note_unknown" if i in unknown else "perimeters.former.note"
             parts.append(i18n.t(key, codes=labels[i]))
         if code in rel.unresolved:
-            parts.append(i18n.t("engine.note.unresolved", codes=", ".join(rel.unresolved[code])))
+            parts.append(i18n.tn("engine.note.unresolved", len(rel.unresolved[code]), codes=", ".join(rel.unresolved[code])))
         if not rel.has_polygon[i]:
             parts.append(i18n.t("engine.note.no_polygon"))
         if commune_status[i] == "undetermined" and i not in labels:

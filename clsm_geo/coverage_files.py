@@ -50,7 +50,7 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
     if unknown:
         from .errors import InputError
 
-        raise InputError(i18n.t("engine.coverage.unknown_formats", formats=", ".join(unknown)),
+        raise InputError(i18n.tn("engine.coverage.unknown_formats", len(unknown), formats=", ".join(unknown)),
                          hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
     out = Path(directory)
     _io.check_outputs([out / name for name in file_names(formats)], res.input_paths(), folders=[out])

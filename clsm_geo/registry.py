@@ -132,7 +132,7 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     if missing:
         found = ", ".join(map(str, raw.columns)) or "-"
         raise RegistryError(
-            t("registry.column.missing", name=name, columns=", ".join(missing)),
+            tn("registry.column.missing", len(missing), name=name, columns=", ".join(missing)),
             [Problem("error", name, 1, c, None, t("registry.column.missing_message", column=c, found=found),
                      _rename_hint(c, raw.columns, columns)) for c in missing],
         )
@@ -186,7 +186,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns.duplicated().any():
         dup = sorted({c for c in frame.columns[frame.columns.duplicated()]})
-        raise RegistryError(t("registry.file.duplicated", name=path.name, columns=", ".join(dup)),
+        raise RegistryError(tn("registry.file.duplicated", len(dup), name=path.name, columns=", ".join(dup)),
                             [Problem("error", path.name, 1, c, None, t("registry.file.duplicated_message"),
                                      t("registry.file.duplicated_fix")) for c in dup])
     if frame.empty:
@@ -562,7 +562,7 @@ def _bad_code(key: str, code: str, width: int) -> tuple[str, str]:
     if not exact:
         return default[0], t("registry.cell.closest_names", codes=listed)
     kind = "commune_name" if key == "communes" else "epci_name"
-    return t(f"registry.cell.{kind}"), t(f"registry.cell.{kind}_fix", codes=listed)
+    return t(f"registry.cell.{kind}"), tn(f"registry.cell.{kind}_fix", len(codes), codes=listed)
 
 
 def _codes(record, columns, key, pattern, width, add) -> list[str]:

@@ -73,7 +73,7 @@ def character_problems(councils: pd.DataFrame, name: str) -> list[Problem]:
             for kind, chars in (("control", control), ("bidi", bidi), ("invisible", invisible)):
                 if chars:
                     problems.append(Problem(severity, name, int(row), column, shown,
-                                            t(f"io.chars.{kind}", codes=_codes(chars)),
+                                            tn(f"io.chars.{kind}", len(set(chars)), codes=_codes(chars)),
                                             t(f"io.chars.{kind}_{'fix_id' if column == 'id' else 'fix'}")))
             if column == "id" and (control or bidi or invisible):
                 visible = visible_form(value)

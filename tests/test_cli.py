@@ -98,7 +98,7 @@ def test_missing_registry_and_bad_options(tmp_path, capsys):
     assert code == 2 and "fichier introuvable pour --registry" in err and "nope.csv" in err
     code, _, err = run(capsys, "coverage", "--registry", REPO_EXAMPLE, "--format", "docx",
                        "--out", tmp_path / "o")
-    assert code == 2 and "format(s) inconnu(s)\u00a0: docx" in err and "csv, xlsx, geojson, parquet" in err
+    assert code == 2 and "format inconnu\u00a0: docx" in err and "csv, xlsx, geojson, parquet" in err
     code, _, err = run(capsys, "coverage", "--registry", REPO_EXAMPLE, "--partial-threshold", "2")
     assert code == 2 and "--partial-threshold" in err
 
@@ -286,7 +286,7 @@ def test_a_bad_registry_is_refused_before_the_qpv_layer_is_loaded(tmp_path, caps
         code, out, err = run(capsys, *command, "--registry", registry, "--out", tmp_path / "o")
         assert code == 2 and out == "" and "Traceback" not in err
         assert "bad.csv\u00a0: 2 erreurs dans le registre" in err
-        assert "→ code(s) INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))" in err
+        assert "→ code INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))" in err
         assert "→ vouliez-vous dire «\u00a0actif\u00a0»" in err
     code, _, err = run(capsys, "trend", "--registry", registry, "--out", tmp_path / "t")
     assert code == 2 and "bad.csv\u00a0: 2 erreurs dans le registre" in err

@@ -170,7 +170,7 @@ def test_errors_and_problems_in_one_language(capsys, tmp_path):
     assert "ligne 3, colonne «\u00a0insee_com\u00a0»" in french and "row 3, column 'insee_com'" in english
     assert "population négative -3" in french and "negative population -3" in english
     assert "--timeout doit être un nombre positif fini" in french and "--timeout must be a positive" in english
-    assert "format(s) inconnu(s)\u00a0: docx" in french and "unknown format(s): docx" in english
+    assert "format inconnu\u00a0: docx" in french and "unknown format: docx" in english
     assert "ancien code résolu (commune déléguée)" in french or "ancienne commune 93059" in french
     assert "code de commune inconnu dans le COG 2025" in french and "unknown commune code in COG 2025" in english
     assert "SIREN d'EPCI inconnu dans le COG 2025" in french and "unknown EPCI SIREN in COG 2025" in english

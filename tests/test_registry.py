@@ -191,9 +191,10 @@ def test_a_commune_name_gets_its_insee_codes_with_the_department(tmp_path):
     toulouse = problems[(2, "communes")]
     assert toulouse.severity == "error" and toulouse.value == "Toulouse"
     assert toulouse.message == "nom de commune à la place d'un code INSEE"
-    assert toulouse.suggestion == "code(s) INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))"
+    assert toulouse.suggestion == "code INSEE\u00a0: 31555 (Toulouse, Haute-Garonne (31))"
     homonyms = problems[(3, "communes")].suggestion           # every Saint-Denis, with its department
     assert "93066 (Saint-Denis, Seine-Saint-Denis (93))" in homonyms and "97411 (Saint-Denis, La Réunion (974))" in homonyms
+    assert homonyms.startswith("codes INSEE\u00a0: ")                 # several codes: the plural
     typo = problems[(4, "communes")]
     assert typo.suggestion.startswith("noms les plus proches\u00a0: 31555 (Toulouse")
     assert "31555" not in (problems[(5, "communes")].suggestion or "")   # digits: no name look-up, the code rule
@@ -203,7 +204,7 @@ def test_a_commune_name_gets_its_insee_codes_with_the_department(tmp_path):
 def test_an_epci_name_gets_its_siren(tmp_path):
     path = write(tmp_path, HEADER + "A;CLSM A;actif;2015;;Toulouse Métropole\n")
     problem = by_place(read_registry(path, strict=False).problems)[(2, "epci")]
-    assert problem.suggestion == "code(s) SIREN\u00a0: 243100518 (Toulouse Métropole)"
+    assert problem.suggestion == "code SIREN\u00a0: 243100518 (Toulouse Métropole)"
 
 
 @french

@@ -342,8 +342,8 @@ def test_validate_reports_invisible_bidi_control_and_late_nul(tmp_path):
     found = {(p.severity, p.row, p.column, p.message.split(" (")[0]) for p in report.problems}
     from clsm_geo import i18n
 
-    def msg(key):
-        return i18n.t(key, codes="X").split(" (")[0]
+    def msg(key):  # one character of the kind in each cell: the singular
+        return i18n.tn(key, 1, codes="X").split(" (")[0]
 
     assert ("error", 3, "id", msg("io.chars.invisible")) in found
     assert any(p.row == 3 and p.column == "id" and "ligne 2" in p.message for p in report.problems)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import i18n
 from ..errors import InputError
-from ..i18n import t
+from ..i18n import t, tn
 from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_coverage, say
 
 
@@ -26,7 +26,7 @@ def check(args) -> None:
     args.formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     unknown = [f for f in args.formats if f not in FORMATS]
     if unknown or not args.formats:
-        raise InputError(t("cli.option.formats", formats=", ".join(unknown) or repr(args.format)),
+        raise InputError(tn("cli.option.formats", max(len(unknown), 1), formats=", ".join(unknown) or repr(args.format)),
                          hint=t("cli.option.formats_hint", choices=", ".join(FORMATS)))
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
     check_out(args, files=[out / name for name in file_names(args.formats)], folders=[out])
