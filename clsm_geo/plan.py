@@ -292,7 +292,8 @@ def apply_plan(res, plan_frame: pd.DataFrame, upto: int | None = None, lang: str
     out = pd.DataFrame(rows, columns=table.columns)
     out["created"] = out["created"].astype("Int64")
     out["closed"] = out["closed"].astype("Int64")
-    return Registry(councils=out, source=str(res.registry.source), problems=res.registry.problems)
+    return Registry(councils=out, source=str(res.registry.source), problems=res.registry.problems,
+                    headers=res.registry.headers)
 
 
 def priorities(res) -> pd.DataFrame:
