@@ -102,25 +102,30 @@ def _command_line(name: str, argv: list[str]) -> str:
     return " ".join(["clsm-geo", *argv[3:]] if name not in ("floor", "floor_gc") else ["python -c", repr(argv[2])])
 
 
+def rounds(calls: dict, repeat: int, label: str = "") -> dict[str, list]:
+    """What each call returns, in ``repeat`` rounds after one warm-up each (OS cache, user cache). A round runs
+    every call once, in turn: calls of the same round meet the same machine load, so a ratio is taken in each
+    round (:func:`ratio`) rather than between medians of runs made minutes apart."""
+    for key, fn in calls.items():
+        print(f"warming up {label}{key} ...", file=sys.stderr, flush=True)
+        fn()
+    runs: dict[str, list] = {key: [] for key in calls}
+    for k in range(repeat):
+        print(f"round {k + 1}/{repeat} {label}...", file=sys.stderr, flush=True)
+        for key, fn in calls.items():
+            runs[key].append(fn())
+    return runs
+
+
 def measure(names: list[str], registry: Path, year: int, repeat: int) -> dict:
-    """Every command of ``names``, run in rounds: one warm-up each, then ``repeat`` rounds that run each
-    command once in turn. Commands of the same round meet the same machine load, so a ratio is taken in
-    each round (:func:`ratio`) rather than between medians of runs made minutes apart."""
-    out = {}
+    """Every command of ``names`` in its own process, in :func:`rounds`: median seconds, the seconds of each
+    round, peak memory."""
     with tempfile.TemporaryDirectory(prefix="clsm-geo-bench-") as tmp:
         argvs = {name: _argv(name, registry, year, Path(tmp)) for name in names}
-        for name in names:
-            print(f"warming up {name} ...", file=sys.stderr, flush=True)
-            run_once(argvs[name])                                       # warm-up: OS cache, user cache
-        runs: dict[str, list] = {name: [] for name in names}
-        for k in range(repeat):
-            print(f"round {k + 1}/{repeat} ...", file=sys.stderr, flush=True)
-            for name in names:
-                runs[name].append(run_once(argvs[name]))
-    for name in names:
-        out[name] = {"s": statistics.median(r[0] for r in runs[name]), "runs": [r[0] for r in runs[name]],
-                     "peak_mb": max(r[1] for r in runs[name]), "command": _command_line(name, argvs[name])}
-    return out
+        runs = rounds({name: (lambda argv=argvs[name]: run_once(argv)) for name in names}, repeat)
+    return {name: {"s": statistics.median(r[0] for r in runs[name]), "runs": [r[0] for r in runs[name]],
+                   "peak_mb": max(r[1] for r in runs[name]), "command": _command_line(name, argvs[name])}
+            for name in names}
 
 
 def ratio(m: dict, a: str, b: str) -> float:
@@ -149,17 +154,13 @@ def scenarios_per_second(registry: Path, year: int, seconds: float = 2.0) -> tup
     return n / (time.perf_counter() - t0), len(cands)
 
 
-def _rounds(calls: dict, repeat: int) -> dict:
-    """Median seconds of each call, after one warm-up each, in rounds (each call once per round, in turn)."""
-    for fn in calls.values():
+def _seconds(fn):
+    """``fn`` returning its wall time in seconds instead of its result."""
+    def timed() -> float:
+        t = time.perf_counter()
         fn()
-    runs: dict = {key: [] for key in calls}
-    for _ in range(repeat):
-        for key, fn in calls.items():
-            t = time.perf_counter()
-            fn()
-            runs[key].append(time.perf_counter() - t)
-    return {key: statistics.median(r) for key, r in runs.items()}
+        return time.perf_counter() - t
+    return timed
 
 
 def growth(year: int, repeat: int) -> dict:
@@ -179,11 +180,13 @@ def growth(year: int, repeat: int) -> dict:
         for n in (3_000, 30_000):
             paths[n] = tmp / f"councils_{n}.csv"
             write_registry(synthetic_registry(n, year, seed=0), paths[n])
-        out["councils"] = _rounds({n: (lambda p=p: clsm_geo.coverage(p, year, qpv=layer)) for n, p in paths.items()},
-                                  repeat)
+        runs = rounds({n: _seconds(lambda p=p: clsm_geo.coverage(p, year, qpv=layer)) for n, p in paths.items()},
+                      repeat, "councils ")
+        out["councils"] = {n: statistics.median(r) for n, r in runs.items()}
         rng_communes = np.asarray(clsm_geo.geography(year).communes["insee_com"].to_numpy())
         paths = {n: write_rows(tmp / f"rows_{n}.csv", n, rng_communes) for n in (10_000, 100_000)}
-        out["rows"] = _rounds({n: (lambda p=p: clsm_geo.validate(p, year)) for n, p in paths.items()}, repeat)
+        runs = rounds({n: _seconds(lambda p=p: clsm_geo.validate(p, year)) for n, p in paths.items()}, repeat, "rows ")
+        out["rows"] = {n: statistics.median(r) for n, r in runs.items()}
     return out
 
 
