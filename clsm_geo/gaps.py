@@ -155,13 +155,11 @@ class Network:
     def names(self, ids) -> tuple[str, ...]:
         return tuple(self.council_names[i] for i in ids)
 
-    def label(self, ids) -> str:
-        return ", ".join(f"{self.council_names[i]} ({i})" for i in ids)
+    def label(self, ids, lang: str) -> str:
+        return _listing([f"{self.council_names[i]} ({i})" for i in ids], lang)
 
     def unit_label(self, positions, lang: str, most: int = 8) -> str:
-        positions = sorted(positions)
-        text = ", ".join(f"{self.unit_names[p]} ({self.unit_codes[p]})" for p in positions[:most])
-        return text + _more(len(positions) - most, lang)
+        return _listing([f"{self.unit_names[p]} ({self.unit_codes[p]})" for p in sorted(positions)], lang, most)
 
 
 def network(res) -> Network:
@@ -326,16 +324,22 @@ def _more(n: int, lang: str) -> str:
     return " " + _w("more", n, lang) if n > 0 else ""
 
 
+def _listing(items: list[str], lang: str, most: int | None = None) -> str:
+    """Items of a sentence, « A, B et C »; beyond ``most``, the first ``most`` and the count of the others
+    (« A, B et 3 autres »)."""
+    if most is not None and len(items) > most:
+        return ", ".join(items[:most]) + _more(len(items) - most, lang)
+    return i18n.fmt_list(items, lang)
+
+
 def _qpv_label(net: Network, codes, lang: str, most: int = 8) -> str:
     """QPV codes and names for a sentence; beyond ``most``, the count of the others (all are in qpv_codes)."""
     lib = net.qpv_names
-    codes = sorted(codes)
-    text = ", ".join(f"{c} {lib.get(c, '')}".strip() for c in codes[:most])
-    return text + _more(len(codes) - most, lang)
+    return _listing([f"{c} {lib.get(c, '')}".strip() for c in sorted(codes)], lang, most)
 
 
-def _communes(net: Network, codes) -> str:
-    return ", ".join(f"{net.commune_name.get(c, c)} ({c})" for c in codes)
+def _communes(net: Network, codes, lang: str) -> str:
+    return _listing([f"{net.commune_name.get(c, c)} ({c})" for c in codes], lang)
 
 
 def _hosting(net: Network, qpv, lang: str) -> str:
@@ -372,9 +376,9 @@ def _straddling(net: Network, lang: str) -> list[dict]:
         outside = [c for c in communes if c not in in_any and
                    not any(net.commune_inside(c, net.council_units[i]) for i in near)]
         parts = i18n.t("gaps.words.semicolon", lang).join(
-            _s("straddling_part", lang, council=net.council_names[cid], id=cid, communes=_communes(net, inside))
+            _s("straddling_part", lang, council=net.council_names[cid], id=cid, communes=_communes(net, inside, lang))
             for cid, inside in cut)
-        rest = (_s("straddling_outside", lang, communes=_communes(net, outside)) if outside
+        rest = (_s("straddling_outside", lang, communes=_communes(net, outside, lang)) if outside
                 else _s("straddling_elsewhere", lang))
         sentence = _s("straddling", lang, code=code, name=lib[code], communes=_w("communes", len(communes), lang),
                       parts=parts, rest=rest, status=i18n.t(f"status.qpv.{net.status[code]}", lang))
@@ -406,7 +410,7 @@ def _epci_partial(net: Network, lang: str) -> list[dict]:
             continue
         qpv = sorted({c for p in outside for c in hosts[p]})
         touched = [m for m in members if any(covered_units[p] for p in net.commune_positions(m))]
-        sentence = _s("epci_partial", lang, epci=net.epci_name[siren], siren=siren, councils=net.label(covering),
+        sentence = _s("epci_partial", lang, epci=net.epci_name[siren], siren=siren, councils=net.label(covering, lang),
                       covers=_w("covers", len(covering), lang), inside=i18n.fmt_int(len(touched), lang),
                       members=_w("member_communes", len(members), lang), units=net.unit_label(outside, lang),
                       hosts=_w("hosts", len(outside), lang), qpv_count=_w("qpv_not_covered", len(qpv), lang),
@@ -448,7 +452,7 @@ def _crossing(net: Network, lang: str) -> list[dict]:
                                          ("crosses_region", net.council_regions[cid], net.reg_name, "regions")):
             if len(codes) < 2:
                 continue
-            listed = ", ".join(f"{c} {names.get(c, c)}" for c in codes)
+            listed = _listing([f"{c} {names.get(c, c)}" for c in codes], lang)
             sentence = _s("crosses", lang, council=name, id=cid, territories=_w(word, len(codes), lang),
                           listed=listed, covering=covering)
             rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, perimeters.get(cid), deps))
@@ -481,7 +485,7 @@ def _overlaps(net: Network, lang: str) -> list[dict]:
         ids = sorted(net.unit_councils[int(p)])
         qpv = hosted.get(int(p), [])
         sentence = _s("overlap", lang, unit=net.unit_names[p], code=net.unit_codes[p],
-                      councils_count=_w("active_councils", len(ids), lang), councils=net.label(ids),
+                      councils_count=_w("active_councils", len(ids), lang), councils=net.label(ids, lang),
                       hosting=_hosting(net, qpv, lang))
         rows.append(_row(net, "overlap", "commune", net.unit_codes[p], net.unit_names[p], ids, qpv, sentence,
                          geoms[p], {net.unit_dep[p]}))
@@ -496,7 +500,7 @@ def _white_epci(net: Network, lang: str) -> list[dict]:
             continue
         deps = {net.unit_dep[p] for p in units}
         sentence = _s("white_epci", lang, epci=net.epci_name[siren], siren=siren,
-                      department=_w("department_word", len(deps), lang), departments=", ".join(sorted(deps)),
+                      department=_w("department_word", len(deps), lang), departments=_listing(sorted(deps), lang),
                       qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang))
         rows.append(_row(net, "white_epci", "epci", siren, net.epci_name[siren], [], qpv, sentence,
                          _epci_geometry(net, siren), deps))
@@ -525,7 +529,7 @@ def _enclaves(net: Network, lang: str) -> list[dict]:
         for p in enclaves_of(adjacency, net.council_units[cid]):
             qpv = hosted.get(p, [])
             others = sorted(o for o in net.unit_councils.get(p, ()) if o != cid)
-            belongs = _s("enclave_belongs", lang, councils=net.label(others)) if others else ""
+            belongs = _s("enclave_belongs", lang, councils=net.label(others, lang)) if others else ""
             sentence = _s("enclave", lang, unit=net.unit_names[p], code=net.unit_codes[p],
                           council=net.council_names[cid], id=cid, belongs=belongs, hosting=_hosting(net, qpv, lang))
             rows.append(_row(net, "enclave", "commune", net.unit_codes[p], net.unit_names[p], [cid], qpv,

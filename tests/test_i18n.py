@@ -75,3 +75,20 @@ def test_percentages_are_babels(share, decimals, lang):
         head, _, tail = pattern.partition("0.")
         pattern = head + "0." + "0" * decimals + tail.lstrip("0")
     assert i18n.fmt_pct(share, decimals, lang) == format_percent(share, format=pattern, locale=locale)
+
+
+@pytest.mark.parametrize("items, french, english", [
+    (["A", "B", "C"], "A, B et C", "A, B and C"),
+    (["A", "B"], "A et B", "A and B"),
+    (["A"], "A", "A"),
+    ([], "", ""),
+])
+def test_lists_in_sentences_are_joined_as_each_language_writes_them(items, french, english):
+    assert i18n.fmt_list(items, "fr") == french and i18n.fmt_list(items, "en") == english
+
+
+def test_long_lists_in_gap_sentences_end_with_the_count_of_the_others():
+    from clsm_geo.gaps import _listing
+
+    assert _listing(["a", "b", "c"], "fr", most=8) == "a, b et c"
+    assert _listing([str(i) for i in range(10)], "fr", most=8) == "0, 1, 2, 3, 4, 5, 6, 7 et 2 autres"

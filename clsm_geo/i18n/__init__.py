@@ -171,6 +171,16 @@ def fmt_int(n, lang: str | None = None) -> str:
     return format_decimal(n, locale=_LOCALES[get_lang(lang)])
 
 
+def fmt_list(items, lang: str | None = None) -> str:
+    """Items of a sentence joined as the language writes them: « A, B et C », "A, B and C" (Babel, CLDR)."""
+    items = [str(i) for i in items]
+    if len(items) < 2:
+        return "".join(items)
+    from babel.lists import format_list
+
+    return format_list(items, locale=_LOCALES[get_lang(lang)])
+
+
 def fmt_decimal(x, decimals: int = 1, lang: str | None = None) -> str:
     """A decimal number with ``decimals`` digits after the separator (``12,5`` in French)."""
     from babel.numbers import format_decimal
