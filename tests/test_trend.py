@@ -119,3 +119,13 @@ def test_trend_chart_leaves_matplotlib_global_state_alone(registry, shared, tmp_
     assert fig.axes[0].get_title() == "CLSM network and QPV coverage by year"
     assert trend_figure(national).axes[0].get_title() == "Réseau des CLSM et couverture des QPV par année"
     assert matplotlib.get_backend() == backend and plt.get_fignums() == figures
+
+
+def test_trend_notes_one_line_per_run_of_years_with_the_same_note():
+    from clsm_geo.cli.trend import note_lines
+
+    national = pd.DataFrame({"year": [2019, 2020, 2021, 2022, 2023, 2024, 2025],
+                             "note": ["A", "A", "", "A", "A", "B", None]})
+    assert note_lines(national, "fr") == ["remarque 2019–2020\u00a0: A", "remarque 2022–2023\u00a0: A",
+                                          "remarque 2024\u00a0: B"]
+    assert note_lines(national, "en")[-1] == "note 2024: B"

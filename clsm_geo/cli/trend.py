@@ -48,13 +48,26 @@ def run(args) -> int:
     sources = {g: s for g, s in ((2015, args.qpv_2015), (2024, args.qpv_2024)) if s}
     result = trend(args.registry_data, args.from_year, args.to_year, qpv=sources, method=args.method)
     say(args, trend_table(result.national))
-    for year, note in zip(result.national["year"], result.national["note"]):
-        if isinstance(note, str) and note:
-            say(args, i18n.t("console.trend.note", None, year=year, note=note))
+    for line in note_lines(result.national):
+        say(args, line)
     written = result.to_files(out, sources={"registry": Path(args.registry).name, "method": args.method})
     say(args)
     say(args, files_written(len(written), out))
     return 0
+
+
+def note_lines(national, lang: str | None = None) -> list[str]:
+    """The notes of the years, one line per run of consecutive years with the same note
+    (« remarque 2015–2023 : géographie QPV 2015 indisponible… » rather than the same line nine times)."""
+    runs: list[list] = []                                  # [first year, last year, note]
+    for year, note in zip(national["year"].astype(int).tolist(), national["note"].tolist()):
+        note = note if isinstance(note, str) and note else None
+        if runs and runs[-1][2] == note and runs[-1][1] == year - 1:
+            runs[-1][1] = year
+        else:
+            runs.append([year, year, note])
+    return [i18n.t("console.trend.note", lang, year=f"{a}–{b}" if b > a else str(a), note=note)
+            for a, b, note in runs if note]
 
 
 def trend_table(national, lang: str | None = None) -> str:
