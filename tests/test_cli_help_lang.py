@@ -117,6 +117,8 @@ def test_help_lists_each_command_by_the_name_one_types(lang, capsys):
      "'map'); did you mean 'coverage'?\n"),
     (["map"], "arguments obligatoires manquants\u00a0: TYPE", "the following arguments are required: KIND"),
     (["data"], "arguments obligatoires manquants\u00a0: ACTION", "the following arguments are required: ACTION"),
+    (["coverage", "--registry", "r.csv", "PATH"], "arguments non reconnus\u00a0: PATH",   # typed: as typed
+     "unrecognized arguments: PATH"),
     (["coverage", "--method", "geometri", "--registry", "r.csv"],
      "(choisissez parmi 'auto', 'commune', 'geometry')\u202f; vouliez-vous dire «\u00a0geometry\u00a0»\u202f?",
      "(choose from 'auto', 'commune', 'geometry'); did you mean 'geometry'?"),

@@ -37,7 +37,7 @@ def translate(message: str) -> str:
                 values["type"] = t(f"help.argparse.type.{values['type']}")
             if "arg" in values:  # a placeholder (COMMAND) in the words of the help; options as they are
                 values["arg"] = "/".join(metavar(name) for name in values["arg"].split("/"))
-            if "args" in values:
+            if key in ("required", "one_required"):  # names of arguments (not what the user typed)
                 values["args"] = ", ".join(metavar(name) for name in values["args"].split(", "))
             text = t(f"help.argparse.errors.{key}", **values)
             if key == "invalid_choice":
