@@ -96,9 +96,12 @@ def test_bench_commands_runs_commands_in_rounds_and_takes_ratios_within_rounds(c
     # A drifting machine: the floor's third run and coverage's second met a load twice as heavy.
     m = {"floor": {"runs": [1.0, 1.0, 2.0]}, "coverage": {"runs": [1.4, 2.8, 2.8]}}
     assert bench_commands.ratio(m, "coverage", "floor") == 1.4   # medians would give 2.8 / 1.0
-    assert bench_commands.main(["--repeat", "2", "--only", "floor,coverage", "--no-scenarios", "--no-growth"]) == 0
+    calls = []
+    runs = bench_commands.rounds({k: (lambda k=k: calls.append(k) or len(calls)) for k in "ab"}, 2)
+    assert calls == ["a", "b", "a", "b", "a", "b"] and runs == {"a": [3, 5], "b": [4, 6]}  # warm-up, then in turn
+    assert bench_commands.main(["--repeat", "1", "--only", "floor,coverage", "--no-scenarios", "--no-growth"]) == 0
     captured = capsys.readouterr()
-    assert captured.err.count("round ") == 2 and "warming up coverage" in captured.err
+    assert captured.err.count("round ") == 3 and "warming up coverage" in captured.err
     line = next(x for x in captured.out.splitlines() if "coverage <= 1.5x floor:" in x)
     assert line.startswith(("PASS", "FAIL"))
 

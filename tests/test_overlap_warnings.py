@@ -103,7 +103,7 @@ def test_the_validation_report_lists_problems_in_the_same_order_in_every_process
     code = ("import sys, clsm_geo; r = clsm_geo.validate(sys.argv[1], 2024); "
             "print([(p.row, p.message) for p in r.problems])")
     seen = set()
-    for seed in range(6):
+    for seed in (0, 3):  # the two orders of the old set under these seeds (Python 3.11's string hashing)
         env = {**os.environ, "PYTHONHASHSEED": str(seed), "CLSM_GEO_LANG": "en",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
         done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=env,
