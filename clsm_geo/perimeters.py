@@ -191,15 +191,15 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     # EPCI that no longer exist in the year stand for their members of their last vintage (resolved below)
     e_index = ua["epci_units"]
     gone: dict[int, list[str]] = {}
-    e_position = e_index["position"]
-    if not e_position.keys() >= set(chain.from_iterable(epci_col)):  # usually every SIREN is of the year
-        for i, sirens in enumerate(epci_col):
-            for siren in sirens:
-                if siren in e_position:
-                    continue
-                problem, members = _vanished_epci(siren, year, file, rows_col[i])
-                problems.append(problem)
-                gone.setdefault(i, []).extend(members)
+    # each listed SIREN's row in the year's EPCI × units matrix, -1 when it is not an EPCI of the year
+    sirens = list(chain.from_iterable(epci_col))
+    e_rows = np.repeat(np.arange(n), np.fromiter(map(len, epci_col), dtype=np.int64, count=n))
+    e_cols = np.fromiter((e_index["position"].get(siren, -1) for siren in sirens), dtype=np.int64, count=len(sirens))
+    for k in np.flatnonzero(e_cols < 0).tolist():  # usually none: every SIREN is of the year
+        i = int(e_rows[k])
+        problem, members = _vanished_epci(sirens[k], year, file, rows_col[i])
+        problems.append(problem)
+        gone.setdefault(i, []).extend(members)
     if gone:
         communes_col = [tuple(c) + tuple(gone.get(i, ())) for i, c in enumerate(communes_col)]
 
@@ -263,9 +263,6 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     pieces = pd.DataFrame(piece_rows, columns=PIECE_COLUMNS)
 
     # councils × EPCI @ EPCI × units (a SIREN that is not of the year was resolved above, through its members)
-    e_rows = np.repeat(np.arange(n), np.fromiter(map(len, epci_col), dtype=np.int64, count=n))
-    e_cols = np.fromiter((e_position.get(siren, -1) for siren in chain.from_iterable(epci_col)), dtype=np.int64,
-                         count=len(e_rows))
     e_rows, e_cols = e_rows[e_cols >= 0], e_cols[e_cols >= 0]
     if len(e_rows):
         by_epci = sparse.csr_matrix((np.ones(len(e_rows)), (e_rows, e_cols)), shape=(n, e_index["matrix"].shape[0]))
