@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _progress, i18n
+from . import _gc, _progress, i18n
 from . import settings
 from .errors import Problem
 from .registry import Registry
@@ -156,6 +156,7 @@ class Perimeters:
 
 
 @_progress.stepped("perimeters")
+@_gc.pausing
 def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool = True) -> Perimeters:
     """Resolve every council of ``registry`` to units of COG ``year`` (see :class:`Perimeters`).
 

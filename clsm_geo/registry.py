@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import _progress
+from . import _gc, _progress
 from .errors import InputError, Problem, RegistryError
 from .i18n import t, tn
 
@@ -115,6 +115,7 @@ def in_file_columns(problems, headers: dict[str, str]) -> list[Problem]:
 
 
 @_progress.stepped("registry")
+@_gc.pausing
 def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     """Read and check a registry file. Raises :class:`RegistryError` listing every error.
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _gc
 from .errors import Problem
 from .i18n import t, tn
 
@@ -144,6 +145,7 @@ def _order(problem: Problem) -> tuple:
     return (problem.row if problem.row is not None else 0, problem.severity != "error", problem.column or "")
 
 
+@_gc.pausing
 def validate(path, year: int = 2024) -> ValidationReport:
     """Check a registry file: syntax (:mod:`registry`) then codes and perimeters of ``year``."""
     from .geography import geography
