@@ -39,7 +39,8 @@ def _timed(owner, name: str, label: str) -> None:
         try:
             return original(*args, **kwargs)
         finally:
-            STEPS.append((began - START, time.perf_counter() - began, label))
+            STEPS.append((began - START, time.perf_counter() - began,
+                          label.format(*args[1:2]) if "{" in label else label))
 
     setattr(owner, name, wrapper)
 
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
     _timed(modules["coverage"], "build_perimeters", "  perimeters")
     _timed(modules["coverage"], "_compute", "  engine (_compute)")
     _timed(modules["units"], "unit_arrays", "  unit arrays")
-    _timed(modules["geography"].Geography, "_layer", "  boundary layer read")
+    _timed(modules["geography"].Geography, "_layer", "  boundary layer read: {}")
     _timed(modules["result"].CoverageResult, "build", "  result")
     _timed(modules["coverage_files"], "write_files", "files (to_files)")
     _timed(modules["io"], "write_csv", "  one CSV file")

@@ -110,12 +110,36 @@ def layer_for_year(year: int, sources: dict | None = None, *, settings=None):
     the cache, then the shipped data. Returns a :class:`clsm_geo.qpv.QpvLayer` whose frame has a
     ``qpv_geography`` column, whose ``geography`` is the metropolitan one and whose ``missing`` lists
     the geographies that could not be found. Raises :class:`DataSourceError` when no layer at all is found.
-    """
-    from .qpv import QpvLayer
 
+    Without ``sources``, the layer is read once per session and reused while the files it comes from stay
+    the same (:func:`clsm_geo.qpv.default_source_key`) and the language too (the reasons of ``missing``): a
+    notebook that measures again pays neither the reading nor the QPV × unit relation a second time. The
+    layer is then shared by those runs: copy its frame before changing it.
+    """
     s = settings or _settings.get()
     given = {int(k): v for k, v in (sources or {}).items() if v is not None}
     wanted = geographies_in_force(year)
+    if given:
+        return _layer_for_year(year, given, wanted, s)
+    from .qpv import default_source_key
+
+    key = (year, i18n.get_lang(), tuple((g, default_source_key(g, s)) for g in sorted(set(wanted.values()))))
+    layer = _default_layers.get(key)
+    if layer is None:
+        layer = _layer_for_year(year, given, wanted, s)
+        if len(_default_layers) >= 4:
+            _default_layers.clear()
+        _default_layers[key] = layer
+    return layer
+
+
+#: Layers of :func:`layer_for_year` read from the default sources, by year, language and source files.
+_default_layers: dict[tuple, object] = {}
+
+
+def _layer_for_year(year: int, given: dict, wanted: dict, s):
+    from .qpv import QpvLayer
+
     layers: dict[int, object] = {}
     reasons: dict[int, str] = {}
     for geography in sorted(set(wanted.values())):

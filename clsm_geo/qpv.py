@@ -36,7 +36,8 @@ from clsm_geo.errors import DataSourceError, InputError
 from clsm_geo.io import file_sha256
 from clsm_geo.qpv_sources import COLUMNS, QpvDataWarning, read_qpv_source  # noqa: F401  (re-exported)
 
-__all__ = ["COLUMNS", "QpvDataWarning", "QpvLayer", "QpvSource", "catalogue", "fetch_qpv", "load_layer_file",
+__all__ = ["COLUMNS", "QpvDataWarning", "QpvLayer", "QpvSource", "catalogue", "default_source_key", "fetch_qpv",
+           "load_layer_file",
            "qpv", "qpv_geography_for_year", "shipped_layers"]
 
 GEOGRAPHIES = (2015, 2024)
@@ -219,6 +220,26 @@ def _from_file(path: Path, geography: int, *, kind: str, location: str, sha256: 
             ed_words = ((f"provenance.official.{resource}", ()),)
     return QpvLayer(frame, geography, QpvSource(kind, location, ed, precision, has_polygons, sha256,
                                                 ed_words, precision_words))
+
+
+def default_source_key(geography: int, settings=None) -> tuple:
+    """What :func:`qpv` reads for ``geography`` without a source: the cached file (``clsm-geo data fetch
+    --qpv``), else the shipped layer, else nothing; with its recorded sha256, size and modification time
+    (ns). The key changes whenever that file does; nothing is read or hashed (the cache index only)."""
+    from clsm_geo.cache import cache_entries
+
+    s = settings or _settings.get()
+    wanted = f"qpv{geography}"
+    found = [e for e in cache_entries(settings=s) if e.key == wanted]
+    candidates = [("cache", found[0].path, found[0].sha256)] if found else []
+    candidates.append(("shipped", _qpv_data_dir() / f"qpv{geography}.parquet", None))
+    for kind, path, sha in candidates:
+        try:
+            st = Path(path).stat()
+        except OSError:
+            continue
+        return kind, str(path), sha, st.st_size, st.st_mtime_ns
+    return ("none",)
 
 
 def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=None) -> QpvLayer:

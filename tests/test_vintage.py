@@ -49,3 +49,29 @@ def test_years_before_the_first_cog_need_the_2015_geography_and_2014_is_refused(
         clsm_geo.vintage(2020)  # the 2015 geography is neither given, cached (isolated cache) nor shipped
     with pytest.raises(InputError, match="année 2014 non disponible"):
         clsm_geo.vintage(2014)
+
+
+def test_the_default_layer_is_read_once_and_again_when_its_file_or_the_language_changes(shared):
+    from clsm_geo import i18n
+    from clsm_geo.in_force import layer_for_year
+    from clsm_geo.cache import cache_remove
+    from clsm_geo.qpv import fetch_qpv
+
+    first = layer_for_year(2024)
+    assert layer_for_year(2024) is first and first.parts[0].source.kind == "shipped"
+    assert clsm_geo.vintage(2024).relation is clsm_geo.vintage(2024).relation  # nor the relation recomputed
+    i18n.set_lang("en")
+    try:
+        english = layer_for_year(2024)
+    finally:
+        i18n.set_lang(None)
+    assert english is not first and english.missing[0].reason.startswith("no QPV 2015 layer available")
+    assert first.missing[0].reason.startswith("aucune couche QPV 2015 disponible")
+    fetch_qpv(2024, shared / "qpv/qpv2024_paca_cartosante_skhtay/qpv-paca.geojson")  # into this test's cache
+    try:
+        cached = layer_for_year(2024)
+        assert cached is not first and cached.parts[0].source.kind == "cache"
+        assert int((cached.frame["qpv_geography"] == 2024).sum()) == 135 and layer_for_year(2024) is cached
+    finally:  # module fixtures of the next test file read the settings of this test before they are reset
+        cache_remove("qpv2024")
+    assert layer_for_year(2024).parts[0].source.kind == "shipped"
