@@ -106,6 +106,33 @@ def test_bench_commands_runs_commands_in_rounds_and_takes_ratios_within_rounds(c
     assert line.startswith(("PASS", "FAIL"))
 
 
+def test_growth_lines_take_ratios_within_rounds_and_keep_the_uniform_registries_as_information(tmp_path):
+    import bench_commands
+
+    # Round 2 met a heavier load on the larger size only: per-round ratios 9, 14, 9 -> median 9 (PASS).
+    rows = bench_commands._sizes({10_000: [0.1, 0.1, 0.2], 100_000: [0.9, 1.4, 1.8]})
+    assert rows["ratio"] == 9.0 and rows[100_000] == 1.4
+    uniform = bench_commands._sizes({10_000: [0.1], 100_000: [1.5]})
+    councils = bench_commands._sizes({3_000: [0.1], 30_000: [1.1]})
+    lines = bench_commands.targets({}, None, {"councils": councils, "rows": rows, "rows_uniform": uniform})
+    assert [x[:5] for x in lines] == ["FAIL ", "PASS ", "INFO "]
+    assert "time x11.0 for size x10" in lines[0] and "pool proportional to the size" in lines[1]
+    assert "x15.0" in lines[2] and "no target" in lines[2]
+    # Where linear work itself grows x12 (caches, memory), x11 is within it; x13 is not.
+    slow = bench_commands._sizes({10_000: [0.1], 100_000: [1.1]})
+    for reference, verdict in ((12.0, "PASS "), (10.5, "FAIL ")):
+        grow = {"rows": slow, "rows_reference": bench_commands._sizes({10_000: [0.01], 100_000: [reference / 100]})}
+        line = bench_commands.targets({}, None, grow)[0]
+        assert line.startswith(verdict) and f"grows x{reference:.1f} on the same files" in line, line
+    files = []
+    for n in (100, 1_000):
+        path = tmp_path / f"r{n}.csv"
+        path.write_text("id,name,status,created,communes\n" + "".join(
+            f"C{i},N,actif,2020,75056;{i:05d}\n" for i in range(n)), encoding="utf-8")
+        files.append(bench_commands.linear_reference(path))
+    assert len(files[1]) == 1_000 and files[1]["C7"] == ("75056", "00007")
+
+
 def test_coverage_steps_prints_the_timeline_of_a_run():
     import subprocess
     import sys
