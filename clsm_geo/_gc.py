@@ -1,11 +1,13 @@
-"""The garbage collector paused while a step builds many small containers that live on.
+"""The garbage collector paused while a step builds many containers: reading and validating a registry,
+measuring coverage.
 
 Reading a registry makes a list per row and a tuple per cell of codes; validating one makes a problem per
-overlap. None of them forms a reference cycle, yet CPython counts every container it allocates and, past a
-threshold, walks the older generations again: at 100,000 rows these walks made ``clsm_geo.validate`` grow
-faster than its input (``benchmarks/bench_commands.py``, growth). Mercurial pauses its collector in the same
-way while it parses large files. Nested pauses are fine: only the outermost one turns the collector back on,
-and only if it was on.
+overlap. None of them forms a reference cycle, yet CPython counts every container allocated and, past a
+threshold, walks the older generations again, the whole session's heap included: at 100,000 rows these walks
+made ``clsm_geo.validate`` grow faster than its input, and in a session holding the geography one
+``clsm_geo.coverage`` call in a few paid a full collection (``benchmarks/bench_commands.py``,
+``benchmarks/compare.py``). Mercurial pauses its collector in the same way while it parses large files.
+Nested pauses are fine: only the outermost one turns the collector back on, and only if it was on.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import i18n
+from . import _gc, i18n
 from . import settings as _settings
 from .apportion import FormerEffect, QpvUnitRelation, former_effect
 from .errors import InputError, RegistryError
@@ -32,6 +32,7 @@ METHODS = ("auto", "commune", "geometry")
 #: Note of QPV whose department is not in the COG (collectivités d'outre-mer such as Saint-Martin, Polynésie).
 STATUSES = ("covered", "partial", "uncovered", "undetermined")
 
+@_gc.pausing
 def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", population=None,
              settings=None, vintage=None) -> CoverageResult:
     """Coverage of the QPV in force in ``year`` by the councils active at 31 December of ``year``.

@@ -1,4 +1,4 @@
-"""The collector paused while registries are read and validated, and always restored."""
+"""The collector paused while registries are read and validated and coverage is measured, and always restored."""
 
 from __future__ import annotations
 
@@ -53,10 +53,12 @@ def test_steps_run_paused_and_leave_the_collector_on(tmp_path, collector_on):
     _gc.paused = spy
     try:
         report = clsm_geo.validate(good, 2024)
+        validating = len(seen)
         with pytest.raises(RegistryError):
-            clsm_geo.read_registry(bad)
+            clsm_geo.coverage(bad, 2024)
     finally:
         _gc.paused = real
     assert gc.isenabled()
-    assert seen[0] is True and len(seen) >= 3  # validate, then the reader and the perimeters inside it
+    assert seen[0] is True and validating >= 3  # validate, then the reader and the perimeters inside it
+    assert seen[validating:] == [True, False]   # coverage, then the reader inside it (which fails)
     assert any(p.column == "communes" and p.severity == "warning" for p in report.problems)  # the overlap
