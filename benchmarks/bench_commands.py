@@ -185,10 +185,10 @@ def growth(year: int, repeat: int) -> dict:
         runs = rounds({n: _seconds(lambda p=p: clsm_geo.coverage(p, year, qpv=layer)) for n, p in paths.items()},
                       repeat, "councils ")
         out["councils"] = _sizes(runs)
-        # Rows: every council active with 3 communes drawn from a pool of communes proportional to the size (3,497
-        # and 34,977 communes), so that both registries have the same shape: as many overlaps per council. Drawn
-        # from every commune of France at both sizes ("uniform", information only), a council of the larger file
-        # meets 10 times as many others and the overlap warnings grow faster than the rows (x15).
+        # Rows: every council active with 3 communes drawn from a pool of communes proportional to the size
+        # (3,493 and 34,935 communes of COG 2024), so that both registries have the same shape: as many overlaps
+        # per council. Drawn from every commune of France at both sizes ("uniform", information only), a council
+        # of the larger file meets 10 times as many others and the overlap warnings grow faster than the rows.
         communes = np.asarray(clsm_geo.geography(year).communes["insee_com"].to_numpy())
         pool = np.random.default_rng(1).permutation(communes)
         largest = 100_000

@@ -32,6 +32,7 @@ METHODS = ("auto", "commune", "geometry")
 #: Note of QPV whose department is not in the COG (collectivités d'outre-mer such as Saint-Martin, Polynésie).
 STATUSES = ("covered", "partial", "uncovered", "undetermined")
 
+
 @_gc.pausing
 def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", population=None,
              settings=None, vintage=None) -> CoverageResult:

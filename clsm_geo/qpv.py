@@ -37,8 +37,7 @@ from clsm_geo.io import file_sha256
 from clsm_geo.qpv_sources import COLUMNS, QpvDataWarning, read_qpv_source  # noqa: F401  (re-exported)
 
 __all__ = ["COLUMNS", "QpvDataWarning", "QpvLayer", "QpvSource", "catalogue", "default_source_key", "fetch_qpv",
-           "load_layer_file",
-           "qpv", "qpv_geography_for_year", "shipped_layers"]
+           "load_layer_file", "qpv", "qpv_geography_for_year", "shipped_layers"]
 
 GEOGRAPHIES = (2015, 2024)
 #: Key of the parquet schema metadata holding the shipped layer's description (JSON).

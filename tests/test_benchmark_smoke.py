@@ -133,6 +133,19 @@ def test_growth_lines_take_ratios_within_rounds_and_keep_the_uniform_registries_
     assert len(files[1]) == 1_000 and files[1]["C7"] == ("75056", "00007")
 
 
+def test_gc_pause_compares_both_modes_on_a_small_case(capsys):
+    import gc_pause
+
+    from clsm_geo import _gc
+
+    real = _gc.paused
+    assert gc_pause.main(["--rows", "300,600", "--councils", "30", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert _gc.paused is real  # the no-op is put back after each call
+    assert out.count("paused:") == 3 and out.count("as Python sets it:") == 3
+    assert "validate growth 300 -> 600 rows (paused): x" in out
+
+
 def test_coverage_steps_prints_the_timeline_of_a_run():
     import subprocess
     import sys
