@@ -161,8 +161,9 @@ def _history() -> pd.DataFrame:
 
 @functools.lru_cache(maxsize=4)
 def _tables_for_year(year: int) -> _Tables:
-    g = _geo_module().geography(year)  # the layers a run has loaded already: no file read twice
-    return _Tables(year, g.commune_names, g.communes, g.arrondissements, g.former_communes, _history())
+    g = _geo_module().geography(year)  # codes and names only: no outline is decoded for them
+    return _Tables(year, g.commune_names, g.attributes("communes"), g.attributes("arrondissements"),
+                   g.former_communes, _history())
 
 
 def _tables(year: int, geography=None) -> _Tables:

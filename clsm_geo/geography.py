@@ -162,7 +162,7 @@ class Geography:
     def commune_names(self) -> dict[str, str]:
         """INSEE code -> name of every commune of the year (one dictionary, built once)."""
         if "_names" not in self._cache:
-            c = self.communes
+            c = self.attributes("communes")  # codes and names: the outlines are not decoded for them
             self._cache["_names"] = dict(zip(c["insee_com"].tolist(), c["lib_com"].tolist()))
         return self._cache["_names"]
 
@@ -252,6 +252,26 @@ class Geography:
             stem = "departements" if name == "departments" else name
             self._cache[key] = read_layer(name, self.year, columns=[c for c in COLUMNS[stem] if c != "geometry"])
         return self._cache[key]
+
+    def outlines(self, name: str, codes) -> dict[str, object]:
+        """Outline (shapely, EPSG:4326) of each of ``codes`` found in layer ``name`` (``communes`` by
+        ``insee_com``, ``arrondissements`` by ``insee_arm``): from the layer when it is loaded, else decoded for
+        those rows only (a few former communes do not need the 35,000 outlines of France decoded)."""
+        key = "insee_com" if name == "communes" else "insee_arm"
+        wanted = list(dict.fromkeys(codes))
+        if name in self._cache:
+            layer = self._cache[name]
+            found = pd.Index(layer[key]).get_indexer(wanted)
+            geoms = layer.geometry.to_numpy()
+            return {c: geoms[i] for c, i in zip(wanted, found.tolist()) if i >= 0}
+        import pyarrow.compute as pc
+
+        stored = f"_wkb_{name}"  # codes and encoded outlines, read once: decoded only when asked for
+        if stored not in self._cache:
+            self._cache[stored] = _read_table(f"{name}_{self.year}.parquet", [key, "geometry"])
+        table = self._cache[stored]
+        table = table.filter(pc.is_in(table.column(key), value_set=pa.array(wanted, type=table.schema.field(key).type)))
+        return dict(zip(table.column(key).to_pylist(), shapely.from_wkb(table.column("geometry").to_numpy())))
 
     def load_all(self) -> Geography:
         """Load every layer now (they are otherwise read on first use)."""

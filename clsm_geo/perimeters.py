@@ -72,7 +72,7 @@ class Perimeters:
         from .units import unit_arrays
 
         ua = unit_arrays(self.year)
-        epci = geography(self.year).epci
+        epci = geography(self.year).attributes("epci")  # members and names: the outlines are not decoded
         epci_members = dict(zip(epci["siren_epci"].tolist(), epci["members"].tolist()))
         epci_names = dict(zip(epci["siren_epci"].tolist(), epci["lib_epci"].tolist()))
         epci_col = self.base["epci_listed"].tolist()

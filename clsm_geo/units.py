@@ -68,21 +68,12 @@ def unit_outlines(year: int, positions) -> dict[int, object]:
 
     geo = geography(year)
     wanted = sorted({int(p) for p in positions})
-    codes = unit_arrays(year)["unit"][wanted]
+    codes = unit_arrays(year)["unit"][wanted].tolist()
     out: dict[int, object] = {}
     for name in ("communes", "arrondissements"):
-        found = _code_index(year, name).get_indexer(codes)
-        geoms = getattr(geo, name).geometry.to_numpy()
-        out.update((p, geoms[i]) for p, i in zip(wanted, found.tolist()) if i >= 0 and p not in out)
+        found = geo.outlines(name, codes)
+        out.update((p, found[c]) for p, c in zip(wanted, codes) if c in found and p not in out)
     return out
-
-
-@functools.lru_cache(maxsize=8)
-def _code_index(year: int, layer: str) -> pd.Index:
-    """Row of each code of a boundary layer of ``year`` (``communes`` or ``arrondissements``), built once."""
-    from .geography import geography
-
-    return pd.Index(getattr(geography(year), layer)["insee_com" if layer == "communes" else "insee_arm"])
 
 
 @functools.lru_cache(maxsize=4)

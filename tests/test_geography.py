@@ -297,3 +297,19 @@ def test_former_pieces_read_only_the_codes_asked_and_equal_the_whole_layer():
         assert {k: v for k, v in other.items() if k != "outline"} == {k: v for k, v in piece.items() if k != "outline"}
         assert (other["outline"] is None and piece["outline"] is None) or other["outline"].equals(piece["outline"])
     assert lean.former_pieces(["91182"]) == {k: p for k, p in pieces.items() if k[0] == "91182"}
+
+
+def test_outlines_of_a_few_codes_are_the_layers_own_and_decode_nothing_else():
+    from clsm_geo.geography import Geography
+
+    fresh = Geography(2024, 2024)  # nothing loaded
+    codes = ["01001", "2A004", "97411", "75056", "99999", "01001"]
+    got = fresh.outlines("communes", codes)
+    layer = geography(2024).communes.set_index("insee_com").geometry
+    assert sorted(got) == sorted({c for c in codes if c in layer.index}) and "99999" not in got
+    assert all(got[c].equals(layer[c]) for c in got)
+    assert "communes" not in fresh._cache  # not decoded whole
+    arr = fresh.outlines("arrondissements", ["75101", "13216", "01001"])
+    arms = geography(2024).arrondissements.set_index("insee_arm").geometry
+    assert sorted(arr) == ["13216", "75101"] and all(arr[c].equals(arms[c]) for c in arr)
+    assert geography(2024).outlines("communes", codes).keys() == got.keys()  # from the loaded layer: the same

@@ -37,9 +37,9 @@ def test_council_geometries_equal_the_full_councils_layer():
 
 
 def test_a_coverage_run_decodes_only_the_outlines_it_uses(tmp_path, monkeypatch):
-    """Units, department and region names, and former-commune outlines are read without decoding outlines
-    the tables never use: no unit table with geometry, no department or region outlines, no former-commune
-    outline but those of the registry's former communes."""
+    """Units, commune, EPCI, department and region names, and former-commune outlines are read without decoding
+    outlines the tables never use: no boundary layer decoded whole, no unit table with geometry, no
+    former-commune outline but those of the registry's former communes and of the units holding them."""
     import functools
     import importlib
 
@@ -51,7 +51,8 @@ def test_a_coverage_run_decodes_only_the_outlines_it_uses(tmp_path, monkeypatch)
     res.to_files(tmp_path / "out", formats=("csv", "xlsx"))
     assert res.vintage.geography is fresh
     loaded = {k for k in fresh._cache if not k.startswith("_")}
-    assert "communes" in loaded and loaded <= {"communes", "arrondissements", "epci", "former_communes"}, loaded
+    assert loaded <= {"former_communes"}, loaded  # a table without outlines
+    assert "_wkb_communes" in fresh._cache       # the units holding former communes: a few outlines decoded
     assert "units" not in res.vintage.__dict__
     pieces = fresh._cache["_former_pieces"]
     assert {code for code, _ in pieces} == set(res.perimeters.former["code"]) and len(pieces) >= 4
