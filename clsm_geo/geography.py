@@ -151,6 +151,9 @@ class Geography:
     def _layer(self, name: str):
         if name not in self._cache:
             self._cache[name] = read_layer(name, self.year)
+            # what was read of it before (its attributes, its encoded outlines) is now in the layer itself
+            self._cache.pop(f"_attributes_{name}", None)
+            self._cache.pop(f"_wkb_{name}", None)
         return self._cache[name]
 
     @property

@@ -313,3 +313,9 @@ def test_outlines_of_a_few_codes_are_the_layers_own_and_decode_nothing_else():
     arms = geography(2024).arrondissements.set_index("insee_arm").geometry
     assert sorted(arr) == ["13216", "75101"] and all(arr[c].equals(arms[c]) for c in arr)
     assert geography(2024).outlines("communes", codes).keys() == got.keys()  # from the loaded layer: the same
+    fresh.attributes("communes")
+    assert {"_wkb_communes", "_attributes_communes"} <= set(fresh._cache)
+    fresh.communes  # loaded whole later (a map): what was read of it before is dropped, not kept twice
+    assert not {"_wkb_communes", "_attributes_communes"} & set(fresh._cache)
+    assert fresh.outlines("communes", codes).keys() == got.keys()
+    assert fresh.attributes("communes").equals(pd.DataFrame(fresh.communes.drop(columns=["geometry"])))
