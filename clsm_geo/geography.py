@@ -273,7 +273,8 @@ class Geography:
         if stored not in self._cache:
             self._cache[stored] = _read_table(f"{name}_{self.year}.parquet", [key, "geometry"])
         table = self._cache[stored]
-        table = table.filter(pc.is_in(table.column(key), value_set=pa.array(wanted, type=table.schema.field(key).type)))
+        asked = pa.array(wanted, type=table.schema.field(key).type)
+        table = table.filter(pc.is_in(table.column(key), value_set=asked))
         return dict(zip(table.column(key).to_pylist(), shapely.from_wkb(table.column("geometry").to_numpy())))
 
     def load_all(self) -> Geography:
