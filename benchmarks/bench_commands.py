@@ -209,17 +209,12 @@ def linear_reference(path: Path) -> dict:
     a Python process holds (caches, memory): the file read with the ``csv`` module and one dict entry per row
     (its id -> its communes split), the garbage collector paused as ``clsm_geo.validate`` pauses it."""
     import csv
-    import gc
 
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        with open(path, encoding="utf-8", newline="") as f:
-            rows = list(csv.reader(f))
+    from clsm_geo import _gc
+
+    with _gc.paused(), open(path, encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
         return {r[0]: tuple(r[4].split(";")) for r in rows[1:]}
-    finally:
-        if was:
-            gc.enable()
 
 
 def _sizes(runs: dict[int, list[float]]) -> dict:
