@@ -30,6 +30,7 @@ import csv
 import datetime
 import functools
 import io
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import _gc, _progress
 from .errors import InputError, Problem, RegistryError
@@ -126,27 +129,25 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     name = path.name
     if not path.is_file():
         raise InputError(t("registry.file.not_found", path=path), hint=t("registry.file.not_found_hint"))
-    raw, header_row = _read_table(path)
+    cells, header_row = _read_table(path)
     problems: list[Problem] = []
-    columns = _map_columns(raw, name, problems)
+    columns = _map_columns(cells.columns, name, problems)
     missing = [c for c in REQUIRED if c not in columns]
     if missing:
-        found = ", ".join(map(str, raw.columns)) or "-"
+        found = ", ".join(map(str, cells.columns)) or "-"
         raise RegistryError(
             tn("registry.column.missing", len(missing), name=name, columns=", ".join(missing)),
             [Problem("error", name, 1, c, None, t("registry.column.missing_message", column=c, found=found),
-                     _rename_hint(c, raw.columns, columns)) for c in missing],
+                     _rename_hint(c, cells.columns, columns)) for c in missing],
         )
-    if not any(c in columns for c in ("communes", "epci")) and "geometry" not in raw.columns:
+    if not any(c in columns for c in ("communes", "epci")) and cells.geometry is None:
         problems.append(Problem("error", name, 1, "communes", None, t("registry.column.no_perimeter"),
-                                _rename_hint("communes", raw.columns, columns)
+                                _rename_hint("communes", cells.columns, columns)
                                 or t("registry.column.no_perimeter_fix")))
-    texts = {col: _text(raw[col]) for col in raw.columns if col != "geometry"}
-    keep = ~_blank_rows(raw, texts)  # blank lines (e.g. the template's prepared rows) are not councils
-    if not keep.all():
-        raw = raw[keep]
-        texts = {col: [v for v, k in zip(values, keep.tolist()) if k] for col, values in texts.items()}
-    councils = _parse_rows(raw, header_row, columns, name, problems, texts)
+    blank = cells.blank_rows()  # blank lines (e.g. the template's prepared rows) are not councils
+    if blank.any():
+        cells = cells.take(~blank)
+    councils = _parse_cells(cells, header_row, columns, name, problems)
     councils = _check_duplicates(councils, name, problems)
     from .validation import character_problems
 
@@ -165,8 +166,65 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
 
 # --- file formats -------------------------------------------------------------------------------------
 
-def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
-    """The raw table (all cells text) and the row number of its header line."""
+#: The characters ``str.strip()`` removes (Python's whitespace), for Arrow's trim to strip exactly the same.
+_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+               "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """A registry file's body as read: every cell as stripped text, one Arrow string array per column.
+
+    ``columns``: the headers in file order (``geometry`` included for geographic files); ``texts``: the cells
+    of every column but ``geometry``; ``geometry``: shapely values or None (EPSG:4326), None without that
+    column; ``index``: each row's position in the file's body (0 = the line after the header).
+    """
+
+    columns: list[str]
+    texts: dict[str, pa.Array]
+    geometry: list | None
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def blank_rows(self) -> np.ndarray:
+        """True for the rows whose every cell is blank (and geometry missing or empty)."""
+        blank = np.ones(len(self), dtype=bool)
+        for values in self.texts.values():
+            blank &= pc.equal(values, "").to_numpy(zero_copy_only=False)
+        if self.geometry is not None:
+            blank &= np.fromiter((g is None or getattr(g, "is_empty", False) for g in self.geometry),
+                                 dtype=bool, count=len(self))
+        return blank
+
+    def take(self, keep: np.ndarray) -> _Cells:
+        """The rows where ``keep`` (booleans) is true."""
+        mask = pa.array(keep)
+        geometry = (None if self.geometry is None else
+                    [g for g, k in zip(self.geometry, keep.tolist()) if k])
+        return _Cells(self.columns, {c: v.filter(mask) for c, v in self.texts.items()}, geometry, self.index[keep])
+
+    def records(self, positions: np.ndarray) -> list[dict]:
+        """The rows at ``positions`` as ``{header: cell}`` dicts (geometry included), for :func:`_parse_row`."""
+        picked = pa.array(positions, type=pa.int64())
+        records = pa.table({c: v.take(picked) for c, v in self.texts.items()}).to_pylist() if self.texts else \
+            [{} for _ in positions]
+        if self.geometry is not None:
+            for record, i in zip(records, positions.tolist()):
+                record["geometry"] = self.geometry[i]
+        return records
+
+
+def _cells_of_frame(frame: pd.DataFrame) -> _Cells:
+    """The cells of a table read by pandas (a spreadsheet, a geographic file), stripped as :func:`_text` does."""
+    texts = {col: pa.array(_text(frame[col]), type=pa.string()) for col in frame.columns if col != "geometry"}
+    geometry = frame["geometry"].tolist() if "geometry" in frame.columns else None
+    return _Cells(list(frame.columns), texts, geometry, np.arange(len(frame)))
+
+
+def _read_table(path: Path) -> tuple[_Cells, int]:
+    """The file's cells and the row number of its header line."""
     suffix = path.suffix.lower()
     header_row = 1
     try:
@@ -175,26 +233,33 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, int]:
 
             sheet = registry_sheet(path)  # the template's registry sheet (checked), else the first sheet
             frame = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl")
+            header, rows = list(frame.columns), frame
         elif suffix in (".geojson", ".gpkg", ".json", ".shp", ".fgb"):
             frame = _read_geo(path)
+            header, rows = list(frame.columns), frame
         else:
-            frame, header_row = _read_csv(path)
+            (header, rows), header_row = _read_csv(path)
     except (InputError, RegistryError):
         raise
     except Exception as exc:  # any parser failure becomes a clear message about the file
         raise InputError(t("registry.file.unreadable", name=path.name, error=f"{type(exc).__name__}: {exc}"),
                          hint=t("registry.file.unreadable_hint")) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.columns.duplicated().any():
-        dup = sorted({c for c in frame.columns[frame.columns.duplicated()]})
+    header = [str(c).strip() for c in header]
+    if len(set(header)) < len(header):
+        dup = sorted({c for k, c in enumerate(header) if c in header[:k]})
         raise RegistryError(tn("registry.file.duplicated", len(dup), name=path.name, columns=", ".join(dup)),
                             [Problem("error", path.name, 1, c, None, t("registry.file.duplicated_message"),
                                      t("registry.file.duplicated_fix")) for c in dup])
-    if frame.empty:
+    if isinstance(rows, pd.DataFrame):
+        rows.columns = header
+        cells = _cells_of_frame(rows)
+    else:  # a CSV file's columns, header order
+        cells = _Cells(header, dict(zip(header, rows)), None, np.arange(len(rows[0]) if rows else 0))
+    if not len(cells) or not header:
         raise RegistryError(t("registry.file.no_rows", name=path.name),
                             [Problem("error", path.name, None, None, None, t("registry.file.no_rows_message"),
                                      t("registry.file.no_rows_fix"))])
-    return frame, header_row
+    return cells, header_row
 
 
 def _decode(data: bytes, name: str) -> str:
@@ -215,10 +280,11 @@ def _decode(data: bytes, name: str) -> str:
     return data.decode("latin-1")
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
+def _read_csv(path: Path) -> tuple[tuple[list[str], list[pa.Array]], int]:
     """CSV in UTF-8 (with or without BOM), cp1252 or Latin-1, separated by ``;``, ``,`` or tab.
 
     Leading lines starting with ``#`` are comments (e.g. a notice that the file is an example).
+    Returns the header, each column's cells stripped (Arrow strings), and the header's row number.
     """
     text = _decode(path.read_bytes(), path.name)
     lines = text.splitlines()
@@ -235,10 +301,20 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
     sep = max(counts, key=counts.get)
     if counts[sep] == 0:
         sep = ","
+    fast = _read_csv_arrow(text, sep) if '"' not in text else None
+    return (fast if fast is not None else _read_csv_module(text, sep, path.name, comments)), comments + 1
+
+
+def _read_csv_module(text: str, sep: str, name: str, comments: int) -> tuple[list[str], list[pa.Array]]:
+    """The header and stripped columns of ``text`` read by the csv module (quotes, lines of another width).
+
+    A blank line is a row of empty cells (dropped later; rows keep their numbers); a line with more cells
+    than the header whose extra cells are all blank loses them; any other line of the wrong width is an error
+    naming its line (``comments``: the lines before the header)."""
     records = list(csv.reader(io.StringIO(text), delimiter=sep))
     columns = [c.strip() for c in records[0]]
     if all(len(cells) == len(columns) for cells in records[1:]):  # the usual case: nothing to repair
-        return pd.DataFrame(records[1:], columns=columns, dtype=object), comments + 1
+        return _columns_of_records(columns, records[1:])
     body, problems = [], []
     for offset, cells in enumerate(records[1:], start=comments + 2):
         if not any(c.strip() for c in cells):  # kept (dropped later) so that rows keep their numbers
@@ -247,16 +323,50 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, int]:
         if len(cells) > len(columns) and not any(c.strip() for c in cells[len(columns):]):
             cells = cells[:len(columns)]
         if len(cells) != len(columns):
-            problems.append(Problem("error", path.name, offset, None, sep.join(cells)[:80],
+            problems.append(Problem("error", name, offset, None, sep.join(cells)[:80],
                                     t("registry.file.malformed_message", cells=len(cells), header=len(columns),
                                       sep=repr(sep)),
                                     t("registry.file.malformed_fix", sep=repr(sep))))
             continue
         body.append(cells)
     if problems:
-        raise RegistryError(tn("registry.file.malformed", len(problems), name=path.name), problems)
-    frame = pd.DataFrame(body, columns=columns, dtype=object)
-    return frame, comments + 1
+        raise RegistryError(tn("registry.file.malformed", len(problems), name=name), problems)
+    return _columns_of_records(columns, body)
+
+
+def _columns_of_records(header: list[str], body: list[list[str]]) -> tuple[list[str], list[pa.Array]]:
+    """The header and each column's cells, stripped, from the rows the csv module read."""
+    columns = list(zip(*body)) if body else [() for _ in header]
+    return header, [pa.array(list(map(str.strip, column)), type=pa.string()) for column in columns]
+
+
+def _read_csv_arrow(text: str, sep: str) -> tuple[list[str], list[pa.Array]] | None:
+    """The header and stripped columns of ``text`` (no quote character in it) read by Arrow's CSV reader, or None
+    when Arrow refuses a line (e.g. one with another number of cells) or the header has a single cell: then
+    :func:`_read_csv_module` reads, repairs or reports it.
+
+    Without quotes both readers split lines on ``\n`` and cells on ``sep`` alone, and both read a blank line as
+    a row of empty cells, so they read the same cells (``tests/test_registry_columns.py``).
+    """
+    from pyarrow import csv as pa_csv
+
+    width = text[:text.find("\n") if "\n" in text else len(text)].count(sep) + 1
+    if width < 2:  # a blank line is then a row to Arrow and none to the csv module
+        return None
+    try:
+        table = pa_csv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            parse_options=pa_csv.ParseOptions(delimiter=sep, quote_char=False, ignore_empty_lines=False),
+            convert_options=pa_csv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(width)},
+                                                  null_values=[], strings_can_be_null=False))
+    except pa.ArrowException:
+        return None
+    if table.num_columns != width:
+        return None
+    header = [c.strip() for c in table.slice(0, 1).to_pylist()[0].values()] if table.num_rows else []
+    body = table.slice(1)
+    return header, [pc.utf8_trim(column.combine_chunks(), _WHITESPACE) for column in body.columns]
 
 
 def _read_geo(path: Path) -> pd.DataFrame:
@@ -274,10 +384,11 @@ def _read_geo(path: Path) -> pd.DataFrame:
 
 # --- columns and cells --------------------------------------------------------------------------------
 
-def _map_columns(raw: pd.DataFrame, name: str, problems: list[Problem]) -> dict[str, str]:
+def _map_columns(headers: list[str], name: str, problems: list[Problem]) -> dict[str, str]:
+    """Each column code found -> the file's header for it; a warning for every header that is none."""
     from .registry_template import column_aliases
 
-    folded = {_fold(c): c for c in raw.columns}
+    folded = {_fold(c): c for c in headers}
     template = column_aliases()  # the headers of the registry template, in every language
     mapping: dict[str, str] = {}
     for canonical, aliases in _COLUMN_ALIASES.items():
@@ -287,7 +398,7 @@ def _map_columns(raw: pd.DataFrame, name: str, problems: list[Problem]) -> dict[
                 break
     known = set(mapping.values()) | {"geometry"}
     listed = ", ".join(_COLUMN_ALIASES)
-    for col in raw.columns:
+    for col in headers:
         if col not in known:
             guess = _closest_column(col, exclude=mapping)
             problems.append(Problem("warning", name, 1, col, None, t("registry.column.unknown"),
@@ -418,17 +529,6 @@ _CLEAN_CELL = {
 _CLEAN_SPLIT = re.compile(r"[ \t]*[;,|][ \t]*")
 
 
-def _blank_rows(raw: pd.DataFrame, texts: dict[str, list[str]]) -> np.ndarray:
-    """True for the rows whose every cell is blank (``texts``: the cells as :func:`_text` reads them)."""
-    blank = np.ones(len(raw), dtype=bool)
-    for values in texts.values():  # texts: every cell is a str, blank when empty
-        blank &= ~np.fromiter(map(bool, values), dtype=bool, count=len(values))
-    if "geometry" in raw.columns:
-        blank &= np.fromiter((g is None or getattr(g, "is_empty", False) for g in raw["geometry"].tolist()),
-                             dtype=bool, count=len(raw))
-    return blank
-
-
 def _text(values: pd.Series) -> list[str]:
     """Cells as stripped text, as :func:`_cell` reads them (missing values are empty)."""
     cells = values.tolist()
@@ -441,54 +541,93 @@ def _text(values: pd.Series) -> list[str]:
 
 
 def _parse_rows(raw: pd.DataFrame, header_row: int, columns: dict[str, str], name: str,
-                problems: list[Problem], texts: dict[str, list[str]] | None = None) -> pd.DataFrame:
+                problems: list[Problem]) -> pd.DataFrame:
+    """:func:`_parse_cells` on a table read by pandas (its index: each row's position in the file's body)."""
+    cells = _cells_of_frame(raw)
+    return _parse_cells(replace(cells, index=raw.index.to_numpy()), header_row, columns, name, problems)
+
+
+def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: str,
+                 problems: list[Problem]) -> pd.DataFrame:
     """Parse every council; the same table and problems as :func:`_parse_row` on each row, in row order.
 
-    Rows that raise no problem are recognised and parsed column by column; the others (usually few) go
-    through :func:`_parse_row`, which writes their problems. Only such rows have problems, so the problems
-    come out in row order as before. ``texts``: the cells of ``raw`` as :func:`_text` reads them, when already
-    read.
+    Rows that raise no problem are recognised and parsed column by column, in Arrow and NumPy (each distinct
+    status, year or region cell is read once); the others (usually few) go through :func:`_parse_row`, which
+    writes their problems. Only such rows have problems, so the problems come out in row order.
     """
-    n = len(raw)
-    texts = texts if texts is not None else {col: _text(raw[col]) for col in raw.columns if col != "geometry"}
-    empty = [""] * n
-    cell = {key: texts[columns[key]] if key in columns else empty
+    n = len(cells)
+    text = {key: cells.texts[columns[key]] if key in columns else pa.repeat(pa.scalar("", pa.string()), n)
             for key in ("id", "name", "status", "created", "closed", "region", "notes", "communes", "epci")}
-    rows = raw.index.to_numpy() + header_row + 1
-    status = [_status_of_text(v) for v in cell["status"]]
-    created = [_clean_year(v) for v in cell["created"]]
-    closed = [_clean_year(v) for v in cell["closed"]]
+    status = _per_distinct(text["status"], _status_of_text)
+    created, created_missing, created_bad = _years(text["created"])
+    closed, closed_missing, closed_bad = _years(text["closed"])
+    region_clean = _per_distinct(text["region"], _region_is_clean).astype(bool)
+    geometry = ([None if g is None or getattr(g, "is_empty", True) else g for g in cells.geometry]
+                if cells.geometry is not None else [None] * n)
+    communes, communes_clean, communes_given = _clean_codes(text["communes"], "communes")
+    epci, epci_clean, epci_given = _clean_codes(text["epci"], "epci")
     this_year = datetime.date.today().year
-    geometry = ([None if g is None or getattr(g, "is_empty", True) else g for g in raw["geometry"].tolist()]
-                if "geometry" in raw.columns else [None] * n)
-    codes = {key: [_clean_codes(key, v) for v in cell[key]] for key in ("communes", "epci")}
-    clean = np.fromiter((
-        bool(i) and bool(nm) and s is not None
-        and a is not False and b is not False  # False: a year cell that raises a problem
-        and not (s == "active" and (a is None or b is not None))
-        and not (s in ("dormant", "closed") and b is None)
-        and (b is None or (b <= this_year and (a is None or b >= a)))
-        and _region_is_clean(r)
-        and c is not None and e is not None
-        and (s == "in_project" or bool(c) or bool(e) or g is not None)
-        for i, nm, s, a, b, r, c, e, g in zip(cell["id"], cell["name"], status, created, closed, cell["region"],
-                                              codes["communes"], codes["epci"], geometry)
-    ), dtype=bool, count=n)
+    active, in_project = status == "active", status == "in_project"
+    clean = (pc.not_equal(text["id"], "").to_numpy(zero_copy_only=False)
+             & pc.not_equal(text["name"], "").to_numpy(zero_copy_only=False)
+             & (status != None) & ~created_bad & ~closed_bad  # noqa: E711 (element-wise)
+             & ~(active & (created_missing | ~closed_missing))
+             & ~(((status == "dormant") | (status == "closed")) & closed_missing)
+             & (closed_missing | ((closed <= this_year) & (created_missing | (closed >= created))))
+             & region_clean & communes_clean & epci_clean
+             & (in_project | communes_given | epci_given
+                | (np.fromiter((g is not None for g in geometry), bool, n) if cells.geometry is not None else False)))
+    rows = cells.index + header_row + 1
+    if clean.all():
+        return pd.DataFrame({
+            "id": pd.array(text["id"], dtype="str"), "name": pd.array(text["name"], dtype="str"),
+            "status": pd.array(status, dtype="str"),
+            "created": pd.arrays.IntegerArray(created, created_missing | created_bad),
+            "closed": pd.arrays.IntegerArray(closed, closed_missing | closed_bad),
+            "communes": communes, "epci": epci,
+            "region": pd.array(text["region"], dtype="str"), "notes": pd.array(text["notes"], dtype="str"),
+            "row": rows.astype(np.int64), "geometry": geometry,
+        }, columns=list(_COUNCIL_COLUMNS))
     table = {
-        "id": list(cell["id"]), "name": list(cell["name"]), "status": status,
-        "created": [v if v is not False else None for v in created],
-        "closed": [v if v is not False else None for v in closed],
-        "communes": codes["communes"], "epci": codes["epci"],
-        "region": list(cell["region"]), "notes": list(cell["notes"]), "row": rows.tolist(),
-        "geometry": geometry,
+        "id": text["id"].to_pylist(), "name": text["name"].to_pylist(), "status": status.tolist(),
+        "created": [int(v) if not (m or b) else None
+                    for v, m, b in zip(created.tolist(), created_missing.tolist(), created_bad.tolist())],
+        "closed": [int(v) if not (m or b) else None
+                   for v, m, b in zip(closed.tolist(), closed_missing.tolist(), closed_bad.tolist())],
+        "communes": communes, "epci": epci, "region": text["region"].to_pylist(), "notes": text["notes"].to_pylist(),
+        "row": rows.tolist(), "geometry": geometry,
     }
-    if not clean.all():
-        slow = raw[~clean]
-        for position, (index, record) in zip(np.flatnonzero(~clean), zip(slow.index, slow.to_dict("records"))):
-            parsed = _parse_row(record, int(index) + header_row + 1, columns, name, problems)
-            for key in _COUNCIL_COLUMNS:
-                table[key][position] = parsed[key]
-    return pd.DataFrame(table, columns=list(_COUNCIL_COLUMNS))
+    slow = np.flatnonzero(~clean)
+    for position, record in zip(slow.tolist(), cells.records(slow)):
+        parsed = _parse_row(record, int(rows[position]), columns, name, problems)
+        for key in _COUNCIL_COLUMNS:
+            table[key][position] = parsed[key]
+    frame = pd.DataFrame(table, columns=list(_COUNCIL_COLUMNS))
+    frame["created"] = pd.array(table["created"], dtype="Int64")
+    frame["closed"] = pd.array(table["closed"], dtype="Int64")
+    return frame
+
+
+def _per_distinct(values: pa.Array, fn) -> np.ndarray:
+    """``fn`` of every cell (an object array), computed once per distinct cell."""
+    distinct, indices = _distinct(values, fn)
+    return distinct[indices]
+
+
+def _distinct(values: pa.Array, fn) -> tuple[np.ndarray, np.ndarray]:
+    """``fn`` of each distinct cell (an object array) and each cell's position among them."""
+    encoded = pc.dictionary_encode(values)
+    distinct = np.empty(len(encoded.dictionary), dtype=object)
+    distinct[:] = [fn(v) for v in encoded.dictionary.to_pylist()]
+    return distinct, encoded.indices.to_numpy(zero_copy_only=False)
+
+
+def _years(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cell's year (0 where none), whether it is empty, whether it raises a problem (see :func:`_clean_year`)."""
+    years, at = _distinct(values, _clean_year)
+    missing = years == None  # noqa: E711 (element-wise)
+    bad = np.fromiter((v is False for v in years), bool, len(years))
+    return np.where(missing | bad, 0, years).astype(np.int64)[at], missing[at], bad[at]
 
 
 @functools.lru_cache(maxsize=256)
@@ -514,17 +653,35 @@ def _region_is_clean(text: str) -> bool:
     return not text or _region_problem(text) is None
 
 
-def _clean_codes(key: str, text: str) -> tuple[str, ...] | None:
-    """The codes of a cell that raises no problem, None otherwise."""
-    if not text:
-        return ()
-    if not _CLEAN_CELL[key].fullmatch(text):
-        return None
-    if " " in text or "\t" in text or "," in text or "|" in text:
-        codes = tuple(_CLEAN_SPLIT.split(text))
-    else:  # the usual cell, codes separated by ";" alone: the same parts as the pattern gives
-        codes = tuple(text.split(";"))
-    return codes if len(set(codes)) == len(codes) else None
+#: :data:`_CLEAN_CELL` for Arrow (RE2, where ``\\d`` is an ASCII digit: stricter than Python's, so a cell it
+#: refuses only goes through :func:`_parse_row`, which decides).
+_ARROW_CLEAN_CELL = {key: f"^(?:{pattern.pattern})$" for key, pattern in _CLEAN_CELL.items()}
+
+
+def _clean_codes(values: pa.Array, key: str) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
+    """Each cell's codes as :func:`_codes` reads a cell that raises no problem (``()`` for an empty cell),
+    whether the cell raises none (codes already in their final form, one separator between two, none twice),
+    and whether it is not empty."""
+    n = len(values)
+    given = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
+    well_formed = given & pc.match_substring_regex(values, _ARROW_CLEAN_CELL[key]).to_numpy(zero_copy_only=False)
+    clean = ~given | well_formed
+    out: list[tuple[str, ...]] = [()] * n
+    at = np.flatnonzero(well_formed)
+    if not len(at):
+        return out, clean, given
+    cells = values.filter(pa.array(well_formed))
+    if pc.any(pc.match_substring_regex(cells, r"[ \t,|]")).as_py():
+        cells = pc.replace_substring_regex(cells, _CLEAN_SPLIT.pattern, ";")
+    lists = pc.split_pattern(cells, ";")
+    code = pc.dictionary_encode(pc.list_flatten(lists)).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    cell = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
+    pairs = np.sort(cell * (int(code.max()) + 1) + code)
+    twice = pairs[1:][pairs[1:] == pairs[:-1]] // (int(code.max()) + 1)  # cells listing a code twice
+    clean[at[twice]] = False
+    for k, codes in zip(at.tolist(), map(tuple, map(str.split, cells.to_pylist(), itertools.repeat(";")))):
+        out[k] = codes
+    return out, clean, given
 
 
 def _status_hint(text: str) -> str:
