@@ -227,11 +227,12 @@ def encode_unit_arrays(ua: dict, year: int) -> dict[str, np.ndarray]:
 
 
 def decode_unit_arrays(arrays: dict[str, np.ndarray]) -> dict:
+    import pandas as pd
     from scipy import sparse
 
     codes = arrays["unit"].astype(object)
     n = len(codes)
-    out = {"unit": codes, "position": dict(zip(codes.tolist(), range(n))),
+    out = {"unit": codes, "position": dict(zip(codes.tolist(), range(n))), "lookup": pd.Index(codes, dtype=object),
            "population": arrays["population"].copy()}
     for key, labels in _UNIT_TABLES:
         of_unit = arrays[f"{key}_of_unit"].astype(np.int64)

@@ -204,11 +204,20 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     if gone:
         communes_col = [tuple(c) + tuple(gone.get(i, ())) for i, c in enumerate(communes_col)]
 
-    # councils × codes, codes × units
-    distinct = sorted(set(chain.from_iterable(communes_col)))
+    # councils × codes, codes × units: each listed code's position among the distinct codes (sorted), found by
+    # hashing in pandas rather than one dict lookup per cell
+    lens = np.fromiter(map(len, communes_col), dtype=np.int64, count=n)
+    listed = np.fromiter(chain.from_iterable(communes_col), dtype=object, count=int(lens.sum()))
+    first, found = pd.factorize(listed)
+    order = np.argsort(np.asarray(found, dtype=str), kind="stable")
+    distinct = np.asarray(found, dtype=object)[order].tolist()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
     position = ua["position"]
     # Codes that are units of the year (nearly all) map to themselves; only the others need resolving.
-    to_resolve = [c for c in distinct if c not in position]
+    unit_of = (ua["lookup"].get_indexer(pd.Index(distinct, dtype=object)) if distinct
+               else np.empty(0, dtype=np.int64))
+    to_resolve = [distinct[k] for k in np.flatnonzero(unit_of < 0).tolist()]
     resolved = (resolve_communes(to_resolve, year, strict=False,
                                  geography=vintage.geography if vintage is not None else None) if to_resolve
                 else pd.DataFrame(columns=["code", "insee_com", "insee_arm", "how", "detail"]))
@@ -216,16 +225,14 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     for rec in zip(resolved["code"].tolist(), resolved["insee_com"].tolist(), resolved["insee_arm"].tolist(),
                    resolved["how"].tolist(), resolved["detail"].tolist()):
         by_code.setdefault(rec[0], []).append(rec[1:])
-    c_rows, c_cols, flagged = [], [], {}
+    is_unit = np.flatnonzero(unit_of >= 0)
+    c_rows, c_cols, flagged = is_unit.tolist(), unit_of[is_unit].tolist(), {}
     former_codes = [code for code, hits in by_code.items() if any(h[2] in _FORMER_HOWS for h in hits)]
     outlines = ((vintage.geography if vintage is not None else geography(year)).former_pieces(former_codes)
                 if former_codes else {})
     code_pieces: dict[int, list[dict]] = {}
-    for k, code in enumerate(distinct):
-        if code in position:
-            c_rows.append(k)
-            c_cols.append(position[code])
-            continue
+    for k in np.flatnonzero(unit_of < 0).tolist():
+        code = distinct[k]
         hits = by_code.get(code, [])
         if not hits or hits[0][2] == "unknown":
             flagged[k] = [("error", i18n.t("perimeters.code.unknown", year=year),
@@ -245,11 +252,8 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
                 c_rows.append(k)
                 c_cols.append(position[u])
     code_units = sparse.csr_matrix((np.ones(len(c_rows)), (c_rows, c_cols)), shape=(len(distinct), n_units))
-    code_id = {c: k for k, c in enumerate(distinct)}
-    lens = np.fromiter(map(len, communes_col), dtype=np.int64, count=n)
     r_rows = np.repeat(np.arange(n), lens)
-    r_cols = np.fromiter(map(code_id.__getitem__, chain.from_iterable(communes_col)), dtype=np.int64,
-                         count=len(r_rows))
+    r_cols = rank[first]
     by_codes = sparse.csr_matrix((np.ones(len(r_rows)), (r_rows, r_cols)), shape=(n, len(distinct)))
     matrix = by_codes @ code_units
 
@@ -282,8 +286,8 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     own_col = [None] * n
     extra_rows, extra_cols = [], []
     row_nnz = np.diff(matrix.tocsr().indptr)
-    geometries = councils["geometry"].tolist()
-    for i in [i for i, g in enumerate(geometries) if g is not None]:
+    geometries = councils["geometry"].to_numpy()
+    for i in np.flatnonzero(geometries != None).tolist():  # noqa: E711 (element-wise)
         own = _clean_polygon(geometries[i])
         own_col[i] = own
         if own is None:

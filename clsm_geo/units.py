@@ -109,7 +109,8 @@ def indicator(unit_codes, year: int) -> np.ndarray:
 def unit_arrays(year: int) -> dict:
     """Arrays and 0/1 sparse matrices over the units of ``year`` for vectorised perimeters (built once).
 
-    ``unit`` (codes, object array), ``position`` (code -> row), ``population``; ``to_commune``,
+    ``unit`` (codes, object array), ``position`` (code -> row), ``lookup`` (the codes as an index, for
+    ``get_indexer``), ``population``; ``to_commune``,
     ``to_dep``, ``to_reg``, ``to_epci`` (units × labels) with their sorted labels ``communes``,
     ``deps``, ``regs``, ``epcis``; ``epci_units``: ``{"position": siren -> row, "matrix": EPCI × units}``.
     Shipped for the shipped boundaries (``data/prebuilt/units_cog<year>.npz``), else computed
@@ -129,6 +130,7 @@ def compute_unit_arrays(year: int) -> dict:
     t = unit_table(year)
     codes = np.array(t["unit"].tolist(), dtype=object)
     out = {"unit": codes, "position": dict(zip(codes.tolist(), range(len(codes)))),
+           "lookup": pd.Index(codes, dtype=object),
            "population": t["population"].to_numpy(dtype=float)}
     for key, col, labels in (("to_commune", "insee_com", "communes"), ("to_dep", "insee_dep", "deps"),
                              ("to_reg", "insee_reg", "regs"), ("to_epci", "siren_epci", "epcis")):

@@ -17,6 +17,7 @@ def test_unit_arrays_follow_their_definitions(year):
     codes = table["unit"].tolist()
     assert a["unit"].tolist() == codes == sorted(codes)
     assert a["position"] == {code: i for i, code in enumerate(codes)}
+    assert a["lookup"].get_indexer(codes).tolist() == list(range(len(codes)))
     for key, col, labels in (("to_commune", "insee_com", "communes"), ("to_dep", "insee_dep", "deps"),
                              ("to_reg", "insee_reg", "regs"), ("to_epci", "siren_epci", "epcis")):
         matrix, names = a[key].tocsr(), a[labels]
