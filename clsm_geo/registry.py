@@ -658,15 +658,16 @@ def _region_is_clean(text: str) -> bool:
 _ARROW_CLEAN_CELL = {key: f"^(?:{pattern.pattern})$" for key, pattern in _CLEAN_CELL.items()}
 
 
-def _clean_codes(values: pa.Array, key: str) -> tuple[list[tuple[str, ...]], np.ndarray, np.ndarray]:
-    """Each cell's codes as :func:`_codes` reads a cell that raises no problem (``()`` for an empty cell),
-    whether the cell raises none (codes already in their final form, one separator between two, none twice),
-    and whether it is not empty."""
+def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each cell's codes (an object array of tuples) as :func:`_codes` reads a cell that raises no problem
+    (``()`` for an empty cell), whether the cell raises none (codes already in their final form, one separator
+    between two, none twice), and whether it is not empty."""
     n = len(values)
     given = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
     well_formed = given & pc.match_substring_regex(values, _ARROW_CLEAN_CELL[key]).to_numpy(zero_copy_only=False)
     clean = ~given | well_formed
-    out: list[tuple[str, ...]] = [()] * n
+    out = np.empty(n, dtype=object)
+    out.fill(())
     at = np.flatnonzero(well_formed)
     if not len(at):
         return out, clean, given
@@ -679,8 +680,8 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[list[tuple[str, ...]], np.
     pairs = np.sort(cell * (int(code.max()) + 1) + code)
     twice = pairs[1:][pairs[1:] == pairs[:-1]] // (int(code.max()) + 1)  # cells listing a code twice
     clean[at[twice]] = False
-    for k, codes in zip(at.tolist(), map(tuple, map(str.split, cells.to_pylist(), itertools.repeat(";")))):
-        out[k] = codes
+    out[at] = np.fromiter(map(tuple, map(str.split, cells.to_pylist(), itertools.repeat(";"))), dtype=object,
+                          count=len(at))
     return out, clean, given
 
 

@@ -351,6 +351,11 @@ def test_validate_reports_invisible_bidi_control_and_late_nul(tmp_path):
     assert ("error", 4, "id", msg("io.chars.bidi")) in found
     assert ("warning", 4, "name", msg("io.chars.control")) in found
     assert not report.ok
+    fillers = tmp_path / "fillers.csv"  # Hangul fillers are printable and blank: invisible, in any column
+    fillers.write_text(HEADER + "A1,Lyon,actif,2015,69123,\nA1\u3164,Caen,actif,2015,14118,\n"
+                       "B2,Nice\uffa0,actif,2015,06088,\n", encoding="utf-8")
+    found = {(p.severity, p.row, p.column, p.message.split(" (")[0]) for p in validate(fillers, 2024).problems}
+    assert {("error", 3, "id", msg("io.chars.invisible")), ("warning", 4, "name", msg("io.chars.invisible"))} <= found
     late = tmp_path / "late_nul.csv"
     late.write_bytes((HEADER + "A,x,actif,2015,31555,\n" * 300).encode() + b"B,y\x00,actif,2015,31555,\n")
     with pytest.raises(RegistryError) as info:
