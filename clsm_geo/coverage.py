@@ -314,10 +314,12 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     keep_pair = ~use_geometry[pair_q] & (pair.data > 0)
     q = np.concatenate([area.row[keep_area], pair_q[keep_pair]]).astype(np.int64)
     c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
-    n_councils = len(perims.base)
-    keys = np.unique(q * n_councils + c)                      # sorted: by QPV, then council
-    bounds = np.searchsorted(keys // n_councils, np.arange(len(frame) + 1)).tolist()
-    councils = (keys % n_councils).tolist()
+    from scipy import sparse
+
+    # QPV × councils, each pair once, councils in order within a QPV (CSR sums repeated pairs; 0 stays out)
+    touched = sparse.csr_matrix((np.ones(len(q), dtype=np.int64), (q, c)), shape=(len(frame), len(perims.base)))
+    touched.sum_duplicates()
+    bounds, councils = touched.indptr.tolist(), touched.indices.tolist()
     out: list[list[int]] = [councils[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     for j in np.flatnonzero(active & own):
         shares = _own_geometry_shares(frame, perims.base.iloc[[j]])

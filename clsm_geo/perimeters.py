@@ -184,7 +184,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     n_units = len(ua["unit"])
     file = _file_name(registry)
     problems: list[Problem] = []
-    councils = registry.councils.copy()
+    councils = registry.councils  # read only: base below is a new frame (drop)
     n = len(councils)
     communes_col = councils["communes"].tolist()
     epci_col = councils["epci"].tolist()
@@ -195,7 +195,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     # each listed SIREN's row in the year's EPCI × units matrix, -1 when it is not an EPCI of the year
     sirens = list(chain.from_iterable(epci_col))
     e_rows = np.repeat(np.arange(n), np.fromiter(map(len, epci_col), dtype=np.int64, count=n))
-    e_cols = np.fromiter((e_index["position"].get(siren, -1) for siren in sirens), dtype=np.int64, count=len(sirens))
+    e_cols = _positions(e_index["position"], sirens)
     for k in np.flatnonzero(e_cols < 0).tolist():  # usually none: every SIREN is of the year
         i = int(e_rows[k])
         problem, members = _vanished_epci(sirens[k], year, file, rows_col[i])
@@ -312,6 +312,16 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
         problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
     problems = registry.in_file_columns(problems)  # columns named as in the file, as the registry's own
     return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems), pieces=pieces)
+
+
+def _positions(position: dict[str, int], codes: list[str]) -> np.ndarray:
+    """``position[code]`` for each code, -1 for a code not in ``position`` (looked up by hashing in pandas)."""
+    if not codes:
+        return np.empty(0, dtype=np.int64)
+    keys = pd.Index(list(position), dtype=object)
+    found = keys.get_indexer(pd.Index(codes, dtype=object))
+    values = np.fromiter(position.values(), dtype=np.int64, count=len(position))
+    return np.where(found >= 0, values[found], -1)
 
 
 #: How a code of an earlier COG reaches a commune of the year when it names a former commune with an outline.

@@ -286,23 +286,43 @@ def _read_csv(path: Path) -> tuple[tuple[list[str], list[pa.Array]], int]:
     Leading lines starting with ``#`` are comments (e.g. a notice that the file is an example).
     Returns the header, each column's cells stripped (Arrow strings), and the header's row number.
     """
-    text = _decode(path.read_bytes(), path.name)
-    lines = text.splitlines()
-    comments = 0
-    while comments < len(lines) and lines[comments].lstrip().startswith("#"):
-        comments += 1
-    text = "\n".join(lines[comments:])
+    text, comments = _body(_decode(path.read_bytes(), path.name))
     if not text.strip():
         raise RegistryError(t("registry.file.empty", name=path.name),
                             [Problem("error", path.name, None, None, None, t("registry.file.empty_message"),
                                      t("registry.file.empty_fix"))])
-    header = lines[comments]
+    header = text.split("\n", 1)[0]
     counts = {sep: header.count(sep) for sep in (";", ",", "\t")}
     sep = max(counts, key=counts.get)
     if counts[sep] == 0:
         sep = ","
     fast = _read_csv_arrow(text, sep) if '"' not in text else None
     return (fast if fast is not None else _read_csv_module(text, sep, path.name, comments)), comments + 1
+
+
+#: Line breaks of ``str.splitlines`` other than ``\n`` (``\r\n`` is replaced first).
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def _body(text: str) -> tuple[str, int]:
+    """The lines of ``text`` after its leading comment lines (``#``), joined by ``\\n``, and how many comment
+    lines there were. Lines break where ``str.splitlines`` breaks them (as a spreadsheet does); a text whose
+    only line breaks are ``\\n`` or ``\\r\\n`` is not split into a list of lines."""
+    plain = text.replace("\r\n", "\n") if "\r\n" in text else text
+    if any(b in plain for b in _OTHER_BREAKS):
+        lines = text.splitlines()
+        comments = 0
+        while comments < len(lines) and lines[comments].lstrip().startswith("#"):
+            comments += 1
+        return "\n".join(lines[comments:]), comments
+    text, start, comments = plain, 0, 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        if not text[start:end].lstrip().startswith("#"):
+            break
+        comments, start = comments + 1, end + 1
+    return text[start:-1] if text.endswith("\n") else text[start:], comments
 
 
 def _read_csv_module(text: str, sep: str, name: str, comments: int) -> tuple[list[str], list[pa.Array]]:
@@ -345,7 +365,7 @@ def _read_csv_arrow(text: str, sep: str) -> tuple[list[str], list[pa.Array]] | N
     when Arrow refuses a line (e.g. one with another number of cells) or the header has a single cell: then
     :func:`_read_csv_module` reads, repairs or reports it.
 
-    Without quotes both readers split lines on ``\n`` and cells on ``sep`` alone, and both read a blank line as
+    Without quotes both readers split lines on ``\\n`` and cells on ``sep`` alone, and both read a blank line as
     a row of empty cells, so they read the same cells (``tests/test_registry_columns.py``).
     """
     from pyarrow import csv as pa_csv

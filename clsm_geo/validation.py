@@ -6,6 +6,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import _gc
@@ -31,6 +32,31 @@ def _odd_characters(text: str) -> tuple[list[str], list[str], list[str]]:
         elif unicodedata.category(ch) == "Cf" or ch in _FILLERS:  # zero-width, fillers
             invisible.append(ch)
     return control, bidi, invisible
+
+
+def _column_text(values: pd.Series) -> str:
+    """Every text cell of ``values`` joined into one string (from Arrow's buffer for a text column, without a
+    Python string per cell); other cells (missing values, numbers) are left out."""
+    if isinstance(values.dtype, pd.StringDtype):
+        import pyarrow as pa
+
+        import pyarrow.compute as pc
+
+        array = pa.array(values)
+        if not len(array):
+            return ""
+        if array.null_count:
+            array = pc.fill_null(array, "")
+        if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
+            offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if pa.types.is_large_string(array.type)
+                                    else np.int32)
+            start, end = int(offsets[array.offset]), int(offsets[array.offset + len(array)])
+            return array.buffers()[2].slice(start, end - start).to_pybytes().decode("utf-8") if end > start else ""
+    cells = values.tolist()
+    try:
+        return "".join(cells)  # a column of text: joined in C
+    except TypeError:
+        return "".join(v for v in cells if isinstance(v, str))
 
 
 def _has_filler(text: str) -> bool:
@@ -60,13 +86,10 @@ def character_problems(councils: pd.DataFrame, name: str) -> list[Problem]:
         if column not in councils:
             continue
         severity = "error" if column == "id" else "warning"
-        values = councils[column].tolist()
-        try:
-            texts = "".join(values)  # the usual column, all text: joined in C
-        except TypeError:
-            texts = "".join(v for v in values if isinstance(v, str))
+        texts = _column_text(councils[column])
         if texts.isprintable() and not _has_filler(texts):
             continue  # the usual case, checked in C on the whole column: nothing to report
+        values = councils[column].tolist()
         for value, row in zip(values, councils["row"].tolist()):
             if not isinstance(value, str) or not value:
                 continue

@@ -209,3 +209,15 @@ def test_a_file_with_quotes_and_one_without_read_alike(tmp_path):
     assert_frame_equal(a.councils, b.councils)
     assert a.councils["name"].tolist() == ["CLSM A", "CLSM B", "CLSM C"]
     assert a.councils["communes"].tolist() == [("59350", "59512"), (), ()]
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["\n", "\r", "\r\n", "#", " ", "a", ";", "\x85", "\u2028", "\x0c"]), max_size=14)
+       .map("".join))
+def test_body_lines_break_as_splitlines(text):
+    """The file's lines after its comments: the same text and count whether split into lines or not."""
+    lines = text.splitlines()
+    comments = 0
+    while comments < len(lines) and lines[comments].lstrip().startswith("#"):
+        comments += 1
+    assert registry._body(text) == ("\n".join(lines[comments:]), comments)

@@ -361,3 +361,18 @@ def test_validate_reports_invisible_bidi_control_and_late_nul(tmp_path):
     with pytest.raises(RegistryError) as info:
         read_registry(late)
     assert [(p.row, p.severity) for p in info.value.problems] == [(302, "error")]
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=12), st.integers(0, 4), st.booleans())
+def test_a_column_text_is_its_cells_joined(cells, start, filtered):
+    """The whole-column text the character checks scan: every text cell, in order, whatever the column's
+    layout in Arrow (sliced, filtered, with missing values)."""
+    from clsm_geo.validation import _column_text
+
+    column = pd.Series(cells, dtype="str").iloc[start:]
+    if filtered:
+        column = column[column.str.len().fillna(0) % 2 == 0]
+    expected = "".join(v for v in column.tolist() if isinstance(v, str))
+    assert _column_text(column) == expected
+    assert _column_text(column.astype(object)) == expected
