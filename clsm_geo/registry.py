@@ -159,8 +159,9 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     if errors and strict:
         raise RegistryError(tn("registry.file.errors", len(errors), name=name), problems,
                             hint=t("registry.file.errors_hint", path=path))
-    bad_rows = {p.row for p in errors}
-    councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
+    if errors:  # strict=False: the rows with an error are left out
+        bad_rows = {p.row for p in errors}
+        councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
     return Registry(councils=councils, source=str(path), problems=tuple(problems), headers=dict(columns))
 
 
