@@ -158,3 +158,13 @@ def test_coverage_steps_prints_the_timeline_of_a_run():
     for step in ("import the library", "coverage()", "perimeters", "engine (_compute)", "files (to_files)",
                  "clsm_geo.cli.main (exit code 0)"):
         assert step in out, step
+
+
+def test_inprocess_steps_times_each_step_of_comparison_b(capsys):
+    import inprocess_steps
+
+    assert inprocess_steps.main(["--sizes", "30,60", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = [line.split() for line in out.splitlines() if line.strip().startswith(("30 ", "60 "))]
+    assert [row[0] for row in rows] == ["30", "60"]
+    assert all(row.count("ms") == 4 and all(float(v) > 0 for v in row[1::2]) for row in rows), out

@@ -1,0 +1,94 @@
+"""Where the time of comparison (b) in process goes: the steps of ``clsm_geo.coverage(csv, …)`` in a warm session.
+
+    .venv/bin/python benchmarks/inprocess_steps.py                      # 300 / 3,000 / 30,000 councils, 7 rounds
+    .venv/bin/python benchmarks/inprocess_steps.py --sizes 300 --repeat 1
+
+For each size, the synthetic registry of ``compare.py`` (same generator, same seed) is written once; then,
+with the shipped 2024 QPV layer passed as ``compare.py`` (b) passes it, each step is timed alone in rounds
+(every step once per round, in turn; medians): ``read_registry`` (read and check the CSV file),
+``build_perimeters`` (resolve codes, councils × units), ``engine`` (``coverage._compute``: statuses and the
+result tables, from the perimeters) and the whole ``clsm_geo.coverage(csv, 2024, qpv=layer,
+method="geometry")``. The garbage collector is paused around each step as the library pauses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))  # this checkout's clsm_geo
+
+YEAR = 2024
+
+
+def steps(csv: Path, layer) -> dict:
+    """The timed steps on ``csv``: name -> a function of no argument."""
+    import clsm_geo
+    from clsm_geo import _gc, settings
+    from clsm_geo.perimeters import build_perimeters
+    from clsm_geo.registry import read_registry
+    from clsm_geo.vintages import vintage
+
+    engine = importlib.import_module("clsm_geo.coverage")  # the module (clsm_geo.coverage is the function)
+    year_vintage = vintage(YEAR, layer)
+    registry = read_registry(csv)
+    perimeters = build_perimeters(registry, year_vintage, overlaps=False)
+
+    def paused(fn):
+        def run():
+            with _gc.paused():
+                return fn()
+        return run
+
+    return {
+        "read_registry": paused(lambda: read_registry(csv)),
+        "build_perimeters": paused(lambda: build_perimeters(registry, year_vintage, overlaps=False)),
+        "engine": paused(lambda: engine._compute(registry, perimeters, year_vintage, "geometry", settings.get())),
+        "coverage(csv)": lambda: clsm_geo.coverage(csv, YEAR, qpv=layer, method="geometry"),
+    }
+
+
+def measure(named: dict, repeat: int) -> dict[str, float]:
+    """Median seconds of each function, warmed up once, run in rounds."""
+    for fn in named.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in named}
+    for _ in range(repeat):
+        for name, fn in named.items():
+            began = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - began)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="300,3000,30000", help="registry sizes (councils), comma separated")
+    ap.add_argument("--repeat", type=int, default=7, help="rounds (median)")
+    args = ap.parse_args(argv)
+    from compare import load_layer
+    from synthetic import synthetic_registry, write_registry
+
+    layer = load_layer(None)
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'councils':>9}  " + "  ".join(f"{name:>16}" for name in
+                                                ("read_registry", "build_perimeters", "engine", "coverage(csv)")))
+        for size in (int(s) for s in args.sizes.split(",")):
+            csv = Path(tmp) / f"registry_{size}.csv"
+            write_registry(synthetic_registry(size, YEAR, seed=0), csv)
+            medians = measure(steps(csv, layer), args.repeat)
+            print(f"{size:>9,}  " + "  ".join(f"{medians[name] * 1000:>13.1f} ms" for name in medians))
+    print(f"(medians of {args.repeat} rounds; the three steps are most of coverage(csv), which also builds its "
+          "vintage, reads the QPV population and checks the year)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
