@@ -122,8 +122,8 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
         notes = [(sep.join(p for p in (n, gap) if p) if h else n) for n, h in zip(notes, here)]
     population = pop.values if pop is not None else np.full(len(frame), np.nan)
     counted = np.isin(status, ("covered", "partial"))
-    qpv_table = frame.assign(
-        status=status, covered_share=np.round(share, 6), method=used,
+    qpv_table = _with_columns(
+        frame, status=status, covered_share=np.round(share, 6), method=used,
         councils=[tuple(map(council_ids.__getitem__, js)) for js in touching],
         status_commune=commune_status, status_geometry=np.where(rel.has_polygon, geometry_status, None),
         area_share=np.where(rel.has_polygon, np.round(area_share, 6), np.nan),
@@ -137,6 +137,14 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
         year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
         qpv=qpv_table, reconciliation=reconciliation, settings=cfg, population=pop, vintage=vintage,
     )
+
+
+def _with_columns(frame: pd.DataFrame, **columns) -> pd.DataFrame:
+    """``frame.assign(**columns)`` as a plain DataFrame, in one concatenation (a GeoDataFrame's ``assign`` inserts
+    the columns one by one)."""
+    plain = pd.DataFrame(frame)
+    replaced = [c for c in columns if c in plain.columns]
+    return pd.concat([plain.drop(columns=replaced), pd.DataFrame(columns, index=plain.index)], axis=1)
 
 
 @dataclass(frozen=True)
