@@ -23,7 +23,7 @@ from . import _gc, i18n
 from . import settings as _settings
 from .apportion import FormerEffect, QpvUnitRelation, former_effect
 from .errors import InputError, RegistryError
-from .perimeters import Perimeters, active_mask, build_perimeters, unit_matrix
+from .perimeters import Perimeters, active_mask, build_perimeters, councils_per_unit
 from .registry import Registry, read_registry
 from .result import CoverageResult
 from .vintages import relation_for  # noqa: F401  (re-exported: clsm_geo.coverage.relation_for)
@@ -89,11 +89,10 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     councils = perims.base
     active = active_mask(councils, year).to_numpy()
     own = councils["own_geometry"].notna().to_numpy()
-    by_units = unit_matrix(perims, active & ~own)        # councils × units
-    x = np.minimum(np.asarray(by_units.sum(axis=0)).ravel(), 1.0)
+    x = np.minimum(councils_per_unit(perims, active & ~own), 1.0)  # units inside active unit perimeters
 
     # Commune method; units of infra-communal perimeters and of former communes count as "partly" covered (0.5).
-    partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
+    partly = councils_per_unit(perims, active & own) > 0
     former = _former(perims, active, rel, frame, x, vintage)
     partly[former.units] = True
     x_commune = commune_indicator(x, partly)
@@ -313,13 +312,13 @@ def _group_by_crs(deps: np.ndarray, idx: np.ndarray):
 
 def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> list[list[int]]:
     """Positions of the active councils that cover each QPV (above the partial threshold)."""
-    mat = unit_matrix(perims, active & ~own).T.tocsr()      # units × councils
-    by_area = (rel.weights @ mat).tocsr()                    # QPV × councils: area share per council
-    by_pair = (rel.pair_units @ mat).tocsr()                 # pairs × councils: units touched
-    area, pair = by_area.tocoo(), by_pair.tocoo()
-    keep_area = use_geometry[area.row] & (area.data > cfg.partial_threshold)
+    counted = active & ~own                                  # councils measured by their units
+    mat = perims.matrix.T                                    # units × councils (all; filtered below)
+    area = (rel.weights @ mat).tocoo()                       # QPV × councils: area share per council
+    pair = (rel.pair_units @ mat).tocoo()                    # pairs × councils: units touched
+    keep_area = use_geometry[area.row] & (area.data > cfg.partial_threshold) & counted[area.col]
     pair_q = rel.pair_qpv[pair.row]
-    keep_pair = ~use_geometry[pair_q] & (pair.data > 0)
+    keep_pair = ~use_geometry[pair_q] & (pair.data > 0) & counted[pair.col]
     q = np.concatenate([area.row[keep_area], pair_q[keep_pair]]).astype(np.int64)
     c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
     from scipy import sparse

@@ -504,6 +504,12 @@ def new_mask(councils: pd.DataFrame, year: int) -> pd.Series:
     return active_mask(councils, year) & (councils["created"] == year).fillna(False).astype(bool)
 
 
+def councils_per_unit(perimeters: Perimeters, mask: np.ndarray | pd.Series) -> np.ndarray:
+    """How many councils of ``mask`` (a boolean per council) hold each unit of the year (a vector over units):
+    the column sums of :func:`unit_matrix`, without building it."""
+    return np.asarray(perimeters.matrix.T @ np.asarray(mask, dtype=float)).ravel()
+
+
 def unit_matrix(perimeters: Perimeters, mask: np.ndarray | pd.Series | None = None):
     """Sparse 0/1 matrix councils × units of the year (rows in ``perimeters.councils`` order).
 

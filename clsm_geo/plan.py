@@ -43,7 +43,7 @@ class PlanModel:
 
     def __init__(self, res):
         from .coverage import _former, _own_geometry_shares, commune_indicator, uses_geometry
-        from .perimeters import active_mask, unit_matrix
+        from .perimeters import active_mask, councils_per_unit
 
         self.res = res
         self.net = network(res)
@@ -52,8 +52,8 @@ class PlanModel:
         councils = perims.councils
         active = active_mask(councils, res.year).to_numpy()
         own = councils["own_geometry"].notna().to_numpy()
-        self.x0 = np.minimum(np.asarray(unit_matrix(perims, active & ~own).sum(axis=0)).ravel(), 1.0)
-        self.partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
+        self.x0 = np.minimum(councils_per_unit(perims, active & ~own), 1.0)
+        self.partly = councils_per_unit(perims, active & own) > 0
         self.own_share = _own_geometry_shares(res.qpv_layer.frame, councils[active & own])
         # former-commune outlines of the result (measured on the units outside x0; dropped once a unit is added)
         self.former = _former(perims, active, self.rel, res.qpv_layer.frame, self.x0, res.vintage)

@@ -318,3 +318,24 @@ def test_commune_method_credits_a_former_commune_only_with_the_qpv_it_reaches(tm
     for c in ("QN06911I", "QN06948N"):       # Oullins side: outside the outline of Pierre-Bénite
         assert q.loc[c, "status"] == "uncovered" and q.loc[c, "councils"] == ()
     assert result.councils_table.set_index("id").loc["F", "qpv_codes"] == ("QN06912M",)
+
+
+@functools.lru_cache(maxsize=1)
+def _example_perimeters():
+    from clsm_geo.perimeters import build_perimeters
+    from clsm_geo.registry import read_registry
+
+    root = Path(__file__).resolve().parents[1]
+    return build_perimeters(read_registry(root / "examples" / "registry_fictitious.csv"), 2024, overlaps=False)
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_councils_per_unit_are_the_column_sums_of_the_unit_matrix(data):
+    from clsm_geo.perimeters import councils_per_unit, unit_matrix
+
+    perims = _example_perimeters()
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=len(perims.base), max_size=len(perims.base))))
+    expected = np.asarray(unit_matrix(perims, mask).sum(axis=0)).ravel()
+    assert councils_per_unit(perims, mask).tolist() == expected.tolist()
+    assert councils_per_unit(perims, mask).sum() == perims.matrix[mask].sum()

@@ -57,7 +57,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
 
     from .. import settings as _settings
     from ..coverage import _own_geometry_shares, uses_geometry
-    from ..perimeters import active_mask, unit_matrix
+    from ..perimeters import active_mask, councils_per_unit
     from ..units import unit_arrays
 
     lang = get_lang(lang)
@@ -66,8 +66,8 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
     base = perims.base
     active = active_mask(base, res.year).to_numpy()
     own = base["own_geometry"].notna().to_numpy()
-    x0 = np.minimum(np.asarray(unit_matrix(perims, active & ~own).sum(axis=0)).ravel(), 1.0)
-    partly = np.asarray(unit_matrix(perims, active & own).sum(axis=0)).ravel() > 0
+    x0 = np.minimum(councils_per_unit(perims, active & ~own), 1.0)
+    partly = councils_per_unit(perims, active & own) > 0
     own_share = _own_geometry_shares(res.qpv_layer.frame, base[active & own])
     use_geometry = uses_geometry(rel, res.method)
 
