@@ -393,10 +393,10 @@ def _scenario_ms(rel, perims, index, k: int = 200) -> float:
     """Median time to evaluate one more council (a commune or an EPCI) on top of the current network."""
     import numpy as np
 
-    from clsm_geo.perimeters import active_mask, unit_matrix
+    from clsm_geo.perimeters import active_mask, councils_per_unit
 
     active = active_mask(perims.councils, YEAR).to_numpy()
-    x = np.minimum(np.asarray(unit_matrix(perims, active).sum(axis=0)).ravel(), 1.0)
+    x = np.minimum(councils_per_unit(perims, active), 1.0)
     rng = np.random.default_rng(1)
     candidates = perims.councils["units"].tolist()
     times = []
