@@ -39,7 +39,6 @@ def _column_text(values: pd.Series) -> str:
     Python string per cell); other cells (missing values, numbers) are left out."""
     if isinstance(values.dtype, pd.StringDtype):
         import pyarrow as pa
-
         import pyarrow.compute as pc
 
         array = pa.array(values)
