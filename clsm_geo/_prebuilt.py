@@ -243,6 +243,7 @@ def decode_unit_arrays(arrays: dict[str, np.ndarray]) -> dict:
     sirens = arrays["epci_sirens"].tolist()
     rows, cols = arrays["epci_row"].astype(np.int64), arrays["epci_col"].astype(np.int64)
     out["epci_units"] = {"position": dict(zip(sirens, range(len(sirens)))),
+                         "lookup": pd.Index(sirens, dtype=object),
                          "matrix": sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(sirens), n))}
     return out
 

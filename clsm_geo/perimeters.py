@@ -195,7 +195,8 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     # each listed SIREN's row in the year's EPCI × units matrix, -1 when it is not an EPCI of the year
     sirens = list(chain.from_iterable(epci_col))
     e_rows = np.repeat(np.arange(n), np.fromiter(map(len, epci_col), dtype=np.int64, count=n))
-    e_cols = _positions(e_index["position"], sirens)
+    e_cols = (e_index["lookup"].get_indexer(pd.Index(sirens, dtype=object)) if sirens
+              else np.empty(0, dtype=np.int64))
     for k in np.flatnonzero(e_cols < 0).tolist():  # usually none: every SIREN is of the year
         i = int(e_rows[k])
         problem, members = _vanished_epci(sirens[k], year, file, rows_col[i])
@@ -312,16 +313,6 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
         problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
     problems = registry.in_file_columns(problems)  # columns named as in the file, as the registry's own
     return Perimeters(year=year, base=base, matrix=matrix, problems=tuple(problems), pieces=pieces)
-
-
-def _positions(position: dict[str, int], codes: list[str]) -> np.ndarray:
-    """``position[code]`` for each code, -1 for a code not in ``position`` (looked up by hashing in pandas)."""
-    if not codes:
-        return np.empty(0, dtype=np.int64)
-    keys = pd.Index(list(position), dtype=object)
-    found = keys.get_indexer(pd.Index(codes, dtype=object))
-    values = np.fromiter(position.values(), dtype=np.int64, count=len(position))
-    return np.where(found >= 0, values[found], -1)
 
 
 #: How a code of an earlier COG reaches a commune of the year when it names a former commune with an outline.

@@ -110,9 +110,9 @@ def unit_arrays(year: int) -> dict:
     """Arrays and 0/1 sparse matrices over the units of ``year`` for vectorised perimeters (built once).
 
     ``unit`` (codes, object array), ``position`` (code -> row), ``lookup`` (the codes as an index, for
-    ``get_indexer``), ``population``; ``to_commune``,
-    ``to_dep``, ``to_reg``, ``to_epci`` (units × labels) with their sorted labels ``communes``,
-    ``deps``, ``regs``, ``epcis``; ``epci_units``: ``{"position": siren -> row, "matrix": EPCI × units}``.
+    ``get_indexer``), ``population``; ``to_commune``, ``to_dep``, ``to_reg``, ``to_epci`` (units × labels)
+    with their sorted labels ``communes``, ``deps``, ``regs``, ``epcis``; ``epci_units``:
+    ``{"position": siren -> row, "lookup": the SIRENs as an index, "matrix": EPCI × units}``.
     Shipped for the shipped boundaries (``data/prebuilt/units_cog<year>.npz``), else computed
     (:func:`compute_unit_arrays`) and kept in the user cache (:mod:`clsm_geo._prebuilt`).
     """
@@ -153,6 +153,7 @@ def compute_unit_arrays(year: int) -> dict:
     keep = cols >= 0
     rows = pairs["row"].to_numpy(dtype=np.int64)[keep]
     out["epci_units"] = {"position": dict(zip(sirens, range(len(sirens)))),
+                         "lookup": pd.Index(sirens, dtype=object),
                          "matrix": sparse.csr_matrix((np.ones(int(keep.sum())), (rows, cols[keep])),
                                                      shape=(len(sirens), len(codes)))}
     return out

@@ -28,6 +28,7 @@ def test_unit_arrays_follow_their_definitions(year):
     epci = geography(year).epci
     matrix = a["epci_units"]["matrix"].tocsr()
     assert a["epci_units"]["position"] == {s: i for i, s in enumerate(epci["siren_epci"])}
+    assert a["epci_units"]["lookup"].get_indexer(epci["siren_epci"].tolist()).tolist() == list(range(len(epci)))
     position = a["position"]
     for j, members in enumerate(epci["members"]):
         expected = {position[u] for m in members for u in units_of_commune(m, year) if u in position}
