@@ -15,6 +15,7 @@ the city, the polygon alone tells which arrondissements the QPV lies in.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,12 @@ class QpvUnitRelation:
     def commune_fractions(self, x: np.ndarray) -> np.ndarray:
         """For each (QPV, commune) pair, the fraction of the commune's units where ``x`` is 1."""
         return (self.pair_units @ x) / np.maximum(self.pair_size, 1)
+
+    @functools.cached_property
+    def by_unit(self) -> sparse.csr_matrix:
+        """Units × (every QPV, then every pair): ``weights`` and ``pair_units`` transposed side by side (CSR),
+        for one product from the units of many councils at once."""
+        return sparse.hstack([self.weights.T, self.pair_units.T], format="csr")
 
 
 @_progress.stepped("relation")

@@ -219,10 +219,20 @@ def resolve_communes(
         name_of = list(names)
         if len(name_of) != len(given):
             raise InputError(i18n.t("codes.error.names_aligned", lang, names=len(name_of), codes=len(given)))
+    rows = resolved_rows(given, year, names=name_of, strict=strict, geography=geography, lang=lang)
+    columns = list(zip(*rows)) if rows else [(), (), (), (), ()]
+    return pd.DataFrame({name: pd.Series(list(values), dtype=object) for name, values in zip(_COLUMNS, columns)},
+                        columns=_COLUMNS)
+
+
+def resolved_rows(given: list, year: int = 2024, *, names: list | None = None, strict: bool = True, geography=None,
+                  lang: str | None = None) -> list[tuple]:
+    """:func:`resolve_communes` as a list of ``(code, insee_com, insee_arm, how, detail)`` tuples (no table),
+    ``names`` aligned with ``given`` or None."""
     t = _tables(year, geography)
-    out_code, out_com, out_arm, out_how, out_detail = [], [], [], [], []
+    out: list[tuple] = []
     cache: dict = {}
-    for raw, name in zip(given, name_of):
+    for raw, name in zip(given, names if names is not None else [None] * len(given)):
         shown = "" if raw is None else (str(raw).strip() if not isinstance(raw, (int, np.integer)) else str(raw))
         key = (shown, name)
         rows = cache.get(key)
@@ -247,19 +257,5 @@ def resolve_communes(
                     rows = [(c, a, h, i18n.t("codes.detail.padded", lang, detail=d, given=repr(shown)))
                             for c, a, h, d in rows]
             cache[key] = rows
-        for com, arm, how, detail in rows:
-            out_code.append(shown)
-            out_com.append(com)
-            out_arm.append(arm)
-            out_how.append(how)
-            out_detail.append(detail)
-    return pd.DataFrame(
-        {
-            "code": pd.Series(out_code, dtype=object),
-            "insee_com": pd.Series(out_com, dtype=object),
-            "insee_arm": pd.Series(out_arm, dtype=object),
-            "how": pd.Series(out_how, dtype=object),
-            "detail": pd.Series(out_detail, dtype=object),
-        },
-        columns=_COLUMNS,
-    )
+        out.extend((shown, *row) for row in rows)
+    return out

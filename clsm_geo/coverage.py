@@ -112,21 +112,16 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     qpv_geography = (frame["qpv_geography"].astype(int) if "qpv_geography" in frame.columns
                      else pd.Series(layer.geography, index=frame.index))
 
-    notes = _notes(frame, rel, commune_status, geometry_status, use_geometry, former)
-    sep, out_of_scope = i18n.t("engine.note.separator"), i18n.t("engine.note.out_of_scope")
-    notes = [(sep.join(p for p in (n, out_of_scope) if p) if not ok else n) for n, ok in zip(notes, in_scope)]
-    for m in getattr(layer, "missing", ()):
-        gap = i18n.t("engine.note.missing_geography", year=year, geography=m.geography, hint=m.hint)
-        here = (frame["overseas"] == (m.territory == "overseas")).to_numpy() & ~in_force & in_scope
-        notes = [(sep.join(p for p in (n, gap) if p) if h else n) for n, h in zip(notes, here)]
+    notes = _notes(frame, rel, commune_status, use_geometry, former, in_scope, in_force, getattr(layer, "missing", ()),
+                   year)
     population = pop.values if pop is not None else np.full(len(frame), np.nan)
     counted = np.isin(status, ("covered", "partial"))
-    qpv_table = _with_columns(
+    qpv_table = _qpv_table(
         frame, status=status, covered_share=np.round(share, 6), method=used,
         councils=[tuple(map(council_ids.__getitem__, js)) for js in touching],
         status_commune=commune_status, status_geometry=np.where(rel.has_polygon, geometry_status, None),
         area_share=np.where(rel.has_polygon, np.round(area_share, 6), np.nan),
-        in_force=in_force, qpv_geography=qpv_geography.to_numpy(), in_scope=in_scope,
+        in_force=in_force, qpv_geography=qpv_geography.to_numpy(),
         population=population, population_covered=np.where(counted, population, np.where(np.isnan(population),
                                                                                           np.nan, 0.0)),
         note=notes,
@@ -135,15 +130,20 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     return CoverageResult.build(
         year=year, cog_year=cog_year, method=method, registry=reg, perimeters=perims, qpv_layer=layer,
         qpv=qpv_table, reconciliation=reconciliation, settings=cfg, population=pop, vintage=vintage,
+        in_scope=in_scope,
     )
 
 
-def _with_columns(frame: pd.DataFrame, **columns) -> pd.DataFrame:
-    """``frame.assign(**columns)`` as a plain DataFrame, in one concatenation (a GeoDataFrame's ``assign`` inserts
-    the columns one by one)."""
-    plain = pd.DataFrame(frame)
-    replaced = [c for c in columns if c in plain.columns]
-    return pd.concat([plain.drop(columns=replaced), pd.DataFrame(columns, index=plain.index)], axis=1)
+def _qpv_table(frame, **columns):
+    """The result's QPV table (a GeoDataFrame, EPSG:4326): the columns of :data:`clsm_geo.result.QPV_COLUMNS`
+    taken from ``columns`` or else from ``frame``, then ``frame``'s geometry, built at once."""
+    import geopandas as gpd
+
+    from .result import QPV_COLUMNS
+
+    data = {c: columns[c] if c in columns else frame[c] for c in QPV_COLUMNS}
+    data["geometry"] = frame.geometry
+    return gpd.GeoDataFrame(data, index=frame.index, geometry="geometry")
 
 
 @dataclass(frozen=True)
@@ -313,15 +313,19 @@ def _group_by_crs(deps: np.ndarray, idx: np.ndarray):
 def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> list[list[int]]:
     """Positions of the active councils that cover each QPV (above the partial threshold)."""
     counted = active & ~own                                  # councils measured by their units
-    mat = perims.matrix.T                                    # units × councils (all; filtered below)
-    area = (rel.weights @ mat).tocoo()                       # QPV × councils: area share per council
-    pair = (rel.pair_units @ mat).tocoo()                    # pairs × councils: units touched
-    keep_area = use_geometry[area.row] & (area.data > cfg.partial_threshold) & counted[area.col]
-    pair_q = rel.pair_qpv[pair.row]
-    keep_pair = ~use_geometry[pair_q] & (pair.data > 0) & counted[pair.col]
-    q = np.concatenate([area.row[keep_area], pair_q[keep_pair]]).astype(np.int64)
-    c = np.concatenate([area.col[keep_area], pair.col[keep_pair]]).astype(np.int64)
     from scipy import sparse
+
+    # One pass over the councils × units matrix (CSR, all councils; filtered below) times the small units × QPV
+    # (area weights) and units × (QPV, commune) pairs tables side by side: no transposition of the large matrix.
+    n_qpv = rel.weights.shape[0]
+    at = np.flatnonzero(counted)
+    both = (perims.matrix[at] @ rel.by_unit).tocoo()
+    area = both.col < n_qpv                                 # area share of a QPV per council; units of a pair
+    pair_q = rel.pair_qpv[np.where(area, 0, both.col - n_qpv)]
+    keep = np.where(area, use_geometry[np.where(area, both.col, 0)] & (both.data > cfg.partial_threshold),
+                    ~use_geometry[pair_q] & (both.data > 0))
+    q = np.where(area, both.col, pair_q)[keep].astype(np.int64)
+    c = at[both.row[keep]].astype(np.int64)
 
     # QPV × councils, each pair once, councils in order within a QPV (CSR sums repeated pairs; 0 stays out)
     touched = sparse.csr_matrix((np.ones(len(q), dtype=np.int64), (q, c)), shape=(len(frame), len(perims.base)))
@@ -336,16 +340,30 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     return out
 
 
-def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: FormerEffect | None = None) -> list[str]:
+def _notes(frame, rel, commune_status, use_geometry, former: FormerEffect | None, in_scope, in_force, missing,
+           year) -> list[str]:
+    """The note of each QPV (empty for most): former communes, official communes unknown in the year, no polygon,
+    what the lists cannot tell, out of the COG's scope, geography in force not available (``missing``)."""
     from . import i18n
 
-    notes = []
     plm = set(_settings.PLM_CITIES)
     unknown = set(former.q[former.unknown].tolist()) if former is not None else set()
     labels = former.labels if former is not None else {}
     separator = i18n.t("engine.note.separator")
-    for i, (code, communes) in enumerate(zip(frame["code_qp"].tolist(), frame["communes"].tolist())):
-        parts = []
+    undetermined = commune_status == "undetermined"
+    gaps = [(i18n.t("engine.note.missing_geography", year=year, geography=m.geography, hint=m.hint),
+             (frame["overseas"].to_numpy(dtype=bool) == (m.territory == "overseas")) & ~in_force & in_scope)
+            for m in missing]
+    some = ~rel.has_polygon | undetermined | ~in_scope
+    for _, here in gaps:
+        some |= here
+    some[list(labels)] = True
+    if rel.unresolved:
+        some |= np.isin(frame["code_qp"].to_numpy(), list(rel.unresolved))
+    notes = [""] * len(frame)
+    codes, communes = frame["code_qp"].to_numpy(), frame["communes"].to_numpy()
+    for i in np.flatnonzero(some).tolist():
+        code, parts = codes[i], []
         if i in labels:
             key = "perimeters.former.note_unknown" if i in unknown else "perimeters.former.note"
             parts.append(i18n.t(key, codes=labels[i]))
@@ -353,11 +371,14 @@ def _notes(frame, rel, commune_status, geometry_status, use_geometry, former: Fo
             parts.append(i18n.tn("engine.note.unresolved", len(rel.unresolved[code]), codes=", ".join(rel.unresolved[code])))
         if not rel.has_polygon[i]:
             parts.append(i18n.t("engine.note.no_polygon"))
-        if commune_status[i] == "undetermined" and i not in labels:
-            city = plm & set(communes)
+        if undetermined[i] and i not in labels:
+            city = plm & set(communes[i])
             parts.append(i18n.t("engine.note.part_of_city" if city else "engine.note.part_of_commune")
                          + i18n.t("engine.note.geometry_used" if use_geometry[i] else "engine.note.use_geometry"))
-        notes.append(separator.join(parts))
+        if not in_scope[i]:
+            parts.append(i18n.t("engine.note.out_of_scope"))
+        parts += [gap for gap, here in gaps if here[i]]
+        notes[i] = separator.join(parts)
     return notes
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+import numpy as np
 import pandas as pd
 
 from . import settings as _settings
@@ -224,12 +225,11 @@ def in_force_mask(frame, year: int, layer_geography: int):
 
     over = qpv_geography_for_year(year, overseas=True)
     metro = qpv_geography_for_year(year)
-    geo = frame["qpv_geography"] if "qpv_geography" in frame.columns else pd.Series(layer_geography,
-                                                                                        index=frame.index)
-    wanted = frame["overseas"].map({True: over, False: metro})
-    mask = geo.astype(int).to_numpy() == wanted.astype(int).to_numpy()
+    geo = (frame["qpv_geography"].to_numpy().astype(int) if "qpv_geography" in frame.columns
+           else np.full(len(frame), int(layer_geography)))
+    mask = geo == np.where(frame["overseas"].to_numpy().astype(bool), over, metro)
     if "in_force_here" in frame.columns:
-        mask &= frame["in_force_here"].astype(bool).to_numpy()
+        mask &= frame["in_force_here"].to_numpy().astype(bool)
     return mask
 
 

@@ -13,6 +13,7 @@ An EPCI SIREN that no longer exists in the year stands for its member communes o
 from __future__ import annotations
 
 import functools
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -155,6 +156,23 @@ class Perimeters:
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 
+def _flat_codes(registry: Registry, column: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """``column``'s codes flattened: codes per council, each listed code's position in the distinct codes, and the
+    distinct codes (first appearance); as the reader left them when the table still holds its tuples."""
+    lists = registry.code_lists(column) if hasattr(registry, "code_lists") else None
+    if lists is not None:
+        return lists.lengths, lists.codes, lists.distinct
+    return _factorized(registry.councils[column].tolist())
+
+
+def _factorized(cells: list[tuple]) -> tuple[np.ndarray, np.ndarray, list]:
+    """:func:`_flat_codes` of a list of tuples of codes."""
+    lens = np.fromiter(map(len, cells), dtype=np.int64, count=len(cells))
+    listed = np.fromiter(chain.from_iterable(cells), dtype=object, count=int(lens.sum()))
+    first, found = pd.factorize(listed)
+    return lens, first.astype(np.int64), list(found)
+
+
 @_progress.stepped("perimeters")
 @_gc.pausing
 def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool = True) -> Perimeters:
@@ -170,11 +188,9 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     tuples and attributes are read from that matrix. Python loops run only over distinct codes,
     problem cells and councils carrying their own geometry.
     """
-    from itertools import chain
-
     from scipy import sparse
 
-    from .codes import resolve_communes
+    from .codes import resolved_rows
     from .geography import geography
     from .units import unit_arrays, units, units_of_commune
 
@@ -186,32 +202,31 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     problems: list[Problem] = []
     councils = registry.councils  # read only: base below is a new frame (drop)
     n = len(councils)
-    communes_col = councils["communes"].tolist()
-    epci_col = councils["epci"].tolist()
     rows_col = councils["row"].tolist()
     # EPCI that no longer exist in the year stand for their members of their last vintage (resolved below)
     e_index = ua["epci_units"]
     gone: dict[int, list[str]] = {}
     # each listed SIREN's row in the year's EPCI × units matrix, -1 when it is not an EPCI of the year
-    sirens = list(chain.from_iterable(epci_col))
-    e_rows = np.repeat(np.arange(n), np.fromiter(map(len, epci_col), dtype=np.int64, count=n))
-    e_cols = (e_index["lookup"].get_indexer(pd.Index(sirens, dtype=object)) if sirens
+    e_lens, e_first, e_found = _flat_codes(registry, "epci")
+    e_rows = np.repeat(np.arange(n), e_lens)
+    e_cols = (e_index["lookup"].get_indexer(pd.Index(e_found, dtype=object))[e_first] if len(e_first)
               else np.empty(0, dtype=np.int64))
     for k in np.flatnonzero(e_cols < 0).tolist():  # usually none: every SIREN is of the year
         i = int(e_rows[k])
-        problem, members = _vanished_epci(sirens[k], year, file, rows_col[i])
+        problem, members = _vanished_epci(e_found[e_first[k]], year, file, rows_col[i])
         problems.append(problem)
         gone.setdefault(i, []).extend(members)
-    if gone:
-        communes_col = [tuple(c) + tuple(gone.get(i, ())) for i, c in enumerate(communes_col)]
 
     # councils × codes, codes × units: each listed code's position among the distinct codes (sorted), found by
     # hashing in pandas rather than one dict lookup per cell
-    lens = np.fromiter(map(len, communes_col), dtype=np.int64, count=n)
-    listed = np.fromiter(chain.from_iterable(communes_col), dtype=object, count=int(lens.sum()))
-    first, found = pd.factorize(listed)
-    order = np.argsort(np.asarray(found, dtype=str), kind="stable")
-    distinct = np.asarray(found, dtype=object)[order].tolist()
+    if gone:
+        lens, first, found = _factorized([tuple(c) + tuple(gone.get(i, ())) for i, c in
+                                          enumerate(councils["communes"].tolist())])
+    else:
+        lens, first, found = _flat_codes(registry, "communes")
+    found = np.asarray(found, dtype=object)
+    order = np.argsort(found.astype(str), kind="stable")
+    distinct = found[order].tolist()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     position = ua["position"]
@@ -219,12 +234,9 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     unit_of = (ua["lookup"].get_indexer(pd.Index(distinct, dtype=object)) if distinct
                else np.empty(0, dtype=np.int64))
     to_resolve = [distinct[k] for k in np.flatnonzero(unit_of < 0).tolist()]
-    resolved = (resolve_communes(to_resolve, year, strict=False,
-                                 geography=vintage.geography if vintage is not None else None) if to_resolve
-                else pd.DataFrame(columns=["code", "insee_com", "insee_arm", "how", "detail"]))
     by_code: dict[str, list[tuple]] = {}
-    for rec in zip(resolved["code"].tolist(), resolved["insee_com"].tolist(), resolved["insee_arm"].tolist(),
-                   resolved["how"].tolist(), resolved["detail"].tolist()):
+    for rec in (resolved_rows(to_resolve, year, strict=False, geography=vintage.geography if vintage is not None
+                              else None) if to_resolve else ()):
         by_code.setdefault(rec[0], []).append(rec[1:])
     is_unit = np.flatnonzero(unit_of >= 0)
     c_rows, c_cols, flagged = is_unit.tolist(), unit_of[is_unit].tolist(), {}
@@ -306,9 +318,9 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     matrix.sum_duplicates()
     matrix.sort_indices()
 
-    base = councils.drop(columns=["geometry"]).rename(columns={"communes": "communes_listed",
-                                                                 "epci": "epci_listed"})
-    base["own_geometry"] = own_col
+    renamed = {"communes": "communes_listed", "epci": "epci_listed"}
+    base = pd.DataFrame({**{renamed.get(c, c): councils[c] for c in councils.columns if c != "geometry"},
+                         "own_geometry": pd.Series(own_col, index=councils.index, dtype=object)}, index=councils.index)
     if overlaps:
         problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
     problems = registry.in_file_columns(problems)  # columns named as in the file, as the registry's own
@@ -471,28 +483,41 @@ def _overlap_warnings(councils: pd.DataFrame, file: str, year: int, *, most: int
             for row, message in zip(rows[council].tolist(), messages.tolist())]
 
 
+def _years_of(column: pd.Series) -> np.ndarray:
+    """A nullable year column as floats, NaN where missing (every comparison with NaN is False)."""
+    return column.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _status_in(column: pd.Series, *values: tuple[str, ...]) -> list[np.ndarray]:
+    """For each tuple of ``values``, whether each status is one of them (each distinct status compared once;
+    missing: False)."""
+    codes, uniques = pd.factorize(column)
+    uniques = np.asarray(uniques, dtype=object)
+    return [np.append(np.isin(uniques, v), False)[codes] for v in values]
+
+
+def _active(councils: pd.DataFrame, year: int) -> np.ndarray:
+    active, ended = _status_in(councils["status"], ("active",), ("dormant", "closed"))
+    return (_years_of(councils["created"]) <= year) & (active | (ended & (_years_of(councils["closed"]) > year)))
+
+
 def active_mask(councils: pd.DataFrame, year: int) -> pd.Series:
     """Councils counting as active at 31 December of ``year``.
 
     Created in or before ``year`` and active now, or dormant/closed only after ``year``.
     """
-    created = councils["created"]
-    closed = councils["closed"]
-    started = created.notna() & (created <= year)
-    still = (councils["status"] == "active") | (
-        councils["status"].isin(["dormant", "closed"]) & closed.notna() & (closed > year))
-    return (started & still).fillna(False).astype(bool)
+    return pd.Series(_active(councils, year), index=councils.index)
 
 
 def in_project_mask(councils: pd.DataFrame, year: int) -> pd.Series:
     """Councils in project at the end of ``year`` (status in project, not created after ``year``)."""
-    created = councils["created"]
-    return ((councils["status"] == "in_project") & (created.isna() | (created <= year))).fillna(False).astype(bool)
+    created = _years_of(councils["created"])
+    return pd.Series(_status_in(councils["status"], ("in_project",))[0] & ~(created > year), index=councils.index)
 
 
 def new_mask(councils: pd.DataFrame, year: int) -> pd.Series:
     """Active councils created during ``year``."""
-    return active_mask(councils, year) & (councils["created"] == year).fillna(False).astype(bool)
+    return pd.Series(_active(councils, year) & (_years_of(councils["created"]) == year), index=councils.index)
 
 
 def councils_per_unit(perimeters: Perimeters, mask: np.ndarray | pd.Series) -> np.ndarray:

@@ -196,10 +196,13 @@ def population_for(frame: pd.DataFrame, population=None, *, settings=None) -> Qp
         found.update(zip(table["code_qp"], table["population"].astype(float)))
         sources.append({"geography": geography, **meta, "rows": len(table)})
     codes = frame["code_qp"].astype(str).tolist()
-    values = np.array([found.get(c, np.nan) for c in codes], dtype=float)
     have = {src["geography"] for src in sources}
-    layer_geos = {2024 if c.startswith("QN") else 2015 for c in codes}
-    unmatched = tuple(c for c in codes if c not in found and (2024 if c.startswith("QN") else 2015) in have)
+    layer_geos = {2024 if c.startswith("QN") else 2015 for c in set(codes)}
+    if not sources:  # no population file: every value unknown, none unmatched
+        values, unmatched = np.full(len(codes), np.nan), ()
+    else:
+        values = np.array([found.get(c, np.nan) for c in codes], dtype=float)
+        unmatched = tuple(c for c in codes if c not in found and (2024 if c.startswith("QN") else 2015) in have)
     return QpvPopulation(values=values, sources=tuple(sources), missing=tuple(sorted(layer_geos - have)),
                          unmatched=unmatched)
 

@@ -31,6 +31,7 @@ import datetime
 import functools
 import io
 import itertools
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -84,6 +85,18 @@ def _fold(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class CodeLists:
+    """A column of code tuples flattened: ``tuples`` (the column's own objects), ``lengths`` (codes per council),
+    ``codes`` (positions in ``distinct``, council by council, each cell's codes in order) and ``distinct``
+    (each code once, in order of first appearance)."""
+
+    tuples: np.ndarray
+    lengths: np.ndarray
+    codes: np.ndarray
+    distinct: list[str]
+
+
+@dataclass(frozen=True)
 class Registry:
     """A registry read from ``source``.
 
@@ -100,6 +113,19 @@ class Registry:
     source: str
     problems: tuple[Problem, ...] = field(default=())
     headers: dict[str, str] = field(default_factory=dict)
+    _code_lists: dict[str, CodeLists] = field(default_factory=dict, repr=False, compare=False)
+
+    def code_lists(self, column: str) -> CodeLists | None:
+        """The codes of ``column`` (``communes`` or ``epci``) flattened as the reader found them, or None when it
+        did not keep them (a row with a problem) or when ``councils[column]`` no longer holds the very tuples
+        read (changed, filtered or reordered since): then the tuples themselves are the codes."""
+        lists = self._code_lists.get(column)
+        if lists is None or column not in self.councils.columns:
+            return None
+        values = self.councils[column].to_numpy()
+        if len(values) != len(lists.tuples) or not all(map(operator.is_, values, lists.tuples)):
+            return None
+        return lists
 
     def in_file_columns(self, problems) -> list[Problem]:
         """``problems`` with the columns of their cells named as in the file (see :func:`in_file_columns`)."""
@@ -147,7 +173,7 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     blank = cells.blank_rows()  # blank lines (e.g. the template's prepared rows) are not councils
     if blank.any():
         cells = cells.take(~blank)
-    councils = _parse_cells(cells, header_row, columns, name, problems)
+    councils, code_lists = _parse_cells(cells, header_row, columns, name, problems)
     councils = _check_duplicates(councils, name, problems)
     from .validation import character_problems
 
@@ -162,7 +188,8 @@ def read_registry(path: str | Path, *, strict: bool = True) -> Registry:
     if errors:  # strict=False: the rows with an error are left out
         bad_rows = {p.row for p in errors}
         councils = councils[~councils["row"].isin(bad_rows)].reset_index(drop=True)
-    return Registry(councils=councils, source=str(path), problems=tuple(problems), headers=dict(columns))
+    return Registry(councils=councils, source=str(path), problems=tuple(problems), headers=dict(columns),
+                    _code_lists=code_lists)
 
 
 # --- file formats -------------------------------------------------------------------------------------
@@ -565,12 +592,13 @@ def _parse_rows(raw: pd.DataFrame, header_row: int, columns: dict[str, str], nam
                 problems: list[Problem]) -> pd.DataFrame:
     """:func:`_parse_cells` on a table read by pandas (its index: each row's position in the file's body)."""
     cells = _cells_of_frame(raw)
-    return _parse_cells(replace(cells, index=raw.index.to_numpy()), header_row, columns, name, problems)
+    return _parse_cells(replace(cells, index=raw.index.to_numpy()), header_row, columns, name, problems)[0]
 
 
 def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: str,
-                 problems: list[Problem]) -> pd.DataFrame:
-    """Parse every council; the same table and problems as :func:`_parse_row` on each row, in row order.
+                 problems: list[Problem]) -> tuple[pd.DataFrame, dict[str, CodeLists]]:
+    """Parse every council; the same table and problems as :func:`_parse_row` on each row, in row order; and,
+    when no row raises a problem, the ``communes`` and ``epci`` columns flattened (:class:`CodeLists`).
 
     Rows that raise no problem are recognised and parsed column by column, in Arrow and NumPy (each distinct
     status, year or region cell is read once); the others (usually few) go through :func:`_parse_row`, which
@@ -585,8 +613,8 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
     region_clean = _per_distinct(text["region"], _region_is_clean).astype(bool)
     geometry = ([None if g is None or getattr(g, "is_empty", True) else g for g in cells.geometry]
                 if cells.geometry is not None else [None] * n)
-    communes, communes_clean, communes_given = _clean_codes(text["communes"], "communes")
-    epci, epci_clean, epci_given = _clean_codes(text["epci"], "epci")
+    communes, communes_clean, communes_given, communes_flat = _clean_codes(text["communes"], "communes")
+    epci, epci_clean, epci_given, epci_flat = _clean_codes(text["epci"], "epci")
     this_year = datetime.date.today().year
     active, in_project = status == "active", status == "in_project"
     clean = (pc.not_equal(text["id"], "").to_numpy(zero_copy_only=False)
@@ -600,6 +628,7 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
                 | (np.fromiter((g is not None for g in geometry), bool, n) if cells.geometry is not None else False)))
     rows = cells.index + header_row + 1
     if clean.all():
+        lists = {"communes": communes_flat, "epci": epci_flat}
         return pd.DataFrame({
             "id": pd.array(text["id"], dtype="str"), "name": pd.array(text["name"], dtype="str"),
             "status": pd.array(status, dtype="str"),
@@ -608,7 +637,7 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
             "communes": communes, "epci": epci,
             "region": pd.array(text["region"], dtype="str"), "notes": pd.array(text["notes"], dtype="str"),
             "row": rows.astype(np.int64), "geometry": geometry,
-        }, columns=list(_COUNCIL_COLUMNS))
+        }, columns=list(_COUNCIL_COLUMNS)), {key: flat for key, flat in lists.items() if flat is not None}
     table = {
         "id": text["id"].to_pylist(), "name": text["name"].to_pylist(), "status": status.tolist(),
         "created": [int(v) if not (m or b) else None
@@ -626,7 +655,7 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
     frame = pd.DataFrame(table, columns=list(_COUNCIL_COLUMNS))
     frame["created"] = pd.array(table["created"], dtype="Int64")
     frame["closed"] = pd.array(table["closed"], dtype="Int64")
-    return frame
+    return frame, {}
 
 
 def _per_distinct(values: pa.Array, fn) -> np.ndarray:
@@ -679,10 +708,11 @@ def _region_is_clean(text: str) -> bool:
 _ARROW_CLEAN_CELL = {key: f"^(?:{pattern.pattern})$" for key, pattern in _CLEAN_CELL.items()}
 
 
-def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, CodeLists | None]:
     """Each cell's codes (an object array of tuples) as :func:`_codes` reads a cell that raises no problem
     (``()`` for an empty cell), whether the cell raises none (codes already in their final form, one separator
-    between two, none twice), and whether it is not empty."""
+    between two, none twice), whether it is not empty, and the codes flattened (:class:`CodeLists`; None when
+    a cell raises a problem)."""
     n = len(values)
     given = pc.not_equal(values, "").to_numpy(zero_copy_only=False)
     well_formed = given & pc.match_substring_regex(values, _ARROW_CLEAN_CELL[key]).to_numpy(zero_copy_only=False)
@@ -691,19 +721,25 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np
     out.fill(())
     at = np.flatnonzero(well_formed)
     if not len(at):
-        return out, clean, given
+        flat = CodeLists(out, np.zeros(n, dtype=np.int64), np.empty(0, dtype=np.int64), []) if clean.all() else None
+        return out, clean, given, flat
     cells = values.filter(pa.array(well_formed))
     if pc.any(pc.match_substring_regex(cells, r"[ \t,|]")).as_py():
         cells = pc.replace_substring_regex(cells, _CLEAN_SPLIT.pattern, ";")
     lists = pc.split_pattern(cells, ";")
-    code = pc.dictionary_encode(pc.list_flatten(lists)).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    encoded = pc.dictionary_encode(pc.list_flatten(lists))
+    code = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     cell = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
     pairs = np.sort(cell * (int(code.max()) + 1) + code)
     twice = pairs[1:][pairs[1:] == pairs[:-1]] // (int(code.max()) + 1)  # cells listing a code twice
     clean[at[twice]] = False
     out[at] = np.fromiter(map(tuple, map(str.split, cells.to_pylist(), itertools.repeat(";"))), dtype=object,
                           count=len(at))
-    return out, clean, given
+    if not clean.all():
+        return out, clean, given, None
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[at] = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
+    return out, clean, given, CodeLists(out, lengths, code, encoded.dictionary.to_pylist())
 
 
 def _status_hint(text: str) -> str:
@@ -773,10 +809,12 @@ def _codes(record, columns, key, pattern, width, add) -> list[str]:
 def _check_duplicates(councils: pd.DataFrame, name: str, problems: list[Problem]) -> pd.DataFrame:
     """An error on every row whose id was already used by an earlier row (blank ids are reported elsewhere)."""
     ids = councils["id"]
+    codes, distinct = pd.factorize(ids)
+    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
+    if not (counts[np.asarray(distinct, dtype=object) != ""] > 1).any():  # each id once (the usual case)
+        return councils
     given = ids.ne("")
     repeated = given & ids.duplicated()
-    if not repeated.any():
-        return councils
     first = councils.loc[given & ~repeated].set_index("id")["row"].to_dict()
     for council_id, row in zip(ids[repeated], councils["row"][repeated]):
         problems.append(Problem("error", name, int(row), "id", council_id,

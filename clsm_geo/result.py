@@ -58,17 +58,24 @@ class CoverageResult:
 
     @classmethod
     def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings,
-              population=None, vintage=None):
-        scope = qpv[~qpv["in_scope"]] if "in_scope" in qpv.columns else qpv.iloc[:0]
+              population=None, vintage=None, in_scope=None):
+        """``qpv``: the QPV table (at least :data:`QPV_COLUMNS` and geometry); ``in_scope``: whether each QPV's
+        department is in the COG (default: its ``in_scope`` column, else all)."""
+        if in_scope is None:
+            in_scope = qpv["in_scope"].to_numpy(dtype=bool) if "in_scope" in qpv.columns else np.ones(len(qpv), bool)
+        outside = np.flatnonzero(~np.asarray(in_scope, dtype=bool))
         out_of_scope = pd.DataFrame({
-            "code_qp": scope["code_qp"].to_numpy(), "lib_qp": scope["lib_qp"].to_numpy(),
-            "insee_dep": scope["insee_dep"].to_numpy(), "qpv_geography": scope["qpv_geography"].to_numpy(),
+            "code_qp": qpv["code_qp"].to_numpy()[outside], "lib_qp": qpv["lib_qp"].to_numpy()[outside],
+            "insee_dep": qpv["insee_dep"].to_numpy()[outside],
+            "qpv_geography": qpv["qpv_geography"].to_numpy()[outside],
             "reason": i18n.t("sources.out_of_scope_reason"),
         }, columns=["code_qp", "lib_qp", "insee_dep", "qpv_geography", "reason"])
-        qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
+        if not (isinstance(qpv, gpd.GeoDataFrame) and list(qpv.columns) == QPV_COLUMNS + ["geometry"]
+                and qpv.geometry.name == "geometry" and qpv.crs is not None and qpv.crs.to_epsg() == 4326):
+            qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
         return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, perimeters=perimeters,
                    registry=registry, qpv_layer=qpv_layer, reconciliation=reconciliation, settings=settings,
-                   population=population, out_of_scope=out_of_scope.reset_index(drop=True), vintage=vintage)
+                   population=population, out_of_scope=out_of_scope, vintage=vintage)
 
     # --- tables (computed on first use) ------------------------------------------------------------
 

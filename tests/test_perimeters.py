@@ -339,3 +339,58 @@ def test_councils_per_unit_are_the_column_sums_of_the_unit_matrix(data):
     expected = np.asarray(unit_matrix(perims, mask).sum(axis=0)).ravel()
     assert councils_per_unit(perims, mask).tolist() == expected.tolist()
     assert councils_per_unit(perims, mask).sum() == perims.matrix[mask].sum()
+
+
+def test_perimeters_from_the_readers_flat_codes_are_those_of_the_tuples(tmp_path):
+    """``build_perimeters`` takes the codes the reader flattened while the table holds its tuples, and the
+    tuples otherwise: both give the same units, problems and pieces (Paris, Lyon and Marseille arrondissements,
+    whole EPCI, former communes, a code of an older COG)."""
+    import dataclasses
+
+    from clsm_geo.perimeters import build_perimeters
+    from clsm_geo.registry import read_registry
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "examples" / "registry_fictitious.csv").read_text(encoding="utf-8")
+    path = tmp_path / "clean.csv"
+    path.write_text(text.replace(";8294,", ";08294,"), encoding="utf-8")
+    reg = read_registry(path)
+    assert reg.problems == () and reg.code_lists("communes") is not None and reg.code_lists("epci") is not None
+    councils = reg.councils.copy()
+    for column in ("communes", "epci"):
+        councils[column] = [tuple(list(codes)) for codes in councils[column]]  # equal values, other objects
+    rebuilt = dataclasses.replace(reg, councils=councils)
+    assert rebuilt.code_lists("communes") is None and rebuilt.code_lists("epci") is None
+    for year in (2024, 2025):
+        fast, slow = build_perimeters(reg, year), build_perimeters(rebuilt, year)
+        assert (fast.matrix != slow.matrix).nnz == 0 and fast.matrix.shape == slow.matrix.shape
+        assert fast.problems == slow.problems
+        assert fast.base.drop(columns=["own_geometry"]).equals(slow.base.drop(columns=["own_geometry"]))
+        assert fast.pieces.equals(slow.pieces)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["active", "in_project", "dormant", "closed", None]),
+                          st.one_of(st.none(), st.integers(2005, 2030)), st.one_of(st.none(), st.integers(2005, 2030))),
+                max_size=30),
+       st.integers(2010, 2026), st.booleans())
+def test_status_masks_follow_the_rules_of_31_december(rows, year, arrow):
+    """``active_mask``, ``in_project_mask`` and ``new_mask`` (NumPy, each distinct status read once) against the
+    rules written cell by cell, on Arrow strings as the reader gives them and on plain objects."""
+    import pandas as pd
+
+    from clsm_geo.perimeters import active_mask, in_project_mask, new_mask
+
+    councils = pd.DataFrame({"status": pd.array([r[0] for r in rows], dtype="str" if arrow else object),
+                             "created": pd.array([r[1] for r in rows], dtype="Int64"),
+                             "closed": pd.array([r[2] for r in rows], dtype="Int64")}, index=range(5, 5 + len(rows)))
+
+    def active(status, created, closed):
+        return (created is not None and created <= year
+                and (status == "active" or (status in ("dormant", "closed") and closed is not None and closed > year)))
+
+    assert active_mask(councils, year).tolist() == [bool(active(*r)) for r in rows]
+    assert new_mask(councils, year).tolist() == [bool(active(*r)) and r[1] == year for r in rows]
+    assert in_project_mask(councils, year).tolist() == [r[0] == "in_project" and (r[1] is None or r[1] <= year)
+                                                       for r in rows]
+    assert active_mask(councils, year).index.equals(councils.index)

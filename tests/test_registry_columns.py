@@ -75,6 +75,56 @@ def test_column_parser_with_gaps_in_the_index(rows):
     _compare(raw, header_row=4)
 
 
+#: Cells that raise no problem (a council in project may list nothing).
+CLEAN = {"id": ["A1", " B3 "], "name": ["CLSM de Lille", "  Roubaix  "], "status": ["en projet"],
+         "created": ["", "2015"], "closed": [""], "region": ["", "32"], "notes": ["", "note"],
+         "communes": ["", "59350", "59350;59512", "59350 ; 59512", "59350,59512|59599", "2A004", "59350|2B004"],
+         "epci": ["", "200093201", "200093201|245900410", "200093201, 245900410"]}
+clean_row = st.fixed_dictionaries({key: st.sampled_from(values) for key, values in CLEAN.items()})
+
+
+@hsettings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.tuples(st.just(False), st.lists(row, min_size=1, max_size=12)),
+                 st.tuples(st.just(True), st.lists(clean_row, min_size=1, max_size=12))),
+       st.sets(st.sampled_from(["epci", "communes"])))
+def test_flattened_code_columns_are_the_tuples(case, dropped):
+    """When every row is recognised as raising no problem, the parser also hands over ``communes`` and ``epci``
+    flattened: the same codes council by council as the tuples of the table, which it holds by identity. When a
+    row goes through the row parser (a problem, or a cell it alone reads), it hands over nothing."""
+    clean, rows = case
+    raw = pd.DataFrame(rows, dtype=object).drop(columns=sorted(dropped))
+    columns = {key: key for key in registry._COLUMN_ALIASES if key in raw.columns}
+    problems = []
+    cells = registry._cells_of_frame(raw)
+    frame, lists = registry._parse_cells(cells, 1, columns, "r.csv", problems)
+    if problems:
+        assert lists == {}
+    if clean:
+        assert problems == [] and sorted(lists) == ["communes", "epci"]
+    for key, flat in lists.items():
+        tuples = frame[key].tolist()
+        assert all(a is b for a, b in zip(tuples, flat.tuples)) and len(tuples) == len(flat.tuples)
+        bounds = [0, *flat.lengths.cumsum().tolist()]
+        assert [tuple(flat.distinct[c] for c in flat.codes[a:b]) for a, b in zip(bounds, bounds[1:])] == tuples
+        assert len(set(flat.distinct)) == len(flat.distinct)
+
+
+def test_code_lists_only_while_the_table_holds_the_tuples_read(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("id;name;status;created;communes;epci\n"
+                    "A;CLSM A;actif;2015;59350;200093201\nB;CLSM B;actif;2016;59512;\n", encoding="utf-8")
+    reg = read_registry(path)
+    assert reg.code_lists("communes").distinct == ["59350", "59512"]
+    assert reg.code_lists("epci").lengths.tolist() == [1, 0]
+    reg.councils.loc[1, "communes"] = ("59599",)              # a user edits a cell in place
+    assert reg.code_lists("communes") is None
+    assert reg.code_lists("epci") is not None
+    reg = read_registry(path)
+    filtered = registry.Registry(councils=reg.councils.iloc[[1]].reset_index(drop=True), source=reg.source,
+                                 _code_lists=reg._code_lists)
+    assert filtered.code_lists("communes") is None and filtered.code_lists("epci") is None
+
+
 def test_clean_rows_raise_nothing_and_keep_their_codes(tmp_path):
     path = tmp_path / "r.csv"
     path.write_text("id;name;status;created;closed;communes;epci\n"
