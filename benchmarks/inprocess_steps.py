@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/inprocess_steps.py                      # 300 / 3,000 / 30,000 councils, 7 rounds
     .venv/bin/python benchmarks/inprocess_steps.py --sizes 300 --repeat 1
+    .venv/bin/python benchmarks/inprocess_steps.py --against /tmp/old --runs 3   # this checkout against another
 
 For each size, the synthetic registry of ``compare.py`` (same generator, same seed) is written once; then,
 with the shipped 2024 QPV layer passed as ``compare.py`` (b) passes it, each step is timed alone in rounds
@@ -9,12 +10,20 @@ with the shipped 2024 QPV layer passed as ``compare.py`` (b) passes it, each ste
 ``build_perimeters`` (resolve codes, councils × units), ``engine`` (``coverage._compute``: statuses and the
 result tables, from the perimeters) and the whole ``clsm_geo.coverage(csv, 2024, qpv=layer,
 method="geometry")``. The garbage collector is paused around each step as the library pauses it.
+
+``--against DIR`` compares this checkout with another one (e.g. a ``git worktree`` of an older commit; this
+script is copied into it if it lacks one): the script runs in a fresh process in each checkout in turn,
+``--runs`` times, so that both see the same phases of a shared machine; each step's figure is the median over
+the runs of each run's median.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
+import shutil
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -68,25 +77,64 @@ def measure(named: dict, repeat: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
+STEPS = ("read_registry", "build_perimeters", "engine", "coverage(csv)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="300,3000,30000", help="registry sizes (councils), comma separated")
     ap.add_argument("--repeat", type=int, default=7, help="rounds (median)")
+    ap.add_argument("--against", type=Path, help="another checkout to compare with, run in turn with this one")
+    ap.add_argument("--runs", type=int, default=3, help="with --against: processes per checkout, alternating")
+    ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one run's medians, for --against
     args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    if args.against is not None:
+        return _against(args.against.absolute(), sizes, args.repeat, args.runs)
     from compare import load_layer
     from synthetic import synthetic_registry, write_registry
 
     layer = load_layer(None)
+    found: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'councils':>9}  " + "  ".join(f"{name:>16}" for name in
-                                                ("read_registry", "build_perimeters", "engine", "coverage(csv)")))
-        for size in (int(s) for s in args.sizes.split(",")):
+        if not args.json:
+            print(f"{'councils':>9}  " + "  ".join(f"{name:>16}" for name in STEPS))
+        for size in sizes:
             csv = Path(tmp) / f"registry_{size}.csv"
             write_registry(synthetic_registry(size, YEAR, seed=0), csv)
-            medians = measure(steps(csv, layer), args.repeat)
-            print(f"{size:>9,}  " + "  ".join(f"{medians[name] * 1000:>13.1f} ms" for name in medians))
-    print(f"(medians of {args.repeat} rounds; the three steps are most of coverage(csv), which also builds its "
-          "vintage, reads the QPV population and checks the year)")
+            found[size] = medians = measure(steps(csv, layer), args.repeat)
+            if not args.json:
+                print(f"{size:>9,}  " + "  ".join(f"{medians[name] * 1000:>13.1f} ms" for name in medians))
+    if args.json:
+        print(json.dumps({str(size): medians for size, medians in found.items()}))
+    else:
+        print(f"(medians of {args.repeat} rounds; the three steps are most of coverage(csv), which also builds its "
+              "vintage, reads the QPV population and checks the year)")
+    return 0
+
+
+def _against(other: Path, sizes: list[int], repeat: int, runs: int) -> int:
+    """This checkout and ``other``, each run ``runs`` times in turn; medians over the runs, side by side."""
+    script = other / "benchmarks" / Path(__file__).name
+    if not script.exists():
+        shutil.copy(__file__, script)
+    here = HERE.parent
+    command = ["--sizes", ",".join(map(str, sizes)), "--repeat", str(repeat), "--json"]
+    got: dict[Path, list[dict]] = {other: [], here: []}
+    for _ in range(runs):
+        for checkout in (other, here):
+            out = subprocess.run([sys.executable, str(checkout / "benchmarks" / Path(__file__).name), *command],
+                                 cwd=checkout, capture_output=True, text=True, check=True).stdout
+            got[checkout].append(json.loads(out.strip().splitlines()[-1]))
+    print(f"{'councils':>9}  " + "  ".join(f"{name:>22}" for name in STEPS))
+    for size in sizes:
+        cells = []
+        for name in STEPS:
+            before, after = (statistics.median(run[str(size)][name] for run in got[c]) * 1000 for c in (other, here))
+            cells.append(f"{before:>9.1f} → {after:>6.1f} ms")
+        print(f"{size:>9,}  " + "  ".join(f"{cell:>22}" for cell in cells))
+    print(f"(left: {other}; right: {here}; medians over {runs} alternating runs of each checkout's medians of "
+          f"{repeat} rounds)")
     return 0
 
 

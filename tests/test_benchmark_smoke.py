@@ -168,3 +168,17 @@ def test_inprocess_steps_times_each_step_of_comparison_b(capsys):
     rows = [line.split() for line in out.splitlines() if line.strip().startswith(("30 ", "60 "))]
     assert [row[0] for row in rows] == ["30", "60"]
     assert all(row.count("ms") == 4 and all(float(v) > 0 for v in row[1::2]) for row in rows), out
+
+
+def test_inprocess_steps_against_another_checkout(tmp_path, capsys):
+    """``--against``: the script runs in each checkout in turn (here a second path to this one) and prints
+    both medians of every step side by side."""
+    import inprocess_steps
+
+    other = tmp_path / "other"
+    other.symlink_to(Path(inprocess_steps.__file__).resolve().parents[1], target_is_directory=True)
+    assert inprocess_steps.main(["--sizes", "30", "--repeat", "1", "--against", str(other), "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.strip().startswith("30 "))
+    assert row.count("→") == 4 and row.count("ms") == 4, out
+    assert str(other) in out
