@@ -11,8 +11,8 @@ with the shipped 2024 QPV layer passed as ``compare.py`` (b) passes it, each ste
 result tables, from the perimeters) and the whole ``clsm_geo.coverage(csv, 2024, qpv=layer,
 method="geometry")``. The garbage collector is paused around each step as the library pauses it.
 
-``--against DIR`` compares this checkout with another one (e.g. a ``git worktree`` of an older commit; this
-script is copied into it if it lacks one): the script runs in a fresh process in each checkout in turn,
+``--against DIR`` compares this checkout's ``clsm_geo`` with another one's (e.g. a ``git worktree`` of an older
+commit), both measured by this script and its registry generator: a fresh process for each checkout in turn,
 ``--runs`` times, so that both see the same phases of a shared machine; each step's figure is the median over
 the runs of each run's median.
 """
@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import shutil
 import subprocess
 import statistics
 import sys
@@ -87,12 +86,20 @@ def main(argv=None) -> int:
     ap.add_argument("--against", type=Path, help="another checkout to compare with, run in turn with this one")
     ap.add_argument("--runs", type=int, default=3, help="with --against: processes per checkout, alternating")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # one run's medians, for --against
+    ap.add_argument("--root", type=Path, help=argparse.SUPPRESS)  # the checkout whose clsm_geo is measured
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     if args.against is not None:
         return _against(args.against.absolute(), sizes, args.repeat, args.runs)
-    from compare import load_layer
+    from compare import load_layer  # puts this checkout first on the path
     from synthetic import synthetic_registry, write_registry
+
+    if args.root is not None:
+        sys.path.insert(0, str(args.root))
+    import clsm_geo
+
+    if args.root is not None and Path(clsm_geo.__file__).resolve().parents[1] != args.root.resolve():
+        raise SystemExit(f"clsm_geo imported from {clsm_geo.__file__}, not from {args.root}")
 
     layer = load_layer(None)
     found: dict[int, dict[str, float]] = {}
@@ -115,16 +122,15 @@ def main(argv=None) -> int:
 
 def _against(other: Path, sizes: list[int], repeat: int, runs: int) -> int:
     """This checkout and ``other``, each run ``runs`` times in turn; medians over the runs, side by side."""
-    script = other / "benchmarks" / Path(__file__).name
-    if not script.exists():
-        shutil.copy(__file__, script)
+    if not (other / "clsm_geo" / "__init__.py").is_file():
+        raise SystemExit(f"--against {other}: not a checkout of clsm-geo (no clsm_geo/__init__.py there)")
     here = HERE.parent
-    command = ["--sizes", ",".join(map(str, sizes)), "--repeat", str(repeat), "--json"]
+    command = [sys.executable, __file__, "--sizes", ",".join(map(str, sizes)), "--repeat", str(repeat), "--json"]
     got: dict[Path, list[dict]] = {other: [], here: []}
     for _ in range(runs):
         for checkout in (other, here):
-            out = subprocess.run([sys.executable, str(checkout / "benchmarks" / Path(__file__).name), *command],
-                                 cwd=checkout, capture_output=True, text=True, check=True).stdout
+            out = subprocess.run([*command, "--root", str(checkout)], cwd=checkout, capture_output=True, text=True,
+                                 check=True).stdout
             got[checkout].append(json.loads(out.strip().splitlines()[-1]))
     print(f"{'councils':>9}  " + "  ".join(f"{name:>22}" for name in STEPS))
     for size in sizes:

@@ -31,7 +31,6 @@ import datetime
 import functools
 import io
 import itertools
-import operator
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
@@ -86,11 +85,11 @@ def _fold(text: str) -> str:
 
 @dataclass(frozen=True)
 class CodeLists:
-    """A column of code tuples flattened: ``tuples`` (the column's own objects), ``lengths`` (codes per council),
+    """A column of code tuples flattened: ``tuples`` (the column's tuples, a list), ``lengths`` (codes per council),
     ``codes`` (positions in ``distinct``, council by council, each cell's codes in order) and ``distinct``
     (each code once, in order of first appearance)."""
 
-    tuples: np.ndarray
+    tuples: list[tuple]
     lengths: np.ndarray
     codes: np.ndarray
     distinct: list[str]
@@ -117,15 +116,16 @@ class Registry:
 
     def code_lists(self, column: str) -> CodeLists | None:
         """The codes of ``column`` (``communes`` or ``epci``) flattened as the reader found them, or None when it
-        did not keep them (a row with a problem) or when ``councils[column]`` no longer holds the very tuples
-        read (changed, filtered or reordered since): then the tuples themselves are the codes."""
+        did not keep them (a row with a problem) or when ``councils[column]`` no longer holds the tuples read
+        (changed, filtered or reordered since): then the tuples themselves are the codes."""
         lists = self._code_lists.get(column)
         if lists is None or column not in self.councils.columns:
             return None
-        values = self.councils[column].to_numpy()
-        if len(values) != len(lists.tuples) or not all(map(operator.is_, values, lists.tuples)):
-            return None
-        return lists
+        try:  # equal tuples hold the same codes; the very tuples read compare by identity, in C
+            same = self.councils[column].to_numpy().tolist() == lists.tuples
+        except (TypeError, ValueError):  # a cell whose comparison is not a truth value (an array)
+            same = False
+        return lists if same is True else None
 
     def in_file_columns(self, problems) -> list[Problem]:
         """``problems`` with the columns of their cells named as in the file (see :func:`in_file_columns`)."""
@@ -721,7 +721,8 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np
     out.fill(())
     at = np.flatnonzero(well_formed)
     if not len(at):
-        flat = CodeLists(out, np.zeros(n, dtype=np.int64), np.empty(0, dtype=np.int64), []) if clean.all() else None
+        flat = (CodeLists(out.tolist(), np.zeros(n, dtype=np.int64), np.empty(0, dtype=np.int64), []) if clean.all()
+                else None)
         return out, clean, given, flat
     cells = values.filter(pa.array(well_formed))
     if pc.any(pc.match_substring_regex(cells, r"[ \t,|]")).as_py():
@@ -739,7 +740,7 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np
         return out, clean, given, None
     lengths = np.zeros(n, dtype=np.int64)
     lengths[at] = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
-    return out, clean, given, CodeLists(out, lengths, code, encoded.dictionary.to_pylist())
+    return out, clean, given, CodeLists(out.tolist(), lengths, code, encoded.dictionary.to_pylist())
 
 
 def _status_hint(text: str) -> str:
@@ -809,12 +810,10 @@ def _codes(record, columns, key, pattern, width, add) -> list[str]:
 def _check_duplicates(councils: pd.DataFrame, name: str, problems: list[Problem]) -> pd.DataFrame:
     """An error on every row whose id was already used by an earlier row (blank ids are reported elsewhere)."""
     ids = councils["id"]
-    codes, distinct = pd.factorize(ids)
-    counts = np.bincount(codes[codes >= 0], minlength=len(distinct))
-    if not (counts[np.asarray(distinct, dtype=object) != ""] > 1).any():  # each id once (the usual case)
-        return councils
     given = ids.ne("")
     repeated = given & ids.duplicated()
+    if not repeated.any():
+        return councils
     first = councils.loc[given & ~repeated].set_index("id")["row"].to_dict()
     for council_id, row in zip(ids[repeated], councils["row"][repeated]):
         problems.append(Problem("error", name, int(row), "id", council_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
@@ -116,9 +117,13 @@ def test_code_lists_only_while_the_table_holds_the_tuples_read(tmp_path):
     reg = read_registry(path)
     assert reg.code_lists("communes").distinct == ["59350", "59512"]
     assert reg.code_lists("epci").lengths.tolist() == [1, 0]
+    reg.councils.loc[0, "communes"] = ("59350",)              # equal codes in another tuple: still the same codes
+    assert reg.code_lists("communes") is not None
     reg.councils.loc[1, "communes"] = ("59599",)              # a user edits a cell in place
     assert reg.code_lists("communes") is None
     assert reg.code_lists("epci") is not None
+    reg.councils["epci"] = [("200093201",), np.array(["245900410"])]  # a cell that is not a tuple
+    assert reg.code_lists("epci") is None
     reg = read_registry(path)
     filtered = registry.Registry(councils=reg.councils.iloc[[1]].reset_index(drop=True), source=reg.source,
                                  _code_lists=reg._code_lists)
