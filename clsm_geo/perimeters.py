@@ -217,18 +217,14 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
         problems.append(problem)
         gone.setdefault(i, []).extend(members)
 
-    # councils × codes, codes × units: each listed code's position among the distinct codes (sorted), found by
-    # hashing in pandas rather than one dict lookup per cell
+    # councils × codes, codes × units: each listed code's position among the distinct codes, found by hashing in
+    # pandas rather than one dict lookup per cell
     if gone:
         lens, first, found = _factorized([tuple(c) + tuple(gone.get(i, ())) for i, c in
                                           enumerate(councils["communes"].tolist())])
     else:
         lens, first, found = _flat_codes(registry, "communes")
-    found = np.asarray(found, dtype=object)
-    order = np.argsort(found.astype(str), kind="stable")
-    distinct = found[order].tolist()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
+    distinct = list(found)  # in order of first appearance; cells are reported in code order (by_text below)
     position = ua["position"]
     # Codes that are units of the year (nearly all) map to themselves; only the others need resolving.
     unit_of = (ua["lookup"].get_indexer(pd.Index(distinct, dtype=object)) if distinct
@@ -239,7 +235,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
                               else None) if to_resolve else ()):
         by_code.setdefault(rec[0], []).append(rec[1:])
     is_unit = np.flatnonzero(unit_of >= 0)
-    c_rows, c_cols, flagged = is_unit.tolist(), unit_of[is_unit].tolist(), {}
+    c_rows, c_cols, flagged = [], [], {}  # the units of the codes resolved (the others are units themselves)
     former_codes = [code for code, hits in by_code.items() if any(h[2] in _FORMER_HOWS for h in hits)]
     outlines = ((vintage.geography if vintage is not None else geography(year)).former_pieces(former_codes)
                 if former_codes else {})
@@ -264,32 +260,40 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
             for u in got:
                 c_rows.append(k)
                 c_cols.append(position[u])
+    c_rows = np.concatenate([is_unit, np.asarray(c_rows, dtype=np.int64)])
+    c_cols = np.concatenate([unit_of[is_unit], np.asarray(c_cols, dtype=np.int64)])
     code_units = sparse.csr_matrix((np.ones(len(c_rows)), (c_rows, c_cols)), shape=(len(distinct), n_units))
     r_rows = np.repeat(np.arange(n), lens)
-    r_cols = rank[first]
-    by_codes = sparse.csr_matrix((np.ones(len(r_rows)), (r_rows, r_cols)), shape=(n, len(distinct)))
-    matrix = by_codes @ code_units
+    by_codes = sparse.csr_matrix((np.ones(len(r_rows)), (r_rows, first)), shape=(n, len(distinct)))
+
+    def by_text(keys) -> list[int]:  # distinct codes in the order of their text (problems and pieces in order)
+        return sorted(keys, key=lambda k: str(distinct[k]))
 
     # former communes: one row per (council, former commune)
     piece_rows = []
     if code_pieces:
-        keys = sorted(code_pieces)
+        keys = by_text(code_pieces)
         sub = by_codes[:, keys].tocoo()
         for i, j in sorted(set(zip(sub.row.tolist(), sub.col.tolist()))):
             for piece in code_pieces[keys[j]]:
                 piece_rows.append({"council": i, **piece})
     pieces = pd.DataFrame(piece_rows, columns=PIECE_COLUMNS)
 
-    # councils × EPCI @ EPCI × units (a SIREN that is not of the year was resolved above, through its members)
+    # councils × (codes, then EPCI) @ (codes, then EPCI) × units, in one product (a SIREN that is not of the year
+    # was resolved above, through its members)
     e_rows, e_cols = e_rows[e_cols >= 0], e_cols[e_cols >= 0]
     if len(e_rows):
-        by_epci = sparse.csr_matrix((np.ones(len(e_rows)), (e_rows, e_cols)), shape=(n, e_index["matrix"].shape[0]))
-        matrix = matrix + by_epci @ e_index["matrix"]
+        listed = sparse.csr_matrix((np.ones(len(r_rows) + len(e_rows)), (np.concatenate([r_rows, e_rows]),
+                                    np.concatenate([first, len(distinct) + e_cols]))),
+                                   shape=(n, len(distinct) + e_index["matrix"].shape[0]))
+        matrix = listed @ sparse.vstack([code_units, e_index["matrix"]], format="csr")
+    else:
+        matrix = by_codes @ code_units
 
     # problem cells: only councils listing a flagged code
     if flagged:
-        sub = by_codes[:, sorted(flagged)].tocoo()
-        keys = sorted(flagged)
+        keys = by_text(flagged)
+        sub = by_codes[:, keys].tocoo()
         for i, j in sorted(zip(sub.row.tolist(), sub.col.tolist())):
             code = distinct[keys[j]]
             for severity, message, detail in flagged[keys[j]]:

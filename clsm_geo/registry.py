@@ -325,32 +325,39 @@ def _read_csv(path: Path) -> tuple[tuple[list[str], list[pa.Array]], int]:
     if counts[sep] == 0:
         sep = ","
     fast = _read_csv_arrow(text, sep) if '"' not in text else None
-    return (fast if fast is not None else _read_csv_module(text, sep, path.name, comments)), comments + 1
+    if fast is None:
+        fast = _read_csv_module(text.replace("\r\n", "\n") if "\r\n" in text else text, sep, path.name, comments)
+    return fast, comments + 1
 
 
-#: Line breaks of ``str.splitlines`` other than ``\n`` (``\r\n`` is replaced first).
-_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+#: Line breaks of ``str.splitlines`` other than ``\n`` and ``\r`` (a carriage return alone: :data:`_LONE_CR`).
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LONE_CR = re.compile("\r(?!\n)")
 
 
 def _body(text: str) -> tuple[str, int]:
-    """The lines of ``text`` after its leading comment lines (``#``), joined by ``\\n``, and how many comment
-    lines there were. Lines break where ``str.splitlines`` breaks them (as a spreadsheet does); a text whose
-    only line breaks are ``\\n`` or ``\\r\\n`` is not split into a list of lines."""
-    plain = text.replace("\r\n", "\n") if "\r\n" in text else text
-    if any(b in plain for b in _OTHER_BREAKS):
+    """The lines of ``text`` after its leading comment lines (``#``), and how many comment lines there were.
+    Lines break where ``str.splitlines`` breaks them (as a spreadsheet does). A text whose only line breaks are
+    ``\n`` or ``\r\n`` keeps them (both CSV readers read ``\r\n``; no copy of a large file is made to replace
+    them); any other is split into lines joined by ``\n``."""
+    crlf = "\r\n" in text
+    if (_LONE_CR.search(text) if crlf else "\r" in text) or any(b in text for b in _OTHER_BREAKS):
         lines = text.splitlines()
         comments = 0
         while comments < len(lines) and lines[comments].lstrip().startswith("#"):
             comments += 1
         return "\n".join(lines[comments:]), comments
-    text, start, comments = plain, 0, 0
+    start, comments = 0, 0
     while start < len(text):
         end = text.find("\n", start)
         end = len(text) if end < 0 else end
         if not text[start:end].lstrip().startswith("#"):
             break
         comments, start = comments + 1, end + 1
-    return text[start:-1] if text.endswith("\n") else text[start:], comments
+    for ending in ("\r\n", "\n"):
+        if text.endswith(ending) and len(text) - len(ending) >= start:
+            return text[start:len(text) - len(ending)], comments
+    return text[start:], comments
 
 
 def _read_csv_module(text: str, sep: str, name: str, comments: int) -> tuple[list[str], list[pa.Array]]:
@@ -393,18 +400,19 @@ def _read_csv_arrow(text: str, sep: str) -> tuple[list[str], list[pa.Array]] | N
     when Arrow refuses a line (e.g. one with another number of cells) or the header has a single cell: then
     :func:`_read_csv_module` reads, repairs or reports it.
 
-    Without quotes both readers split lines on ``\\n`` and cells on ``sep`` alone, and both read a blank line as
-    a row of empty cells, so they read the same cells (``tests/test_registry_columns.py``).
+    Without quotes both readers split lines on ``\\n`` or ``\\r\\n`` and cells on ``sep`` alone, and both read a
+    blank line as a row of empty cells, so they read the same cells (``tests/test_registry_columns.py``).
     """
     from pyarrow import csv as pa_csv
 
     width = text[:text.find("\n") if "\n" in text else len(text)].count(sep) + 1
     if width < 2:  # a blank line is then a row to Arrow and none to the csv module
         return None
+    data = text.encode("utf-8")
     try:
         table = pa_csv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
-            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, use_threads=False),
+            pa.py_buffer(data),  # in parallel blocks from 1 MiB (Arrow's block size; below, one block: no thread)
+            read_options=pa_csv.ReadOptions(autogenerate_column_names=True, use_threads=len(data) > 1 << 20),
             parse_options=pa_csv.ParseOptions(delimiter=sep, quote_char=False, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(column_types={f"f{i}": pa.string() for i in range(width)},
                                                   null_values=[], strings_can_be_null=False))

@@ -220,12 +220,14 @@ ODD = ["", " ", "\t", "\u00a0", "\u2009", "\x1c", "\x85", "\u3000", "\u200b", "a
 @hsettings(max_examples=300, deadline=None)
 @given(st.sampled_from([";", ",", "\t"]), st.integers(1, 5),
        st.lists(st.lists(st.lists(st.sampled_from(ODD + [";", ","]), max_size=4).map("".join), min_size=1,
-                         max_size=6), min_size=1, max_size=8))
-def test_arrow_csv_reads_the_cells_the_csv_module_reads(sep, width, lines):
+                         max_size=6), min_size=1, max_size=8), st.booleans())
+def test_arrow_csv_reads_the_cells_the_csv_module_reads(sep, width, lines, crlf):
     """Whenever Arrow reads a file without quotes, it reads the header and stripped cells the csv module's path
-    reads (which repairs blank lines and drops blank extra cells); it leaves every other file to that path."""
+    reads (which repairs blank lines and drops blank extra cells); it leaves every other file to that path.
+    Arrow reads lines ending in ``\\r\\n`` as they are (``crlf``); the csv module's path, after ``\\r\\n`` is
+    replaced."""
     text = "\n".join(sep.join(cells) for cells in [[f"h{i}" for i in range(width)], *lines])
-    fast = registry._read_csv_arrow(text, sep)
+    fast = registry._read_csv_arrow(text.replace("\n", "\r\n") if crlf else text, sep)
     try:
         slow = registry._read_csv_module(text, sep, "r.csv", 0)
     except RegistryError:
@@ -275,4 +277,6 @@ def test_body_lines_break_as_splitlines(text):
     comments = 0
     while comments < len(lines) and lines[comments].lstrip().startswith("#"):
         comments += 1
-    assert registry._body(text) == ("\n".join(lines[comments:]), comments)
+    body, count = registry._body(text)
+    assert (body.replace("\r\n", "\n"), count) == ("\n".join(lines[comments:]), comments)
+    assert "\r" not in body.replace("\r\n", "")  # a carriage return is left only before a line feed
