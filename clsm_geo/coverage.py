@@ -317,14 +317,16 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
 
     # One pass over the councils × units matrix (CSR, all councils; filtered below) times the small units × QPV
     # (area weights) and units × (QPV, commune) pairs tables side by side: no transposition of the large matrix.
+    # (each QPV measured by geometry, each pair of a QPV measured by its communes: the columns that count)
     n_qpv = rel.weights.shape[0]
+    columns = np.concatenate([np.flatnonzero(use_geometry), n_qpv + np.flatnonzero(~use_geometry[rel.pair_qpv])])
     at = np.flatnonzero(counted)
-    both = (perims.matrix[at] @ rel.by_unit).tocoo()
-    area = both.col < n_qpv                                 # area share of a QPV per council; units of a pair
-    pair_q = rel.pair_qpv[np.where(area, 0, both.col - n_qpv)]
-    keep = np.where(area, use_geometry[np.where(area, both.col, 0)] & (both.data > cfg.partial_threshold),
-                    ~use_geometry[pair_q] & (both.data > 0))
-    q = np.where(area, both.col, pair_q)[keep].astype(np.int64)
+    both = (perims.matrix[at] @ rel.by_unit[:, columns]).tocoo()
+    column = columns[both.col]
+    area = column < n_qpv                                   # area share of a QPV per council; units of a pair
+    q = np.where(area, column, rel.pair_qpv[np.where(area, 0, column - n_qpv)])
+    keep = np.where(area, both.data > cfg.partial_threshold, both.data > 0)
+    q = q[keep].astype(np.int64)
     c = at[both.row[keep]].astype(np.int64)
 
     # QPV × councils, each pair once, councils in order within a QPV (CSR sums repeated pairs; 0 stays out)
@@ -389,13 +391,14 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
 
     labels = former.labels if former is not None else {}
     unknown = set(former.q[former.unknown].tolist()) if former is not None else set()
-    mask = rel.has_polygon & (table["status_commune"] != table["status_geometry"]).to_numpy()
-    positions = np.flatnonzero(mask)
+    commune, geometry = table["status_commune"].to_numpy(), table["status_geometry"].to_numpy()
+    positions = np.flatnonzero(rel.has_polygon & (commune != geometry))
     columns = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry", "area_share"]
-    out = pd.DataFrame({c: table[c] for c in columns}).iloc[positions]  # the columns first: no geometry copied
+    # those rows of those columns, each of its own dtype (no geometry copied)
+    out = pd.DataFrame({c: pd.Series(table[c].to_numpy()[positions], dtype=table[c].dtype) for c in columns})
     reasons = []
-    for pos, c, g, s in zip(positions.tolist(), out["status_commune"].tolist(), out["status_geometry"].tolist(),
-                            out["area_share"].tolist()):
+    for pos, c, g, s in zip(positions.tolist(), commune[positions].tolist(), geometry[positions].tolist(),
+                            table["area_share"].to_numpy()[positions].tolist()):
         if pos in labels and pos in unknown:
             reason = i18n.t("perimeters.former.reason_unknown", codes=labels[pos])
         elif pos in labels:
@@ -418,4 +421,4 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
         reasons.append(reason)
     out["reason"] = pd.Series(reasons, index=out.index, dtype=object)
     out["former_communes"] = pd.Series([labels.get(p, "") for p in positions.tolist()], index=out.index, dtype=object)
-    return out.reset_index(drop=True)
+    return out

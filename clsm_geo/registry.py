@@ -615,7 +615,11 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
     n = len(cells)
     text = {key: cells.texts[columns[key]] if key in columns else pa.repeat(pa.scalar("", pa.string()), n)
             for key in ("id", "name", "status", "created", "closed", "region", "notes", "communes", "epci")}
-    status = _per_distinct(text["status"], _status_of_text)
+    statuses, status_at = _distinct(text["status"], _status_of_text)  # each distinct cell read and compared once
+    status = statuses[status_at]
+
+    def status_is(*values) -> np.ndarray:
+        return np.isin(statuses, values)[status_at]
     created, created_missing, created_bad = _years(text["created"])
     closed, closed_missing, closed_bad = _years(text["closed"])
     region_clean = _per_distinct(text["region"], _region_is_clean).astype(bool)
@@ -624,12 +628,12 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
     communes, communes_clean, communes_given, communes_flat = _clean_codes(text["communes"], "communes")
     epci, epci_clean, epci_given, epci_flat = _clean_codes(text["epci"], "epci")
     this_year = datetime.date.today().year
-    active, in_project = status == "active", status == "in_project"
+    active, in_project = status_is("active"), status_is("in_project")
     clean = (pc.not_equal(text["id"], "").to_numpy(zero_copy_only=False)
              & pc.not_equal(text["name"], "").to_numpy(zero_copy_only=False)
-             & (status != None) & ~created_bad & ~closed_bad  # noqa: E711 (element-wise)
+             & (np.asarray(statuses != None, dtype=bool)[status_at]) & ~created_bad & ~closed_bad  # noqa: E711
              & ~(active & (created_missing | ~closed_missing))
-             & ~(((status == "dormant") | (status == "closed")) & closed_missing)
+             & ~(status_is("dormant", "closed") & closed_missing)
              & (closed_missing | ((closed <= this_year) & (created_missing | (closed >= created))))
              & region_clean & communes_clean & epci_clean
              & (in_project | communes_given | epci_given
@@ -639,7 +643,7 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
         lists = {"communes": communes_flat, "epci": epci_flat}
         return pd.DataFrame({
             "id": pd.array(text["id"], dtype="str"), "name": pd.array(text["name"], dtype="str"),
-            "status": pd.array(status, dtype="str"),
+            "status": pd.array(pa.array(statuses.tolist(), pa.string()).take(status_at), dtype="str"),
             "created": pd.arrays.IntegerArray(created, created_missing | created_bad),
             "closed": pd.arrays.IntegerArray(closed, closed_missing | closed_bad),
             "communes": communes, "epci": epci,
