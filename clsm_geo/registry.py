@@ -737,7 +737,7 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np
                 else None)
         return out, clean, given, flat
     cells = values.filter(pa.array(well_formed))
-    if pc.any(pc.match_substring_regex(cells, r"[ \t,|]")).as_py():
+    if _has_any(cells, (" ", "\t", ",", "|")):  # another separator than ";" (one search of the text per character)
         cells = pc.replace_substring_regex(cells, _CLEAN_SPLIT.pattern, ";")
     lists = pc.split_pattern(cells, ";")
     encoded = pc.dictionary_encode(pc.list_flatten(lists))
@@ -753,6 +753,19 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np
     lengths = np.zeros(n, dtype=np.int64)
     lengths[at] = pc.list_value_length(lists).to_numpy(zero_copy_only=False)
     return out, clean, given, CodeLists(out.tolist(), lengths, code, encoded.dictionary.to_pylist())
+
+
+def _has_any(values: pa.Array, characters: tuple[str, ...]) -> bool:
+    """Whether a cell of ``values`` (Arrow strings) holds one of the (ASCII) ``characters``: a search of the
+    array's character data, without a value per cell."""
+    if not len(values):
+        return False
+    values = pc.cast(values, pa.large_string()) if values.type != pa.large_string() else values
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
+    start, end = int(offsets[values.offset]), int(offsets[values.offset + len(values)])
+    data = values.buffers()[2]
+    text = data.to_pybytes()[start:end] if data is not None else b""
+    return any(c.encode("ascii") in text for c in characters)
 
 
 def _status_hint(text: str) -> str:

@@ -280,3 +280,16 @@ def test_body_lines_break_as_splitlines(text):
     body, count = registry._body(text)
     assert (body.replace("\r\n", "\n"), count) == ("\n".join(lines[comments:]), comments)
     assert "\r" not in body.replace("\r\n", "")  # a carriage return is left only before a line feed
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet="ab;,| \té5", max_size=5), max_size=8), st.integers(0, 8), st.integers(0, 8),
+       st.booleans())
+def test_has_any_searches_the_cells_of_any_arrow_layout(cells, start, stop, large):
+    """``_has_any`` (a search of the array's character data) answers as a search of each cell, on slices and on
+    both Arrow string types."""
+    import pyarrow as pa
+
+    array = pa.array(cells, pa.large_string() if large else pa.string()).slice(start, max(stop - start, 0))
+    for characters in ((",",), (" ", "\t", ",", "|"), (";",)):
+        assert registry._has_any(array, characters) == any(c in v for v in array.to_pylist() for c in characters)
