@@ -143,7 +143,7 @@ def _qpv_table(frame, **columns):
 
     data = {c: columns[c] if c in columns else frame[c] for c in QPV_COLUMNS}
     data["geometry"] = frame.geometry
-    return gpd.GeoDataFrame(data, index=frame.index, geometry="geometry")
+    return gpd.GeoDataFrame(data, index=frame.index, geometry="geometry", copy=False)  # frame's columns shared
 
 
 @dataclass(frozen=True)

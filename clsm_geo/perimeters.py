@@ -324,7 +324,8 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
 
     renamed = {"communes": "communes_listed", "epci": "epci_listed"}
     base = pd.DataFrame({**{renamed.get(c, c): councils[c] for c in councils.columns if c != "geometry"},
-                         "own_geometry": pd.Series(own_col, index=councils.index, dtype=object)}, index=councils.index)
+                         "own_geometry": pd.Series(own_col, index=councils.index, dtype=object)}, index=councils.index,
+                        copy=False)  # the registry's columns shared, not copied (copy on write protects both)
     if overlaps:
         problems += _overlap_warnings(base, file, year, matrix=matrix, unit_labels=ua["unit"])
     problems = registry.in_file_columns(problems)  # columns named as in the file, as the registry's own

@@ -649,7 +649,7 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
             "communes": communes, "epci": epci,
             "region": pd.array(text["region"], dtype="str"), "notes": pd.array(text["notes"], dtype="str"),
             "row": rows.astype(np.int64), "geometry": geometry,
-        }, columns=list(_COUNCIL_COLUMNS)), {key: flat for key, flat in lists.items() if flat is not None}
+        }, columns=list(_COUNCIL_COLUMNS), copy=False), {key: flat for key, flat in lists.items() if flat is not None}
     table = {
         "id": text["id"].to_pylist(), "name": text["name"].to_pylist(), "status": status.tolist(),
         "created": [int(v) if not (m or b) else None

@@ -324,3 +324,25 @@ def test_reconciliation_reasons_are_in_the_language_in_force(lang, straddling, c
         i18n.set_lang(None)
     assert rec.loc["QN09328M", "reason"] == straddling
     assert rec.loc["QN01346M", "reason"] == city
+
+
+def test_changing_a_result_changes_neither_the_layer_nor_the_registry():
+    """The result's tables share columns with the QPV layer and the registry instead of copying them (copy on
+    write): editing a result leaves the layer, the registry and the next result as they were."""
+    import shapely
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "registry_fictitious.csv"
+    layer = qpv(2024)
+    reg = clsm_geo.read_registry(example)
+    first = clsm_geo.coverage(reg, 2024, qpv=layer)
+    used = first.qpv_layer.frame  # the layer in force the result was measured on (the same for the next call)
+    names, shapes = used["lib_qp"].tolist(), used.geometry.to_wkb().tolist()
+    listed = reg.councils["communes"].tolist()
+    first.qpv.loc[first.qpv.index[0], "lib_qp"] = "changed"
+    first.qpv.loc[first.qpv.index[1], "geometry"] = shapely.Point(0, 0)
+    first.perimeters.base.loc[0, "communes_listed"] = ("00000",)
+    assert used["lib_qp"].tolist() == names and used.geometry.to_wkb().tolist() == shapes
+    assert reg.councils["communes"].tolist() == listed
+    again = clsm_geo.coverage(reg, 2024, qpv=layer)
+    assert again.qpv_layer.frame is used
+    assert again.qpv["lib_qp"].tolist() == names and again.qpv.geometry.to_wkb().tolist() == shapes
