@@ -315,9 +315,9 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     counted = active & ~own                                  # councils measured by their units
     from scipy import sparse
 
-    # One pass over the councils × units matrix (CSR, all councils; filtered below) times the small units × QPV
-    # (area weights) and units × (QPV, commune) pairs tables side by side: no transposition of the large matrix.
-    # (each QPV measured by geometry, each pair of a QPV measured by its communes: the columns that count)
+    # One product: the counted councils' rows of the councils × units matrix (CSR) times the relation's units ×
+    # (QPV, pairs) table, restricted to the columns that count (each QPV measured by geometry: its area share per
+    # council; each pair of a QPV measured by its communes: the units of the pair a council holds).
     n_qpv = rel.weights.shape[0]
     columns = np.concatenate([np.flatnonzero(use_geometry), n_qpv + np.flatnonzero(~use_geometry[rel.pair_qpv])])
     at = np.flatnonzero(counted)

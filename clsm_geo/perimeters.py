@@ -13,8 +13,8 @@ An EPCI SIREN that no longer exists in the year stands for its member communes o
 from __future__ import annotations
 
 import functools
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -200,7 +200,7 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
     n_units = len(ua["unit"])
     file = _file_name(registry)
     problems: list[Problem] = []
-    councils = registry.councils  # read only: base below is a new frame (drop)
+    councils = registry.councils  # read only: base below shares its columns (copy on write protects both)
     n = len(councils)
     rows_col = councils["row"].tolist()
     # EPCI that no longer exist in the year stand for their members of their last vintage (resolved below)

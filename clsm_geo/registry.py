@@ -330,16 +330,16 @@ def _read_csv(path: Path) -> tuple[tuple[list[str], list[pa.Array]], int]:
     return fast, comments + 1
 
 
-#: Line breaks of ``str.splitlines`` other than ``\n`` and ``\r`` (a carriage return alone: :data:`_LONE_CR`).
+#: Line breaks of ``str.splitlines`` other than ``\\n`` and ``\\r`` (a carriage return alone: :data:`_LONE_CR`).
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
-_LONE_CR = re.compile("\r(?!\n)")
+_LONE_CR = re.compile(r"\r(?!\n)")
 
 
 def _body(text: str) -> tuple[str, int]:
     """The lines of ``text`` after its leading comment lines (``#``), and how many comment lines there were.
     Lines break where ``str.splitlines`` breaks them (as a spreadsheet does). A text whose only line breaks are
-    ``\n`` or ``\r\n`` keeps them (both CSV readers read ``\r\n``; no copy of a large file is made to replace
-    them); any other is split into lines joined by ``\n``."""
+    ``\\n`` or ``\\r\\n`` keeps them (Arrow reads ``\\r\\n``, the csv module's path gets them replaced; no copy of a
+    large file is made for Arrow); any other is split into lines joined by ``\\n``."""
     crlf = "\r\n" in text
     if (_LONE_CR.search(text) if crlf else "\r" in text) or any(b in text for b in _OTHER_BREAKS):
         lines = text.splitlines()
