@@ -96,7 +96,8 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     former = _former(perims, active, rel, frame, x, vintage)
     partly[former.units] = True
     x_commune = commune_indicator(x, partly)
-    own_share = _own_geometry_shares(frame, councils[active & own])
+    own_rows = active & own                 # councils with their own (infra-communal) perimeter: usually none
+    own_share = _own_geometry_shares(frame, councils[own_rows]) if own_rows.any() else np.zeros(len(frame))
     use_geometry = uses_geometry(rel, method)
     st = qpv_statuses(rel, x, x_commune, own_share, use_geometry, cfg, former=former)
     commune_status, geometry_status, area_share = st.commune_status, st.geometry_status, st.area_share
@@ -395,7 +396,7 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
     positions = np.flatnonzero(rel.has_polygon & (commune != geometry))
     columns = ["code_qp", "lib_qp", "insee_dep", "communes", "status_commune", "status_geometry", "area_share"]
     # those rows of those columns, each of its own dtype (no geometry copied)
-    out = pd.DataFrame({c: pd.Series(table[c].to_numpy()[positions], dtype=table[c].dtype) for c in columns})
+    out = {c: pd.Series(table[c].to_numpy()[positions], dtype=table[c].dtype) for c in columns}
     reasons = []
     for pos, c, g, s in zip(positions.tolist(), commune[positions].tolist(), geometry[positions].tolist(),
                             table["area_share"].to_numpy()[positions].tolist()):
@@ -419,6 +420,6 @@ def _reconcile(table: pd.DataFrame, rel: QpvUnitRelation, cfg, former: FormerEff
             reason = i18n.t("engine.reconcile.other", commune=i18n.t(f"status.qpv.{c}"),
                             geometry=i18n.t(f"status.qpv.{g}"), share=i18n.fmt_pct(s, 1))
         reasons.append(reason)
-    out["reason"] = pd.Series(reasons, index=out.index, dtype=object)
-    out["former_communes"] = pd.Series([labels.get(p, "") for p in positions.tolist()], index=out.index, dtype=object)
-    return out
+    out["reason"] = pd.Series(reasons, dtype=object)
+    out["former_communes"] = pd.Series([labels.get(p, "") for p in positions.tolist()], dtype=object)
+    return pd.DataFrame(out, copy=False)
