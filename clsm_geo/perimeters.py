@@ -159,7 +159,7 @@ class Perimeters:
 def _flat_codes(registry: Registry, column: str) -> tuple[np.ndarray, np.ndarray, list]:
     """``column``'s codes flattened: codes per council, each listed code's position in the distinct codes, and the
     distinct codes (first appearance); as the reader left them when the table still holds its tuples."""
-    lists = registry.code_lists(column) if hasattr(registry, "code_lists") else None
+    lists = registry.code_lists(column)
     if lists is not None:
         return lists.lengths, lists.codes, lists.distinct
     return _factorized(registry.councils[column].tolist())

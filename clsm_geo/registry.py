@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _gc, _progress
+from ._arrow import text_bytes
 from .errors import InputError, Problem, RegistryError
 from .i18n import t, tn
 
@@ -757,14 +758,8 @@ def _clean_codes(values: pa.Array, key: str) -> tuple[np.ndarray, np.ndarray, np
 
 def _has_any(values: pa.Array, characters: tuple[str, ...]) -> bool:
     """Whether a cell of ``values`` (Arrow strings) holds one of the (ASCII) ``characters``: a search of the
-    array's character data, without a value per cell."""
-    if not len(values):
-        return False
-    values = pc.cast(values, pa.large_string()) if values.type != pa.large_string() else values
-    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)
-    start, end = int(offsets[values.offset]), int(offsets[values.offset + len(values)])
-    data = values.buffers()[2]
-    text = data.to_pybytes()[start:end] if data is not None else b""
+    array's character data (:func:`clsm_geo._arrow.text_bytes`), without a value per cell."""
+    text = text_bytes(values)
     return any(c.encode("ascii") in text for c in characters)
 
 

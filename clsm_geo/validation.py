@@ -6,10 +6,10 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from . import _gc
+from ._arrow import text_bytes
 from .errors import Problem
 from .i18n import t, tn
 
@@ -39,18 +39,10 @@ def _column_text(values: pd.Series) -> str:
     Python string per cell); other cells (missing values, numbers) are left out."""
     if isinstance(values.dtype, pd.StringDtype):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
-        array = pa.array(values)
-        if not len(array):
-            return ""
-        if array.null_count:
-            array = pc.fill_null(array, "")
-        if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
-            offsets = np.frombuffer(array.buffers()[1], dtype=np.int64 if pa.types.is_large_string(array.type)
-                                    else np.int32)
-            start, end = int(offsets[array.offset]), int(offsets[array.offset + len(array)])
-            return array.buffers()[2].slice(start, end - start).to_pybytes().decode("utf-8") if end > start else ""
+        data = text_bytes(pa.array(values))
+        if data is not None:
+            return data.decode("utf-8")
     cells = values.tolist()
     try:
         return "".join(cells)  # a column of text: joined in C
