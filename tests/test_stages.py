@@ -19,8 +19,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "clsm_geo"
 
 #: Each module's stage (a package stands for its modules). Stages are listed in pipeline order.
 STAGES: dict[str, tuple[str, ...]] = {
-    "plumbing": ("settings", "errors", "i18n", "_progress", "_worker", "_zip", "_lazy_imports", "_gc", "_outputs",
-                 "_download", "cache", "io", "columns", "provenance", "headline", "headline_sources", "figures"),
+    "plumbing": ("settings", "errors", "i18n", "_progress", "_worker", "_zip", "_lazy_imports", "_gc", "_arrow",
+                 "_outputs", "_download", "cache", "io", "columns", "provenance", "headline", "headline_sources",
+                 "figures"),
     "vintage": ("geography", "codes", "territories", "suggest", "qpv", "qpv_normalise", "qpv_sources", "in_force",
                 "population", "units", "adjacency", "apportion", "_prebuilt", "vintages"),
     "registry": ("registry", "registry_template", "validation"),
