@@ -617,7 +617,6 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
     text = {key: cells.texts[columns[key]] if key in columns else pa.repeat(pa.scalar("", pa.string()), n)
             for key in ("id", "name", "status", "created", "closed", "region", "notes", "communes", "epci")}
     statuses, status_at = _distinct(text["status"], _status_of_text)  # each distinct cell read and compared once
-    status = statuses[status_at]
 
     def status_is(*values) -> np.ndarray:
         return np.isin(statuses, values)[status_at]
@@ -652,7 +651,7 @@ def _parse_cells(cells: _Cells, header_row: int, columns: dict[str, str], name: 
             "row": rows.astype(np.int64), "geometry": geometry,
         }, columns=list(_COUNCIL_COLUMNS), copy=False), {key: flat for key, flat in lists.items() if flat is not None}
     table = {
-        "id": text["id"].to_pylist(), "name": text["name"].to_pylist(), "status": status.tolist(),
+        "id": text["id"].to_pylist(), "name": text["name"].to_pylist(), "status": statuses[status_at].tolist(),
         "created": [int(v) if not (m or b) else None
                     for v, m, b in zip(created.tolist(), created_missing.tolist(), created_bad.tolist())],
         "closed": [int(v) if not (m or b) else None
