@@ -18,6 +18,10 @@ time / peer time, below 1 the engine is faster:
   ``commune_unit``, ``epci_member``). In-process: ``clsm_geo.coverage(csv, 2024, method="geometry")`` vs
   one SQL query reading the CSV (DuckDB ``read_csv``, PostgreSQL ``COPY``); as a command: ``clsm-geo
   coverage`` vs ``python -c`` + DuckDB writing a status CSV. Target: in-process within 2x the fastest peer.
+  In process, the engine and the SQL peers are also timed in one more process, in turn, in ``--rounds``
+  rounds (:func:`run_paired`): the table and the target take those times and the ratio within each round,
+  as ``bench_commands.py`` does for the commands, because this machine's speed drifts by ±30 % between
+  the minutes in which each peer's own process runs.
 * **(c) geometry every run**: the engine (relation precomputed) vs tools that dissolve the perimeters and
   overlay them with the QPV on each run: ``geopandas`` (naive dissolve + overlay), ``postgis``
   (PostgreSQL + PostGIS started here on 127.0.0.1 in a temporary folder with initdb/pg_ctl from
@@ -749,6 +753,61 @@ def run_duckdb(workdir: Path, sizes, repeat: int) -> dict:
     return out
 
 
+# ============================================================================== (b) in process, in rounds
+def paired_rounds(calls: dict, rounds: int) -> dict[str, list[float]]:
+    """Seconds of each call in ``rounds`` rounds after one warm-up each. A round runs every call once, the
+    order turned by one each round (no tool always first): the calls of a round meet the same machine phase,
+    so a ratio is taken within each round (:func:`round_ratio`), as ``bench_commands.rounds`` does."""
+    for fn in calls.values():
+        fn()
+    keys = list(calls)
+    runs: dict[str, list[float]] = {key: [] for key in keys}
+    for k in range(rounds):
+        for key in keys[k % len(keys):] + keys[:k % len(keys)]:
+            t = time.perf_counter()
+            calls[key]()
+            runs[key].append(time.perf_counter() - t)
+    return runs
+
+
+def round_ratio(runs: dict[str, list[float]], peers: list[str]) -> float:
+    """Median over the rounds of (engine time / the fastest of ``peers`` in the same round)."""
+    return statistics.median(e / min(runs[p][k] for p in peers) for k, e in enumerate(runs["engine"]))
+
+
+def run_paired(workdir: Path, sizes, rounds: int, peers: list[str], qpv_source=None, region=None) -> dict:
+    """Comparison (b) in process, the engine and the SQL peers in one process and in :func:`paired_rounds`:
+    ``clsm_geo.coverage(csv, …)`` against DuckDB's and PostgreSQL's query from the same CSV file (the
+    functions each peer's own worker times, :func:`duckdb_e2e` and :func:`postgres_e2e`). Each tool's own
+    worker times the same calls in a separate process, minutes apart; on a machine whose speed drifts by
+    ±30 % (this one), only ratios taken within a round compare like with like."""
+    import clsm_geo
+
+    layer = load_layer(qpv_source, region)
+    out: dict = {"rounds": rounds, "peers": [], "sizes": {}}
+    with contextlib.ExitStack() as stack:
+        calls: dict[str, object] = {}
+        if "duckdb" in peers:
+            con = duckdb_connect()
+            stack.callback(con.close)
+            duckdb_load_shared(con, workdir)
+            calls["duckdb"] = lambda csv: duckdb_e2e(con, csv)
+        if "postgis" in peers:
+            import psycopg
+
+            conn = stack.enter_context(psycopg.connect(stack.enter_context(postgres_server()), autocommit=True))
+            cur = conn.cursor()
+            postgres_load_shared(cur, workdir)
+            calls["postgis"] = lambda csv: postgres_e2e(cur, csv)
+        out["peers"] = list(calls)
+        for n in sizes:
+            csv = workdir / f"registry_{n}.csv"
+            fns = {"engine": lambda: clsm_geo.coverage(csv, YEAR, qpv=layer, method="geometry")}
+            fns.update({p: (lambda fn=fn: fn(csv)) for p, fn in calls.items()})
+            out["sizes"][str(n)] = paired_rounds(fns, rounds)
+    return out
+
+
 # ============================================================================== whole CLI
 #: The CLI of the clsm_geo package being measured (this checkout, or --engine-path), not an installed script.
 CLI = [sys.executable, "-c", "from clsm_geo.cli import entry; entry()"]  # the clsm-geo program
@@ -807,7 +866,7 @@ def duckdb_command_seconds(workdir: Path, registry: Path, repeat: int) -> float:
 
 # ============================================================================== orchestration
 def _worker(args) -> None:
-    if args.engine_path and args.worker == "engine":         # a patched copy of clsm_geo comes first
+    if args.engine_path and args.worker in ("engine", "paired"):         # a patched copy of clsm_geo comes first
         sys.path.insert(0, args.engine_path)
     workdir, sizes = Path(args.workdir), [int(s) for s in args.sizes.split(",")]
     peer = args.worker
@@ -821,6 +880,8 @@ def _worker(args) -> None:
         res = run_postgis(workdir, sizes, args.repeat)
     elif peer == "duckdb":
         res = run_duckdb(workdir, sizes, args.repeat)
+    elif peer == "paired":
+        res = run_paired(workdir, sizes, args.rounds, args.paired.split(","), args.qpv, args.region)
     else:
         raise SystemExit(f"unknown peer {peer}")
     (workdir / f"result_{peer}.json").write_text(json.dumps(res))
@@ -833,8 +894,10 @@ def _spawn(peer: str, workdir: Path, args) -> dict:
         cmd += ["--qpv", args.qpv]
     if args.region:
         cmd += ["--region", args.region]
+    if peer == "paired":
+        cmd += ["--rounds", str(args.rounds), "--paired", args.paired]
     env = dict(os.environ)
-    if peer == "engine" and args.engine_path:                   # measure a patched copy of clsm_geo
+    if peer in ("engine", "paired") and args.engine_path:                   # measure a patched copy of clsm_geo
         cmd += ["--engine-path", args.engine_path]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -913,7 +976,7 @@ def report(results: dict, prep: dict, sizes, commands: dict, skipped: dict) -> t
         lines.append(f"{p}: load geometry {results[p]['load_s']:.2f} s{shared}{extra}  ({results[p].get('version', '')})")
     for p, why in skipped.items():
         lines.append(f"{p}: SKIPPED: {why}")
-    for p in ("engine", "geopandas", "postgis", "duckdb", "geopandas-raw"):
+    for p in ("engine", "geopandas", "postgis", "duckdb", "geopandas-raw", "paired"):
         if p in results and "error" in results[p]:
             lines.append(f"{p}: FAILED: {results[p]['error']}")
     all_agree = True
@@ -938,12 +1001,14 @@ def report(results: dict, prep: dict, sizes, commands: dict, skipped: dict) -> t
         head = ["councils", "engine in-process"] + [x for p in sql for x in (p, "ratio")] + ["agree",
                 "engine command", "duckdb command", "ratio"]
         rows = []
+        paired = _paired(results)
         for n in sizes:
             e = eng["sizes"][str(n)]
-            row, agree = [f"{n:,}", _fmt_s(e["e2e_s"])], []
+            times = _in_process(results, sql, str(n))
+            row, agree = [f"{n:,}", _fmt_s(times["engine"])], []
             for p in sql:
                 r = results[p]["sizes"][str(n)]
-                row += [_fmt_s(r["e2e_s"]), _ratio(e["e2e_s"], r["e2e_s"])]
+                row += [_fmt_s(times[p]), f"{times[p + '_ratio']:.2f}"]
                 d = _agree(e["e2e_status"], e["e2e_share"], r["e2e"])
                 agree.append(f"{p} {'yes' if not d else f'{len(d)} differ'}")
                 all_agree &= not d
@@ -952,6 +1017,12 @@ def report(results: dict, prep: dict, sizes, commands: dict, skipped: dict) -> t
                     _ratio(c.get("engine"), c.get("duckdb"))]
             rows.append(row)
         lines += _table(head, rows)
+        if paired and set(sql) <= set(paired["peers"]):
+            lines.append(f"(in process: {paired['rounds']} rounds in one process, engine and {', '.join(paired['peers'])} "
+                         "in turn; times = medians, ratio = median over the rounds of engine / peer in the same round)")
+            lines.append("(the same calls timed by each tool's own process, minutes apart, engine / peer: " + "; ".join(
+                f"{int(n):,}: " + ", ".join(f"{p} {eng['sizes'][str(n)]['e2e_s'] / results[p]['sizes'][str(n)]['e2e_s']:.2f}"
+                                            for p in sql) for n in sizes) + ")")
         lines.append("(engine in-process: clsm_geo.coverage(csv, 2024, method='geometry') in a warm session: reads, "
                      "checks and resolves the registry, builds perimeters and the result tables; engine command: "
                      "clsm-geo --offline -q coverage ... --out DIR, which also writes six files; duckdb command: "
@@ -997,6 +1068,32 @@ def report(results: dict, prep: dict, sizes, commands: dict, skipped: dict) -> t
     return "\n".join(lines), all_agree
 
 
+def _paired(results: dict) -> dict | None:
+    """The run of comparison (b) in rounds (:func:`run_paired`), if it ran."""
+    paired = results.get("paired")
+    return paired if paired and "error" not in paired else None
+
+
+def _in_process(results: dict, sql: list[str], n: str) -> dict[str, float]:
+    """Comparison (b) in process at size ``n``: seconds of the engine and of each peer, each peer's ratio and
+    the ratio to the fastest peer; within rounds when :func:`run_paired` ran for every peer, else between the
+    medians of the tools' own processes."""
+    paired = _paired(results)
+    if paired and set(sql) <= set(paired["peers"]):
+        runs = paired["sizes"][n]
+        out = {k: statistics.median(runs[k]) for k in ["engine", *sql]}
+        out.update({f"{p}_ratio": round_ratio(runs, [p]) for p in sql})
+        out["fastest_ratio"] = round_ratio(runs, sql)
+        out["how"] = "within rounds, one process"
+        return out
+    out = {"engine": results["engine"]["sizes"][n]["e2e_s"]}
+    out.update({p: results[p]["sizes"][n]["e2e_s"] for p in sql})
+    out.update({f"{p}_ratio": out["engine"] / out[p] for p in sql})
+    out["fastest_ratio"] = out["engine"] / min(out[p] for p in sql)
+    out["how"] = "medians of separate processes"
+    return out
+
+
 def _targets(results, sizes, commands) -> list[str]:
     out = []
     eng = results.get("engine")
@@ -1013,9 +1110,10 @@ def _targets(results, sizes, commands) -> list[str]:
         worst = max((es[n]["table_s"] / min(results[p]["sizes"][n]["table_s"] for p in sql), n) for n in es)
         line(worst[0] <= 1.0, f"(a) engine <= fastest peer on the same precomputed table, every size: worst ratio "
              f"{worst[0]:.2f} at {int(worst[1]):,} councils")
-        worst = max((es[n]["e2e_s"] / min(results[p]["sizes"][n]["e2e_s"] for p in sql), n) for n in es)
+        worst = max((_in_process(results, sql, n)["fastest_ratio"], n) for n in es)
+        how = _in_process(results, sql, worst[1])["how"]
         line(worst[0] <= 2.0, f"(b) engine in-process <= 2x fastest peer end to end, every size: worst ratio "
-             f"{worst[0]:.2f} at {int(worst[1]):,} councils")
+             f"{worst[0]:.2f} at {int(worst[1]):,} councils ({how})")
     else:
         out.append("SKIP  (a), (b): neither DuckDB nor PostgreSQL ran")
     for n, c in commands.items():
@@ -1046,6 +1144,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="runs per measure (median)")
     ap.add_argument("--qpv", default=None, help="QPV 2024 file read through clsm_geo.qpv (default: shipped layer)")
     ap.add_argument("--region", default=None, help="restrict QPV and registries to one region code (smoke runs)")
+    ap.add_argument("--rounds", type=int, default=9,
+                    help="rounds of comparison (b) in process, the engine and the SQL peers in turn (median)")
+    ap.add_argument("--paired", default="", help=argparse.SUPPRESS)
     ap.add_argument("--no-raw", action="store_true", help="skip the raw-overlay comparison")
     ap.add_argument("--no-cli", action="store_true", help="skip the command timings of comparison (b)")
     ap.add_argument("--engine-path", default=None,
@@ -1085,6 +1186,13 @@ def main(argv=None) -> int:
             results[peer] = _spawn(peer, workdir, args)
             if "error" in results[peer]:
                 print(results[peer]["stderr"], file=sys.stderr)
+        sql_ok = [p for p in ("duckdb", "postgis") if p in results and "error" not in results[p]]
+        if sql_ok and "error" not in results.get("engine", {"error": 1}):
+            print(f"Running (b) in process in {args.rounds} rounds: engine, {', '.join(sql_ok)} in turn ...", flush=True)
+            args.paired = ",".join(sql_ok)
+            results["paired"] = _spawn("paired", workdir, args)
+            if "error" in results["paired"]:
+                print(results["paired"]["stderr"], file=sys.stderr)
         commands: dict = {}
         if not args.no_cli and not args.region:
             for n in sizes:

@@ -81,6 +81,45 @@ def test_report_prints_the_comparisons_and_targets(bench):
     assert ("PASS  (a)" in text or "FAIL  (a)" in text) if "duckdb" in results else "SKIP  (a)" in text
 
 
+def test_paired_rounds_turn_the_order_and_take_ratios_within_rounds():
+    calls = []
+    runs = compare.paired_rounds({k: (lambda k=k: calls.append(k)) for k in ("engine", "duckdb", "postgis")}, 3)
+    assert calls[:3] == ["engine", "duckdb", "postgis"]                    # warm-up
+    assert calls[3:] == ["engine", "duckdb", "postgis", "duckdb", "postgis", "engine",
+                         "postgis", "engine", "duckdb"]                    # no tool always first
+    assert {k: len(v) for k, v in runs.items()} == {"engine": 3, "duckdb": 3, "postgis": 3}
+    # A drifting machine: round 2 is twice as slow for everyone. Within rounds, engine / fastest = 1.5 each time;
+    # the medians of the tools taken apart would give 3.0 / 1.0 if the engine met the slow phase more often.
+    runs = {"engine": [1.5, 3.0, 3.0], "duckdb": [1.0, 2.0, 1.0], "postgis": [2.0, 4.0, 2.0]}
+    runs["engine"][2] = 1.5
+    assert compare.round_ratio(runs, ["duckdb"]) == 1.5
+    assert compare.round_ratio(runs, ["postgis"]) == 0.75
+    assert compare.round_ratio(runs, ["duckdb", "postgis"]) == 1.5
+
+
+def test_b_in_process_in_rounds_feeds_the_table_and_the_target(bench):
+    if compare.duckdb_spatial_path() is None:
+        pytest.skip("duckdb and duckdb-extension-spatial are not installed (the bench extra)")
+    workdir, prep, engine = bench
+    peers = ["duckdb"] + ([] if compare.peer_available("postgis") else ["postgis"])
+    paired = compare.run_paired(workdir, SIZES, 2, peers, region=REGION)
+    assert paired["peers"] == peers and paired["rounds"] == 2
+    runs = paired["sizes"]["30"]
+    assert sorted(runs) == sorted(["engine", *peers])
+    assert all(len(x) == 2 and min(x) > 0 for x in runs.values())
+    results = {"engine": engine, "duckdb": compare.run_duckdb(workdir, SIZES, 1), "paired": paired}
+    text, agree = compare.report(results, prep, SIZES, {}, {})
+    assert agree and "2 rounds in one process" in text
+    line = next(x for x in text.splitlines() if x.endswith("(within rounds, one process)"))
+    assert line.startswith(("PASS  (b)", "FAIL  (b)"))
+    ratio = compare.round_ratio(runs, ["duckdb"])
+    assert f"worst ratio {ratio:.2f} at 30 councils" in line
+    # Without the run in rounds, the target falls back on the tools' own processes, and says so.
+    del results["paired"]
+    text, _ = compare.report(results, prep, SIZES, {}, {})
+    assert "(medians of separate processes)" in text and "rounds in one process" not in text
+
+
 def test_bench_commands_prints_pass_fail(capsys):
     import bench_commands
 
