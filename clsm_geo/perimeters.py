@@ -249,6 +249,9 @@ def build_perimeters(registry: Registry, year: int | Vintage, *, overlaps: bool 
             continue
         for insee_com, insee_arm, how, detail in hits:
             piece = outlines.get((code, insee_com)) if how in _FORMER_HOWS else None
+            if piece is not None and insee_com not in position:  # merged into Paris, Lyon or Marseille
+                flagged.setdefault(k, []).append(_city_error(piece, year))
+                continue
             if piece is not None:
                 code_pieces.setdefault(k, []).append({**piece, "unit": position[insee_com]})
                 flagged.setdefault(k, []).append(_former_warning(piece, how, detail, year))
@@ -350,6 +353,20 @@ def _former_warning(piece: dict, how: str, detail: str, year: int) -> tuple[str,
                 i18n.t("perimeters.former.unknown_detail", **vals))
     return ("warning", i18n.t("perimeters.former.outline", **vals),
             i18n.t("perimeters.former.outline_detail", **vals))
+
+
+def _city_error(piece: dict, year: int) -> tuple[str, str, str]:
+    """The error for a former commune merged into Paris, Lyon or Marseille (69232 Saint-Rambert-l'Île-Barbe,
+    in Lyon since 1963): the city's units are its arrondissements, and nothing says which one holds it."""
+    from .geography import geography
+    from .units import units_of_commune
+
+    city = piece["insee_com"]
+    arms = units_of_commune(city, year)
+    vals = {"code": piece["code"], "name": piece["name"] or "", "parent": city,
+            "parent_name": geography(year).commune_names.get(city, ""),
+            "first": arms[0] if arms else "", "last": arms[-1] if arms else ""}
+    return ("error", i18n.t("perimeters.former.city", **vals), i18n.t("perimeters.former.city_hint", **vals))
 
 
 def _vanished_epci(siren: str, year: int, file: str, row) -> tuple[Problem, tuple[str, ...]]:

@@ -17,6 +17,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 import clsm_geo
+from clsm_geo.errors import RegistryError
 from clsm_geo.qpv import qpv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,6 +169,24 @@ def test_former_commune_without_known_outline_is_kept_and_its_qpv_undetermined(t
     i18n.set_lang("en")
     report = clsm_geo.validate(write_registry(tmp_path, [{"communes": ["01326"]}], "en.csv"), 2024)
     assert "no known outline" in report.warnings[0].message and "undetermined" in report.warnings[0].message
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_former_commune_merged_into_lyon_is_an_error_naming_the_arrondissements(tmp_path, year):
+    # 69232 Saint-Rambert-l'Île-Barbe, merged into Lyon in 1963: Lyon's units are its arrondissements, and no
+    # outline says which one holds it. It used to stop every command with a KeyError.
+    fo = gpd.read_parquet(BOUNDARIES / f"former_outlines_{year}.parquet").set_index("code")
+    assert fo.loc["69232", "insee_com"] == "69123"
+    path = write_registry(tmp_path, [{"id": "L", "communes": ["69232", "69381"]}, {"id": "T", "communes": ["31555"]}])
+    report = clsm_geo.validate(path, year)
+    (error,) = report.errors
+    assert (error.row, error.column, error.value) == (2, "communes", "69232")
+    assert "Saint-Rambert" in error.message and "69123 Lyon" in error.message and "arrondissement" in error.message
+    assert "69381 à 69389 pour Lyon" in error.suggestion
+    with pytest.raises(RegistryError, match="69232"):
+        clsm_geo.coverage(path, year)
+    fixed = write_registry(tmp_path, [{"id": "L", "communes": ["69389", "69381"]}], "fixed.csv")
+    assert clsm_geo.validate(fixed, year).ok
 
 
 #: Communes déléguées of COG 2024 whose commune hosts a QPV (drawn by hypothesis).
