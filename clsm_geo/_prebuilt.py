@@ -3,7 +3,10 @@
 * the unit adjacency of a COG year (:func:`clsm_geo.adjacency.unit_adjacency`, 5–20 s nationally);
 * the unit arrays of a COG year (:func:`clsm_geo.units.unit_arrays`: unit codes, unit → commune, department,
   region and EPCI, EPCI → units; 0.06 s, read back in a few milliseconds);
-* the QPV × unit relation of a QPV layer and a COG year (:func:`clsm_geo.apportion.qpv_unit_relation`).
+* the QPV × unit relation of a QPV layer and a COG year (:func:`clsm_geo.apportion.qpv_unit_relation`);
+* the outlines of the communes of a COG year that hold a former commune (:meth:`clsm_geo.geography.Geography.
+  outlines`: a council listing a former commune is measured inside its commune's outline, and those 2,650
+  outlines, read apart, spare decoding the 35,000 of France).
 
 Where they come from, in order:
 
@@ -294,3 +297,35 @@ def relation(frame, year: int, build):
     """The QPV × unit relation of ``frame`` and COG ``year``: shipped, cached or ``build()`` (then cached)."""
     return _get_or_build("relation", relation_digest(frame, year), build, encode_relation,
                          lambda arrays: decode_relation(arrays, frame))
+
+
+# ---------------------------------------------------------------------------------------------- parent outlines
+def parents_digest(year: int) -> str:
+    """Digest of what the outlines of the communes holding a former commune depend on (communes, former
+    communes' outlines)."""
+    base = _boundary_digest(year, (f"communes_{year}.parquet", f"former_outlines_{year}.parquet"))
+    return hashlib.sha256(f"parents;{base}".encode()).hexdigest()
+
+
+def encode_outlines(outlines: dict[str, bytes], year: int) -> dict[str, np.ndarray]:
+    """Outlines as stored: codes in order, the offsets of each one's WKB in one byte array."""
+    codes = sorted(outlines)
+    sizes = np.fromiter((len(outlines[c]) for c in codes), dtype=np.int64, count=len(codes))
+    return {"year": np.array(year), "code": np.array(codes, dtype=str),
+            "offset": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            "wkb": np.frombuffer(b"".join(outlines[c] for c in codes), dtype=np.uint8)}
+
+
+def decode_outlines(arrays: dict[str, np.ndarray]) -> dict[str, bytes]:
+    """code -> WKB (EPSG:4326), as the boundary layer stores it."""
+    data, bounds = arrays["wkb"].tobytes(), arrays["offset"].tolist()
+    if len(bounds) != len(arrays["code"]) + 1 or bounds[-1] != len(data):
+        raise ValueError("offsets do not match the outlines")
+    return {c: data[a:b] for c, a, b in zip(arrays["code"].tolist(), bounds[:-1], bounds[1:])}
+
+
+def parent_outlines(year: int, build) -> dict[str, bytes]:
+    """WKB outline of each commune of COG ``year`` holding a former commune: shipped, cached or ``build()``
+    (then cached)."""
+    return _get_or_build("parents", parents_digest(year), build, lambda v: encode_outlines(v, year),
+                         decode_outlines)

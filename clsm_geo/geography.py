@@ -259,9 +259,12 @@ class Geography:
     def outlines(self, name: str, codes) -> dict[str, object]:
         """Outline (shapely, EPSG:4326) of each of ``codes`` found in layer ``name`` (``communes`` by
         ``insee_com``, ``arrondissements`` by ``insee_arm``): from the layer when it is loaded, else decoded for
-        those rows only (a few former communes do not need the 35,000 outlines of France decoded)."""
+        those rows only (a few former communes do not need the 35,000 outlines of France decoded); communes
+        that all hold a former commune come from :meth:`_parent_wkb` without reading the communes layer."""
         key = "insee_com" if name == "communes" else "insee_arm"
         wanted = list(dict.fromkeys(codes))
+        if not wanted:
+            return {}
         if name in self._cache:
             layer = self._cache[name]
             found = pd.Index(layer[key]).get_indexer(wanted)
@@ -269,6 +272,10 @@ class Geography:
             return {c: geoms[i] for c, i in zip(wanted, found.tolist()) if i >= 0}
         import pyarrow.compute as pc
 
+        if name == "communes" and f"_wkb_{name}" not in self._cache:
+            parents = self._parent_wkb()  # the communes holding a former commune: most outlines asked for
+            if all(c in parents for c in wanted):
+                return dict(zip(wanted, shapely.from_wkb([parents[c] for c in wanted])))
         stored = f"_wkb_{name}"  # codes and encoded outlines, read once: decoded only when asked for
         if stored not in self._cache:
             self._cache[stored] = _read_table(f"{name}_{self.year}.parquet", [key, "geometry"])
@@ -276,6 +283,24 @@ class Geography:
         asked = pa.array(wanted, type=table.schema.field(key).type)
         table = table.filter(pc.is_in(table.column(key), value_set=asked))
         return dict(zip(table.column(key).to_pylist(), shapely.from_wkb(table.column("geometry").to_numpy())))
+
+    def _parent_wkb(self) -> dict[str, bytes]:
+        """Outline (WKB) of each commune holding a former commune: shipped in ``data/prebuilt/`` (or cached,
+        else read from the layers: :meth:`_read_parent_wkb`), see :mod:`clsm_geo._prebuilt`."""
+        if "_parent_wkb" not in self._cache:
+            from . import _prebuilt
+
+            self._cache["_parent_wkb"] = _prebuilt.parent_outlines(self.year, self._read_parent_wkb)
+        return self._cache["_parent_wkb"]
+
+    def _read_parent_wkb(self) -> dict[str, bytes]:
+        """The outlines of :meth:`_parent_wkb`, read from the communes layer (its WKB, not decoded)."""
+        import pyarrow.compute as pc
+
+        parents = pc.unique(_read_table(f"former_outlines_{self.year}.parquet", ["insee_com"]).column("insee_com"))
+        table = _read_table(f"communes_{self.year}.parquet", ["insee_com", "geometry"])
+        table = table.filter(pc.is_in(table.column("insee_com"), value_set=parents))
+        return dict(zip(table.column("insee_com").to_pylist(), table.column("geometry").to_pylist()))
 
     def load_all(self) -> Geography:
         """Load every layer now (they are otherwise read on first use)."""

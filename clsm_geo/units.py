@@ -71,8 +71,11 @@ def unit_outlines(year: int, positions) -> dict[int, object]:
     codes = unit_arrays(year)["unit"][wanted].tolist()
     out: dict[int, object] = {}
     for name in ("communes", "arrondissements"):
-        found = geo.outlines(name, codes)
-        out.update((p, found[c]) for p, c in zip(wanted, codes) if c in found and p not in out)
+        asked = [(p, c) for p, c in zip(wanted, codes) if p not in out]
+        if not asked:
+            break
+        found = geo.outlines(name, [c for _, c in asked])
+        out.update((p, found[c]) for p, c in asked if c in found)
     return out
 
 

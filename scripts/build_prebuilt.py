@@ -4,7 +4,9 @@
 For every shipped COG year: the unit adjacency (``adjacency_cog<year>.npz``, see
 :func:`clsm_geo.gaps.unit_adjacency`), the unit arrays (``units_cog<year>.npz``, see
 :func:`clsm_geo.units.unit_arrays`) and the QPV × unit relation of the shipped QPV 2024 layer
-(``relation_qpv2024_cog<year>.npz``, see :func:`clsm_geo.apportion.qpv_unit_relation`), listed in
+(``relation_qpv2024_cog<year>.npz``, see :func:`clsm_geo.apportion.qpv_unit_relation`) and the outlines
+of the communes holding a former commune (``parents_cog<year>.npz``, see
+:meth:`clsm_geo.geography.Geography.outlines`), listed in
 ``data/prebuilt/manifest.json`` with their sha256 and the digest of their inputs. The output is
 deterministic: a rerun on the same inputs gives byte-identical files. Rerun it whenever
 ``data/boundaries/`` or ``data/qpv/`` change (until then the package silently recomputes the tables
@@ -34,7 +36,7 @@ def build(folder: Path) -> dict:
     from clsm_geo import _prebuilt
     from clsm_geo.apportion import qpv_unit_relation
     from clsm_geo.gaps import compute_unit_adjacency
-    from clsm_geo.geography import SHIPPED_YEARS
+    from clsm_geo.geography import SHIPPED_YEARS, Geography
     from clsm_geo.settings import shipped_data_dir
     from clsm_geo.qpv import load_layer_file as load_qpv_file
     from clsm_geo.units import compute_unit_arrays
@@ -50,6 +52,8 @@ def build(folder: Path) -> dict:
              lambda y=year: _prebuilt.encode_unit_arrays(compute_unit_arrays(y), y)),
             (f"relation_qpv2024_cog{year}.npz", "relation", _prebuilt.relation_digest(frame, year),
              lambda y=year: _prebuilt.encode_relation(qpv_unit_relation(frame, y))),
+            (f"parents_cog{year}.npz", "parents", _prebuilt.parents_digest(year),
+             lambda y=year: _prebuilt.encode_outlines(Geography(y, y)._read_parent_wkb(), y)),
         ]
         for name, kind, digest, make in jobs:
             print(f"building {name} ...", flush=True)

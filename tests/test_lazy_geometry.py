@@ -52,7 +52,9 @@ def test_a_coverage_run_decodes_only_the_outlines_it_uses(tmp_path, monkeypatch)
     assert res.vintage.geography is fresh
     loaded = {k for k in fresh._cache if not k.startswith("_")}
     assert loaded <= {"former_communes"}, loaded  # a table without outlines
-    assert "_wkb_communes" in fresh._cache       # the units holding former communes: a few outlines decoded
+    # the units holding former communes: their outlines only, from the shipped table of the communes holding one
+    # (data/prebuilt/parents_cog2024.npz), not from the communes layer
+    assert "_parent_wkb" in fresh._cache and "_wkb_communes" not in fresh._cache
     assert "units" not in res.vintage.__dict__
     pieces = fresh._cache["_former_pieces"]
     assert {code for code, _ in pieces} == set(res.perimeters.former["code"]) and len(pieces) >= 4

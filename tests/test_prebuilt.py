@@ -118,13 +118,62 @@ def test_a_damaged_cache_file_is_recomputed(shared, tmp_path):
 
 
 @pytest.mark.parametrize("year", [2024, 2025])
+def test_shipped_parent_outlines_equal_the_communes_layer_byte_for_byte(year):
+    from clsm_geo.geography import Geography
+
+    digest = _prebuilt.parents_digest(year)
+    shipped = _prebuilt._shipped("parents", digest)
+    assert shipped is not None, "data/prebuilt has no parent outlines: run scripts/build_prebuilt.py"
+    fresh = Geography(year, year)._read_parent_wkb()
+    assert _prebuilt.decode_outlines(shipped) == fresh and len(fresh) > 2_000
+    # every commune holding a former commune, and only those
+    full = Geography(year, year)
+    assert set(fresh) == set(full.former_outlines["insee_com"]) & set(full.communes["insee_com"])
+    path = settings.get().cache_dir / f"parents{year}.npz"
+    _prebuilt.write_npz(path, {**_prebuilt.encode_outlines(fresh, year), "digest": np.array(digest)})
+    assert path.read_bytes() == (_prebuilt.shipped_dir() / f"parents_cog{year}.npz").read_bytes()
+
+
+def test_outlines_of_communes_holding_a_former_commune_are_those_of_the_layer():
+    import shapely
+
+    from clsm_geo.geography import Geography
+
+    layer = Geography(2024, 2024).communes.set_index("insee_com").geometry
+    lean = Geography(2024, 2024)
+    parents = ["91228", "50129", "74010", "08053", "69286"]
+    got = lean.outlines("communes", parents)
+    assert "_parent_wkb" in lean._cache and "_wkb_communes" not in lean._cache   # the communes layer not read
+    assert list(got) == parents and all(shapely.equals_exact(got[c], layer[c], 0) for c in parents)
+    # A commune holding none (01001) is read from the layer, with the others: the same outlines either way.
+    mixed = lean.outlines("communes", ["01001", "91228", "99999"])
+    assert "_wkb_communes" in lean._cache and sorted(mixed) == ["01001", "91228"]
+    assert all(shapely.equals_exact(mixed[c], layer[c], 0) for c in mixed)
+
+
+def test_a_damaged_parent_outlines_table_is_rebuilt(monkeypatch):
+    from clsm_geo.geography import Geography
+
+    with pytest.raises(ValueError):
+        _prebuilt.decode_outlines({"code": np.array(["01001", "01002"]), "offset": np.array([0, 3]),
+                                   "wkb": np.zeros(3, np.uint8)})
+    real = _prebuilt._boundary_digest
+    monkeypatch.setattr(_prebuilt, "_boundary_digest", lambda year, names: real(year, names) + "-changed")
+    assert _prebuilt._shipped("parents", _prebuilt.parents_digest(2024)) is None
+    rebuilt = Geography(2024, 2024)._parent_wkb()    # inputs changed: read from the layers, then cached
+    assert rebuilt == Geography(2024, 2024)._read_parent_wkb()
+    assert _prebuilt._cache_path("parents", _prebuilt.parents_digest(2024)).is_file()
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
 def test_manifest_lists_every_shipped_table_with_its_checksum(year):
     import hashlib
     import json
 
     manifest = json.loads((_prebuilt.shipped_dir() / _prebuilt.MANIFEST).read_text())
-    for name in (f"adjacency_cog{year}.npz", f"relation_qpv2024_cog{year}.npz"):
+    for name in (f"adjacency_cog{year}.npz", f"relation_qpv2024_cog{year}.npz", f"parents_cog{year}.npz"):
         entry = manifest["files"][name]
         data = (_prebuilt.shipped_dir() / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
     assert manifest["files"][f"adjacency_cog{year}.npz"]["inputs"] == _prebuilt.adjacency_digest(year)
+    assert manifest["files"][f"parents_cog{year}.npz"]["inputs"] == _prebuilt.parents_digest(year)
