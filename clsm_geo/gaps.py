@@ -71,13 +71,15 @@ class Network:
         self.all_active = councils[active].reset_index(drop=True)
         table = councils[active & ~own]
         self.council_ids = table["id"].tolist()
-        self.council_names = dict(zip(councils["id"], councils["name"]))
-        self.council_units = {cid: frozenset(self.positions(us)) for cid, us in zip(table["id"], table["units"])}
-        self.council_departments = dict(zip(table["id"], table["departments"]))
-        self.council_regions = dict(zip(table["id"], table["regions"]))
+        # columns as lists before zipping them: iterating a pandas string column converts each cell on its own
+        self.council_names = dict(zip(councils["id"].tolist(), councils["name"].tolist()))
+        ids = table["id"].tolist()
+        self.council_units = {cid: frozenset(self.positions(us)) for cid, us in zip(ids, table["units"].tolist())}
+        self.council_departments = dict(zip(ids, table["departments"].tolist()))
+        self.council_regions = dict(zip(ids, table["regions"].tolist()))
         # Units touched by any active council, own geometries included ("has a council").
         self.touched = np.zeros(len(self.index), bool)
-        for us in councils.loc[active, "units"]:
+        for us in councils.loc[active, "units"].tolist():
             self.touched[self.positions(us)] = True
         self.claims = np.zeros(len(self.index), np.int64)
         self.unit_councils: dict[int, list[str]] = {}
@@ -93,7 +95,7 @@ class Network:
         self.qpv_communes = {code: () for code in self.qpv["code_qp"]}
         self.qpv_units: dict[str, frozenset[int]] = {}
         weights = self.rel.weights
-        for code, r in zip(self.qpv["code_qp"], self.qpv_rows):
+        for code, r in zip(self.qpv["code_qp"].tolist(), self.qpv_rows.tolist()):
             ks = np.flatnonzero(self.rel.pair_qpv == r)
             targets = tuple(dict.fromkeys(self.rel.pair_commune[ks].tolist()))
             self.qpv_communes[code] = targets
@@ -105,26 +107,27 @@ class Network:
                     pos = [p for p in pos if p in area] or pos
                 hosted.update(pos)
             self.qpv_units[code] = frozenset(hosted)
-        self.status = dict(zip(self.qpv["code_qp"], self.qpv["status"]))
-        self.qpv_names = dict(zip(self.qpv["code_qp"], self.qpv["lib_qp"]))
+        self.status = dict(zip(self.qpv["code_qp"].tolist(), self.qpv["status"].tolist()))
+        self.qpv_names = dict(zip(self.qpv["code_qp"].tolist(), self.qpv["lib_qp"].tolist()))
 
         communes = self.geo.communes
         self.commune_name = dict(self.geo.commune_names)
-        self.commune_name.update(zip(self.unit_codes, self.unit_names))
-        self.commune_epci = dict(zip(communes["insee_com"], communes["siren_epci"]))
-        self.commune_epci.update({u: e for u, e in zip(self.unit_codes, self.units["siren_epci"]) if u not in
-                                  self.commune_epci})
+        self.commune_name.update(zip(self.unit_codes.tolist(), self.unit_names.tolist()))
+        self.commune_epci = dict(zip(communes["insee_com"].tolist(), communes["siren_epci"].tolist()))
+        self.commune_epci.update({u: e for u, e in zip(self.unit_codes.tolist(), self.units["siren_epci"].tolist())
+                                  if u not in self.commune_epci})
         epci = self.geo.epci
-        self.epci_members = dict(zip(epci["siren_epci"], epci["members"]))
-        self.epci_name = dict(zip(epci["siren_epci"], epci["lib_epci"]))
-        self.epci_population = dict(zip(epci["siren_epci"], epci["population"]))
+        sirens = epci["siren_epci"].tolist()
+        self.epci_members = dict(zip(sirens, epci["members"].tolist()))
+        self.epci_name = dict(zip(sirens, epci["lib_epci"].tolist()))
+        self.epci_population = dict(zip(sirens, epci["population"].tolist()))
         self.epci_units = {s: frozenset(p for m in ms for p in self.commune_positions(m))
                            for s, ms in self.epci_members.items()}
         self.unit_epci = self.units["siren_epci"].to_numpy()
         self.unit_dep = self.units["insee_dep"].to_numpy()
         deps = self.geo.departments
-        self.dep_name = dict(zip(deps["insee_dep"], deps["lib_dep"]))
-        self.reg_name = dict(zip(self.geo.regions["insee_reg"], self.geo.regions["lib_reg"]))
+        self.dep_name = dict(zip(deps["insee_dep"].tolist(), deps["lib_dep"].tolist()))
+        self.reg_name = dict(zip(self.geo.regions["insee_reg"].tolist(), self.geo.regions["lib_reg"].tolist()))
 
     def positions(self, unit_codes) -> list[int]:
         at = self._position
