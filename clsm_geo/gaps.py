@@ -360,7 +360,7 @@ def _epci_geometry(net: Network, siren):
 def _straddling(net: Network, lang: str) -> list[dict]:
     rows = []
     geoms = dict(zip(net.qpv["code_qp"], net.qpv.geometry))
-    lib = dict(zip(net.qpv["code_qp"], net.qpv["lib_qp"]))
+    lib = dict(zip(net.qpv["code_qp"].tolist(), net.qpv["lib_qp"].tolist()))
     for code in net.qpv["code_qp"]:
         communes = net.qpv_communes[code]
         if len(communes) < 2:
@@ -427,7 +427,7 @@ def _epci_partial(net: Network, lang: str) -> list[dict]:
 def _crossing(net: Network, lang: str) -> list[dict]:
     rows = []
     perimeters = _LazyPerimeters(net.res)
-    covered = dict(zip(net.res.councils_table["id"], net.res.councils_table["qpv_codes"]))
+    covered = dict(zip(net.res.councils_table["id"].tolist(), net.res.councils_table["qpv_codes"].tolist()))
     for cid in net.council_ids:
         units = net.council_units[cid]
         epcis = sorted({net.unit_epci[p] for p in units if isinstance(net.unit_epci[p], str)})

@@ -59,7 +59,7 @@ class PlanModel:
         self.former = _former(perims, active, self.rel, res.qpv_layer.frame, self.x0, res.vintage)
         self.partly[self.former.units] = True
         self.use_geometry = uses_geometry(self.rel, res.method)
-        in_force = dict(zip(res.qpv["code_qp"], res.qpv["in_force"]))
+        in_force = dict(zip(res.qpv["code_qp"].tolist(), res.qpv["in_force"].tolist()))
         self.in_force = np.array([bool(in_force.get(c, False)) for c in self.rel.qpv_codes])
         self.settings = res.settings
         self._commune_indicator = commune_indicator

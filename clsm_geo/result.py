@@ -97,7 +97,8 @@ class CoverageResult:
         )
         table["qpv_covered"] = table["qpv_codes"].map(len)
         # population of the QPV in force each council covers (covered or partial); <NA> without INSEE file
-        pop = dict(zip(self.qpv["code_qp"], self.qpv["population"])) if "population" in self.qpv else {}
+        pop = (dict(zip(self.qpv["code_qp"].tolist(), self.qpv["population"].tolist())) if "population" in self.qpv
+               else {})
         known = self.population is not None and self.population.available
         table["qpv_population_covered"] = pd.array(
             [(int(round(sum(pop[c] for c in codes))) if not any(pd.isna(pop.get(c)) for c in codes) else None)

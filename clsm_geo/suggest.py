@@ -35,10 +35,11 @@ def _communes() -> tuple[dict[str, list[tuple[str, str]]], dict[str, str]]:
     from .geography import read_layer
 
     deps = read_layer("departments", NAMES_YEAR, ["insee_dep", "lib_dep"])
-    dep_names = dict(zip(deps["insee_dep"], deps["lib_dep"]))
+    dep_names = dict(zip(deps["insee_dep"].tolist(), deps["lib_dep"].tolist()))
     communes = read_layer("communes", NAMES_YEAR, ["insee_com", "lib_com", "insee_dep"])
     by_name: dict[str, list[tuple[str, str]]] = {}
-    for code, name, dep in zip(communes["insee_com"], communes["lib_com"], communes["insee_dep"]):
+    for code, name, dep in zip(communes["insee_com"].tolist(), communes["lib_com"].tolist(),
+                               communes["insee_dep"].tolist()):
         by_name.setdefault(fold(name), []).append((code, f"{name}, {dep_names.get(dep, dep)} ({dep})"))
     return by_name, dep_names
 
@@ -49,7 +50,7 @@ def _epci() -> dict[str, list[tuple[str, str]]]:
 
     epci = read_layer("epci", NAMES_YEAR, ["siren_epci", "lib_epci"])
     out: dict[str, list[tuple[str, str]]] = {}
-    for code, name in zip(epci["siren_epci"], epci["lib_epci"]):
+    for code, name in zip(epci["siren_epci"].tolist(), epci["lib_epci"].tolist()):
         out.setdefault(fold(name), []).append((code, name))
     return out
 

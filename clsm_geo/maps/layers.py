@@ -241,14 +241,14 @@ def _search_index(geo, res, councils, qpv, region) -> list[list]:
         codes |= {c for cs in res.perimeters.councils["communes"] for c in (cs or ())}
         communes = communes[communes["insee_com"].isin(codes)]
     rows = []
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(regs["lib_reg"], regs["insee_reg"])], "region",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(regs["lib_reg"].tolist(), regs["insee_reg"].tolist())], "region",
                        regs.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(deps["lib_dep"], deps["insee_dep"])], "department",
-                       deps.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(councils["name"], councils["id"])], "council",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(deps["lib_dep"].tolist(), deps["insee_dep"].tolist())],
+                       "department", deps.geometry.values, 3)
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(councils["name"].tolist(), councils["id"].tolist())], "council",
                        councils.geometry.values, 3)
-    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"], qpv["code_qp"])], "qpv",
+    rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"].tolist(), qpv["code_qp"].tolist())], "qpv",
                        qpv.geometry.values, 4)
-    rows += _bbox_rows([f"{n} ({d})" for n, d in zip(communes["lib_com"], communes["insee_dep"])], "commune",
-                       communes.geometry.values, 3)
+    rows += _bbox_rows([f"{n} ({d})" for n, d in zip(communes["lib_com"].tolist(), communes["insee_dep"].tolist())],
+                       "commune", communes.geometry.values, 3)
     return rows

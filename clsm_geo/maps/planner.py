@@ -114,7 +114,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
                          float(own_share[q]), flat, commune_units, st, int(mine), adds])
 
     epci = res.vintage.geography.epci
-    epci_names = dict(zip(epci["siren_epci"], epci["lib_epci"]))
+    epci_names = dict(zip(epci["siren_epci"].tolist(), epci["lib_epci"].tolist()))
     by_epci = unit_arrays(res.cog_year)["epci_units"]  # the engine's EPCI -> units (build_perimeters)
     sirens = sorted({unit_epci[relevant[i]] for i in candidate_units
                      if isinstance(unit_epci[relevant[i]], str) and unit_epci[relevant[i]] in by_epci["position"]})
