@@ -98,6 +98,7 @@ class PlanModel:
                    int(pair_keep.sum()), np.maximum(rel.pair_size[pair_keep], 1), pair_qpv, len(cq),
                    np.bincount(pair_qpv, minlength=len(cq)).astype(float))
         self._partly = np.where(self.partly[self._cols], 0.5, 0.0)
+        self._any_own = bool(np.any(self._g[4]))
 
     def statuses(self, x: np.ndarray):
         from .coverage import qpv_statuses
@@ -114,27 +115,29 @@ class PlanModel:
         xs = x[self._cols]
         cfg = self.settings
         g_slot, c_slot, n = self._slots
-        share = np.empty(n)
         row, col, data, n_g, own = self._g
         area = np.clip(np.bincount(row, weights=data * xs[col], minlength=n_g), 0.0, 1.0)
-        area = area + (1.0 - area) * own
+        if self._any_own:
+            area = area + (1.0 - area) * own
         g_covered = area >= cfg.covered_threshold
-        counted = int(((area > cfg.partial_threshold) | g_covered).sum())
-        full_n = int(g_covered.sum())
-        share[g_slot] = area
+        counted = int(np.count_nonzero((area > cfg.partial_threshold) | g_covered))
+        full_n = int(np.count_nonzero(g_covered))
         row, col, data, n_pairs, size, pq, n_c, total = self._c
-        if n_c:
-            xc = np.where(xs > 0, 1.0, self._partly)
-            frac = np.bincount(row, weights=data * xc[col], minlength=n_pairs) / size
-            full = np.bincount(pq, weights=(frac >= 1.0).astype(float), minlength=n_c)
-            some = np.bincount(pq, weights=((frac > 0) & (frac < 1)).astype(float), minlength=n_c)
-            c_share = np.bincount(pq, weights=frac, minlength=n_c) / np.maximum(total, 1)
-            c_covered = (total > 0) & (full == total)
-            c_partial = ~c_covered & (full > 0)
-            c_undetermined = ~c_covered & ~c_partial & (some > 0)
-            counted += int((c_covered | c_partial).sum())
-            full_n += int(c_covered.sum())
-            share[c_slot] = np.where(c_undetermined, np.nan, c_share)
+        if not n_c:  # every QPV measured by geometry (no NaN): the share vector is ``area``, nansum its sum
+            return counted, full_n, float(area.sum())
+        share = np.empty(n)
+        share[g_slot] = area
+        xc = np.where(xs > 0, 1.0, self._partly)
+        frac = np.bincount(row, weights=data * xc[col], minlength=n_pairs) / size
+        full = np.bincount(pq, weights=(frac >= 1.0).astype(float), minlength=n_c)
+        some = np.bincount(pq, weights=((frac > 0) & (frac < 1)).astype(float), minlength=n_c)
+        c_share = np.bincount(pq, weights=frac, minlength=n_c) / np.maximum(total, 1)
+        c_covered = (total > 0) & (full == total)
+        c_partial = ~c_covered & (full > 0)
+        c_undetermined = ~c_covered & ~c_partial & (some > 0)
+        counted += int((c_covered | c_partial).sum())
+        full_n += int(c_covered.sum())
+        share[c_slot] = np.where(c_undetermined, np.nan, c_share)
         return counted, full_n, float(np.nansum(share))
 
     def score_slow(self, x: np.ndarray) -> tuple[int, int, float]:
