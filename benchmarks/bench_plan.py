@@ -50,11 +50,12 @@ def main(argv=None) -> None:
     print(f"first coverage run (relation included) {t_first:.2f} s; plan set-up (unit adjacency, "
           f"candidates) {t_setup:.2f} s")
 
-    # Plan model: score every candidate in turn until the time is up.
+    # Plan model: score every candidate in turn until the time is up, as plan() does (PlanModel.scorer).
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < args.seconds:
+        score_with = model.scorer(model.x0)
         for _, _, units in cands:
-            model.score(model.with_units(model.x0, units))
+            score_with(units)
         n += len(cands)
     fast = n / (time.perf_counter() - t0)
 

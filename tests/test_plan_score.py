@@ -24,10 +24,11 @@ def test_fast_score_equals_engine_rules_on_every_candidate(model):
     net = model.net
     cands = candidates(model, model.x0, {c: set(u) for c, u in net.council_units.items()}, net.touched.copy())
     assert len(cands) > 50
+    score_with = model.scorer(model.x0)
     for _, _, units in cands:
         x = model.with_units(model.x0, units)
-        assert model.score(x) == model.score_slow(x)
-    assert model.score(model.x0) == model.score_slow(model.x0)
+        assert model.score(x) == model.score_slow(x) == score_with(units)
+    assert model.score(model.x0) == model.score_slow(model.x0) == score_with(())
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -40,6 +41,9 @@ def test_fast_score_equals_engine_rules_on_random_unit_sets(model, data):
     if data.draw(st.booleans()):
         x = np.maximum(x, model.x0)
     assert model.score(x) == model.score_slow(x)
+    # units added to a state, hosting a QPV or not, listed twice or not: as with_units then score
+    added = data.draw(st.lists(st.integers(0, len(x) - 1) | st.sampled_from(hosts.tolist()), max_size=50))
+    assert model.scorer(x)(added) == model.score(model.with_units(x, added))
 
 
 @pytest.fixture(scope="module")
