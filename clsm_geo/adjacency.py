@@ -49,8 +49,11 @@ class UnitAdjacency:
         positions = np.asarray(positions, dtype=np.int64)
         if len(positions) == 0:
             return positions
-        rows = self.shared[positions]
-        out = np.unique(rows.indices)
+        # the column indices of those rows, read from the CSR arrays (no sub-matrix built)
+        starts = self.shared.indptr[positions]
+        lengths = self.shared.indptr[positions + 1] - starts
+        at = np.arange(int(lengths.sum())) + np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
+        out = np.unique(self.shared.indices[at])
         return np.setdiff1d(out, positions, assume_unique=True)
 
 

@@ -13,6 +13,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings, strategies as st
 
 import clsm_geo
 import clsm_geo.units
@@ -268,3 +269,17 @@ def test_cli_uncovered_and_gaps_write_deterministic_files(tmp_path, capsys):
     assert "QPV en vigueur ne sont pas entièrement couverts en 2024" in text and " constats\u00a0: " in text
     gaps_csv = pd.read_csv(tmp_path / "gaps-a" / "gaps.csv", dtype=str)
     assert set(gaps_csv["kind"]) == set(KINDS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 34_976), min_size=0, max_size=150, unique=True))
+def test_neighbours_of_are_the_units_sharing_a_boundary_with_any_position(positions):
+    import numpy as np
+
+    from clsm_geo.adjacency import unit_adjacency
+
+    adj = unit_adjacency(2024)
+    got = adj.neighbours_of(positions)
+    shared = adj.shared.tocsc()  # the definition, read by columns: b neighbours a when shared[a, b] > 0
+    want = sorted({b for a in positions for b in shared[:, a].indices.tolist()} - set(positions))
+    assert got.tolist() == want
