@@ -221,3 +221,14 @@ def test_inprocess_steps_against_another_checkout(tmp_path, capsys):
     row = next(line.split() for line in out.splitlines() if line.strip().startswith("30 "))
     assert row.count("→") == 4 and row.count("ms") == 4, out
     assert str(other) in out
+
+
+def test_ab_commands_runs_two_checkouts_in_turn(capsys):
+    import ab_commands
+
+    assert ab_commands.main(["--against", str(BENCH.parent), "--command", "coverage", "--rounds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "clsm-geo coverage, 1 rounds" in out and out.count("median") == 3
+    assert "this / other, median of the ratios within a round:" in out
+    with pytest.raises(SystemExit):
+        ab_commands.main(["--against", str(BENCH)])     # not a checkout: an error naming the folder
