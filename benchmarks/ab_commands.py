@@ -15,6 +15,7 @@ within rounds compares like with like.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import subprocess
@@ -45,7 +46,8 @@ def run_once(root: Path, args: list[str]) -> float:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(root)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / f"clsm-geo-ab-pycache-{abs(hash(str(root)))}")
+    key = hashlib.sha256(str(root).encode()).hexdigest()[:12]      # the same folder for a checkout in every run
+    env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / f"clsm-geo-ab-pycache-{key}")
     cmd = [sys.executable, "-c", "from clsm_geo.cli import entry; entry()", *args]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, env=env, cwd=root)
