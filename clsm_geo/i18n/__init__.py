@@ -111,7 +111,7 @@ def template(key: str, lang: str | None = None) -> str:
 
 #: Rows that :func:`format_each` fills piece by piece before it goes on to the next rows: joined a piece at a time
 #: over 100,000 rows, the texts no longer stay in the CPU's cache and each row took 1.4 times as long as over 10,000
-#: (``format_each`` of the overlap message, 118 ms against 7.5 ms; in blocks of 4,096: 84 ms).
+#: (``format_each`` of the overlap message, 118 ms against 7.5 ms; in blocks of 4,096: 85 ms).
 _FORMAT_BLOCK = 4096
 
 
