@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/ab_commands.py --against ../old                      # coverage, 8 rounds
     .venv/bin/python benchmarks/ab_commands.py --against ../old --command report --rounds 6
+    .venv/bin/python benchmarks/ab_commands.py --against ../old --command help          # clsm-geo --help
 
 ``../old`` is another checkout of clsm-geo (``git worktree add ../old <commit>``). Each round runs the
 command once per checkout, the order turned every round, in fresh processes as the ``clsm-geo`` program
@@ -27,11 +28,13 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXAMPLE = REPO / "examples" / "registry_fictitious.csv"
-COMMANDS = ("coverage", "gaps", "plan", "report", "map")
+COMMANDS = ("coverage", "gaps", "plan", "report", "map", "help")
 
 
 def argv(command: str, registry: Path, year: int, out: Path) -> list[str]:
-    """The command line of ``command`` writing into ``out``."""
+    """The command line of ``command`` writing into ``out`` (``help``: ``clsm-geo --help``)."""
+    if command == "help":
+        return ["--help"]
     head = ["--offline", "-q"]
     if command == "report":
         return head + ["report", "--year", str(year), "--registry", str(registry), "--out", str(out / "report.html")]

@@ -21,6 +21,7 @@ import compare  # noqa: E402
 
 SIZES = [30]
 REGION = "93"
+EXAMPLE_REGISTRY = BENCH.parent / "examples" / "registry_fictitious.csv"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +30,14 @@ def bench(tmp_path_factory):
     prep = compare.prepare(workdir, SIZES, region=REGION)
     engine = compare.run_engine(workdir, SIZES, 1, region=REGION)
     return workdir, prep, engine
+
+
+@pytest.fixture(scope="module")
+def duckdb_run(bench):
+    """DuckDB's run on the smoke case, once for the tests that read it."""
+    if compare.duckdb_spatial_path() is None:
+        pytest.skip("duckdb and duckdb-extension-spatial are not installed (the bench extra)")
+    return compare.run_duckdb(bench[0], SIZES, 1)
 
 
 def _agree(engine, peer):
@@ -55,11 +64,8 @@ def test_geopandas_agrees(bench):
     _agree(engine, compare.run_geopandas(workdir, SIZES, 1))
 
 
-def test_duckdb_agrees(bench):
-    if compare.duckdb_spatial_path() is None:
-        pytest.skip("duckdb and duckdb-extension-spatial are not installed (the bench extra)")
-    workdir, _, engine = bench
-    _agree(engine, compare.run_duckdb(workdir, SIZES, 1))
+def test_duckdb_agrees(bench, duckdb_run):
+    _agree(bench[2], duckdb_run)
 
 
 def test_postgis_agrees(bench):
@@ -70,11 +76,11 @@ def test_postgis_agrees(bench):
     _agree(engine, compare.run_postgis(workdir, SIZES, 1))
 
 
-def test_report_prints_the_comparisons_and_targets(bench):
+def test_report_prints_the_comparisons_and_targets(bench, request):
     workdir, prep, engine = bench
     results = {"engine": engine}
     if compare.duckdb_spatial_path() is not None:
-        results["duckdb"] = compare.run_duckdb(workdir, SIZES, 1)
+        results["duckdb"] = request.getfixturevalue("duckdb_run")
     text, agree = compare.report(results, prep, SIZES, {}, {})
     assert agree
     assert "(a) Same precomputed" in text and "(b) End to end" in text and "(c) Geometry every run" in text
@@ -97,9 +103,7 @@ def test_paired_rounds_turn_the_order_and_take_ratios_within_rounds():
     assert compare.round_ratio(runs, ["duckdb", "postgis"]) == 1.5
 
 
-def test_b_in_process_in_rounds_feeds_the_table_and_the_target(bench):
-    if compare.duckdb_spatial_path() is None:
-        pytest.skip("duckdb and duckdb-extension-spatial are not installed (the bench extra)")
+def test_b_in_process_in_rounds_feeds_the_table_and_the_target(bench, duckdb_run):
     workdir, prep, engine = bench
     peers = ["duckdb"] + ([] if compare.peer_available("postgis") else ["postgis"])
     paired = compare.run_paired(workdir, SIZES, 2, peers, region=REGION)
@@ -107,7 +111,7 @@ def test_b_in_process_in_rounds_feeds_the_table_and_the_target(bench):
     runs = paired["sizes"]["30"]
     assert sorted(runs) == sorted(["engine", *peers])
     assert all(len(x) == 2 and min(x) > 0 for x in runs.values())
-    results = {"engine": engine, "duckdb": compare.run_duckdb(workdir, SIZES, 1), "paired": paired}
+    results = {"engine": engine, "duckdb": duckdb_run, "paired": paired}
     text, agree = compare.report(results, prep, SIZES, {}, {})
     assert agree and "2 rounds in one process" in text
     line = next(x for x in text.splitlines() if x.endswith("(within rounds, one process)"))
@@ -226,9 +230,11 @@ def test_inprocess_steps_against_another_checkout(tmp_path, capsys):
 def test_ab_commands_runs_two_checkouts_in_turn(capsys):
     import ab_commands
 
-    assert ab_commands.main(["--against", str(BENCH.parent), "--command", "coverage", "--rounds", "1"]) == 0
+    line = ab_commands.argv("report", EXAMPLE_REGISTRY, 2024, Path("o"))
+    assert line[-2:] == ["--out", str(Path("o") / "report.html")] and "--offline" in line
+    assert ab_commands.main(["--against", str(BENCH.parent), "--command", "help", "--rounds", "2"]) == 0
     out = capsys.readouterr().out
-    assert "clsm-geo coverage, 1 rounds" in out and out.count("median") == 3
+    assert "clsm-geo help, 2 rounds" in out and out.count("median") == 3
     assert "this / other, median of the ratios within a round:" in out
     with pytest.raises(SystemExit):
         ab_commands.main(["--against", str(BENCH)])     # not a checkout: an error naming the folder
