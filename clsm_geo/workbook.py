@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import _gc
 from . import columns as _columns
 from . import i18n
 from . import io as _io
@@ -57,6 +58,7 @@ def sheet_name(table: str, lang: str | None = None) -> str:
     return _SHEET_FORBIDDEN.sub("-", name)[:_SHEET_NAME_MAX]
 
 
+@_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them (about 13 %)
 def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLike, sources: dict | None = None,
                    lang: str | None = None) -> Path:
     """Write ``tables`` (table code -> frame) as one workbook at ``path``, atomically; return the path.
@@ -219,9 +221,10 @@ def _write(ws, row: int, col: int, value, fmt=None) -> None:
         ws.write_string(row, col, str(value), fmt)
 
 
-def _fit_widths(ws, widths: list[int]) -> None:
+def _fit_widths(ws, widths: list[int], formats: list | None = None) -> None:
+    """Each column's width (characters) and, when given, its format."""
     for i, width in enumerate(widths):
-        ws.set_column(i, i, max(_WIDTH_MIN, min(_WIDTH_MAX, width + 2)))
+        ws.set_column(i, i, max(_WIDTH_MIN, min(_WIDTH_MAX, width + 2)), formats[i] if formats else None)
 
 
 def _text_width(value) -> int:
@@ -235,6 +238,8 @@ def _text_width(value) -> int:
 # --- sheets ---------------------------------------------------------------------------------------------
 
 def _write_table(book: _Book, ws, frame: pd.DataFrame, lang: str) -> None:
+    """A table sheet. Each column's number format is the column's (``<col style>``): its cells take it, empty
+    ones too (a value typed there later shows in that format), so an empty cell is simply not written."""
     frame = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]))
     cols = [str(c) for c in frame.columns]
     labels = [_columns.label(c, lang) for c in cols]
@@ -243,14 +248,28 @@ def _write_table(book: _Book, ws, frame: pd.DataFrame, lang: str) -> None:
     widths = [len(label) + 2 for label in labels]  # room for the autofilter button
     for i, c in enumerate(cols):
         values, width = _column_cells(c, frame[c], lang)
-        fmt = formats[i]
-        for r, value in enumerate(values, start=1):
-            _write(ws, r, i, value, fmt)
+        _write_column(ws, i, values)
         widths[i] = max(widths[i], width)
     ws.freeze_panes(1, 0)
     if cols:
         ws.autofilter(0, 0, len(frame), len(cols) - 1)
-    _fit_widths(ws, widths)
+    _fit_widths(ws, widths, formats)
+
+
+def _write_column(ws, col: int, values: list) -> None:
+    """The cells of column ``col`` from the second row on, without a cell format (the column's applies);
+    ``None`` is left empty."""
+    string, number, boolean = ws.write_string, ws.write_number, ws.write_boolean
+    for row, value in enumerate(values, start=1):
+        kind = type(value)
+        if kind is str:
+            string(row, col, value)
+        elif kind is float or kind is int:
+            number(row, col, value)
+        elif kind is bool:
+            boolean(row, col, value)
+        elif value is not None:
+            _write(ws, row, col, value)
 
 
 def _figures_rows(summary: dict) -> list[tuple[str, object]]:

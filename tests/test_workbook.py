@@ -53,6 +53,14 @@ def _column(ws, header):
     return [row[0] for row in ws.iter_rows(min_row=2, min_col=i, max_col=i)]
 
 
+def _formats(ws, header):
+    """The number formats of a column: of its cells holding a value, and the column's own (which empty cells
+    take in Excel and LibreOffice; openpyxl does not apply it to the cells it reads)."""
+    cells = _column(ws, header)
+    return {c.number_format for c in cells if c.value is not None} | {
+        ws.column_dimensions[openpyxl.utils.get_column_letter(_headers(ws).index(header) + 1)].number_format}
+
+
 def test_every_column_of_every_output_table_is_declared_and_labelled(result, layer, tmp_path):
     """The tables the commands write have exactly the declared columns, each with a label in both languages."""
     from clsm_geo.plan import priorities
@@ -136,18 +144,25 @@ def test_coverage_workbook_in_french(coverage_books, result):
     assert {c.number_format for c in share} == {f'0.0"{NBSP}"%'}
     assert set(c.value for c in _column(ws, "Statut")) <= {"couvert", "partiellement couvert", "non couvert"}
     assert {c.value for c in _column(ws, "Méthode")} <= {"par communes", "géométrique"}
-    # Areas as decimals, lists of codes as text.
-    assert {c.number_format for c in _column(ws, "Surface")} == {"#,##0.0"}
+    # Areas as decimals, lists of codes as text. The format is the column's: an empty cell (a QPV whose area
+    # is not measured) is not written, and a value typed there later takes the column's format.
+    area = _column(ws, "Surface")
+    assert {c.number_format for c in area if c.value is not None} == {"#,##0.0"}
+    empty = [c for c in area if c.value is None]
+    assert len(empty) == int(result.qpv["area_ha"].isna().sum()) > 0
+    assert {c.number_format for c in empty} == {"General"}  # openpyxl does not apply column styles to cells
+    assert ws.column_dimensions[empty[0].column_letter].number_format == "#,##0.0"
+    assert ws.column_dimensions[first["Communes"].column_letter].number_format == "@"
     councils = wb["CLSM"]
     assert set(c.value for c in _column(councils, "Statut")) == {"actif", "en projet", "en sommeil", "fermé"}
     lyon = {h: c.value for h, c in zip(_headers(councils), councils[2])}
     assert lyon["Identifiant"] == "EX01" and lyon["Codes des QPV"].startswith("QN06901M;QN06902M;")
-    assert {c.number_format for c in _column(councils, "Population")} == {"#,##0"}
-    assert {c.number_format for c in _column(councils, "Année de création")} == {"0"}
+    assert _formats(councils, "Population") == {"#,##0"}
+    assert _formats(councils, "Année de création") == {"0"}
     regions = wb["Régions"]
     assert _column(regions, "Code région")[0].value == "01"
-    assert {c.number_format for c in _column(regions, "Part des QPV couverts")} == {f'0.0"{NBSP}"%'}
-    assert {c.number_format for c in _column(regions, "QPV")} == {"#,##0"}
+    assert _formats(regions, "Part des QPV couverts") == {f'0.0"{NBSP}"%'}
+    assert _formats(regions, "QPV") == {"#,##0"}
 
 
 def test_summary_and_sources_sheets(coverage_books, result):
@@ -187,7 +202,7 @@ def test_coverage_workbook_in_english(coverage_books, result):
     assert wb.sheetnames == ["Key figures", "QPV", "CLSM", "Regions", "Departments", "Methods compared", "Sources"]
     assert _headers(wb["QPV"])[:3] == ["QPV code", "QPV name", "Department code"]
     assert set(c.value for c in _column(wb["QPV"], "Status")) <= {"covered", "partly covered", "not covered"}
-    assert {c.number_format for c in _column(wb["Regions"], "Share of QPV covered")} == {"0.0%"}
+    assert _formats(wb["Regions"], "Share of QPV covered") == {"0.0%"}
     sources = {row[0].value: row[1].value for row in wb["Sources"].iter_rows(min_row=2)}
     assert sources["Date of the figures"] == "31 December 2024"
 
