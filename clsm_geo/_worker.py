@@ -5,6 +5,10 @@ plan, the tables and the annex; ``clsm-geo coverage`` writes ``coverage.xlsx`` w
 files. The function must be deterministic and return picklable data: when the child fails, is killed or
 takes too long, the caller runs the function itself, so the outcome (a value or the error a user should
 see) is always the one of an ordinary call.
+
+A child can also start before its input exists (``start(fn, *args, inbox=True)``): it does what it can (the
+report's child imports matplotlib and reads the outlines while the caller computes the coverage), then waits
+for the one value the caller sends (:meth:`Job.send`), which ``fn`` reads with ``inbox.get()``.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import os
 import pickle
 import select
 import signal
+import struct
 import sys
+import threading
 import time
 from typing import Any, Callable
 
@@ -34,20 +40,78 @@ def available() -> bool:
         return (os.cpu_count() or 1) > 1
 
 
+_UNSET = object()
+
+
+class Inbox:
+    """The value a job's caller sends to it after starting it (:meth:`Job.send`): ``fn`` reads it with
+    :meth:`get`, which waits for it in a child process."""
+
+    def __init__(self, fd: int | None = None, value: Any = _UNSET):
+        self._fd, self._value = fd, value
+
+    def get(self) -> Any:
+        if self._value is _UNSET:
+            if self._fd is None:
+                raise RuntimeError("nothing was sent to this job (Job.send)")
+            size = struct.unpack("<Q", _read_exactly(self._fd, 8))[0]
+            data = _read_exactly(self._fd, size)
+            os.close(self._fd)
+            self._fd = None
+            self._value = pickle.loads(data)
+        return self._value
+
+
+def _read_exactly(fd: int, size: int) -> bytes:
+    """``size`` bytes from ``fd`` (an error if it ends before): a message is its length then its bytes, so the
+    reader does not wait for the end of a pipe that another child forked meanwhile may still hold open."""
+    chunks, left = [], size
+    while left:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            raise EOFError("the caller closed the inbox before sending")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 class Job:
     """The pending value of ``fn(*args)``: :meth:`result` returns it (computed here when the child failed)."""
 
-    def __init__(self, fn: Callable[..., Any], args: tuple, pid: int | None, fd: int | None):
+    def __init__(self, fn: Callable[..., Any], args: tuple, pid: int | None, fd: int | None,
+                 inbox_fd: int | None = None, inbox: bool = False):
         self._fn, self._args, self._pid, self._fd = fn, args, pid, fd
+        self._inbox, self._inbox_fd = inbox, inbox_fd
+        self._sent: Any = _UNSET
+        self._sender: threading.Thread | None = None
         self._done = False
         self._value: Any = None
         self.in_child = False  # True once the value came from the child
 
+    def send(self, value: Any) -> None:
+        """Give ``value`` to the job's ``inbox`` (once). The bytes go to the child from a thread: a value larger
+        than a pipe's buffer does not hold the caller until the child reads it."""
+        if not self._inbox or self._sent is not _UNSET:
+            raise RuntimeError("a job started with inbox=True takes one value")
+        self._sent = value
+        if self._inbox_fd is not None:
+            data, fd = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self._inbox_fd
+            data = struct.pack("<Q", len(data)) + data
+            self._inbox_fd = None
+            self._sender = threading.Thread(target=_write_all, args=(fd, data), daemon=True)
+            self._sender.start()
+
     def result(self) -> Any:
         if not self._done:
+            if self._inbox and self._sent is _UNSET:
+                self.cancel()  # the child waits for a value that will not come: the call below says so
             data = self._collect()
+            if self._sender is not None:
+                self._sender.join()
             if data is not None:
                 self._value, self.in_child = pickle.loads(data), True
+            elif self._inbox:
+                self._value = self._fn(*self._args, inbox=Inbox(value=self._sent))
             else:
                 self._value = self._fn(*self._args)
             self._done = True
@@ -55,6 +119,9 @@ class Job:
 
     def cancel(self) -> None:
         """Stop the child now and reap it (no process is left behind); the value is not computed."""
+        if getattr(self, "_inbox_fd", None) is not None:
+            os.close(self._inbox_fd)
+            self._inbox_fd = None
         if getattr(self, "_pid", None) is not None:
             try:
                 os.kill(self._pid, signal.SIGKILL)
@@ -91,11 +158,25 @@ class Job:
         return b"".join(chunks) if ok and os.waitstatus_to_exitcode(status) == 0 else None
 
 
-def start(fn: Callable[..., Any], *args: Any) -> Job:
-    """Start ``fn(*args)`` in a child process when :func:`available`, else leave it to :meth:`Job.result`."""
+def _write_all(fd: int, data: bytes) -> None:
+    """``data`` into the pipe ``fd``, then close it (the reader sees the end); a reader gone is no error here."""
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:  # BrokenPipeError: the child died; the caller computes the value itself
+        pass
+    finally:
+        os.close(fd)
+
+
+def start(fn: Callable[..., Any], *args: Any, inbox: bool = False) -> Job:
+    """Start ``fn(*args)`` in a child process when :func:`available`, else leave it to :meth:`Job.result`.
+    ``inbox``: call ``fn(*args, inbox=...)`` with an :class:`Inbox` receiving what :meth:`Job.send` gives."""
     if not available():
-        return Job(fn, args, None, None)
+        return Job(fn, args, None, None, inbox=inbox)
     read_fd, write_fd = os.pipe()
+    in_read, in_write = os.pipe() if inbox else (None, None)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -103,7 +184,12 @@ def start(fn: Callable[..., Any], *args: Any) -> Job:
         code = 1
         try:
             os.close(read_fd)
-            data = pickle.dumps(fn(*args), protocol=pickle.HIGHEST_PROTOCOL)
+            if inbox:
+                os.close(in_write)
+                value = fn(*args, inbox=Inbox(in_read))
+            else:
+                value = fn(*args)
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
             view = memoryview(data)
             while view:
                 view = view[os.write(write_fd, view):]
@@ -113,4 +199,6 @@ def start(fn: Callable[..., Any], *args: Any) -> Job:
         finally:
             os._exit(code)
     os.close(write_fd)
-    return Job(fn, args, pid, read_fd)
+    if inbox:
+        os.close(in_read)
+    return Job(fn, args, pid, read_fd, in_write, inbox)

@@ -54,20 +54,22 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
                          hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
     out = Path(directory)
     _io.check_outputs([out / name for name in file_names(formats)], res.input_paths(), folders=[out])
-    summary, tables = res.summary, _tables(res)  # computed here once: a child writing the workbook inherits them
-    with _io.output_set(out) as stage:
-        job = book = None
-        if "xlsx" in formats:  # the longest file first, in a child process when asked
-            from . import _worker
+    code = i18n.get_lang(lang)
+    job = None
+    if "xlsx" in formats and parallel:  # the longest file, in a child started before the small tables exist
+        from . import _worker
 
-            book = (res, stage / "coverage.xlsx", i18n.get_lang(lang))
-            job = _worker.start(_write_workbook, *book) if parallel else None
-        try:
-            written = _write_tables(res, summary, tables, stage, formats, job, book)
-        except BaseException:
-            if job is not None:
-                job.cancel()  # before the staging folder is removed: nothing is written into it afterwards
-            raise
+        job = _worker.start(_workbook, res, code, inbox=True)
+    try:
+        summary, tables = res.summary, _tables(res)  # while the child writes the QPV sheet
+        if job is not None:
+            job.send(_later(res, code))
+        with _io.output_set(out) as stage:
+            written = _write_tables(res, summary, tables, stage, formats, job, code)
+    except BaseException:
+        if job is not None:
+            job.cancel()  # before the staging folder is removed: nothing is written into it afterwards
+        raise
     return [out / p.name for p in written]
 
 
@@ -84,14 +86,15 @@ def _tables(res: CoverageResult) -> dict[str, pd.DataFrame]:
 
 
 def _write_tables(res: CoverageResult, summary: dict, tables: dict, stage: Path, formats, job,
-                  book) -> list[Path]:
-    """The files of :func:`write_files` in ``stage``; the workbook comes from ``job`` (a child writing it) or is
-    written here (``book``: its arguments)."""
+                  lang: str) -> list[Path]:
+    """The files of :func:`write_files` in ``stage``; the workbook's bytes come from ``job`` (a child writing
+    it) or are made here."""
     written = [_io.write_json(summary, stage / "summary.json")]
     if "csv" in formats:
         written += [_io.write_csv(t, stage / f"{name}.csv") for name, t in tables.items()]
-    if book is not None:
-        written.append(job.result() if job is not None else _write_workbook(*book))
+    if "xlsx" in formats:
+        data = job.result() if job is not None else _workbook(res, lang)
+        written.append(_io.write_bytes(data, stage / "coverage.xlsx"))
     if "geojson" in formats:
         written.append(_io.write_geojson(res.qpv, stage / "qpv.geojson"))
         written.append(_io.write_geojson(res.councils, stage / "councils.geojson"))
@@ -101,11 +104,33 @@ def _write_tables(res: CoverageResult, summary: dict, tables: dict, stage: Path,
     return written
 
 
-def _write_workbook(res: CoverageResult, path: Path, lang: str) -> Path:
-    """``coverage.xlsx`` of ``res`` at ``path`` (:func:`clsm_geo.workbook.write_workbook`)."""
-    from .workbook import coverage_tables, write_workbook
+def _later(res: CoverageResult, lang: str) -> dict:
+    """The workbook's tables computed after the engine (:data:`clsm_geo.workbook.LATER`) and its sources:
+    what a child writing the workbook receives from its parent."""
+    from .workbook import coverage_tables
 
-    return write_workbook(coverage_tables(res), path, res.sources_for(lang), lang)
+    return {**{name: table() for name, table in coverage_tables(res, later=True).items() if callable(table)},
+            "sources": res.sources_for(lang)}
+
+
+def _workbook(res: CoverageResult, lang: str, inbox=None) -> bytes:
+    """The bytes of ``coverage.xlsx`` (:func:`clsm_geo.workbook.workbook_bytes`): the QPV sheet first, then
+    the tables of :func:`_later`, received in ``inbox`` (a child started before they were computed) or
+    computed here. Same bytes either way."""
+    from .workbook import coverage_tables, workbook_bytes
+
+    got: dict = {}
+
+    def later(name: str):
+        def value():
+            if not got:
+                got.update(inbox.get() if inbox is not None else _later(res, lang))
+            return got[name]
+        return value
+
+    tables = {name: later(name) if callable(table) else table
+              for name, table in coverage_tables(res, later=True).items()}
+    return workbook_bytes(tables, later("sources"), lang)
 
 
 def _lists_to_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -294,6 +294,13 @@ def _xlsx_text(frame: pd.DataFrame, sheet: str) -> pd.DataFrame:
     return out
 
 
+def write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """``data`` as the file ``path``, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
 def write_json(obj, path: str | os.PathLike) -> Path:
     """Pretty, key-sorted UTF-8 JSON with a final newline."""
     text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default) + "\n"

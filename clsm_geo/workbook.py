@@ -58,9 +58,7 @@ def sheet_name(table: str, lang: str | None = None) -> str:
     return _SHEET_FORBIDDEN.sub("-", name)[:_SHEET_NAME_MAX]
 
 
-@_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them (about 13 %)
-def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLike, sources: dict | None = None,
-                   lang: str | None = None) -> Path:
+def write_workbook(tables: dict, path: str | os.PathLike, sources=None, lang: str | None = None) -> Path:
     """Write ``tables`` (table code -> frame) as one workbook at ``path``, atomically; return the path.
 
     A frame becomes a sheet named after its table (``workbook.sheet.<code>``) with a header row of labels
@@ -69,31 +67,51 @@ def write_workbook(tables: dict[str, pd.DataFrame | dict], path: str | os.PathLi
     ``cog_year``, ``qpv_geography``, ``method``, ``qpv_source``, ``registry``, ``thresholds``) fills the
     last sheet, ``Sources``, with the clsm-geo version and the data producers. ``lang``: see
     :func:`clsm_geo.i18n.get_lang`. A column without a label in the catalogue is a ``KeyError``.
+    A table (or ``sources``) may also be a function returning it: the sheets keep their order, and these
+    tables are written after the others (a child process writes the large QPV table while its parent
+    computes the small ones: :mod:`clsm_geo.coverage_files`). The bytes depend on the order cells are
+    written in, hence on which tables are functions.
     Written with XlsxWriter (streamed, about 4 times faster than building the workbook in openpyxl).
     """
+    with _io.atomic_path(path) as tmp:
+        _fill(str(tmp), tables, sources, lang)
+    return Path(path)
+
+
+def workbook_bytes(tables: dict, sources=None, lang: str | None = None) -> bytes:
+    """The bytes of the workbook :func:`write_workbook` writes."""
+    import io
+
+    buffer = io.BytesIO()
+    _fill(buffer, tables, sources, lang)
+    return buffer.getvalue()
+
+
+@_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them (about 13 %)
+def _fill(target, tables: dict, sources, lang: str | None) -> None:
     import datetime as dt
 
     import xlsxwriter
 
     code = i18n.get_lang(lang)
-    with _io.atomic_path(path) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"in_memory": True, "strings_to_formulas": False,
-                                            "strings_to_urls": False, "strings_to_numbers": False})
-        book = _Book(wb)
-        try:
-            used: set[str] = set()
-            for table, frame in tables.items():
-                ws = wb.add_worksheet(_unique(sheet_name(table, code), used))
-                if isinstance(frame, dict):
-                    _write_figures(book, ws, frame, code)
-                else:
-                    _write_table(book, ws, frame, code)
-            _write_sources(book, wb.add_worksheet(_unique(sheet_name("sources", code), used)), sources or {}, code)
-            # fixed document dates; XlsxWriter also dates every zip member 1 January 1980: same bytes on rerun
-            wb.set_properties({"author": "clsm-geo", "created": dt.datetime(2000, 1, 1)})
-        finally:
-            wb.close()
-    return Path(path)
+    wb = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
+                                      "strings_to_urls": False, "strings_to_numbers": False})
+    book = _Book(wb)
+    try:
+        used: set[str] = set()
+        sheets = [(wb.add_worksheet(_unique(sheet_name(table, code), used)), frame) for table, frame in tables.items()]
+        last = wb.add_worksheet(_unique(sheet_name("sources", code), used))
+        for ws, frame in sorted(sheets, key=lambda sheet: callable(sheet[1])):  # stable: values, then functions
+            frame = frame() if callable(frame) else frame
+            if isinstance(frame, dict):
+                _write_figures(book, ws, frame, code)
+            else:
+                _write_table(book, ws, frame, code)
+        _write_sources(book, last, (sources() if callable(sources) else sources) or {}, code)
+        # fixed document dates; XlsxWriter also dates every zip member 1 January 1980: same bytes on rerun
+        wb.set_properties({"author": "clsm-geo", "created": dt.datetime(2000, 1, 1)})
+    finally:
+        wb.close()
 
 
 class _Book:
@@ -112,13 +130,21 @@ class _Book:
         return self._numbers[fmt]
 
 
-def coverage_tables(result) -> dict[str, pd.DataFrame | dict]:
+#: The tables of :func:`coverage_tables` computed after the engine (on first use), in sheet order.
+LATER = ("summary", "councils", "regions", "departments")
+
+
+def coverage_tables(result, later: bool = False) -> dict:
     """The tables of a :class:`~clsm_geo.result.CoverageResult` as :func:`write_workbook` takes them:
-    key figures, QPV, councils, regions, departments and, when computed, the reconciliation."""
+    key figures, QPV, councils, regions, departments and, when computed, the reconciliation. ``later``:
+    the tables of :data:`LATER` as functions computing them (written after the others)."""
     from .result import COUNCIL_COLUMNS
 
-    tables = {"summary": result.summary, "qpv": result.qpv, "councils": result.councils_table[COUNCIL_COLUMNS],
-              "regions": result.regions, "departments": result.departments}
+    computed = {"summary": lambda: result.summary, "councils": lambda: result.councils_table[COUNCIL_COLUMNS],
+                "regions": lambda: result.regions, "departments": lambda: result.departments}
+    tables = {name: computed[name] if later else computed[name]() for name in LATER}
+    tables = {"summary": tables["summary"], "qpv": result.qpv, "councils": tables["councils"],
+              "regions": tables["regions"], "departments": tables["departments"]}
     if result.reconciliation is not None:
         tables["reconciliation"] = result.reconciliation
     if len(getattr(result, "out_of_scope", ())):

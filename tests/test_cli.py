@@ -138,7 +138,7 @@ def test_methods_by_option(tmp_path, capsys, method):
 def test_unexpected_errors_are_one_sentence_not_a_traceback(tmp_path, capsys, monkeypatch):
     import clsm_geo.cli.coverage as command
 
-    def boom(args):
+    def boom(args, *rest, **options):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(command, "run_coverage", boom)

@@ -79,13 +79,14 @@ def test_coverage_files_written_with_a_second_process_are_the_same_bytes(tmp_pat
         pytest.skip("needs Linux with two CPUs (CI has them)")
     jobs = []
     start = _worker.start
-    monkeypatch.setattr(_worker, "start", lambda *a: jobs.append(start(*a)) or jobs[-1])
+    monkeypatch.setattr(_worker, "start", lambda *a, **k: jobs.append(start(*a, **k)) or jobs[-1])
     res = clsm_geo.coverage(EXAMPLE, 2024)
     files = {}
     for parallel in (False, True):
         written = res.to_files(tmp_path / str(parallel), ("csv", "xlsx"), lang="fr", parallel=parallel)
         files[parallel] = {p.name: p.read_bytes() for p in written}
     assert len(jobs) == 1 and jobs[0].in_child
+    assert jobs[0]._inbox  # started before the summary and the small tables, which it received
     assert files[True] == files[False]
     assert "coverage.xlsx" in files[True] and "qpv.csv" in files[True]
     assert sorted(p.name for p in (tmp_path / "True").iterdir()) == sorted(files[True])  # nothing else left
@@ -106,8 +107,8 @@ def test_a_failed_write_stops_the_workbook_process_and_leaves_the_folder_as_it_w
     jobs, pids = [], []
     start = _worker.start
 
-    def recorded(*args):
-        jobs.append(start(*args))
+    def recorded(*args, **kwargs):
+        jobs.append(start(*args, **kwargs))
         pids.append(jobs[-1]._pid)
         return jobs[-1]
 

@@ -583,7 +583,7 @@ def test_images_drawn_by_a_child_process_give_the_same_report(result, tmp_path, 
         pytest.skip("needs Linux with two CPUs (CI has them)")
     jobs = []
     start = _worker.start
-    monkeypatch.setattr(_worker, "start", lambda *a: jobs.append(start(*a)) or jobs[-1])
+    monkeypatch.setattr(_worker, "start", lambda *a, **k: jobs.append(start(*a, **k)) or jobs[-1])
     outputs = {}
     for parallel in (False, True):
         rep = report(result, region="hauts-de-france", parallel=parallel)
@@ -593,3 +593,56 @@ def test_images_drawn_by_a_child_process_give_the_same_report(result, tmp_path, 
     assert len(jobs) == 1 and jobs[0].in_child  # drawn by the child, once
     assert outputs[True] == outputs[False]
     assert set(outputs[True]) == {"r.html", "r.md", "r-carte.png", "r-evolution.svg"}
+
+
+@pytest.mark.parametrize("where", [{}, {"department": "93"}])
+def test_images_drawn_by_a_child_started_before_the_result_are_the_same(result, where):
+    """The command line starts the drawing child before computing the coverage (report.figures.Drawing): it
+    receives only the tables the images show (MapInputs), and draws the same bytes as from the result."""
+    from clsm_geo import _worker
+    from clsm_geo.report import evolution, figures, resolve_territory
+
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    territory = resolve_territory(result, **where)
+    table = evolution(result, territory, 2024, None)
+    job = figures.Drawing(result.vintage).images(result, territory, "fr", table)
+    assert job.result() == figures.draw(result, territory, "fr", table) and job.in_child
+    sent = figures.MapInputs.sent(result, territory)
+    assert (sent["qpv"] is None) == (territory.level != "department")
+
+
+def test_a_drawing_started_on_another_vintage_draws_from_the_result(result):
+    from clsm_geo import vintages
+    from clsm_geo.report import evolution, figures, resolve_territory
+
+    other = vintages.Vintage(result.year, result.vintage.geography, result.vintage.layer)  # equal, not the same
+    drawing = figures.Drawing(other)
+    territory = resolve_territory(result)
+    table = evolution(result, territory, 2024, None)
+    job = drawing.images(result, territory, "en", table)
+    assert job is not drawing._job and drawing._job._pid is None  # the waiting child was stopped
+    assert job.result() == figures.draw(result, territory, "en", table)
+
+
+def test_the_report_command_draws_before_the_coverage_is_computed(tmp_path, monkeypatch):
+    """clsm-geo report: one drawing child, started before the engine runs, and the same files as a report
+    drawn in this process."""
+    from clsm_geo import _worker, api
+    from clsm_geo.cli import main
+    from clsm_geo.report import figures
+
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    events = []
+    drawing_init, engine = figures.Drawing.__init__, api.coverage
+    monkeypatch.setattr(figures.Drawing, "__init__",
+                        lambda self, v: events.append("drawing") or drawing_init(self, v))
+    monkeypatch.setattr(api, "coverage", lambda *a, **k: events.append("engine") or engine(*a, **k))
+    argv = ["--offline", "-q", "report", "--year", "2024", "--from", "2023", "--registry", str(EXAMPLE)]
+    assert main([*argv, "--out", str(tmp_path / "a" / "r.html")]) == 0
+    assert events == ["drawing", "engine"]
+    monkeypatch.setenv("CLSM_GEO_WORKERS", "1")
+    assert main([*argv, "--out", str(tmp_path / "b" / "r.html")]) == 0
+    for name in ("r.html", "r.md", "r-carte.png", "r-evolution.svg"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

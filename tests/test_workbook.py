@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import clsm_geo
-from clsm_geo import columns, data_dictionary, i18n
+from clsm_geo import columns, data_dictionary, i18n, workbook
 from clsm_geo.cli import main
 from clsm_geo.qpv import qpv
 from clsm_geo.result import COUNCIL_COLUMNS
@@ -271,3 +271,21 @@ def test_build_script_check_mode():
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "build_data_dictionary.py"), "--check"],
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tables_given_as_functions_keep_their_sheet_and_values(result, tmp_path):
+    """A table may be a function (a child process receives the small tables while it writes the QPV sheet):
+    it is written after the others, in its own place, with the same cells."""
+    tables = workbook.coverage_tables(result)
+    later = workbook.coverage_tables(result, later=True)
+    assert [n for n, t in later.items() if callable(t)] == list(workbook.LATER)
+    sources = result.sources_for("fr")
+    direct = tmp_path / "direct.xlsx"
+    workbook.write_workbook(tables, direct, sources, "fr")
+    deferred = tmp_path / "deferred.xlsx"
+    deferred.write_bytes(workbook.workbook_bytes(later, lambda: sources, "fr"))
+    a, b = openpyxl.load_workbook(direct), openpyxl.load_workbook(deferred)
+    assert a.sheetnames == b.sheetnames
+    for name in a.sheetnames:
+        cells = lambda ws: [[(c.value, c.number_format) for c in row] for row in ws.iter_rows()]  # noqa: E731
+        assert cells(a[name]) == cells(b[name]), name

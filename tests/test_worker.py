@@ -76,3 +76,59 @@ def test_a_job_dropped_unread_leaves_no_process():
     del job
     with pytest.raises(ChildProcessError):  # already reaped: not a zombie, not running
         os.waitpid(pid, os.WNOHANG)
+
+
+def _twice_what_comes(x, inbox):
+    return os.getpid(), x, 2 * inbox.get()
+
+
+def test_a_child_started_before_its_input_receives_it():
+    job = _worker.start(_twice_what_comes, "ready", inbox=True)
+    job.send(21)
+    pid, ready, value = job.result()
+    assert (ready, value) == ("ready", 42) and pid != os.getpid() and job.in_child
+
+
+def test_a_value_larger_than_a_pipe_is_sent_without_holding_the_caller():
+    data = os.urandom(5 << 20)  # a pipe holds 64 KiB: the send must not wait for the child to read
+    job = _worker.start(_sleep_then_echo, 0.5, inbox=True)
+    started = time.monotonic()
+    job.send(data)
+    assert time.monotonic() - started < 0.4
+    assert job.result() == data and job.in_child
+
+
+def _sleep_then_echo(seconds, inbox):
+    time.sleep(seconds)
+    return inbox.get()
+
+
+def test_the_sent_value_is_used_when_the_child_dies():
+    job = _worker.start(_exit_then_twice, os.getpid(), inbox=True)
+    job.send(5)
+    assert job.result() == 10 and not job.in_child
+
+
+def _exit_then_twice(parent, inbox):
+    if os.getpid() != parent:
+        os._exit(3)
+    return 2 * inbox.get()
+
+
+def test_a_job_waiting_for_a_value_never_sent_fails_at_once():
+    job = _worker.start(_twice_what_comes, "ready", inbox=True)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="nothing was sent"):
+        job.result()
+    assert time.monotonic() - started < 5  # not the deadline of a child left waiting
+    with pytest.raises(RuntimeError):
+        _worker.start(_pid_and_double, 1).send(1)  # a job without an inbox takes nothing
+
+
+def test_a_second_child_forked_meanwhile_does_not_hold_the_first():
+    first = _worker.start(_twice_what_comes, "a", inbox=True)
+    second = _worker.start(_sleep, 3)  # inherits the first one's inbox pipe
+    started = time.monotonic()
+    first.send(1)
+    assert first.result()[2] == 2 and time.monotonic() - started < 2.5
+    second.cancel()

@@ -178,19 +178,28 @@ def load_layer(args, year: int):
     return layer
 
 
-def run_coverage(args):
-    """Load the QPV layer (printing its source), run the coverage engine, return the result
-    (:class:`clsm_geo.api.CoverageResult`)."""
-    from ..api import coverage
+def load_vintage(args):
+    """The settings of the options, then the vintage of ``args.year`` with the QPV layer in force (printing its
+    source): what the engine needs besides the registry (:class:`clsm_geo.vintages.Vintage`)."""
+    from ..vintages import vintage
 
     if args.partial_threshold is not None:
         _settings.configure(partial_threshold=args.partial_threshold)
     say_territory(args)
-    layer = load_layer(args, args.year)
+    return vintage(args.year, load_layer(args, args.year))
+
+
+def run_coverage(args, vintage=None, *, warn: bool = True):
+    """Run the coverage engine on the vintage (default: :func:`load_vintage`) and return the result
+    (:class:`clsm_geo.api.CoverageResult`). ``warn``: print :func:`warn_scope` now (else the caller does)."""
+    from ..api import coverage
+
+    vintage = vintage if vintage is not None else load_vintage(args)
     registry = getattr(args, "registry_data", None) or args.registry
-    result = coverage(registry, args.year, qpv=layer, method=args.method,
+    result = coverage(registry, args.year, vintage=vintage, method=args.method,
                       population=getattr(args, "population", None))
-    warn_scope(result.summary, args.year)
+    if warn:
+        warn_scope(result.summary, args.year)
     return result
 
 

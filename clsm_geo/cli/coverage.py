@@ -7,7 +7,7 @@ from pathlib import Path
 from .. import i18n
 from ..errors import InputError
 from ..i18n import t, tn
-from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_coverage, say
+from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_coverage, say, warn_scope
 
 
 def register(sub) -> None:
@@ -35,8 +35,9 @@ def check(args) -> None:
 def run(args) -> int:
     formats = args.formats
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
-    result = run_coverage(args)
-    written = result.to_files(out, formats, parallel=True)
+    result = run_coverage(args, warn=False)
+    written = result.to_files(out, formats, parallel=True)  # the workbook's child starts before the summary
+    warn_scope(result.summary, args.year)
     print(result.headline)
     say(args)
     say(args, region_table(result.regions))

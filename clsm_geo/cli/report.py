@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..i18n import t
-from .common import add_coverage_inputs, check_coverage_inputs, check_out, check_year, inputs, run_coverage, say
+from .common import (add_coverage_inputs, check_coverage_inputs, check_out, check_year, inputs, load_vintage,
+                     run_coverage, say)
 
 
 def register(sub) -> None:
@@ -36,8 +37,7 @@ def check(args) -> None:
 def run(args) -> int:
     from ..errors import InputError
     from ..i18n import fmt_int, get_lang, t
-    from ..report import report, report_each, resolve_territory
-    from ..report.sections import command as reproduce
+    from ..report import resolve_territory
 
     lang = get_lang()
     # Bad territory names and years are reported before anything is computed.
@@ -48,24 +48,18 @@ def run(args) -> int:
         from ..report import report_paths
 
         check_out(args, files=report_paths(args.out or "report.html"))
-    res = run_coverage(args)
-    series, sources = None, {}
-    if args.from_year < args.year:  # earlier years measured where their QPV layer is given, cached or shipped
-        from ..trend import trend
+    vintage = load_vintage(args)
+    drawing = None
+    if not args.each:  # the images are drawn meanwhile by a child that starts now (report.figures.Drawing)
+        from ..report.figures import Drawing
 
-        sources = {2015: args.qpv_2015} if args.qpv_2015 else {}
-        series = trend(res.registry, args.from_year, args.year - 1, qpv=sources, method=args.method)
-    if args.each:
-        out = args.out or f"reports-{args.year}"
-        line = reproduce(res, territory, lang, args.from_year, sources).replace(
-            " report ", f" report --{args.each} {{code}} ", 1)
-        written = report_each(res, args.each, out, trend=series, first_year=args.from_year, lang=lang,
-                              command=line, split_assets=args.split_assets, parallel=True)
-    else:
-        rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
-                     command=reproduce(res, territory, lang, args.from_year, sources), parallel=True)
-        written = rep.save(args.out or "report.html", inputs=inputs(args), split_assets=args.split_assets)
-        print(rep.document.headline)
+        drawing = Drawing(vintage)
+    try:
+        written, rep = _make(args, vintage, territory, lang, drawing)
+    except BaseException:
+        if drawing is not None:
+            drawing.cancel()  # no child is left waiting
+        raise
     files = ", ".join(map(str, written[:6]))
     if len(written) > 6:
         files = t("report.cli.more", lang, files=files, n=fmt_int(len(written) - 6, lang))
@@ -77,3 +71,28 @@ def run(args) -> int:
     elif not args.each:
         say(args, t("report.cli.csp", lang, csp=rep.csp()))
     return 0
+
+
+def _make(args, vintage, territory, lang, drawing):
+    """Coverage, trend and the report(s) written: (paths, the report or None with --each)."""
+    from ..report import report, report_each
+    from ..report.sections import command as reproduce
+
+    res = run_coverage(args, vintage)
+    series, sources = None, {}
+    if args.from_year < args.year:  # earlier years measured where their QPV layer is given, cached or shipped
+        from ..trend import trend
+
+        sources = {2015: args.qpv_2015} if args.qpv_2015 else {}
+        series = trend(res.registry, args.from_year, args.year - 1, qpv=sources, method=args.method)
+    if args.each:
+        out = args.out or f"reports-{args.year}"
+        line = reproduce(res, territory, lang, args.from_year, sources).replace(
+            " report ", f" report --{args.each} {{code}} ", 1)
+        return report_each(res, args.each, out, trend=series, first_year=args.from_year, lang=lang,
+                           command=line, split_assets=args.split_assets, parallel=True), None
+    rep = report(res, territory=territory, trend=series, first_year=args.from_year, lang=lang,
+                 command=reproduce(res, territory, lang, args.from_year, sources), parallel=True, drawing=drawing)
+    written = rep.save(args.out or "report.html", inputs=inputs(args), split_assets=args.split_assets)
+    print(rep.document.headline)
+    return written, rep

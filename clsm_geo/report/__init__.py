@@ -155,19 +155,23 @@ def resolve_territory(res_or_year, *, region: str | None = None, department: str
 
 def report(res, *, region: str | None = None, department: str | None = None, territory: Territory | None = None,
            trend=None, first_year: int = FIRST_YEAR, lang: str | None = None, command: str | None = None,
-           parallel: bool = False) -> Report:
+           parallel: bool = False, drawing: _figures.Drawing | None = None) -> Report:
     """The report of a :class:`~clsm_geo.result.CoverageResult` for France, a ``region`` or a ``department``
     (code or name). ``trend``: a :class:`~clsm_geo.trend.Trend` giving the QPV figures of earlier years
     (without it, earlier years count councils only). ``first_year``: first year of the evolution.
     ``command``: the command line shown under "how to reproduce" (default: built from the result).
     ``parallel``: draw the map and the chart in a child process meanwhile (Linux, two cores or more; the
-    command line does so): the same report, sooner."""
+    command line does so): the same report, sooner. ``drawing``: a :class:`~clsm_geo.report.figures.Drawing`
+    started before ``res`` was computed (the command line starts one): it draws them instead."""
     lang = get_lang(lang)
     if territory is None:
         territory = resolve_territory(res, region=region, department=department, lang=lang)
     first = int(first_year)
     years = evolution(res, territory, first, trend)
-    images = _worker.start(_figures.draw, res, territory, lang, years) if parallel else None
+    if drawing is not None:
+        images = drawing.images(res, territory, lang, years)
+    else:
+        images = _worker.start(_figures.draw, res, territory, lang, years) if parallel else None
     an = analyses(res)
     command = command or _s.command(res, territory, lang, first)
     built = {  # the sections that need no image first, while the child draws

@@ -1,10 +1,16 @@
 """The report's images: the coverage map (compressed PNG, from :mod:`clsm_geo.maps.static`) and the trend
-chart (SVG). Both deterministic: no dates in the metadata, a fixed SVG hash salt, text kept as text."""
+chart (SVG). Both deterministic: no dates in the metadata, a fixed SVG hash salt, text kept as text.
+
+:class:`Drawing` draws them in a child process started before the coverage is computed (the command line
+does so): the child imports matplotlib and reads the outlines meanwhile, then receives the few tables the
+images show (:class:`MapInputs`), not the whole result.
+"""
 
 from __future__ import annotations
 
 import inspect
 import io
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
@@ -24,6 +30,85 @@ def _with_lang(fn, lang, **options):
     if "lang" in inspect.signature(fn).parameters:
         options["lang"] = lang
     return fn(**options)
+
+
+@dataclass(frozen=True, eq=False)
+class MapInputs:
+    """What the report's map reads of a :class:`~clsm_geo.result.CoverageResult`, which
+    :mod:`clsm_geo.maps.static` takes in its place: the year, COG year and method, the key figures, the
+    region and department tables, the QPV table (GeoDataFrame, EPSG:4326; only for a department's map, else
+    None), the vintage and its QPV layer."""
+
+    year: int
+    cog_year: int
+    method: str
+    summary: dict
+    regions: pd.DataFrame
+    departments: pd.DataFrame
+    qpv: object
+    vintage: object
+    qpv_layer: object
+
+    #: The fields a child started before the result receives (it has the vintage since it was started).
+    SENT = ("year", "cog_year", "method", "summary", "regions", "departments", "qpv")
+
+    @classmethod
+    def sent(cls, res, territory: Territory) -> dict:
+        """The fields of :data:`SENT` for ``territory``'s map."""
+        qpv = res.qpv if territory.level == "department" else None
+        return {"year": res.year, "cog_year": res.cog_year, "method": res.method, "summary": res.summary,
+                "regions": res.regions, "departments": res.departments, "qpv": qpv}
+
+
+assert {f.name for f in fields(MapInputs)} == {*MapInputs.SENT, "vintage", "qpv_layer"}
+
+
+class Drawing:
+    """The images of one report drawn by a child process started now, before the result exists: the child
+    imports matplotlib and reads the outlines of ``vintage`` while the caller computes the coverage, then
+    draws from what :meth:`images` sends. Where no child can run (:func:`clsm_geo._worker.available`), or the
+    result was computed on another vintage, the images are drawn as :func:`draw` does."""
+
+    def __init__(self, vintage):
+        from .. import _worker
+
+        self.vintage = vintage
+        self._job = _worker.start(_draw_sent, vintage, inbox=True)
+
+    def images(self, res, territory: Territory, lang: str, table: pd.DataFrame):
+        """The pending images of ``res`` (``.result()`` gives what :func:`draw` returns)."""
+        from .. import _worker
+
+        if res.vintage is not self.vintage or res.qpv_layer is not self.vintage.layer:
+            self._job.cancel()
+            return _worker.start(draw, res, territory, lang, table)
+        self._job.send({"result": MapInputs.sent(res, territory), "territory": territory, "lang": lang,
+                        "table": table})
+        return self._job
+
+    def cancel(self) -> None:
+        """Stop the child (the report was not made)."""
+        self._job.cancel()
+
+
+def _draw_sent(vintage, inbox) -> dict[str, bytes]:
+    """:func:`draw` in a child started by :class:`Drawing`: what does not depend on the result first."""
+    _prepare(vintage)
+    sent = inbox.get()
+    data = MapInputs(vintage=vintage, qpv_layer=vintage.layer, **sent["result"])
+    return draw(data, sent["territory"], sent["lang"], sent["table"])
+
+
+def _prepare(vintage) -> None:
+    """Import the drawing modules and read the outlines the maps draw (kept on the geography)."""
+    import PIL.Image  # noqa: F401
+
+    from .. import figures  # noqa: F401  (matplotlib.figure)
+    from ..maps import static  # noqa: F401
+
+    geo = vintage.geography
+    geo.departments
+    geo.regions
 
 
 def draw(res, territory: Territory, lang: str, table: pd.DataFrame) -> dict[str, bytes]:
