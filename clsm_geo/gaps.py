@@ -31,6 +31,7 @@ from . import i18n
 from . import settings as _settings
 from .adjacency import (MIN_SHARED_M, NEIGHBOUR_TOLERANCE_M, SURROUNDED_SHARE, UnitAdjacency,  # noqa: F401
                         compute_unit_adjacency, unit_adjacency)
+from .units import unit_outlines, unit_table
 
 KINDS = ("straddling_qpv", "epci_partial", "crosses_epci", "crosses_department", "crosses_region", "overlap",
          "white_epci", "enclave")
@@ -54,7 +55,7 @@ class Network:
         self.year = res.cog_year
         self.vintage = res.vintage
         self.geo = res.vintage.geography
-        self.units = res.vintage.units
+        self.units = unit_table(self.year)  # no outlines: those asked for are read by :meth:`outlines`
         self.index = res.vintage.unit_index
         self.rel = res.vintage.relation
         self.unit_codes = self.units["unit"].to_numpy()
@@ -110,13 +111,13 @@ class Network:
         self.status = dict(zip(self.qpv["code_qp"].tolist(), self.qpv["status"].tolist()))
         self.qpv_names = dict(zip(self.qpv["code_qp"].tolist(), self.qpv["lib_qp"].tolist()))
 
-        communes = self.geo.communes
+        communes = self.geo.attributes("communes")
         self.commune_name = dict(self.geo.commune_names)
         self.commune_name.update(zip(self.unit_codes.tolist(), self.unit_names.tolist()))
         self.commune_epci = dict(zip(communes["insee_com"].tolist(), communes["siren_epci"].tolist()))
         self.commune_epci.update({u: e for u, e in zip(self.unit_codes.tolist(), self.units["siren_epci"].tolist())
                                   if u not in self.commune_epci})
-        epci = self.geo.epci
+        epci = self.geo.attributes("epci")
         sirens = epci["siren_epci"].tolist()
         self.epci_members = dict(zip(sirens, epci["members"].tolist()))
         self.epci_name = dict(zip(sirens, epci["lib_epci"].tolist()))
@@ -125,9 +126,25 @@ class Network:
                            for s, ms in self.epci_members.items()}
         self.unit_epci = self.units["siren_epci"].to_numpy()
         self.unit_dep = self.units["insee_dep"].to_numpy()
-        deps = self.geo.departments
+        deps = self.geo.attributes("departments")
         self.dep_name = dict(zip(deps["insee_dep"].tolist(), deps["lib_dep"].tolist()))
-        self.reg_name = dict(zip(self.geo.regions["insee_reg"].tolist(), self.geo.regions["lib_reg"].tolist()))
+        regs = self.geo.attributes("regions")
+        self.reg_name = dict(zip(regs["insee_reg"].tolist(), regs["lib_reg"].tolist()))
+        self._outlines: dict[int, object] = {}
+
+    def outlines(self, positions) -> np.ndarray:
+        """Outlines (shapely, EPSG:4326) of the units at ``positions``, in that order: read and decoded only for
+        the units asked for (:func:`clsm_geo.units.unit_outlines`), kept for the next call; the whole
+        layer when :attr:`vintage` already holds it."""
+        positions = [int(p) for p in positions]
+        if "units" in self.vintage.__dict__:
+            return self.vintage.units.geometry.to_numpy()[positions]
+        missing = [p for p in positions if p not in self._outlines]
+        if missing:
+            self._outlines.update(unit_outlines(self.year, missing))
+        out = np.empty(len(positions), dtype=object)
+        out[:] = [self._outlines.get(p) for p in positions]
+        return out
 
     def positions(self, unit_codes) -> list[int]:
         at = self._position
@@ -236,17 +253,17 @@ def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | Non
     perims = net.res.perimeters
     councils = perims.councils
     active = net.res.councils_table.set_index("id")["active"]
-    shapes = net.units.geometry.to_numpy()
     outlines: dict[int, list] = {}
     for i, g in zip(perims.former["council"], perims.former["outline"]):
         if g is not None:
             outlines.setdefault(int(i), []).append(g)
     part_geom, part_id, part_crs = [], [], []
-    for i, (cid, unit_codes, own, deps) in enumerate(zip(councils["id"], councils["units"], councils["own_geometry"],
-                                                          councils["departments"])):
-        if not active.get(cid, False):
-            continue
-        parts = [own] if own is not None else list(shapes[net.positions(unit_codes)]) + outlines.get(i, [])
+    rows = [(i, cid, unit_codes, own, deps) for i, (cid, unit_codes, own, deps)
+            in enumerate(zip(councils["id"], councils["units"], councils["own_geometry"], councils["departments"]))
+            if active.get(cid, False)]
+    net.outlines(sorted({p for _, _, us, own, _ in rows if own is None for p in net.positions(us)}))  # read at once
+    for i, cid, unit_codes, own, deps in rows:
+        parts = [own] if own is not None else list(net.outlines(net.positions(unit_codes))) + outlines.get(i, [])
         part_geom += parts
         part_id += [cid] * len(parts)
         part_crs += [_settings.projected_crs(deps[0] if deps else None)] * len(parts)
@@ -258,7 +275,7 @@ def _nearest_councils(net: Network, q: gpd.GeoDataFrame) -> list[tuple[str | Non
     for i, g in enumerate(qpv_geoms):
         if g is None or shapely.is_empty(g):
             pos = sorted(net.qpv_units[q["code_qp"].iloc[i]])
-            qpv_geoms[i] = shapely.union_all(shapes[pos]) if pos else None
+            qpv_geoms[i] = shapely.union_all(net.outlines(pos)) if pos else None
     qpv_crs = np.array([_settings.projected_crs(d) for d in q["insee_dep"]])
     for epsg in np.unique(qpv_crs):
         cs = np.flatnonzero(part_crs == epsg)
@@ -483,8 +500,9 @@ def _hosted(net: Network) -> dict[int, list[str]]:
 def _overlaps(net: Network, lang: str) -> list[dict]:
     rows = []
     hosted = _hosted(net)
-    geoms = net.units.geometry.to_numpy()
-    for p in np.flatnonzero(net.claims >= 2):
+    claimed = np.flatnonzero(net.claims >= 2)
+    geoms = dict(zip(claimed.tolist(), net.outlines(claimed)))
+    for p in claimed:
         ids = sorted(net.unit_councils[int(p)])
         qpv = hosted.get(int(p), [])
         sentence = _s("overlap", lang, unit=net.unit_names[p], code=net.unit_codes[p],
@@ -526,10 +544,11 @@ def _enclaves(net: Network, lang: str) -> list[dict]:
         return []
     adjacency = net.vintage.adjacency
     hosted = _hosted(net)
-    geoms = net.units.geometry.to_numpy()
     rows = []
     for cid in net.council_ids:
-        for p in enclaves_of(adjacency, net.council_units[cid]):
+        found = enclaves_of(adjacency, net.council_units[cid])
+        geoms = dict(zip(found, net.outlines(found)))
+        for p in found:
             qpv = hosted.get(p, [])
             others = sorted(o for o in net.unit_councils.get(p, ()) if o != cid)
             belongs = _s("enclave_belongs", lang, councils=net.label(others, lang)) if others else ""

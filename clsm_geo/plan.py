@@ -343,10 +343,10 @@ def priorities(res) -> pd.DataFrame:
     councils = res.perimeters.councils
     with_council = {d for deps in councils.loc[active_mask(councils, res.year).to_numpy(), "departments"]
                     for d in deps}
-    communes = net.geo.communes
+    communes = net.geo.attributes("communes")
     dep_population = communes.groupby("insee_dep")["population"].sum()
     dep_communes = communes.groupby("insee_dep").size()
-    deps = net.geo.departments
+    deps = net.geo.attributes("departments")
     dep_reg = dict(zip(deps["insee_dep"], deps["insee_reg"]))
     for dep, group in net.qpv.groupby("insee_dep", sort=True):
         if dep in with_council:

@@ -24,14 +24,14 @@ def unit_table(year: int) -> pd.DataFrame:
     from .geography import geography
 
     geo = geography(year)
-    communes = geo.communes
+    communes = geo.attributes("communes")  # the same rows as geo.communes, without decoding the outlines
     keep = ~communes["insee_com"].isin(list(settings.PLM_CITIES)).to_numpy()
     com = pd.DataFrame({
         "unit": communes["insee_com"], "insee_com": communes["insee_com"], "lib_unit": communes["lib_com"],
         "insee_dep": communes["insee_dep"], "insee_reg": communes["insee_reg"],
         "siren_epci": communes["siren_epci"].to_numpy(), "population": communes["population"]})
     com = com[keep].assign(source="communes", row=np.flatnonzero(keep))
-    arm = geo.arrondissements
+    arm = geo.attributes("arrondissements")
     city_epci = communes.set_index("insee_com")["siren_epci"]
     arr = pd.DataFrame({
         "unit": arm["insee_arm"], "insee_com": arm["insee_com"], "lib_unit": arm["lib_arm"],

@@ -283,3 +283,21 @@ def test_neighbours_of_are_the_units_sharing_a_boundary_with_any_position(positi
     shared = adj.shared.tocsc()  # the definition, read by columns: b neighbours a when shared[a, b] > 0
     want = sorted({b for a in positions for b in shared[:, a].indices.tolist()} - set(positions))
     assert got.tolist() == want
+
+
+def test_the_network_reads_only_the_outlines_it_is_asked_for(layer, tmp_path):
+    """gaps, plan and the report build the network from the units' attributes; the outlines of the units a
+    step needs (the nearest council, an overlap, an enclave) are decoded for those units only, and they are
+    the outlines of the full units layer."""
+    from clsm_geo.gaps import Network
+
+    res = clsm_geo.coverage(write_registry(tmp_path / "gaps.csv"), 2024, qpv=layer, method="commune")
+    net = Network(res)
+    assert "units" not in res.vintage.__dict__  # the 35,000 outlines of France were not decoded
+    positions = [0, 17, 5, 17, len(net.unit_codes) - 1]
+    got = net.outlines(positions)
+    full = clsm_geo.units.units(2024).geometry.to_numpy()
+    assert all(shapely.equals_exact(a, full[p], 0) for a, p in zip(got, positions))
+    assert list(net.outlines([])) == []
+    table = res.gaps()
+    assert "units" not in res.vintage.__dict__ and len(table) and table.geometry.notna().all()

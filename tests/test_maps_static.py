@@ -290,3 +290,24 @@ def test_upper_bounds_are_mapclassifys(values, k, scheme):
         warnings.simplefilter("ignore")
         expected = (mapclassify.Quantiles(y, k=k) if scheme == "quantiles" else mapclassify.EqualInterval(y, k=k)).bins
     assert upper_bounds(scheme, y, k) == list(expected)
+
+
+def test_outlines_projected_once_give_the_same_map(res, tmp_path):
+    """The outlines of a geography projected for a panel are kept (insets.select(keep=True),
+    static.prepare): a map drawn with them kept is the same file as one drawn from nothing, and a frame
+    that is not the geography's is projected again."""
+    from clsm_geo.maps import insets
+
+    insets._KEPT.clear()
+    cold = static.choropleth(res, level="department", path=tmp_path / "cold.png")
+    static.prepare(res.vintage.geography)
+    geo = res.vintage.geography
+    layout = insets.national_layout(geo.departments, keep=True)
+    assert layout is insets.national_layout(geo.departments, keep=True)
+    panel = insets.Panel(None, *layout[0][1:4], layout[0][0])
+    assert insets.select(geo.departments, panel, keep=True) is insets.select(geo.departments, panel, keep=True)
+    copy = geo.departments.copy()
+    assert insets.select(copy, panel, keep=True) is not insets.select(geo.departments, panel, keep=True)
+    assert insets.select(copy, panel) is not insets.select(copy, panel)  # not kept unless asked
+    static.choropleth(res, level="department", path=tmp_path / "warm.png")
+    assert cold is not None and (tmp_path / "cold.png").read_bytes() == (tmp_path / "warm.png").read_bytes()

@@ -7,6 +7,7 @@ Layers are GeoDataFrames in EPSG:4326; :func:`draw` selects the features of a pa
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -50,24 +51,53 @@ def _bounds(geoms, crs: int, margin: float) -> tuple[float, float, float, float]
     return x0 - dx, y0 - dy, x1 + dx, y1 + dy
 
 
-def national_panels(fig, departments: gpd.GeoDataFrame) -> list[Panel]:
-    """Main Lambert-93 axes and one inset per overseas department (present in ``departments``)."""
-    metro = departments[~departments["overseas"]]
-    main = fig.add_axes(MAIN_RECT, label="metropole")
-    panels = [Panel(main, settings.METROPOLITAN_CRS, METRO_BOX,
-                    _bounds(metro.geometry.values, settings.METROPOLITAN_CRS, 0.02), "metropole")]
-    codes = [c for c in INSETS if c in set(departments["insee_dep"])]
-    left, bottom, width, height = INSET_COLUMN
-    step = height / max(1, len(codes))
-    for i, code in enumerate(codes):
-        geom = departments.loc[departments["insee_dep"] == code, "geometry"].iloc[0]
-        crs = settings.projected_crs(code)
-        rect = (left, bottom + height - (i + 1) * step + 0.004, width, step - 0.032)
-        ax = fig.add_axes(rect, label=f"inset-{code}")
-        x0, y0, x1, y1 = geom.bounds
-        box = shapely.box(x0 - 0.3, y0 - 0.3, x1 + 0.3, y1 + 0.3)
-        panels.append(Panel(ax, crs, box, _bounds([geom], crs, 0.06), code))
-        ax.set_title(INSETS[code], fontsize=7.5, pad=2, loc="left")
+#: What was computed from a layer that does not change (a geography's): ``id(layer)`` -> (a weak reference
+#: to the layer, {key: value}). An entry whose layer is gone is never used again.
+_KEPT: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def _kept(layer) -> dict:
+    """The values kept for ``layer`` (see :data:`_KEPT`)."""
+    entry = _KEPT.get(id(layer))
+    if entry is None or entry[0]() is not layer:
+        for key in [k for k, (ref, _) in _KEPT.items() if ref() is None]:
+            del _KEPT[key]
+        entry = _KEPT[id(layer)] = (weakref.ref(layer), {})
+    return entry[1]
+
+
+def national_layout(departments: gpd.GeoDataFrame, *, keep: bool = False) -> list[tuple]:
+    """(key, CRS, lon/lat box, extent, axes rectangle) of the main map and of each overseas inset present in
+    ``departments``. ``keep``: ``departments`` does not change (a geography's layer): computed once."""
+    kept = _kept(departments) if keep else {}
+    if "layout" not in kept:
+        metro = departments[~departments["overseas"]]
+        layout = [("metropole", settings.METROPOLITAN_CRS, METRO_BOX,
+                   _bounds(metro.geometry.values, settings.METROPOLITAN_CRS, 0.02), MAIN_RECT)]
+        codes = [c for c in INSETS if c in set(departments["insee_dep"])]
+        left, bottom, width, height = INSET_COLUMN
+        step = height / max(1, len(codes))
+        for i, code in enumerate(codes):
+            geom = departments.loc[departments["insee_dep"] == code, "geometry"].iloc[0]
+            crs = settings.projected_crs(code)
+            rect = (left, bottom + height - (i + 1) * step + 0.004, width, step - 0.032)
+            x0, y0, x1, y1 = geom.bounds
+            box = shapely.box(x0 - 0.3, y0 - 0.3, x1 + 0.3, y1 + 0.3)
+            layout.append((code, crs, box, _bounds([geom], crs, 0.06), rect))
+        kept["layout"] = layout
+    return kept["layout"]
+
+
+def national_panels(fig, departments: gpd.GeoDataFrame, *, keep: bool = False) -> list[Panel]:
+    """Main Lambert-93 axes and one inset per overseas department (present in ``departments``); ``keep`` as
+    in :func:`national_layout`."""
+    panels = []
+    for key, crs, box, extent, rect in national_layout(departments, keep=keep):
+        label = "metropole" if key == "metropole" else f"inset-{key}"
+        ax = fig.add_axes(rect, label=label)
+        if key != "metropole":
+            ax.set_title(INSETS[key], fontsize=7.5, pad=2, loc="left")
+        panels.append(Panel(ax, crs, box, extent, key))
     return panels
 
 
@@ -105,11 +135,16 @@ def region_panel(fig, departments: gpd.GeoDataFrame, region: str) -> Panel:
                  _bounds(mine.geometry.values, crs, 0.04), f"region-{region}")
 
 
-def select(layer: gpd.GeoDataFrame, panel: Panel) -> gpd.GeoDataFrame:
-    """Features of ``layer`` (EPSG:4326) inside the panel's box, projected to its CRS."""
-    layer = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
-    inside = layer[layer.geometry.intersects(panel.box)]
-    return inside.to_crs(panel.crs)
+def select(layer: gpd.GeoDataFrame, panel: Panel, *, keep: bool = False) -> gpd.GeoDataFrame:
+    """Features of ``layer`` (EPSG:4326) inside the panel's box, projected to its CRS. ``keep``: ``layer``
+    does not change (a geography's layer): projected once per box and CRS, and the same frame returned
+    again (not to be modified)."""
+    kept = _kept(layer) if keep else {}
+    key = ("select", panel.crs, panel.box.wkb)
+    if key not in kept:
+        shown = layer[layer.geometry.notna() & ~layer.geometry.is_empty]
+        kept[key] = shown[shown.geometry.intersects(panel.box)].to_crs(panel.crs)
+    return kept[key]
 
 
 def finish(panel: Panel, *, frame: bool) -> None:

@@ -253,6 +253,16 @@ def readable(path) -> None:
 # ----------------------------------------------------------------------------------------------- helpers
 
 
+def prepare(geo) -> None:
+    """Project now what every national map of ``geo`` draws under its data (the panels' layout, the land,
+    the department and region lines), kept for the maps drawn next: the report's drawing process does it
+    while the coverage is computed (:class:`clsm_geo.report.figures.Drawing`)."""
+    for key, crs, box, extent, _ in insets.national_layout(geo.departments, keep=True):
+        panel = insets.Panel(None, crs, box, extent, key)
+        insets.select(geo.departments, panel, keep=True)
+        insets.select(geo.regions, panel, keep=True)
+
+
 def _geo(res):
     """The COG geography of ``res`` (its vintage's)."""
     return res.vintage.geography
@@ -287,7 +297,7 @@ def _figure(geo, region, *, paris: bool = False, lang: str | None = None):
 
     if region is None:
         fig = Figure(figsize=insets.FIGSIZE_NATIONAL, dpi=100)
-        panels = insets.national_panels(fig, geo.departments)
+        panels = insets.national_panels(fig, geo.departments, keep=True)
         if paris:
             panels.append(insets.paris_panel(fig, geo.departments, t("maps.inset.paris", lang)))
     else:
@@ -299,7 +309,7 @@ def _figure(geo, region, *, paris: bool = False, lang: str | None = None):
 
 def _land(panel, geo, region):
     """Every department in light grey: the land under the layers (and context around a region)."""
-    land = insets.select(geo.departments, panel)
+    land = insets.select(geo.departments, panel, keep=True)
     if region is None:
         land.plot(ax=panel.ax, facecolor=LAND, edgecolor=EDGE, linewidth=0.35)
         return
@@ -312,9 +322,9 @@ def _outlines(panel, geo, region, level):
     """Department lines (thin, on department maps) and region lines (darker)."""
     ax = panel.ax
     if level == "department":
-        deps = insets.select(geo.departments, panel)
+        deps = insets.select(geo.departments, panel, keep=True)
         deps.boundary.plot(ax=ax, color="#b5b5b5" if region is None else "#8f8f8f", linewidth=0.3, zorder=2)
-    regs = insets.select(geo.regions, panel)
+    regs = insets.select(geo.regions, panel, keep=True)
     regs.boundary.plot(ax=ax, color=REGION_EDGE, linewidth=0.55, zorder=2)
 
 

@@ -100,15 +100,13 @@ def _draw_sent(vintage, inbox) -> dict[str, bytes]:
 
 
 def _prepare(vintage) -> None:
-    """Import the drawing modules and read the outlines the maps draw (kept on the geography)."""
+    """Import the drawing modules, read and project the outlines the maps draw (kept: :func:`clsm_geo.maps.static.prepare`)."""
     import PIL.Image  # noqa: F401
 
     from .. import figures  # noqa: F401  (matplotlib.figure)
-    from ..maps import static  # noqa: F401
+    from ..maps import static
 
-    geo = vintage.geography
-    geo.departments
-    geo.regions
+    static.prepare(vintage.geography)
 
 
 def draw(res, territory: Territory, lang: str, table: pd.DataFrame) -> dict[str, bytes]:
