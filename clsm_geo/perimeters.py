@@ -119,16 +119,21 @@ class Perimeters:
         ``ids``: only these councils (the others get None), so that a step needing a few perimeters (the
         nearest council, a crossing council) does not dissolve them all.
         """
-        from .units import units
+        from .units import unit_arrays, unit_outlines
 
-        table = units(self.year)
-        shapes = table.geometry.to_numpy()
-        position = {u: i for i, u in enumerate(table["unit"])}
+        wanted = None if ids is None else set(ids)
+        position = {u: i for i, u in enumerate(unit_arrays(self.year)["unit"].tolist())}
+        rows = zip(self.councils["id"].tolist(), self.councils["units"].tolist(),
+                   self.councils["own_geometry"].tolist())
+        asked = {position[u] for cid, unit_codes, own in rows if own is None and (wanted is None or cid in wanted)
+                 for u in unit_codes if u in position}
+        found = unit_outlines(self.year, asked)  # only the outlines of the units drawn are decoded
+        shapes = np.empty(len(position), dtype=object)
+        shapes[list(found)] = list(found.values())
         outlines: dict[int, list] = {}
         for i, g in zip(self.former["council"], self.former["outline"]):
             if g is not None:
                 outlines.setdefault(int(i), []).append(g)
-        wanted = None if ids is None else set(ids)
         # Councils with the same units (a whole EPCI, one commune) share one union: computed once, and the
         # work no longer depends on pandas indexing per council (linear in the number of councils).
         unions: dict[tuple, object] = {}

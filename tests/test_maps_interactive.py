@@ -337,3 +337,25 @@ def test_contrast_of_map_graphics_and_text():
     css = (REPO / "clsm_geo" / "maps" / "assets" / "clsm-map.css").read_text(encoding="utf-8")
     text_colours = set(re.findall(r"(?<!-)color:\s*(#[0-9a-fA-F]{3,6})", css))
     assert text_colours and all(_contrast(c, "#ffffff") >= 4.5 for c in text_colours), text_colours
+
+
+def test_the_map_decodes_the_outlines_it_draws_not_the_communes_of_france(monkeypatch):
+    """Council perimeters and the commune search entries come from the outlines of the communes concerned
+    (Geography.outlines): building the map never loads the whole communes layer (35,000 outlines)."""
+    import importlib
+
+    geo_module = importlib.import_module("clsm_geo.geography")  # the module (clsm_geo.geography is a function)
+    loaded = []
+    layer = geo_module.Geography._layer
+
+    def spy(self, name):
+        loaded.append(name)
+        return layer(self, name)
+
+    monkeypatch.setattr(geo_module.Geography, "_layer", spy)
+    fresh = clsm_geo.coverage(REGISTRY, 2024)
+    data = layers.build(fresh)
+    assert fresh.councils.geometry.notna().all()
+    assert "communes" not in loaded and "arrondissements" not in loaded
+    kinds = [row[1] for row in data.search]
+    assert kinds.count(layers.SEARCH_KINDS.index("commune")) > 100

@@ -230,7 +230,7 @@ def _bbox_rows(labels, kind, geoms, decimals=4):
 
 def _search_index(geo, res, councils, qpv, region) -> list[list]:
     """Rows of :func:`_bbox_rows`: raw text (the page inserts it as text, never as HTML)."""
-    communes = geo.communes
+    communes = geo.attributes("communes")  # outlines decoded below for the communes listed only
     deps, regs = geo.departments, geo.regions
     if region is not None:
         communes = communes[communes["insee_reg"] == region]
@@ -249,6 +249,8 @@ def _search_index(geo, res, councils, qpv, region) -> list[list]:
                        councils.geometry.values, 3)
     rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"].tolist(), qpv["code_qp"].tolist())], "qpv",
                        qpv.geometry.values, 4)
+    codes = communes["insee_com"].tolist()
+    outlines = geo.outlines("communes", codes)
     rows += _bbox_rows([f"{n} ({d})" for n, d in zip(communes["lib_com"].tolist(), communes["insee_dep"].tolist())],
-                       "commune", communes.geometry.values, 3)
+                       "commune", [outlines.get(c) for c in codes], 3)
     return rows
