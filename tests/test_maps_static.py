@@ -311,3 +311,31 @@ def test_outlines_projected_once_give_the_same_map(res, tmp_path):
     assert insets.select(copy, panel) is not insets.select(copy, panel)  # not kept unless asked
     static.choropleth(res, level="department", path=tmp_path / "warm.png")
     assert cold is not None and (tmp_path / "cold.png").read_bytes() == (tmp_path / "warm.png").read_bytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0.0, max_value=1.0, allow_nan=False))
+def test_palette_colours_are_matplotlibs(stop):
+    """The palettes offered come from a shipped table (no matplotlib import for an interactive map): the
+    colour at any stop is the one matplotlib gives."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_hex
+
+    from clsm_geo.maps._names import PALETTES
+    from clsm_geo.maps.style import PALETTE_RANGE, palette_colours
+
+    for name in PALETTES:
+        assert palette_colours(name, [stop]) == [to_hex(colormaps[name](stop))]
+        for n in (2, 3, 5, 7):
+            stops = list(np.linspace(*PALETTE_RANGE, n))
+            assert palette_colours(name, stops) == [to_hex(colormaps[name](s)) for s in stops]
+    assert palette_colours("magma", [stop]) == [to_hex(colormaps["magma"](stop))]  # not shipped: matplotlib's
+
+
+def test_the_palette_table_is_rebuilt_identical():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "build_palettes.py"), "--check"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

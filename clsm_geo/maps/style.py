@@ -136,16 +136,19 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     1 they are percentages.
     """
     import numpy as np
-    from matplotlib import colormaps
-    from matplotlib.colors import to_hex
+
+    from ._palettes import LUT
 
     unit = check_indicator(indicator)
     if scheme not in SCHEMES:
         raise InputError(t("maps.error.scheme", lang, scheme=repr(scheme)),
                          hint=t("maps.error.choices", lang, choices=", ".join(SCHEMES)))
-    if palette not in colormaps:
-        raise InputError(t("maps.error.palette", lang, palette=repr(palette)),
-                         hint=t("maps.error.choices", lang, choices=", ".join(PALETTES)))
+    if palette not in LUT:  # another matplotlib colormap: matplotlib itself (its import takes about 0.1 s)
+        from matplotlib import colormaps
+
+        if palette not in colormaps:
+            raise InputError(t("maps.error.palette", lang, palette=repr(palette)),
+                             hint=t("maps.error.choices", lang, choices=", ".join(PALETTES)))
     share = indicator in SHARE_INDICATORS
     shown = shown_values(values, indicator)
     valid = ~np.isnan(shown)
@@ -184,11 +187,29 @@ def classify(values: pd.Series, indicator: str, *, scheme: str = "quantiles", k:
     integral = bool(np.all(np.equal(np.mod(y, 1), 0)))
     labels = _labels(lowers, upper, integral, share, get_lang(lang))
     n = len(upper)
-    cmap = colormaps[palette]
     stops = [0.45] if n == 1 else list(np.linspace(*PALETTE_RANGE, n))
-    colors = [to_hex(cmap(s)) for s in stops]
+    colors = palette_colours(palette, stops)
     counts = [int((cls == i).sum()) for i in range(n)]
     return Classes(index, labels, colors, counts, int((~valid).sum()), title, scheme, zero_class)
+
+
+def palette_colours(palette: str, stops) -> list[str]:
+    """``#rrggbb`` of ``palette`` at each of ``stops`` (0 to 1), as ``to_hex(matplotlib.colormaps[palette](s))``
+    gives them: from :data:`clsm_geo.maps._palettes.LUT` for the palettes offered, without matplotlib."""
+    from ._palettes import LUT
+
+    table = LUT.get(palette)
+    if table is None:
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        return [to_hex(colormaps[palette](s)) for s in stops]
+    out = []
+    for s in stops:  # the entry matplotlib's Colormap.__call__ takes for a float
+        x = float(s) * len(table)
+        i = len(table) - 1 if x == len(table) else int(x)
+        out.append(table[min(max(i, 0), len(table) - 1)])
+    return out
 
 
 def upper_bounds(scheme: str, y, k: int) -> list[float]:
