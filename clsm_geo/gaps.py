@@ -31,7 +31,7 @@ from . import i18n
 from . import settings as _settings
 from .adjacency import (MIN_SHARED_M, NEIGHBOUR_TOLERANCE_M, SURROUNDED_SHARE, UnitAdjacency,  # noqa: F401
                         compute_unit_adjacency, unit_adjacency)
-from .units import unit_outlines, unit_table
+from .units import unit_outlines
 
 KINDS = ("straddling_qpv", "epci_partial", "crosses_epci", "crosses_department", "crosses_region", "overlap",
          "white_epci", "enclave")
@@ -55,7 +55,7 @@ class Network:
         self.year = res.cog_year
         self.vintage = res.vintage
         self.geo = res.vintage.geography
-        self.units = unit_table(self.year)  # no outlines: those asked for are read by :meth:`outlines`
+        self.units = res.vintage.unit_attributes  # no outlines: those asked for are read by :meth:`outlines`
         self.index = res.vintage.unit_index
         self.rel = res.vintage.relation
         self.unit_codes = self.units["unit"].to_numpy()

@@ -53,7 +53,8 @@ class Vintage:
     """The data of one year studied. ``year``: the year (figures at 31 December); ``geography``: the COG
     boundaries used (:class:`clsm_geo.geography.Geography`; before the first shipped COG, the first one);
     ``layer``: the QPV layer in force (:class:`clsm_geo.qpv.QpvLayer`). The derived tables are built on first
-    use and kept: :attr:`units`, :attr:`unit_index`, :attr:`unit_arrays`, :attr:`relation`, :attr:`adjacency`."""
+    use and kept: :attr:`units`, :attr:`unit_attributes`, :attr:`unit_index`, :attr:`unit_arrays`, :attr:`relation`,
+    :attr:`adjacency`."""
 
     year: int
     geography: object
@@ -70,6 +71,14 @@ class Vintage:
         from .units import units
 
         return units(self.cog_year)
+
+    @functools.cached_property
+    def unit_attributes(self):
+        """:attr:`units` without their outlines (:func:`clsm_geo.units.unit_table`): codes, names, EPCI,
+        department, region, population; what gaps and plan read (they decode the outlines they need only)."""
+        from .units import unit_table
+
+        return unit_table(self.cog_year)
 
     @functools.cached_property
     def unit_index(self):

@@ -33,7 +33,7 @@ def test_coverage_uses_the_vintage_given_and_keeps_it(v2024):
     assert res.summary == again.summary
     assert res.qpv.drop(columns="geometry").equals(again.qpv.drop(columns="geometry"))
     net = gaps.network(res)
-    assert net.rel is v2024.relation and net.units is v2024.units and net.geo is v2024.geography
+    assert net.rel is v2024.relation and net.units is v2024.unit_attributes and net.geo is v2024.geography
     assert res.regions.equals(again.regions)
     by_year = clsm_geo.build_perimeters(res.registry, 2024, overlaps=False)
     assert (res.perimeters.matrix != by_year.matrix).nnz == 0 and res.perimeters.problems == by_year.problems
