@@ -9,6 +9,7 @@ on the engine's definition (each QPV clipped to its official units).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -238,3 +239,13 @@ def test_ab_commands_runs_two_checkouts_in_turn(capsys):
     assert "this / other, median of the ratios within a round:" in out
     with pytest.raises(SystemExit):
         ab_commands.main(["--against", str(BENCH)])     # not a checkout: an error naming the folder
+
+
+def test_workbook_steps_times_both_modes_and_another_checkout(capsys):
+    import workbook_steps
+
+    assert workbook_steps.main(["--rounds", "1", "--against", str(Path(__file__).resolve().parents[1])]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"default +\d+\.\d{3} s before the small tables, \d+\.\d{3} s after", out)
+    assert re.search(r"constant_memory +\d+\.\d{3} s before", out)
+    assert re.search(r"this / other within rounds: \d+\.\d{3}", out)
