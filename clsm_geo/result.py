@@ -310,26 +310,37 @@ def _missing_regions(res) -> set[str]:
 def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFrame, missing=frozenset(),
                    population: bool = False) -> pd.DataFrame:
     """Figures per territory; where the QPV geography in force is not available (``missing``), the QPV
-    figures are NaN and ``qpv_geography_available`` is False (never 0 QPV). Counted by group, not territory by
-    territory: a council counts in each territory of ``councils[council_key]``, and covers QPV there when one of
-    its ``qpv_codes`` in force lies in that territory."""
+    figures are NaN and ``qpv_geography_available`` is False (never 0 QPV). Counted in one pass over the QPV
+    and one over the councils, not territory by territory: a council counts in each territory of
+    ``councils[council_key]``, and covers QPV there when one of its ``qpv_codes`` in force lies in that
+    territory."""
     q = qpv[qpv["in_force"]]
     codes = names[key].tolist()
-    status = q["status"].to_numpy()
-    qpv_counts = pd.DataFrame({
-        key: q[key].to_numpy(), "qpv_total": 1, "qpv_covered": np.isin(status, ["covered", "partial"]),
-        "qpv_partial": status == "partial", "qpv_uncovered": status == "uncovered",
-        "qpv_undetermined": status == "undetermined"}).groupby(key).sum().reindex(codes, fill_value=0)
-    table = councils.reset_index(drop=True)
-    listed = table[[council_key, "active", "new", "in_project"]].explode(council_key)
-    listed = listed[listed[council_key].notna()]
-    qpv_here = table["qpv_codes"].explode().map(dict(zip(q["code_qp"], q[key])))  # index: council position
-    covering_pairs = pd.MultiIndex.from_arrays([qpv_here.index[qpv_here.notna()], qpv_here.dropna().to_numpy()])
-    listed["covering"] = listed["active"].to_numpy(dtype=bool) & pd.MultiIndex.from_arrays(
-        [listed.index, listed[council_key].to_numpy()]).isin(covering_pairs)
-    council_counts = (listed.astype({c: bool for c in ("active", "new", "in_project")})
-                      .groupby(council_key)[["active", "new", "in_project", "covering"]].sum()
-                      .reindex(codes, fill_value=0))
+    # Counted in Python: a few thousand QPV and councils, where a dozen pandas steps (explode, group, reindex)
+    # cost more than the counting itself.
+    qpv_counts: dict = {}  # territory -> [total, covered, partial, uncovered, undetermined]
+    for where, status in zip(q[key].tolist(), q["status"].tolist()):
+        counts = qpv_counts.setdefault(where, [0, 0, 0, 0, 0])
+        counts[0] += 1
+        counts[1] += status in ("covered", "partial")
+        counts[2] += status == "partial"
+        counts[3] += status == "uncovered"
+        counts[4] += status == "undetermined"
+    territory_of = dict(zip(q["code_qp"].tolist(), q[key].tolist()))
+    council_counts: dict = {}  # territory -> [active, new, in project, covering]
+    for territories, active, new, in_project, qpv_codes in zip(
+            councils[council_key].tolist(), councils["active"].tolist(), councils["new"].tolist(),
+            councils["in_project"].tolist(), councils["qpv_codes"].tolist()):
+        active, new, in_project = bool(active), bool(new), bool(in_project)
+        covered_in = {territory_of[c] for c in qpv_codes or () if c in territory_of} if active else ()
+        for where in territories if isinstance(territories, (tuple, list)) else ():
+            if where is None or where != where:  # a missing code (None or NaN) counts nowhere
+                continue
+            counts = council_counts.setdefault(where, [0, 0, 0, 0])
+            counts[0] += active
+            counts[1] += new
+            counts[2] += in_project
+            counts[3] += where in covered_in
     no_population = dict.fromkeys(POPULATION_COLUMNS)
     if population and "population" in q.columns:
         by_code = {code: _population_figures(group, True) for code, group in q.groupby(key)}
@@ -337,12 +348,12 @@ def _per_territory(qpv, councils, key: str, council_key: str, names: pd.DataFram
     else:
         by_code, empty = {}, no_population
     rows = []
-    for code, cc, qc in zip(codes, council_counts.itertuples(index=False), qpv_counts.itertuples(index=False)):
-        total, covered = int(qc.qpv_total), int(qc.qpv_covered)
-        row = {key: code, "councils_active": int(cc.active), "councils_new": int(cc.new),
-               "councils_in_project": int(cc.in_project), "councils_covering_qpv": int(cc.covering),
-               "qpv_total": total, "qpv_covered": covered, "qpv_partial": int(qc.qpv_partial),
-               "qpv_uncovered": int(qc.qpv_uncovered), "qpv_undetermined": int(qc.qpv_undetermined),
+    for code in codes:
+        active, new, in_project, covering = council_counts.get(code, (0, 0, 0, 0))
+        total, covered, partial, uncovered, undetermined = qpv_counts.get(code, (0, 0, 0, 0, 0))
+        row = {key: code, "councils_active": active, "councils_new": new, "councils_in_project": in_project,
+               "councils_covering_qpv": covering, "qpv_total": total, "qpv_covered": covered,
+               "qpv_partial": partial, "qpv_uncovered": uncovered, "qpv_undetermined": undetermined,
                "qpv_covered_share": round(covered / total, 6) if total else 0.0,
                **by_code.get(code, empty), "qpv_geography_available": code not in missing}
         if code in missing:

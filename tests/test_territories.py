@@ -83,3 +83,52 @@ def test_qpv_scope_of_a_national_and_a_regional_layer():
     assert scope["qpv_scope"] == "partial" and scope["qpv_regions"] == ["93"] and len(scope["qpv_regions_missing"]) == 17
     assert territories.names(["93", "11"]) == "Provence-Alpes-Côte d'Azur, Île-de-France"
     assert territories.names([c for c, _ in REGIONS], most=2) == "Guadeloupe, Martinique, +16"
+
+
+_STATUSES = ("covered", "partial", "uncovered", "undetermined")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    qpv=st.lists(st.tuples(st.sampled_from("ABC"), st.sampled_from(_STATUSES), st.booleans()), max_size=25),
+    councils=st.lists(st.tuples(st.lists(st.sampled_from("ABCZ"), unique=True, max_size=3), st.booleans(),
+                                st.booleans(), st.booleans(), st.lists(st.integers(0, 30), max_size=4)),
+                      max_size=8),
+    missing=st.sets(st.sampled_from("ABC"), max_size=1))
+def test_per_territory_counts_are_those_of_each_territory(qpv, councils, missing):
+    """The region and department tables (result._per_territory, counted in one pass) give, for each territory,
+    what counting that territory alone gives; QPV figures of a territory whose geography is missing are
+    unknown (<NA>), never 0."""
+    import pandas as pd
+
+    from clsm_geo.result import _per_territory
+
+    q = pd.DataFrame({"code_qp": [f"Q{i}" for i in range(len(qpv))], "insee_dep": [t for t, _, _ in qpv],
+                      "status": [s for _, s, _ in qpv], "in_force": pd.array([f for _, _, f in qpv], dtype=bool)})
+    table = pd.DataFrame({"departments": [tuple(t) for t, *_ in councils],
+                          "active": [a for _, a, *_ in councils], "new": [n for _, _, n, _, _ in councils],
+                          "in_project": [p for *_, p, _ in councils],
+                          "qpv_codes": [tuple(f"Q{i}" for i in codes) for *_, codes in councils]})
+    names = pd.DataFrame({"insee_dep": ["A", "B", "C"], "lib_dep": ["a", "b", "c"]})
+    out = _per_territory(q, table, "insee_dep", "departments", names, missing).set_index("insee_dep")
+    where = dict(zip(q["code_qp"], q["insee_dep"]))
+    in_force = q[q["in_force"]]
+    for code in "ABC":
+        row = out.loc[code]
+        mine = [c for c in councils if code in c[0]]
+        assert row["councils_active"] == sum(c[1] for c in mine)
+        assert row["councils_new"] == sum(c[2] for c in mine)
+        assert row["councils_in_project"] == sum(c[3] for c in mine)
+        assert row["councils_covering_qpv"] == sum(
+            1 for c in mine if c[1] and any(where.get(f"Q{i}") == code and q["in_force"].iloc[i]
+                                            for i in c[4] if i < len(q)))
+        here = in_force[in_force["insee_dep"] == code]["status"].tolist()
+        if code in missing:
+            assert pd.isna(row["qpv_total"]) and pd.isna(row["qpv_covered"]) and not row["qpv_geography_available"]
+            continue
+        assert row["qpv_total"] == len(here)
+        assert row["qpv_covered"] == sum(s in ("covered", "partial") for s in here)
+        assert row["qpv_partial"] == here.count("partial") and row["qpv_uncovered"] == here.count("uncovered")
+        assert row["qpv_undetermined"] == here.count("undetermined")
+        covered = sum(s in ("covered", "partial") for s in here)
+        assert row["qpv_covered_share"] == (round(covered / len(here), 6) if here else 0.0)
