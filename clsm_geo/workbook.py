@@ -140,11 +140,12 @@ def coverage_tables(result, later: bool = False) -> dict:
     the tables of :data:`LATER` as functions computing them (written after the others)."""
     from .result import COUNCIL_COLUMNS
 
-    computed = {"summary": lambda: result.summary, "councils": lambda: result.councils_table[COUNCIL_COLUMNS],
-                "regions": lambda: result.regions, "departments": lambda: result.departments}
-    tables = {name: computed[name] if later else computed[name]() for name in LATER}
-    tables = {"summary": tables["summary"], "qpv": result.qpv, "councils": tables["councils"],
-              "regions": tables["regions"], "departments": tables["departments"]}
+    def table(compute):
+        return compute if later else compute()
+
+    tables = {"summary": table(lambda: result.summary), "qpv": result.qpv,
+              "councils": table(lambda: result.councils_table[COUNCIL_COLUMNS]),
+              "regions": table(lambda: result.regions), "departments": table(lambda: result.departments)}
     if result.reconciliation is not None:
         tables["reconciliation"] = result.reconciliation
     if len(getattr(result, "out_of_scope", ())):

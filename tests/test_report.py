@@ -5,6 +5,7 @@ xlsx annex, accessibility, hostile text escaped, and a real browser that prints 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -610,6 +611,8 @@ def test_images_drawn_by_a_child_started_before_the_result_are_the_same(result, 
     assert job.result() == figures.draw(result, territory, "fr", table) and job.in_child
     sent = figures.MapInputs.sent(result, territory)
     assert (sent["qpv"] is None) == (territory.level != "department")
+    fields = {f.name for f in dataclasses.fields(figures.MapInputs)}
+    assert set(sent) == set(figures.MapInputs.SENT) == fields - {"vintage", "qpv_layer"}
 
 
 def test_a_drawing_started_on_another_vintage_draws_from_the_result(result):

@@ -249,8 +249,8 @@ def _search_index(geo, res, councils, qpv, region) -> list[list]:
                        councils.geometry.values, 3)
     rows += _bbox_rows([f"{n} ({c})" for n, c in zip(qpv["lib_qp"].tolist(), qpv["code_qp"].tolist())], "qpv",
                        qpv.geometry.values, 4)
-    codes = communes["insee_com"].tolist()
-    outlines = geo.outlines("communes", codes)
+    listed = communes["insee_com"].tolist()
+    outlines = geo.outlines("communes", listed)
     rows += _bbox_rows([f"{n} ({d})" for n, d in zip(communes["lib_com"].tolist(), communes["insee_dep"].tolist())],
-                       "commune", [outlines.get(c) for c in codes], 3)
+                       "commune", [outlines.get(c) for c in listed], 3)
     return rows

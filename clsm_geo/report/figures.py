@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import io
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -59,8 +59,6 @@ class MapInputs:
         return {"year": res.year, "cog_year": res.cog_year, "method": res.method, "summary": res.summary,
                 "regions": res.regions, "departments": res.departments, "qpv": qpv}
 
-
-assert {f.name for f in fields(MapInputs)} == {*MapInputs.SENT, "vintage", "qpv_layer"}
 
 
 class Drawing:
