@@ -87,7 +87,7 @@ def workbook_bytes(tables: dict, sources=None, lang: str | None = None) -> bytes
     return buffer.getvalue()
 
 
-@_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them (about 13 %)
+@_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them
 def _fill(target, tables: dict, sources, lang: str | None) -> None:
     import datetime as dt
 
