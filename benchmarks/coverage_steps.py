@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         ended = time.perf_counter()
     print(f"{'start':>7} {'seconds':>8}  step")
     print(f"{0:7.3f} {imported:8.3f}  import clsm_geo.cli")
-    print(f"{loading - START:7.3f} {loaded - loading:8.3f}  import the library (pandas, geopandas, clsm_geo)")
+    print(f"{loading - START:7.3f} {loaded - loading:8.3f}  import the library (pandas, clsm_geo)")
     for at, took, label in sorted(STEPS):
         if took >= 0.001:
             print(f"{at:7.3f} {took:8.3f}  {label}")

@@ -70,25 +70,29 @@ def units_digest(year: int) -> str:
     return hashlib.sha256(f"units;{base}".encode()).hexdigest()
 
 
-def frame_digest(frame) -> str:
-    """Digest of a normalised QPV frame's content used by the relation (codes, communes, polygons)."""
-    import shapely
+def frame_digest(frame, wkb=None) -> str:
+    """Digest of a normalised QPV frame's content used by the relation (codes, communes, polygons).
 
+    ``wkb``: the polygons as WKB when ``frame`` is a layer's attribute table (:attr:`clsm_geo.qpv.QpvLayer.wkb`),
+    else those of ``frame``'s geometry column, as shapely writes them."""
     h = hashlib.sha256()
     for col in ("code_qp", "insee_dep"):
         h.update("\x1f".join(map(str, frame[col].tolist())).encode())
     h.update("\x1e".join(";".join(cs) for cs in frame["communes"]).encode())
-    if "geometry" in frame:
-        for wkb in shapely.to_wkb(frame.geometry.to_numpy(), hex=False):
-            h.update(b"\x1d" + (wkb or b""))
+    if wkb is None and "geometry" in frame:
+        import shapely
+
+        wkb = shapely.to_wkb(frame.geometry.to_numpy(), hex=False)
+    for one in () if wkb is None else wkb:
+        h.update(b"\x1d" + (one or b""))
     return h.hexdigest()
 
 
-def relation_digest(frame, year: int) -> str:
+def relation_digest(frame, year: int, wkb=None) -> str:
     """Digest of what the QPV × unit relation depends on (QPV frame, boundaries, code history)."""
     base = _boundary_digest(year, (f"communes_{year}.parquet", f"arrondissements_{year}.parquet",
                                    f"former_communes_{year}.parquet", "code_history.parquet"))
-    return hashlib.sha256(f"relation;{base};{frame_digest(frame)}".encode()).hexdigest()
+    return hashlib.sha256(f"relation;{base};{frame_digest(frame, wkb)}".encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -293,9 +297,10 @@ def decode_relation(arrays: dict[str, np.ndarray], frame=None):
                            pair_size=arrays["pair_size"].copy(), unresolved=unresolved)
 
 
-def relation(frame, year: int, build):
-    """The QPV × unit relation of ``frame`` and COG ``year``: shipped, cached or ``build()`` (then cached)."""
-    return _get_or_build("relation", relation_digest(frame, year), build, encode_relation,
+def relation(frame, year: int, build, wkb=None):
+    """The QPV × unit relation of ``frame`` and COG ``year``: shipped, cached or ``build()`` (then cached).
+    ``wkb``: see :func:`frame_digest`."""
+    return _get_or_build("relation", relation_digest(frame, year, wkb), build, encode_relation,
                          lambda arrays: decode_relation(arrays, frame))
 
 

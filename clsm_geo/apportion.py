@@ -151,9 +151,11 @@ def _apportion(frame, unit_table, cand_q: np.ndarray, cand_u: np.ndarray) -> np.
 
 
 def _project(geoms: np.ndarray, epsg: int) -> np.ndarray:
-    import geopandas as gpd
+    """``geoms`` (EPSG:4326) in ``epsg``, as ``GeoSeries.to_crs`` projects them (pyproj, x/y order)."""
+    from .geography import _transformer
 
-    return gpd.GeoSeries(geoms, crs=settings.STORAGE_CRS).to_crs(epsg).to_numpy()
+    tr = _transformer(settings.STORAGE_CRS, int(epsg))
+    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
 
 
 @dataclass(frozen=True)
@@ -202,10 +204,11 @@ def inside_share(q_geom, outline, unit_geom, dep) -> float:
     return float(np.clip(shapely.area(shapely.intersection(base, o)) / shapely.area(base), 0.0, 1.0))
 
 
-def former_effect(rel: QpvUnitRelation, frame: pd.DataFrame, pieces: pd.DataFrame, x: np.ndarray,
+def former_effect(rel: QpvUnitRelation, geoms: np.ndarray, deps: np.ndarray, pieces: pd.DataFrame, x: np.ndarray,
                   unit_geoms, names: dict) -> FormerEffect:
     """:class:`FormerEffect` of the ``pieces`` of active councils (rows of ``Perimeters.pieces``) on the units
-    outside the covered units ``x`` (0/1 over units). ``unit_geoms``: unit position -> outline (EPSG:4326) for
+    outside the covered units ``x`` (0/1 over units). ``geoms``, ``deps``: each QPV's polygon (EPSG:4326, or
+    None) and department, in the relation's order. ``unit_geoms``: unit position -> outline (EPSG:4326) for
     at least the units of ``pieces`` (:func:`clsm_geo.units.unit_outlines`). ``names``: commune code -> name,
     for the labels."""
     if pieces is None or pieces.empty:
@@ -218,8 +221,6 @@ def former_effect(rel: QpvUnitRelation, frame: pd.DataFrame, pieces: pd.DataFram
     pair_of: dict[tuple[int, int], list[int]] = {}
     for k, u in zip(coo.row.tolist(), coo.col.tolist()):
         pair_of.setdefault((int(rel.pair_qpv[k]), u), []).append(k)
-    geoms = frame.geometry.to_numpy()
-    deps = frame["insee_dep"].to_numpy()
     out = {"q": [], "u": [], "w": [], "f": [], "unknown": [], "pair_entry": [], "pair": []}
     labels: dict[int, set[str]] = {}
     unit_label: dict[int, str] = {}

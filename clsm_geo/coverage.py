@@ -72,11 +72,11 @@ def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", popu
         raise RegistryError(i18n.tn("engine.coverage.registry_errors", len(errors), year=cog_year),
                             list(reg.problems) + list(perims.problems),
                             hint=i18n.t("engine.coverage.registry_errors_hint", registry=reg.source, year=year))
-    if method == "geometry" and not layer.frame.geometry.notna().any():
+    if method == "geometry" and not layer.has_polygons:
         raise InputError(i18n.t("engine.coverage.no_polygons"), hint=i18n.t("engine.coverage.no_polygons_hint"))
     from .population import population_for
 
-    pop = population_for(layer.frame, population, settings=cfg)
+    pop = population_for(layer.table, population, settings=cfg)
     return _compute(reg, perims, vintage, method, cfg, pop)
 
 
@@ -84,7 +84,7 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     from .in_force import in_force_mask
 
     year, cog_year, layer = vintage.year, vintage.cog_year, vintage.layer
-    frame = layer.frame
+    frame = layer.table  # attributes; polygons from the layer where a step needs them
     rel = vintage.relation
     councils = perims.base
     active = active_mask(councils, year).to_numpy()
@@ -93,11 +93,11 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
 
     # Commune method; units of infra-communal perimeters and of former communes count as "partly" covered (0.5).
     partly = councils_per_unit(perims, active & own) > 0
-    former = _former(perims, active, rel, frame, x, vintage)
+    former = _former(perims, active, rel, layer, x, vintage)
     partly[former.units] = True
     x_commune = commune_indicator(x, partly)
     own_rows = active & own                 # councils with their own (infra-communal) perimeter: usually none
-    own_share = _own_geometry_shares(frame, councils[own_rows]) if own_rows.any() else np.zeros(len(frame))
+    own_share = _own_geometry_shares(layer, councils[own_rows]) if own_rows.any() else np.zeros(len(frame))
     use_geometry = uses_geometry(rel, method)
     st = qpv_statuses(rel, x, x_commune, own_share, use_geometry, cfg, former=former)
     commune_status, geometry_status, area_share = st.commune_status, st.geometry_status, st.area_share
@@ -105,8 +105,8 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     used = np.where(use_geometry, "geometry", "commune")
 
     council_ids = councils["id"].tolist()
-    touching = _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg)
-    _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, cog_year)
+    touching = _councils_per_qpv(rel, perims, active, own, layer, use_geometry, cfg)
+    _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, cog_year)
     deps = set(vintage.geography.attributes("departments")["insee_dep"])
     in_scope = frame["insee_dep"].isin(deps).to_numpy()
     in_force = in_force_mask(frame, year, layer.geography) & in_scope
@@ -135,16 +135,13 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
     )
 
 
-def _qpv_table(frame, **columns):
-    """The result's QPV table (a GeoDataFrame, EPSG:4326): the columns of :data:`clsm_geo.result.QPV_COLUMNS`
-    taken from ``columns`` or else from ``frame``, then ``frame``'s geometry, built at once."""
-    import geopandas as gpd
-
+def _qpv_table(frame, **columns) -> pd.DataFrame:
+    """The result's QPV table: the columns of :data:`clsm_geo.result.QPV_COLUMNS` taken from ``columns`` or else
+    from ``frame`` (the layer's attribute table), built at once (no geometry: the result adds it on demand)."""
     from .result import QPV_COLUMNS
 
     data = {c: columns[c] if c in columns else frame[c] for c in QPV_COLUMNS}
-    data["geometry"] = frame.geometry
-    return gpd.GeoDataFrame(data, index=frame.index, geometry="geometry", copy=False)  # frame's columns shared
+    return pd.DataFrame(data, index=frame.index, copy=False)  # frame's columns shared
 
 
 @dataclass(frozen=True)
@@ -238,7 +235,7 @@ def _drop_covered(former: FormerEffect, x: np.ndarray) -> FormerEffect:
                         pair=former.pair[pk], units=former.units[x[former.units] == 0], labels=former.labels)
 
 
-def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame, x: np.ndarray,
+def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, layer, x: np.ndarray,
             vintage) -> FormerEffect:
     """Outlines of the former communes in active councils' perimeters, measured on the uncovered units."""
     pieces = perims.former
@@ -249,11 +246,11 @@ def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, frame,
         return FormerEffect.empty()
     from .units import unit_outlines
 
-    return former_effect(rel, frame, pieces, x, unit_outlines(vintage.cog_year, pieces["unit"].tolist()),
-                         vintage.geography.commune_names)
+    return former_effect(rel, layer.geometries, layer.table["insee_dep"].to_numpy(), pieces, x,
+                         unit_outlines(vintage.cog_year, pieces["unit"].tolist()), vintage.geography.commune_names)
 
 
-def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg, year) -> None:
+def _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, year) -> None:
     """Add to ``touching`` the councils whose former-commune outlines hold more than the partial threshold of a
     QPV (geometry) or that reach one of its official communes through such an outline (commune method)."""
     pieces = perims.former
@@ -265,7 +262,7 @@ def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg
 
     unit_geoms = unit_outlines(year, pieces["unit"].tolist())
     weights = rel.weights.tocsc()
-    geoms, deps = frame.geometry.to_numpy(), frame["insee_dep"].to_numpy()
+    geoms, deps = layer.geometries, layer.table["insee_dep"].to_numpy()
     pair_units = rel.pair_units.tocsc()
     for council, u, outline in zip(pieces["council"].tolist(), pieces["unit"].tolist(), pieces["outline"].tolist()):
         col = weights[:, u]
@@ -283,15 +280,16 @@ def _add_former_councils(touching, rel, perims, active, frame, use_geometry, cfg
             touching[q] = sorted(set(touching[q]) | {int(council)})
 
 
-def _own_geometry_shares(frame, own_councils: pd.DataFrame) -> np.ndarray:
-    """Share of each QPV's area inside the union of active councils' own (infra-communal) geometries,
-    computed in the projected CRS of each QPV's department."""
+def _own_geometry_shares(layer, own_councils: pd.DataFrame) -> np.ndarray:
+    """Share of each QPV of ``layer`` (:class:`~clsm_geo.qpv.QpvLayer`) in the union of active councils' own
+    (infra-communal) geometries, computed in the projected CRS of each QPV's department."""
     import geopandas as gpd
     import shapely
 
-    out = np.zeros(len(frame))
+    out = np.zeros(len(layer.table))
     if own_councils.empty:
         return out
+    frame = layer.frame
     union = shapely.union_all(own_councils["own_geometry"].to_numpy())
     geoms = frame.geometry
     hits = geoms.sindex.query(union, predicate="intersects")
@@ -311,7 +309,7 @@ def _group_by_crs(deps: np.ndarray, idx: np.ndarray):
         yield epsg, idx[crs == epsg]
 
 
-def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> list[list[int]]:
+def _councils_per_qpv(rel, perims, active, own, layer, use_geometry, cfg) -> list[list[int]]:
     """Positions of the active councils that cover each QPV (above the partial threshold)."""
     counted = active & ~own                                  # councils measured by their units
     from scipy import sparse
@@ -331,12 +329,12 @@ def _councils_per_qpv(rel, perims, active, own, frame, use_geometry, cfg) -> lis
     c = at[both.row[keep]].astype(np.int64)
 
     # QPV × councils, each pair once, councils in order within a QPV (CSR sums repeated pairs; 0 stays out)
-    touched = sparse.csr_matrix((np.ones(len(q), dtype=np.int64), (q, c)), shape=(len(frame), len(perims.base)))
+    touched = sparse.csr_matrix((np.ones(len(q), dtype=np.int64), (q, c)), shape=(len(layer.table), len(perims.base)))
     touched.sum_duplicates()
     bounds, councils = touched.indptr.tolist(), touched.indices.tolist()
     out: list[list[int]] = [councils[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     for j in np.flatnonzero(active & own):
-        shares = _own_geometry_shares(frame, perims.base.iloc[[j]])
+        shares = _own_geometry_shares(layer, perims.base.iloc[[j]])
         for q in np.flatnonzero(shares > cfg.partial_threshold).tolist():
             if int(j) not in out[q]:
                 out[q] = sorted([*out[q], int(j)])

@@ -76,7 +76,7 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
 def _tables(res: CoverageResult) -> dict[str, pd.DataFrame]:
     """The tables of the CSV files (name -> frame); the workbook (:func:`clsm_geo.workbook.coverage_tables`)
     reads the same tables, cached on ``res``."""
-    tables = {"qpv": res.qpv, "councils": res.councils_table[COUNCIL_COLUMNS],
+    tables = {"qpv": res.qpv_table, "councils": res.councils_table[COUNCIL_COLUMNS],
               "regions": res.regions, "departments": res.departments}
     if res.reconciliation is not None:
         tables["reconciliation"] = res.reconciliation

@@ -19,18 +19,21 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
-from pyproj import Transformer
 
 from clsm_geo import settings
 from clsm_geo.errors import DataSourceError, InputError
 from clsm_geo.i18n import t
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from pyproj import Transformer
 
 __all__ = [
     "SHIPPED_YEARS",
@@ -120,6 +123,8 @@ def _to_frame(table, layer: str, *, full: bool = True) -> pd.DataFrame | gpd.Geo
         df["members"] = [tuple(m) for m in df["members"]]
     if "geometry" not in table.column_names:
         return df
+    import geopandas as gpd
+
     geoms = shapely.from_wkb(table.column("geometry").to_numpy())
     return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, crs=settings.STORAGE_CRS), crs=settings.STORAGE_CRS)
 
@@ -202,14 +207,16 @@ class Geography:
             if "former_outlines" in self._cache:
                 fo = self._cache["former_outlines"]
                 fo = fo[fo["code"].isin(wanted)]
+                outlines = fo.geometry.to_numpy()
             else:
                 import pyarrow.compute as pc
 
                 table = _read_table("former_outlines_%d.parquet" % self.year)
-                fo = _to_frame(table.filter(pc.is_in(table.column("code"), value_set=pa.array(wanted))),
-                               "former_outlines")
+                table = table.filter(pc.is_in(table.column("code"), value_set=pa.array(wanted)))
+                outlines = shapely.from_wkb(table.column("geometry").to_numpy())
+                fo = _to_frame(table.drop_columns(["geometry"]), "former_outlines", full=False)
             for rec in zip(*(fo[c].tolist() for c in ("code", "name", "kind", "insee_com", "population",
-                                                       "outline_year")), fo.geometry.to_numpy()):
+                                                       "outline_year")), outlines):
                 code, name, kind, parent, pop, oy, geom = rec
                 pieces[(code, parent)] = {"code": code, "name": name, "kind": kind, "insee_com": parent,
                                           "population": None if pd.isna(pop) else int(pop),
@@ -352,6 +359,8 @@ def geography(year: int = 2024, *, nearest: bool = False) -> Geography:
 
 @functools.lru_cache(maxsize=64)
 def _transformer(src, dst: int) -> Transformer:
+    from pyproj import Transformer
+
     return Transformer.from_crs(src, dst, always_xy=True)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -96,7 +97,7 @@ def calendar(years, *, settings=None) -> list[dict]:
 def _load(geography: int, source, settings):
     from .qpv import qpv as load_qpv
 
-    if hasattr(source, "frame"):
+    if hasattr(source, "table"):
         return source, None
     try:
         return load_qpv(geography, source, settings=settings), None
@@ -153,10 +154,10 @@ def _layer_for_year(year: int, given: dict, wanted: dict, s):
         g = wanted["metropolitan"]
         raise DataSourceError(i18n.t("data.qpv.none_for_year", geography=g, year=year, reason=reasons.get(g, "")),
                               hint=i18n.t("data.qpv.none_for_year_hint", geography=g))
-    parts, missing = [], []
+    parts, missing = [], []  # parts: (layer, rows, columns added)
     for territory, geography in wanted.items():
         layer = layers.get(geography)
-        mask = None if layer is None else layer.frame["overseas"] == (territory == "overseas")
+        mask = None if layer is None else layer.table["overseas"].to_numpy() == (territory == "overseas")
         if layer is not None and territory == "overseas" and wanted["metropolitan"] != geography \
                 and not mask.any():
             # e.g. a regional subset of the 2015 geography: it says nothing about the overseas QPV
@@ -166,18 +167,20 @@ def _layer_for_year(year: int, given: dict, wanted: dict, s):
         if layer is None:
             missing.append(MissingGeography(year, geography, territory, (), reasons[geography]))
             continue
-        frame = layer.frame
-        parts.append(frame[mask].assign(qpv_geography=layer.geography, in_force_here=True))
+        parts.append((layer, mask, {"qpv_geography": layer.geography, "in_force_here": True}))
     # QPV of the other geography in a territory whose own geography is missing: kept, not in force.
     for m in missing:
         for geography, layer in layers.items():
-            frame = layer.frame
-            mask = frame["overseas"] == (m.territory == "overseas")
+            mask = layer.table["overseas"].to_numpy() == (m.territory == "overseas")
             if mask.any():
-                parts.append(frame[mask].assign(qpv_geography=geography, in_force_here=False))
-    frame = pd.concat(parts, ignore_index=True)
-    frame = frame.sort_values("code_qp", kind="stable", ignore_index=True)
-    missing = [dataclasses.replace(m, departments=_departments_of(m, frame)) for m in missing]
+                parts.append((layer, mask, {"qpv_geography": geography, "in_force_here": False}))
+    table = pd.concat([layer.table[mask].assign(**added) for layer, mask, added in parts], ignore_index=True)
+    order = np.argsort(table["code_qp"].to_numpy(), kind="stable")
+    table = table.take(order).reset_index(drop=True)
+    # the polygons in the forms at hand in every part (WKB as read, shapely), shapely when none is
+    kinds = [k for k in ("wkb", "geometries") if all(k in layer.__dict__ for layer, _, _ in parts)] or ["geometries"]
+    polygons = {k: np.concatenate([getattr(layer, k)[mask] for layer, mask, _ in parts])[order] for k in kinds}
+    missing = [dataclasses.replace(m, departments=_departments_of(m, table)) for m in missing]
     main = layers.get(wanted["metropolitan"]) or next(iter(layers.values()))
     geography = wanted["metropolitan"] if wanted["metropolitan"] in layers else main.geography
     source = main.source
@@ -188,11 +191,8 @@ def _layer_for_year(year: int, given: dict, wanted: dict, s):
             location=f"{main.source.location} + {other.source.location}",
             edition_words=provenance.parts(main.source, "edition") + (
                 ("provenance.overseas", (("edition", provenance.parts(other.source, "edition")),)),))
-    import geopandas as gpd
-
-    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=_settings.STORAGE_CRS)
-    return QpvLayer(frame, geography, source, parts=tuple(layers[g] for g in sorted(layers)),
-                    missing=tuple(missing))
+    return QpvLayer(table=table, geography=geography, source=source, parts=tuple(layers[g] for g in sorted(layers)),
+                    missing=tuple(missing), **polygons)
 
 
 def _departments_of(m: MissingGeography, frame) -> tuple[str, ...]:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -28,6 +27,8 @@ from .errors import Problem
 from .registry import Registry
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from .vintages import Vintage
 
 SCALES = ("infra-communal", "communal", "intercommunal", "whole EPCI")
@@ -158,6 +159,8 @@ class Perimeters:
             if union is None:
                 union = unions[key] = shapely.make_valid(shapely.union_all(shapes[list(key)]))
             geoms.append(union)
+        import geopandas as gpd
+
         return gpd.GeoSeries(geoms, index=self.councils.index, crs=settings.STORAGE_CRS)
 
 

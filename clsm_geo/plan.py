@@ -54,9 +54,9 @@ class PlanModel:
         own = councils["own_geometry"].notna().to_numpy()
         self.x0 = np.minimum(councils_per_unit(perims, active & ~own), 1.0)
         self.partly = councils_per_unit(perims, active & own) > 0
-        self.own_share = _own_geometry_shares(res.qpv_layer.frame, councils[active & own])
+        self.own_share = _own_geometry_shares(res.qpv_layer, councils[active & own])
         # former-commune outlines of the result (measured on the units outside x0; dropped once a unit is added)
-        self.former = _former(perims, active, self.rel, res.qpv_layer.frame, self.x0, res.vintage)
+        self.former = _former(perims, active, self.rel, res.qpv_layer, self.x0, res.vintage)
         self.partly[self.former.units] = True
         self.use_geometry = uses_geometry(self.rel, res.method)
         in_force = dict(zip(res.qpv["code_qp"].tolist(), res.qpv["in_force"].tolist()))

@@ -1,7 +1,8 @@
 """QPV layers (quartiers prioritaires de la politique de la ville) in one normalised schema.
 
-:func:`qpv` returns a :class:`QpvLayer` whose ``frame`` has exactly these columns, in this order,
-one row per ``code_qp``, sorted, with a RangeIndex:
+:func:`qpv` returns a :class:`QpvLayer` whose ``frame`` (a GeoDataFrame) has exactly these columns, in
+this order, one row per ``code_qp``, sorted, with a RangeIndex; its ``table`` has the same but ``geometry``
+(what the coverage engine reads: no geopandas needed) and its ``geometries`` the polygons:
 
 =============  =====================================================================================
 ``code_qp``    QPV code (``QN…`` for the 2024 geography, ``QP…`` for 2015)
@@ -21,14 +22,16 @@ filled by ``clsm-geo data fetch --qpv``, the layer shipped with the package (202
 
 from __future__ import annotations
 
+import functools
 import hashlib
-import numbers
 import json
+import numbers
 import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 
 from clsm_geo import i18n
 from clsm_geo import settings as _settings
@@ -67,17 +70,79 @@ class QpvSource:
         return detail(self, lang)
 
 
-@dataclass(frozen=True)
 class QpvLayer:
-    """A normalised QPV layer: ``frame`` (see module doc), its ``geography`` (2015/2024) and ``source``."""
+    """A normalised QPV layer of one ``geography`` (2015/2024) from ``source``.
 
-    frame: object  # geopandas.GeoDataFrame
-    geography: int
-    source: QpvSource
-    #: For a layer assembled by :func:`clsm_geo.in_force.layer_for_year`: the layers it was made of and
-    #: the geographies that were needed but not found (:class:`clsm_geo.in_force.MissingGeography`).
-    parts: tuple = ()
-    missing: tuple = ()
+    ``table``: one row per QPV with the columns of the module documentation but ``geometry`` (a pandas
+    DataFrame: reading it needs no geopandas); ``geometries``: the polygons in the same order (shapely,
+    EPSG:4326, None where unknown) and ``wkb`` the same as WKB, each decoded or encoded on first use;
+    ``frame``: the whole layer as a GeoDataFrame (EPSG:4326), built on first use.
+    ``QpvLayer(frame, geography, source)`` makes a layer of a normalised GeoDataFrame.
+    """
+
+    def __init__(self, frame=None, geography: int | None = None, source: QpvSource | None = None, parts: tuple = (),
+                 missing: tuple = (), *, table=None, wkb=None, geometries=None):
+        if (frame is None) == (table is None):
+            raise TypeError("QpvLayer: give either frame or table")
+        if frame is not None:
+            table = frame.drop(columns=[frame.geometry.name])
+            geometries = frame.geometry.to_numpy()
+            self.__dict__["frame"] = frame
+        if wkb is None and geometries is None:
+            raise TypeError("QpvLayer: a table needs its wkb or geometries")
+        self.table = table
+        self.geography = geography
+        self.source = source
+        #: For a layer assembled by :func:`clsm_geo.in_force.layer_for_year`: the layers it was made of and
+        #: the geographies that were needed but not found (:class:`clsm_geo.in_force.MissingGeography`).
+        self.parts = tuple(parts)
+        self.missing = tuple(missing)
+        if wkb is not None:
+            self.__dict__["wkb"] = wkb
+        if geometries is not None:
+            self.__dict__["geometries"] = geometries
+
+    def __repr__(self) -> str:
+        return f"<QpvLayer {self.geography}: {len(self.table)} QPV from {self.source.kind if self.source else '?'}>"
+
+    @functools.cached_property
+    def geometries(self) -> np.ndarray:
+        """The polygons, in the order of :attr:`table` (shapely, EPSG:4326; None where unknown)."""
+        import shapely
+
+        return shapely.from_wkb(self.wkb)
+
+    @functools.cached_property
+    def wkb(self) -> np.ndarray:
+        """The polygons as WKB (bytes, little-endian, as shapely writes them; None where unknown)."""
+        import shapely
+
+        return shapely.to_wkb(self.geometries, hex=False)
+
+    @property
+    def has_polygons(self) -> bool:
+        """Whether any QPV has a polygon."""
+        stored = self.__dict__.get("wkb")
+        values = stored if stored is not None else self.geometries
+        return any(v is not None for v in values.tolist())
+
+    def geometry_column(self) -> np.ndarray:
+        """The polygons in whichever form is at hand (WKB or shapely), for assembling layers without decoding."""
+        stored = self.__dict__.get("wkb")
+        return stored if stored is not None else self.geometries
+
+    @functools.cached_property
+    def frame(self):
+        """The layer as a GeoDataFrame (EPSG:4326): :attr:`table`'s columns with ``geometry`` in its place of
+        :data:`COLUMNS` (after ``area_ha``; other columns after it)."""
+        import geopandas as gpd
+
+        columns = list(self.table.columns)
+        at = columns.index("area_ha") + 1 if "area_ha" in columns else len(columns)
+        frame = gpd.GeoDataFrame(self.table, geometry=gpd.GeoSeries(self.geometries, index=self.table.index,
+                                                                     crs=_settings.STORAGE_CRS),
+                                 crs=_settings.STORAGE_CRS)
+        return frame[columns[:at] + ["geometry"] + columns[at:]]
 
 
 # ----------------------------------------------------------------------------------- calendar
@@ -144,23 +209,48 @@ def _parquet_meta(path: Path) -> dict:
 
 
 def load_layer_file(path: str | Path):
-    """Read a normalised layer written by ``scripts/build_qpv_layer.py`` (GeoParquet)."""
-    import geopandas as gpd
+    """Read a normalised layer written by ``scripts/build_qpv_layer.py`` (GeoParquet) as a GeoDataFrame."""
+    table, polygons = _read_layer_file(path)
+    return QpvLayer(table=table, **polygons).frame
 
-    from clsm_geo.qpv_normalise import finalise
+
+def _read_layer_file(path: str | Path):
+    """A normalised layer file as (attribute table, polygons): read by pyarrow and decoded by shapely when its
+    CRS is EPSG:4326 (the shipped layers), else by geopandas and reprojected; polygons: ``QpvLayer``'s
+    keyword arguments (``wkb`` as stored and ``geometries``, or ``geometries`` alone)."""
+    import pyarrow.parquet as pq
+    import shapely
+
+    from clsm_geo.qpv_normalise import finalise, finalise_table
 
     path = Path(path)
     try:
-        gdf = gpd.read_parquet(path)
+        data = pq.read_table(path)
+        geo = json.loads((data.schema.metadata or {}).get(b"geo", b"{}"))
     except Exception as exc:  # pyarrow errors have many classes
         raise DataSourceError(i18n.t("data.qpv.layer_unreadable", path=path, error=f"{type(exc).__name__}: {exc}")) from exc
-    missing = [c for c in COLUMNS if c not in gdf.columns]
+    missing = [c for c in COLUMNS if c not in data.column_names]
     if missing:
         raise DataSourceError(i18n.t("data.qpv.layer_columns", path=path, columns=", ".join(missing)),
                               hint=i18n.t("data.qpv.layer_columns_hint"))
-    gdf = gdf.to_crs(_settings.STORAGE_CRS) if gdf.crs is not None else gdf.set_crs(_settings.STORAGE_CRS)
-    gdf["geometry"] = gdf.geometry.where(~(gdf.geometry.isna() | gdf.geometry.is_empty), None)
-    return finalise(gdf)
+    column = geo.get("columns", {}).get("geometry", {})
+    crs = column.get("crs", {}) if isinstance(column.get("crs"), dict) else {}
+    if column.get("encoding", "").upper() != "WKB" or crs.get("id", {}).get("code") != 4326:
+        import geopandas as gpd
+
+        gdf = gpd.read_parquet(path)
+        gdf = gdf.to_crs(_settings.STORAGE_CRS) if gdf.crs is not None else gdf.set_crs(_settings.STORAGE_CRS)
+        gdf["geometry"] = gdf.geometry.where(~(gdf.geometry.isna() | gdf.geometry.is_empty), None)
+        layer = QpvLayer(finalise(gdf))
+        return layer.table, {"geometries": layer.geometries}
+    table = finalise_table(data.to_pandas())
+    wkb = table.pop("geometry").to_numpy()
+    geometries = shapely.from_wkb(wkb)
+    empty = shapely.is_empty(geometries)
+    if empty.any():
+        wkb = wkb.copy()
+        geometries[empty], wkb[empty] = None, None
+    return table, {"wkb": wkb, "geometries": geometries}
 
 
 def shipped_layers() -> list[dict]:
@@ -286,10 +376,10 @@ def qpv(geography: int = 2024, source: str | Path | None = None, *, settings=Non
     shipped = _qpv_data_dir() / f"qpv{geography}.parquet"
     if shipped.is_file():
         meta = _parquet_meta(shipped)
-        frame = load_layer_file(shipped)
-        return QpvLayer(frame, geography, QpvSource(
+        table, polygons = _read_layer_file(shipped)
+        return QpvLayer(table=table, geography=geography, **polygons, source=QpvSource(
             "shipped", str(shipped), meta.get("edition", "shipped QPV layer"), meta.get("precision", "unknown"),
-            bool(frame.geometry.notna().any()), file_sha256(shipped),
+            any(g is not None for g in polygons["geometries"].tolist()), file_sha256(shipped),
             ((f"provenance.shipped.edition_{geography}", ()),), ((f"provenance.shipped.precision_{geography}", ()),)))
     raise DataSourceError(i18n.t("data.qpv.none_available", geography=geography),
                           hint=i18n.t("data.qpv.none_available_hint", geography=geography))

@@ -221,18 +221,23 @@ def communes_from_polygons(out, file, report):
 
 
 def finalise(gdf):
-    """Sorted by code, RangeIndex, exact column order and plain Python types."""
+    """Sorted by code, RangeIndex, exact column order and plain Python types (a GeoDataFrame, EPSG:4326)."""
     import geopandas as gpd
 
-    gdf = gdf.sort_values("code_qp", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(finalise_table(gdf), geometry="geometry", crs=_settings.STORAGE_CRS)
+
+
+def finalise_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`finalise` of a plain DataFrame: the same columns, order and types; ``geometry`` left as it is."""
+    frame = frame.sort_values("code_qp", kind="stable").reset_index(drop=True)
     for col in ("code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci"):
-        gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col].tolist()], dtype=object)
-    gdf["communes"] = pd.Series([tuple(str(c) for c in v) if v is not None else () for v in gdf["communes"].tolist()],
-                                dtype=object)
-    gdf["overseas"] = gdf["overseas"].astype(bool)
-    gdf["area_ha"] = gdf["area_ha"].astype(float)
-    extra = [c for c in gdf.columns if c not in COLUMNS]
+        frame[col] = pd.Series([None if v is None or v != v else str(v) for v in frame[col].tolist()], dtype=object)
+    frame["communes"] = pd.Series([tuple(str(c) for c in v) if v is not None else ()
+                                   for v in frame["communes"].tolist()], dtype=object)
+    frame["overseas"] = frame["overseas"].astype(bool)
+    frame["area_ha"] = frame["area_ha"].astype(float)
+    extra = [c for c in frame.columns if c not in COLUMNS]
     for col in extra:
-        if gdf[col].dtype == object or pd.api.types.is_string_dtype(gdf[col]):
-            gdf[col] = pd.Series([None if v is None or v != v else str(v) for v in gdf[col].tolist()], dtype=object)
-    return gpd.GeoDataFrame(gdf[list(COLUMNS) + extra], geometry="geometry", crs=_settings.STORAGE_CRS)
+        if frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col]):
+            frame[col] = pd.Series([None if v is None or v != v else str(v) for v in frame[col].tolist()], dtype=object)
+    return pd.DataFrame(frame[list(COLUMNS) + extra])

@@ -11,14 +11,17 @@ import functools
 import html
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from . import i18n
 from .headline import headline
 from .perimeters import active_mask, in_project_mask, new_mask
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "communes", "overseas", "in_force",
                "status", "covered_share", "councils", "method", "status_commune", "status_geometry", "area_share",
@@ -35,9 +38,10 @@ class CoverageResult:
     """The engine's result (:func:`clsm_geo.coverage.coverage`); :func:`clsm_geo.coverage` returns it as a
     :class:`clsm_geo.api.CoverageResult`, with the analyses and outputs as methods.
 
-    ``qpv``: one row per QPV of the layer (GeoDataFrame, EPSG:4326), with ``status`` in
+    ``qpv_table``: one row per QPV of the layer (:data:`QPV_COLUMNS`, no geometry), with ``status`` in
     covered/partial/uncovered (undetermined only by the commune method), ``covered_share`` and the
     ``councils`` covering it; QPV not in force in the year have ``in_force`` False and count nowhere.
+    ``qpv``: the same with each QPV's polygon (GeoDataFrame, EPSG:4326), built on first use.
     ``councils``: one row per council of the registry with its perimeter attributes and counts.
     ``summary``: the headline figures (a dict, also ``summary.json``); ``regions``/``departments``:
     the same figures per territory. ``reconciliation``: QPV where the two methods disagree, and why.
@@ -46,7 +50,7 @@ class CoverageResult:
     year: int
     cog_year: int
     method: str
-    qpv: gpd.GeoDataFrame
+    qpv_table: pd.DataFrame
     perimeters: object
     registry: object
     qpv_layer: object
@@ -59,8 +63,8 @@ class CoverageResult:
     @classmethod
     def build(cls, *, year, cog_year, method, registry, perimeters, qpv_layer, qpv, reconciliation, settings,
               population=None, vintage=None, in_scope=None):
-        """``qpv``: the QPV table (at least :data:`QPV_COLUMNS` and geometry); ``in_scope``: whether each QPV's
-        department is in the COG (default: its ``in_scope`` column, else all)."""
+        """``qpv``: the QPV table (at least :data:`QPV_COLUMNS`), one row per QPV of ``qpv_layer`` in its order;
+        ``in_scope``: whether each QPV's department is in the COG (default: its ``in_scope`` column, else all)."""
         if in_scope is None:
             in_scope = qpv["in_scope"].to_numpy(dtype=bool) if "in_scope" in qpv.columns else np.ones(len(qpv), bool)
         outside = np.flatnonzero(~np.asarray(in_scope, dtype=bool))
@@ -70,12 +74,19 @@ class CoverageResult:
             "qpv_geography": qpv["qpv_geography"].to_numpy()[outside],
             "reason": i18n.t("sources.out_of_scope_reason"),
         }, columns=["code_qp", "lib_qp", "insee_dep", "qpv_geography", "reason"])
-        if not (isinstance(qpv, gpd.GeoDataFrame) and list(qpv.columns) == QPV_COLUMNS + ["geometry"]
-                and qpv.geometry.name == "geometry" and qpv.crs is not None and qpv.crs.to_epsg() == 4326):
-            qpv = gpd.GeoDataFrame(qpv[QPV_COLUMNS + ["geometry"]], geometry="geometry", crs=4326)
-        return cls(year=year, cog_year=cog_year, method=method, qpv=qpv, perimeters=perimeters,
+        if list(qpv.columns) != QPV_COLUMNS or type(qpv) is not pd.DataFrame:
+            qpv = pd.DataFrame(qpv[QPV_COLUMNS])
+        return cls(year=year, cog_year=cog_year, method=method, qpv_table=qpv, perimeters=perimeters,
                    registry=registry, qpv_layer=qpv_layer, reconciliation=reconciliation, settings=settings,
                    population=population, out_of_scope=out_of_scope, vintage=vintage)
+
+    @functools.cached_property
+    def qpv(self) -> gpd.GeoDataFrame:
+        """:attr:`qpv_table` with each QPV's polygon (GeoDataFrame, EPSG:4326; from the QPV layer)."""
+        import geopandas as gpd
+
+        geometry = gpd.GeoSeries(self.qpv_layer.geometries, index=self.qpv_table.index, crs=4326)
+        return gpd.GeoDataFrame(self.qpv_table, geometry=geometry, crs=4326)
 
     # --- tables (computed on first use) ------------------------------------------------------------
 
@@ -85,7 +96,8 @@ class CoverageResult:
         QPV in force each covers (``qpv_codes``, ``qpv_covered``). No geometry (see :attr:`councils`)."""
         councils = self.perimeters.councils
         covered_by: dict[str, list[str]] = {}
-        counted = self.qpv[self.qpv["in_force"] & self.qpv["status"].isin(["covered", "partial"])]
+        qpv = self.qpv_table
+        counted = qpv[qpv["in_force"] & qpv["status"].isin(["covered", "partial"])]
         for code, ids in zip(counted["code_qp"], counted["councils"]):
             for council_id in ids:
                 covered_by.setdefault(council_id, []).append(code)
@@ -97,8 +109,7 @@ class CoverageResult:
         )
         table["qpv_covered"] = table["qpv_codes"].map(len)
         # population of the QPV in force each council covers (covered or partial); <NA> without INSEE file
-        pop = (dict(zip(self.qpv["code_qp"].tolist(), self.qpv["population"].tolist())) if "population" in self.qpv
-               else {})
+        pop = dict(zip(qpv["code_qp"].tolist(), qpv["population"].tolist())) if "population" in qpv else {}
         known = self.population is not None and self.population.available
         table["qpv_population_covered"] = pd.array(
             [(int(round(sum(pop[c] for c in codes))) if not any(pd.isna(pop.get(c)) for c in codes) else None)
@@ -108,6 +119,8 @@ class CoverageResult:
     @functools.cached_property
     def councils(self) -> gpd.GeoDataFrame:
         """Councils with their perimeter geometry (EPSG:4326; union of units, or their own geometry)."""
+        import geopandas as gpd
+
         geoms = self.perimeters.geometries()
         by_id = dict(zip(self.perimeters.councils["id"], geoms))
         table = self.councils_table[COUNCIL_COLUMNS]
@@ -139,15 +152,15 @@ class CoverageResult:
     def _summary(self) -> dict:
         from .territories import qpv_scope
 
-        figures = _figures(self.qpv, self.councils_table)
+        figures = _figures(self.qpv_table, self.councils_table)
         layer = self.qpv_layer
-        in_force = self.qpv[self.qpv["in_force"]]
+        in_force = self.qpv_table[self.qpv_table["in_force"]]
         out = {
             "year": self.year, "cog_year": self.cog_year, "qpv_geography": layer.geography, "method": self.method,
             **figures,
             "qpv_total_metropolitan": int((~in_force["overseas"]).sum()),
             "qpv_total_overseas": int(in_force["overseas"].sum()),
-            "qpv_not_in_force": int((~self.qpv["in_force"]).sum()),
+            "qpv_not_in_force": int((~self.qpv_table["in_force"]).sum()),
             **_source_figures(self),
             "qpv_source": {"kind": layer.source.kind, "location": str(layer.source.location),
                            "edition": layer.source.edition, "precision": layer.source.precision,
@@ -155,7 +168,7 @@ class CoverageResult:
             "registry": Path(str(self.registry.source)).name,
             "thresholds": {"covered": self.settings.covered_threshold, "partial": self.settings.partial_threshold},
             "methods_disagree": 0 if self.reconciliation is None else len(self.reconciliation),
-            **qpv_scope(self.qpv, self.cog_year),
+            **qpv_scope(self.qpv_table, self.cog_year),
         }
         return out
 
@@ -164,14 +177,14 @@ class CoverageResult:
         """Figures per region (every region of the COG year, zeros included)."""
         names = self.vintage.geography.attributes("regions")[["insee_reg", "lib_reg"]]
         missing = _missing_regions(self)
-        return _per_territory(self.qpv, self.councils_table, "insee_reg", "regions", names, missing,
+        return _per_territory(self.qpv_table, self.councils_table, "insee_reg", "regions", names, missing,
                               self._population_available)
 
     @functools.cached_property
     def departments(self) -> pd.DataFrame:
         """Figures per department (every department of the COG year, zeros included)."""
         names = self.vintage.geography.attributes("departments")[["insee_dep", "lib_dep", "insee_reg"]]
-        return _per_territory(self.qpv, self.councils_table, "insee_dep", "departments", names,
+        return _per_territory(self.qpv_table, self.councils_table, "insee_dep", "departments", names,
                               _missing_departments(self), self._population_available)
 
     @property
@@ -271,7 +284,7 @@ def _population_figures(q: pd.DataFrame, available: bool) -> dict:
 
 def _source_figures(res) -> dict:
     """Summary keys about the QPV geographies and the population (see docs/data-sources.md)."""
-    in_force = res.qpv[res.qpv["in_force"]]
+    in_force = res.qpv_table[res.qpv_table["in_force"]]
     over = in_force[in_force["overseas"]]
     missing = [m.to_dict() for m in getattr(res.qpv_layer, "missing", ())]
     pop = res.population

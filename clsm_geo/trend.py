@@ -116,7 +116,7 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
             if geography not in layers and geography not in missing:
                 source = given.get(geography)
                 try:
-                    layers[geography] = source if hasattr(source, "frame") else load_qpv(geography, source)
+                    layers[geography] = source if hasattr(source, "table") else load_qpv(geography, source)
                 except DataSourceError as exc:
                     missing[geography] = exc.message
         geography = wanted["metropolitan"]
@@ -127,7 +127,7 @@ def trend(registry, from_year: int = 2015, to_year: int = 2025, *, qpv: dict | N
             row = _councils_only(reg, year, geography, missing[geography], lang)
             national.append({**row, "qpv_overseas_geography": wanted["overseas"], "geography_switch": switch})
             continue
-        has_polygons = layer.frame.geometry.notna().any()
+        has_polygons = layer.has_polygons
         used = method if has_polygons or method == "commune" else "commune"
         res = coverage(reg, year, qpv={g: layers[g] for g in set(wanted.values()) if g in layers}, method=used)
         notes = [] if has_polygons else [i18n.t("console.trend.no_polygons", lang, geography=geography)]

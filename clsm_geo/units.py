@@ -7,12 +7,15 @@ arrondissements and a council made of whole communes are measured the same way.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from . import settings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,6 +52,8 @@ def units(year: int) -> gpd.GeoDataFrame:
     arrondissement), ``lib_unit``, ``insee_dep``, ``insee_reg``, ``siren_epci``, ``population``,
     ``geometry`` (EPSG:4326). The PLM whole-city codes are not units; see :func:`units_of_commune`.
     """
+    import geopandas as gpd
+
     from .geography import geography
 
     geo = geography(year)

@@ -130,14 +130,14 @@ def relation_for(layer, cog_year: int):
     from . import _prebuilt
     from .apportion import qpv_unit_relation
 
-    key = (id(layer.frame), cog_year)
+    key = (id(layer.table), cog_year)
     hit = _relations.get(key)
-    if hit is not None and hit[0] is layer.frame:
+    if hit is not None and hit[0] is layer.table:
         return hit[1]
-    rel = _prebuilt.relation(layer.frame, cog_year, lambda: qpv_unit_relation(layer.frame, cog_year))
+    rel = _prebuilt.relation(layer.table, cog_year, lambda: qpv_unit_relation(layer.frame, cog_year), wkb=layer.wkb)
     if len(_relations) > 8:
         _relations.clear()
-    _relations[key] = (layer.frame, rel)
+    _relations[key] = (layer.table, rel)
     return rel
 
 
@@ -152,8 +152,8 @@ def layer_of_year(qpv, year: int, cfg=None):
 
     cfg = cfg or _settings.get()
     geography_code = qpv_geography_for_year(year)
-    if hasattr(qpv, "frame"):
-        if qpv.parts or "qpv_geography" in qpv.frame.columns:
+    if hasattr(qpv, "table"):
+        if qpv.parts or "qpv_geography" in qpv.table.columns:
             return qpv
         if qpv.geography not in geographies_in_force(year).values():
             raise InputError(t("engine.coverage.wrong_geography", geography=qpv.geography, year=year,
@@ -173,13 +173,13 @@ def _assembled(layer, year: int, cfg):
 
     wanted = tuple(sorted(geographies_in_force(year).items()))
     others = tuple(g for _, g in wanted if g != layer.geography)
-    key = (id(layer.frame), wanted, str(cfg.cache_dir))
+    key = (id(layer.table), wanted, str(cfg.cache_dir))
     hit = _assembled_layers.get(key)
-    if hit is not None and hit[0] is layer.frame and (not others or (hit[1].missing and not any(
+    if hit is not None and hit[0] is layer.table and (not others or (hit[1].missing and not any(
             availability(g, settings=cfg) for g in others))):
         return hit[1]
     out = layer_for_year(year, {layer.geography: layer}, settings=cfg)
     if len(_assembled_layers) > 8:
         _assembled_layers.clear()
-    _assembled_layers[key] = (layer.frame, out)
+    _assembled_layers[key] = (layer.table, out)
     return out

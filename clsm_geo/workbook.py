@@ -143,7 +143,7 @@ def coverage_tables(result, later: bool = False) -> dict:
     def table(compute):
         return compute if later else compute()
 
-    tables = {"summary": table(lambda: result.summary), "qpv": result.qpv,
+    tables = {"summary": table(lambda: result.summary), "qpv": result.qpv_table,
               "councils": table(lambda: result.councils_table[COUNCIL_COLUMNS]),
               "regions": table(lambda: result.regions), "departments": table(lambda: result.departments)}
     if result.reconciliation is not None:

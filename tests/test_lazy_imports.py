@@ -39,3 +39,24 @@ def test_an_offline_run_imports_no_network_library(tmp_path):
     line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")]
     assert line == ["HEAVY="], (line, out.stderr[-500:])
     assert (tmp_path / "out" / "qpv.csv").is_file()
+
+
+def test_coverage_reads_no_geometry_library_it_does_not_need(tmp_path):
+    """``clsm-geo coverage`` (tables and workbook, no map) runs without geopandas, in the program and in the
+    child writing the workbook: importing it is made to fail in both (the child is a fork of the program)."""
+    probe = ("import sys\n"
+             "class Refuse:\n"
+             "    def find_spec(self, name, path=None, target=None):\n"
+             "        if name.split('.')[0] in ('geopandas', 'matplotlib'):\n"
+             "            raise ImportError('refused: ' + name)\n"
+             "sys.meta_path.insert(0, Refuse())\n" + PROBE.replace(
+                 '("pandas", "geopandas", "matplotlib", "numpy", "scipy", "shapely")', '("geopandas", "matplotlib")'))
+    argv = ["--offline", "-q", "coverage", "--year", "2024", "--registry", str(REPO / "examples" /
+            "registry_fictitious.csv"), "--out", str(tmp_path / "out")]
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
+    line = [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")]
+    assert line == ["HEAVY="], (line, out.stderr[-500:])
+    assert "refused" not in out.stdout + out.stderr, out.stderr[-800:]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "councils.csv", "coverage.xlsx", "departments.csv", "qpv.csv", "reconciliation.csv", "regions.csv",
+        "summary.json"]

@@ -51,10 +51,10 @@ def hostile_result(tmp_path_factory):
         f'"{IMG.replace(chr(34), chr(34) * 2)}",{SCRIPT},actif,2020,,93066;93001,,"<i>n</i> & ""q"" {SCRIPT}"\n'
         "B2,CLSM de Drancy,actif,2019,,93029,,\n", encoding="utf-8")
     result = _isolated(tmp_path_factory, lambda: clsm_geo.coverage(path, 2024))
-    qpv = result.qpv.copy()
+    qpv = result.qpv_table.copy()
     target = qpv.index[qpv["councils"].map(lambda ids: IMG in ids)][0]  # a QPV of the hostile council
     qpv.loc[target, "lib_qp"] = IMG
-    return dataclasses.replace(result, qpv=qpv)
+    return dataclasses.replace(result, qpv_table=qpv)
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ def planner_data(res, *, region: str | None = None, lang: str | None = None) -> 
     own = base["own_geometry"].notna().to_numpy()
     x0 = np.minimum(councils_per_unit(perims, active & ~own), 1.0)
     partly = councils_per_unit(perims, active & own) > 0
-    own_share = _own_geometry_shares(res.qpv_layer.frame, base[active & own])
+    own_share = _own_geometry_shares(res.qpv_layer, base[active & own])
     use_geometry = uses_geometry(rel, res.method)
 
     table = res.qpv.set_index("code_qp")
