@@ -84,6 +84,20 @@ def run(tmp_path, rows, year, layer, method="auto", name="reg.csv"):
 # ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("dep", ["93", "69", "971", "974"])
+def test_former_commune_shares_project_as_geopandas_does(shipped, dep):
+    """The engine projects QPV and outlines with pyproj directly (no geopandas in ``clsm-geo coverage``): the
+    same coordinates, bit for bit, as ``GeoSeries.to_crs`` into the department's CRS."""
+    from clsm_geo import settings
+    from clsm_geo.apportion import _project
+
+    geoms = shipped.frame.loc[shipped.frame["insee_dep"] == dep, "geometry"].dropna().to_numpy()[:25]
+    assert len(geoms)
+    epsg = settings.projected_crs(dep)
+    expected = gpd.GeoSeries(geoms, crs=4326).to_crs(epsg).to_numpy()
+    assert all(shapely.equals_exact(a, b, tolerance=0) for a, b in zip(_project(geoms, epsg), expected))
+
+
 @pytest.mark.parametrize("code, parent, year", [
     ("93059", "93066", 2025),   # Pierrefitte-sur-Seine, in Saint-Denis since 2025
     ("69152", "69149", 2024),   # Pierre-Bénite, in Oullins-Pierre-Bénite since 2024
