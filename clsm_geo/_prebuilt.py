@@ -4,6 +4,8 @@
 * the unit arrays of a COG year (:func:`clsm_geo.units.unit_arrays`: unit codes, unit → commune, department,
   region and EPCI, EPCI → units; 0.06 s, read back in a few milliseconds);
 * the QPV × unit relation of a QPV layer and a COG year (:func:`clsm_geo.apportion.qpv_unit_relation`);
+* the share of each QPV in the outline of each former commune it meets (:func:`clsm_geo.apportion.
+  former_share_table`: measured in each department's projected CRS, read back without a projection library);
 * the outlines of the communes of a COG year that hold a former commune (:meth:`clsm_geo.geography.Geography.
   outlines`: a council listing a former commune is measured inside its commune's outline, and those 2,650
   outlines, read apart, spare decoding the 35,000 of France).
@@ -302,6 +304,44 @@ def relation(frame, year: int, build, wkb=None):
     ``wkb``: see :func:`frame_digest`."""
     return _get_or_build("relation", relation_digest(frame, year, wkb), build, encode_relation,
                          lambda arrays: decode_relation(arrays, frame))
+
+
+# ---------------------------------------------------------------------------------------------- former communes
+def former_digest(frame, year: int, wkb=None) -> str:
+    """Digest of what the former-commune shares depend on: the relation's inputs (QPV frame, communes and their
+    codes) and the outlines of the former communes of ``year``."""
+    base = _boundary_digest(year, (f"former_outlines_{year}.parquet",))
+    return hashlib.sha256(f"former;{base};{relation_digest(frame, year, wkb)}".encode()).hexdigest()
+
+
+def encode_former(shares: dict) -> dict[str, np.ndarray]:
+    keys = sorted(shares)
+    return {"q": np.array([k[0] for k in keys], dtype=np.int32), "u": np.array([k[1] for k in keys], dtype=np.int32),
+            "code": np.array([k[2] for k in keys], dtype=str),
+            "piece": np.array([shares[k][0] for k in keys], dtype=np.float64),
+            "union": np.array([shares[k][1] for k in keys], dtype=np.float64)}
+
+
+def decode_former(arrays: dict[str, np.ndarray]) -> dict:
+    return {(q, u, c): (a, b) for q, u, c, a, b in zip(arrays["q"].tolist(), arrays["u"].tolist(),
+                                                       arrays["code"].tolist(), arrays["piece"].tolist(),
+                                                       arrays["union"].tolist())}
+
+
+def former_shares(frame, year: int, wkb=None) -> dict | None:
+    """The shares of :func:`clsm_geo.apportion.former_share_table` for ``frame`` and COG ``year`` when shipped (or
+    cached) for exactly these inputs, else None: the engine then measures the few it needs (never built here: a
+    user's QPV file would pay for every former commune of France to spare a few measures)."""
+    digest = former_digest(frame, year, wkb)
+    arrays = _shipped("former", digest)
+    if arrays is None:
+        arrays = read_npz(_cache_path("former", digest))
+    if arrays is None or str(arrays.get("digest", np.array(""))) != digest:
+        return None
+    try:
+        return decode_former(arrays)
+    except (KeyError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------------- parent outlines

@@ -188,6 +188,39 @@ class FormerEffect:
                             labels={})
 
 
+def former_share_table(rel: QpvUnitRelation, geoms: np.ndarray, deps: np.ndarray, year: int) -> dict:
+    """:func:`inside_share` of every QPV with a polygon in every former commune of COG ``year`` with an
+    outline, on the unit of its commune that the QPV meets (a weight or an official commune in ``rel``):
+    ``{(QPV position, unit position, former commune code): (share in its outline, share in the union of its
+    outline alone)}``, the two ways the engine measures one outline (:func:`clsm_geo.coverage._add_former_councils`
+    and :func:`former_effect`). The same values as measured when asked, so that a run reading them from
+    ``data/prebuilt/`` (:mod:`clsm_geo._prebuilt`) needs no projection library."""
+    from .geography import geography
+    from .units import unit_index, unit_outlines
+
+    geo = geography(year)
+    codes = sorted(set(geo.attributes("former_outlines")["code"].tolist()))
+    pieces = geo.former_pieces(codes)
+    index = unit_index(year)
+    weights, pair_units = rel.weights.tocsc(), rel.pair_units.tocsc()
+    found = index.get_indexer([parent for _, parent in pieces])
+    units_of = {key: int(u) for key, u in zip(pieces, found.tolist()) if u >= 0}
+    outlines = unit_outlines(year, set(units_of.values()))
+    out: dict = {}
+    for (code, parent), piece in sorted(pieces.items()):
+        u, outline = units_of.get((code, parent)), piece["outline"]
+        if u is None or outline is None:
+            continue
+        qs = set(weights[:, u].indices.tolist()) | {int(rel.pair_qpv[k]) for k in pair_units[:, u].indices.tolist()}
+        union = shapely.union_all([outline])
+        for q in sorted(qs):
+            if geoms[q] is None:
+                continue
+            out[(q, u, code)] = (inside_share(geoms[q], outline, outlines[u], deps[q]),
+                                 inside_share(geoms[q], union, outlines[u], deps[q]))
+    return out
+
+
 def inside_share(q_geom, outline, unit_geom, dep) -> float:
     """Share of a QPV's area inside ``unit_geom`` that lies inside ``outline`` (all EPSG:4326), in the
     projected CRS of department ``dep``; the QPV's whole area when it does not meet the unit."""
@@ -205,12 +238,13 @@ def inside_share(q_geom, outline, unit_geom, dep) -> float:
 
 
 def former_effect(rel: QpvUnitRelation, geoms: np.ndarray, deps: np.ndarray, pieces: pd.DataFrame, x: np.ndarray,
-                  unit_geoms, names: dict) -> FormerEffect:
+                  unit_geoms, names: dict, shares: dict | None = None) -> FormerEffect:
     """:class:`FormerEffect` of the ``pieces`` of active councils (rows of ``Perimeters.pieces``) on the units
     outside the covered units ``x`` (0/1 over units). ``geoms``, ``deps``: each QPV's polygon (EPSG:4326, or
     None) and department, in the relation's order. ``unit_geoms``: unit position -> outline (EPSG:4326) for
     at least the units of ``pieces`` (:func:`clsm_geo.units.unit_outlines`). ``names``: commune code -> name,
-    for the labels."""
+    for the labels. ``shares``: :func:`former_share_table` of the same inputs, when at hand (the outline of a
+    unit holding one known former commune is then read there, not measured)."""
     if pieces is None or pieces.empty:
         return FormerEffect.empty()
     pieces = pieces[x[pieces["unit"].to_numpy(dtype=np.int64)] == 0]
@@ -228,7 +262,8 @@ def former_effect(rel: QpvUnitRelation, geoms: np.ndarray, deps: np.ndarray, pie
         u = int(u)
         known = [g for g in group["outline"] if g is not None]
         unknown = len(known) < len(group)
-        outline = shapely.union_all(known) if known else None
+        outline = None
+        lone = [c for c, g in zip(group["code"], group["outline"]) if g is not None][0] if len(known) == 1 else None
         unit_label[u] = "; ".join(sorted({f"{c} {n} > {p} {names.get(p, '')}".strip()
                                           for c, n, p in zip(group["code"], group["name"], group["insee_com"])}))
         col = weights[:, u]
@@ -238,7 +273,13 @@ def former_effect(rel: QpvUnitRelation, geoms: np.ndarray, deps: np.ndarray, pie
             out["q"].append(q)
             out["u"].append(u)
             out["w"].append(w)
-            out["f"].append(inside_share(geoms[q], outline, unit_geoms[u], deps[q]))
+            stored = shares.get((q, u, lone)) if shares is not None and lone is not None else None
+            if stored is not None:
+                out["f"].append(stored[1])
+            else:
+                if outline is None and known:
+                    outline = shapely.union_all(known)
+                out["f"].append(inside_share(geoms[q], outline, unit_geoms[u], deps[q]))
             out["unknown"].append(unknown)
             for k in pair_of[(q, u)]:
                 out["pair_entry"].append(len(out["q"]) - 1)

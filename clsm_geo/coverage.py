@@ -106,7 +106,7 @@ def _compute(reg, perims: Perimeters, vintage, method, cfg, pop=None) -> Coverag
 
     council_ids = councils["id"].tolist()
     touching = _councils_per_qpv(rel, perims, active, own, layer, use_geometry, cfg)
-    _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, cog_year)
+    _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, cog_year, vintage.former_shares)
     deps = set(vintage.geography.attributes("departments")["insee_dep"])
     in_scope = frame["insee_dep"].isin(deps).to_numpy()
     in_force = in_force_mask(frame, year, layer.geography) & in_scope
@@ -247,12 +247,14 @@ def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, layer,
     from .units import unit_outlines
 
     return former_effect(rel, layer.geometries, layer.table["insee_dep"].to_numpy(), pieces, x,
-                         unit_outlines(vintage.cog_year, pieces["unit"].tolist()), vintage.geography.commune_names)
+                         unit_outlines(vintage.cog_year, pieces["unit"].tolist()), vintage.geography.commune_names,
+                         vintage.former_shares)
 
 
-def _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, year) -> None:
+def _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, year, shares=None) -> None:
     """Add to ``touching`` the councils whose former-commune outlines hold more than the partial threshold of a
-    QPV (geometry) or that reach one of its official communes through such an outline (commune method)."""
+    QPV (geometry) or that reach one of its official communes through such an outline (commune method).
+    ``shares``: :func:`clsm_geo.apportion.former_share_table` of the layer and year, when at hand."""
     pieces = perims.former
     if pieces.empty:
         return
@@ -264,18 +266,23 @@ def _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg
     weights = rel.weights.tocsc()
     geoms, deps = layer.geometries, layer.table["insee_dep"].to_numpy()
     pair_units = rel.pair_units.tocsc()
-    for council, u, outline in zip(pieces["council"].tolist(), pieces["unit"].tolist(), pieces["outline"].tolist()):
+
+    def share(q, u, code, outline):
+        stored = shares.get((q, u, code)) if shares is not None and outline is not None else None
+        return stored[0] if stored is not None else inside_share(geoms[q], outline, unit_geoms[u], deps[q])
+
+    for council, u, code, outline in zip(pieces["council"].tolist(), pieces["unit"].tolist(), pieces["code"].tolist(),
+                                         pieces["outline"].tolist()):
         col = weights[:, u]
         for q, w in zip(col.indices.tolist(), col.data.tolist()):
-            if use_geometry[q] and w * inside_share(geoms[q], outline, unit_geoms[u], deps[q]) > cfg.partial_threshold:
+            if use_geometry[q] and w * share(q, u, code, outline) > cfg.partial_threshold:
                 touching[q] = sorted(set(touching[q]) | {int(council)})
         for k in pair_units[:, u].indices.tolist():
             q = int(rel.pair_qpv[k])
             if use_geometry[q]:
                 continue
             # commune method: a council touches the QPV unless its known outline leaves the QPV out
-            if rel.has_polygon[q] and outline is not None and \
-                    inside_share(geoms[q], outline, unit_geoms[u], deps[q]) <= cfg.partial_threshold:
+            if rel.has_polygon[q] and outline is not None and share(q, u, code, outline) <= cfg.partial_threshold:
                 continue
             touching[q] = sorted(set(touching[q]) | {int(council)})
 

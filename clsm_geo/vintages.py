@@ -100,6 +100,14 @@ class Vintage:
         return relation_for(self.layer, self.cog_year)
 
     @functools.cached_property
+    def former_shares(self) -> dict | None:
+        """Share of each QPV in each former commune's outline, when shipped for this layer and COG year
+        (:func:`clsm_geo._prebuilt.former_shares`), else None (measured when needed)."""
+        from . import _prebuilt
+
+        return _prebuilt.former_shares(self.layer.table, self.cog_year, wkb=self.layer.wkb)
+
+    @functools.cached_property
     def adjacency(self):
         """Which units share a boundary (:class:`clsm_geo.adjacency.UnitAdjacency`)."""
         from .adjacency import unit_adjacency

@@ -4,7 +4,9 @@
 For every shipped COG year: the unit adjacency (``adjacency_cog<year>.npz``, see
 :func:`clsm_geo.gaps.unit_adjacency`), the unit arrays (``units_cog<year>.npz``, see
 :func:`clsm_geo.units.unit_arrays`) and the QPV × unit relation of the shipped QPV 2024 layer
-(``relation_qpv2024_cog<year>.npz``, see :func:`clsm_geo.apportion.qpv_unit_relation`) and the outlines
+(``relation_qpv2024_cog<year>.npz``, see :func:`clsm_geo.apportion.qpv_unit_relation`), the share of each
+of its QPV in the outline of each former commune it meets (``former_qpv2024_cog<year>.npz``, see
+:func:`clsm_geo.apportion.former_share_table`) and the outlines
 of the communes holding a former commune (``parents_cog<year>.npz``, see
 :meth:`clsm_geo.geography.Geography.outlines`), listed in
 ``data/prebuilt/manifest.json`` with their sha256 and the digest of their inputs. The output is
@@ -34,7 +36,7 @@ def build(folder: Path) -> dict:
     import numpy as np
 
     from clsm_geo import _prebuilt
-    from clsm_geo.apportion import qpv_unit_relation
+    from clsm_geo.apportion import former_share_table, qpv_unit_relation
     from clsm_geo.gaps import compute_unit_adjacency
     from clsm_geo.geography import SHIPPED_YEARS, Geography
     from clsm_geo.settings import shipped_data_dir
@@ -43,15 +45,25 @@ def build(folder: Path) -> dict:
 
     folder.mkdir(parents=True, exist_ok=True)
     frame = load_qpv_file(shipped_data_dir() / "qpv" / "qpv2024.parquet")
+    geoms, deps = frame.geometry.to_numpy(), frame["insee_dep"].to_numpy()
     files = {}
     for year in SHIPPED_YEARS:
+        relation = {}
+
+        def rel(y=year):
+            if "rel" not in relation:
+                relation["rel"] = qpv_unit_relation(frame, y)
+            return relation["rel"]
+
         jobs = [
             (f"adjacency_cog{year}.npz", "adjacency", _prebuilt.adjacency_digest(year),
              lambda y=year: _prebuilt.encode_adjacency(compute_unit_adjacency(y))),
             (f"units_cog{year}.npz", "units", _prebuilt.units_digest(year),
              lambda y=year: _prebuilt.encode_unit_arrays(compute_unit_arrays(y), y)),
             (f"relation_qpv2024_cog{year}.npz", "relation", _prebuilt.relation_digest(frame, year),
-             lambda y=year: _prebuilt.encode_relation(qpv_unit_relation(frame, y))),
+             lambda: _prebuilt.encode_relation(rel())),
+            (f"former_qpv2024_cog{year}.npz", "former", _prebuilt.former_digest(frame, year),
+             lambda y=year: _prebuilt.encode_former(former_share_table(rel(), geoms, deps, y))),
             (f"parents_cog{year}.npz", "parents", _prebuilt.parents_digest(year),
              lambda y=year: _prebuilt.encode_outlines(Geography(y, y)._read_parent_wkb(), y)),
         ]
@@ -60,7 +72,7 @@ def build(folder: Path) -> dict:
             path = folder / name
             _prebuilt.write_npz(path, {**make(), "digest": np.array(digest)})
             data = path.read_bytes()
-            files[name] = {"kind": kind, "year": year, "qpv": "qpv2024.parquet" if kind == "relation" else None,
+            files[name] = {"kind": kind, "year": year, "qpv": "qpv2024.parquet" if kind in ("relation", "former") else None,
                            "inputs": digest, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
     manifest = {"format": _prebuilt.FORMAT, "built_by": "scripts/build_prebuilt.py", "files": files}
     (folder / _prebuilt.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -98,6 +98,41 @@ def test_former_commune_shares_project_as_geopandas_does(shipped, dep):
     assert all(shapely.equals_exact(a, b, tolerance=0) for a, b in zip(_project(geoms, epsg), expected))
 
 
+@pytest.mark.parametrize("year", [2024, 2025])
+@pytest.mark.parametrize("method", ["auto", "commune"])
+def test_former_commune_shares_read_from_data_prebuilt_give_the_measured_statuses(tmp_path, monkeypatch, year, method):
+    """Every former commune of the shipped share table in a council of its own, pairs of former communes of one
+    commune in one council (their outlines then measured together), and two councils listing the same one: the
+    same QPV table whether the shares are read (``data/prebuilt``) or measured."""
+    from clsm_geo.vintages import Vintage, vintage
+
+    shares = vintage(year).former_shares
+    assert shares
+    codes = sorted({c for _, _, c in shares})
+    geo = clsm_geo.geography(year)
+    parent_of = {c: p for (c, p) in geo.former_pieces(codes)}
+    by_parent: dict = {}
+    for code in codes:
+        by_parent.setdefault(parent_of[code], []).append(code)
+    rows = [{"id": f"F{i}", "communes": [c]} for i, c in enumerate(codes)]
+    rows += [{"id": f"P{i}", "communes": cs[:2]} for i, cs in enumerate(by_parent.values()) if len(cs) > 1]
+    rows.append({"id": "TWICE", "communes": [codes[0]]})
+    path = write_registry(tmp_path, rows)
+    from clsm_geo import apportion
+
+    calls = []
+    real = apportion.inside_share
+    monkeypatch.setattr(apportion, "inside_share", lambda *a: calls.append(1) or real(*a))
+    read = clsm_geo.coverage(path, year, method=method)
+    read_calls = len(calls)
+    monkeypatch.setattr(Vintage, "former_shares", property(lambda self: None))
+    measured = clsm_geo.coverage(path, year, method=method)
+    assert read.vintage.__dict__.get("former_shares") and measured.vintage is not read.vintage
+    assert len(calls) - read_calls > 3 * read_calls + 50      # read, not measured (but outlines taken together)
+    __import__("pandas").testing.assert_frame_equal(read.qpv_table, measured.qpv_table)
+    assert (read.qpv_table["status"] != "uncovered").sum() >= 5
+
+
 @pytest.mark.parametrize("code, parent, year", [
     ("93059", "93066", 2025),   # Pierrefitte-sur-Seine, in Saint-Denis since 2025
     ("69152", "69149", 2024),   # Pierre-Bénite, in Oullins-Pierre-Bénite since 2024

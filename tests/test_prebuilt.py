@@ -171,9 +171,43 @@ def test_manifest_lists_every_shipped_table_with_its_checksum(year):
     import json
 
     manifest = json.loads((_prebuilt.shipped_dir() / _prebuilt.MANIFEST).read_text())
-    for name in (f"adjacency_cog{year}.npz", f"relation_qpv2024_cog{year}.npz", f"parents_cog{year}.npz"):
+    for name in (f"adjacency_cog{year}.npz", f"relation_qpv2024_cog{year}.npz", f"parents_cog{year}.npz",
+                 f"former_qpv2024_cog{year}.npz"):
         entry = manifest["files"][name]
         data = (_prebuilt.shipped_dir() / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
     assert manifest["files"][f"adjacency_cog{year}.npz"]["inputs"] == _prebuilt.adjacency_digest(year)
     assert manifest["files"][f"parents_cog{year}.npz"]["inputs"] == _prebuilt.parents_digest(year)
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_shipped_former_commune_shares_equal_a_fresh_measure_byte_for_byte(year):
+    """The share of each QPV in each former commune's outline, shipped so that ``clsm-geo coverage`` needs no
+    projection library: the same values (and file bytes) as measured now, and what the vintage reads."""
+    from clsm_geo.apportion import former_share_table
+    from clsm_geo.vintages import vintage
+
+    frame = _shipped_layer_frame()
+    digest = _prebuilt.former_digest(frame, year)
+    shipped = _prebuilt._shipped("former", digest)
+    assert shipped is not None, "data/prebuilt has no former-commune shares: run scripts/build_prebuilt.py"
+    rel = _prebuilt.relation(frame, year, lambda: qpv_unit_relation(frame, year))
+    fresh = former_share_table(rel, frame.geometry.to_numpy(), frame["insee_dep"].to_numpy(), year)
+    assert len(fresh) > 100 and any(0 < a < 1 for a, _ in fresh.values())
+    assert _prebuilt.decode_former(shipped) == fresh
+    path = settings.get().cache_dir / f"former{year}.npz"
+    _prebuilt.write_npz(path, {**_prebuilt.encode_former(fresh), "digest": np.array(digest)})
+    assert path.read_bytes() == (_prebuilt.shipped_dir() / f"former_qpv2024_cog{year}.npz").read_bytes()
+    assert vintage(year).former_shares == fresh
+    manifest = __import__("json").loads((_prebuilt.shipped_dir() / _prebuilt.MANIFEST).read_text())
+    assert manifest["files"][f"former_qpv2024_cog{year}.npz"]["inputs"] == digest
+
+
+def test_former_commune_shares_are_not_used_for_another_layer_nor_other_outlines(monkeypatch):
+    frame = _shipped_layer_frame()
+    assert _prebuilt.former_shares(frame.iloc[:-1], 2024) is None       # another QPV layer: measured when needed
+    real = _prebuilt._boundary_digest
+    monkeypatch.setattr(_prebuilt, "_boundary_digest",
+                        lambda year, names: real(year, names) + ("-changed" if "former_outlines_2024.parquet" in names
+                                                                 else ""))
+    assert _prebuilt.former_shares(frame, 2024) is None                 # other outlines of the former communes
