@@ -42,15 +42,16 @@ def test_an_offline_run_imports_no_network_library(tmp_path):
 
 
 def test_coverage_reads_no_geometry_library_it_does_not_need(tmp_path):
-    """``clsm-geo coverage`` (tables and workbook, no map) runs without geopandas, in the program and in the
-    child writing the workbook: importing it is made to fail in both (the child is a fork of the program)."""
+    """``clsm-geo coverage`` (tables and workbook, no map) runs without geopandas nor pyproj (the example lists
+    former communes: their shares are read from ``data/prebuilt``), in the program and in the child writing the
+    workbook: importing them is made to fail in both (the child is a fork of the program)."""
     probe = ("import sys\n"
              "class Refuse:\n"
              "    def find_spec(self, name, path=None, target=None):\n"
-             "        if name.split('.')[0] in ('geopandas', 'matplotlib'):\n"
+             "        if name.split('.')[0] in ('geopandas', 'pyproj', 'matplotlib'):\n"
              "            raise ImportError('refused: ' + name)\n"
              "sys.meta_path.insert(0, Refuse())\n" + PROBE.replace(
-                 '("pandas", "geopandas", "matplotlib", "numpy", "scipy", "shapely")', '("geopandas", "matplotlib")'))
+                 '("pandas", "geopandas", "matplotlib", "numpy", "scipy", "shapely")', '("geopandas", "pyproj", "matplotlib")'))
     argv = ["--offline", "-q", "coverage", "--year", "2024", "--registry", str(REPO / "examples" /
             "registry_fictitious.csv"), "--out", str(tmp_path / "out")]
     out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
