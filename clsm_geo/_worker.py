@@ -8,13 +8,14 @@ see) is always the one of an ordinary call.
 
 A child can also start before its input exists (``start(fn, *args, inbox=True)``): it does what it can (the
 report's child imports matplotlib and reads the outlines while the caller computes the coverage), then waits
-for the one value the caller sends (:meth:`Job.send`), which ``fn`` reads with ``inbox.get()``.
+for the values the caller sends (:meth:`Job.send`), which ``fn`` reads in order with ``inbox.get()``.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import queue
 import select
 import signal
 import struct
@@ -44,22 +45,20 @@ _UNSET = object()
 
 
 class Inbox:
-    """The value a job's caller sends to it after starting it (:meth:`Job.send`): ``fn`` reads it with
-    :meth:`get`, which waits for it in a child process."""
+    """The values a job's caller sends to it after starting it (:meth:`Job.send`): ``fn`` reads them in order with
+    :meth:`get`, which waits for the next one in a child process."""
 
-    def __init__(self, fd: int | None = None, value: Any = _UNSET):
-        self._fd, self._value = fd, value
+    def __init__(self, fd: int | None = None, values: list | None = None):
+        self._fd, self._values = fd, list(values or ())
 
     def get(self) -> Any:
-        if self._value is _UNSET:
-            if self._fd is None:
-                raise RuntimeError("nothing was sent to this job (Job.send)")
-            size = struct.unpack("<Q", _read_exactly(self._fd, 8))[0]
-            data = _read_exactly(self._fd, size)
-            os.close(self._fd)
-            self._fd = None
-            self._value = pickle.loads(data)
-        return self._value
+        """The next value sent."""
+        if self._fd is None:
+            if not self._values:
+                raise RuntimeError("nothing more was sent to this job (Job.send)")
+            return self._values.pop(0)
+        size = struct.unpack("<Q", _read_exactly(self._fd, 8))[0]
+        return pickle.loads(_read_exactly(self._fd, size))
 
 
 def _read_exactly(fd: int, size: int) -> bytes:
@@ -82,36 +81,48 @@ class Job:
                  inbox_fd: int | None = None, inbox: bool = False):
         self._fn, self._args, self._pid, self._fd = fn, args, pid, fd
         self._inbox, self._inbox_fd = inbox, inbox_fd
-        self._sent: Any = _UNSET
+        self._sent: list = []
+        self._queue: queue.SimpleQueue | None = None  # what the sender thread writes into the inbox, in order
         self._sender: threading.Thread | None = None
         self._done = False
         self._value: Any = None
         self.in_child = False  # True once the value came from the child
 
     def send(self, value: Any) -> None:
-        """Give ``value`` to the job's ``inbox`` (once). The bytes go to the child from a thread: a value larger
-        than a pipe's buffer does not hold the caller until the child reads it."""
-        if not self._inbox or self._sent is not _UNSET:
-            raise RuntimeError("a job started with inbox=True takes one value")
-        self._sent = value
+        """Give ``value`` to the job's ``inbox`` (after those sent before). The bytes go to the child from a
+        thread: a value larger than a pipe's buffer does not hold the caller until the child reads it."""
+        if not self._inbox or self._done:
+            raise RuntimeError("only a job started with inbox=True takes values, before its result")
+        self._sent.append(value)
         if self._inbox_fd is not None:
-            data, fd = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), self._inbox_fd
-            data = struct.pack("<Q", len(data)) + data
-            self._inbox_fd = None
-            self._sender = threading.Thread(target=_write_all, args=(fd, data), daemon=True)
-            self._sender.start()
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+            if self._sender is None:
+                self._queue = queue.SimpleQueue()
+                self._sender = threading.Thread(target=_write_queue, args=(self._inbox_fd, self._queue), daemon=True)
+                self._sender.start()
+            self._queue.put(struct.pack("<Q", len(data)) + data)
+
+    def _close_inbox(self) -> None:
+        """No more values: the sender thread writes those queued, then closes the pipe (or it is closed now)."""
+        if self._queue is not None:
+            self._queue.put(None)
+            self._queue = None
+        elif self._inbox_fd is not None:
+            os.close(self._inbox_fd)
+        self._inbox_fd = None
 
     def result(self) -> Any:
         if not self._done:
-            if self._inbox and self._sent is _UNSET:
+            if self._inbox and not self._sent:
                 self.cancel()  # the child waits for a value that will not come: the call below says so
+            self._close_inbox()
             data = self._collect()
             if self._sender is not None:
                 self._sender.join()
             if data is not None:
                 self._value, self.in_child = pickle.loads(data), True
             elif self._inbox:
-                self._value = self._fn(*self._args, inbox=Inbox(value=self._sent))
+                self._value = self._fn(*self._args, inbox=Inbox(values=self._sent))
             else:
                 self._value = self._fn(*self._args)
             self._done = True
@@ -119,9 +130,8 @@ class Job:
 
     def cancel(self) -> None:
         """Stop the child now and reap it (no process is left behind); the value is not computed."""
-        if getattr(self, "_inbox_fd", None) is not None:
-            os.close(self._inbox_fd)
-            self._inbox_fd = None
+        if getattr(self, "_inbox_fd", None) is not None or getattr(self, "_queue", None) is not None:
+            self._close_inbox()
         if getattr(self, "_pid", None) is not None:
             try:
                 os.kill(self._pid, signal.SIGKILL)
@@ -158,12 +168,14 @@ class Job:
         return b"".join(chunks) if ok and os.waitstatus_to_exitcode(status) == 0 else None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    """``data`` into the pipe ``fd``, then close it (the reader sees the end); a reader gone is no error here."""
+def _write_queue(fd: int, messages: queue.SimpleQueue) -> None:
+    """Each message of ``messages`` into the pipe ``fd`` until None, then close it (the reader sees the end); a
+    reader gone is no error here."""
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        while (data := messages.get()) is not None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
     except OSError:  # BrokenPipeError: the child died; the caller computes the value itself
         pass
     finally:

@@ -69,12 +69,12 @@ class CoverageResult(_result.CoverageResult):
         return report(self, **options)
 
     def to_files(self, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None, *,
-                 parallel: bool = False) -> list[Path]:
+                 parallel: bool = False, workbook=None) -> list[Path]:
         """Write ``summary.json`` and the tables in each format into ``directory``, all of them or none (see
         :func:`clsm_geo.coverage_files.write_files`: formats ``csv``, ``xlsx``, ``geojson``, ``parquet``)."""
         from .coverage_files import write_files
 
-        return write_files(self, directory, formats, lang, parallel=parallel)
+        return write_files(self, directory, formats, lang, parallel=parallel, workbook=workbook)
 
 
 def coverage(registry, year: int = 2024, *, qpv=None, method: str = "auto", population=None, settings=None,

@@ -34,9 +34,18 @@ def file_names(formats=("csv",)) -> list[str]:
     return names
 
 
+def start_workbook(lang: str | None = None):
+    """Start the child process that will write ``coverage.xlsx`` in ``lang``, before the engine runs: it imports
+    the workbook writer meanwhile, then takes the result's tables from :func:`write_files` (``workbook=``).
+    A :class:`clsm_geo._worker.Job` (its value is made by the caller where no child can run)."""
+    from . import _worker
+
+    return _worker.start(_book, i18n.get_lang(lang), inbox=True)
+
+
 @_progress.stepped("files")
 def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xlsx"), lang: str | None = None, *,
-                parallel: bool = False) -> list[Path]:
+                parallel: bool = False, workbook=None) -> list[Path]:
     """Write ``summary.json`` and the tables of ``res`` in each format into ``directory``, all of them or none
     (:func:`clsm_geo.io.output_set`); an output that would overwrite the registry or the QPV file is refused
     first. Returns the paths.
@@ -44,23 +53,27 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
     ``csv``: one file per table (dialect: ``settings.csv_dialect``); ``xlsx``: ``coverage.xlsx``, the
     workbook for people in ``lang`` (:func:`clsm_geo.workbook.write_workbook`). ``parallel``: write the
     workbook in a child process while this one writes the other files (:mod:`clsm_geo._worker`: Linux, two
-    cores or more; the same bytes either way).
+    cores or more; the same bytes either way). ``workbook``: that child, started earlier by
+    :func:`start_workbook` in ``lang`` (cancelled when ``formats`` has no ``xlsx``).
     """
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown:
-        from .errors import InputError
-
-        raise InputError(i18n.tn("engine.coverage.unknown_formats", len(unknown), formats=", ".join(unknown)),
-                         hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
-    out = Path(directory)
-    _io.check_outputs([out / name for name in file_names(formats)], res.input_paths(), folders=[out])
-    code = i18n.get_lang(lang)
-    job = None
-    if "xlsx" in formats and parallel:  # the longest file, in a child started before the small tables exist
-        from . import _worker
-
-        job = _worker.start(_workbook, res, code, inbox=True)
+    job = workbook
     try:
+        unknown = [f for f in formats if f not in FORMATS]
+        if unknown:
+            from .errors import InputError
+
+            raise InputError(i18n.tn("engine.coverage.unknown_formats", len(unknown), formats=", ".join(unknown)),
+                             hint=i18n.t("engine.coverage.formats_hint", choices=", ".join(FORMATS)))
+        out = Path(directory)
+        _io.check_outputs([out / name for name in file_names(formats)], res.input_paths(), folders=[out])
+        code = i18n.get_lang(lang)
+        if job is not None and "xlsx" not in formats:
+            job.cancel()
+            job = None
+        if job is None and "xlsx" in formats and parallel:  # the longest file, in a child started before the
+            job = start_workbook(code)                         # small tables exist
+        if job is not None:
+            job.send(_early(res))
         summary, tables = res.summary, _tables(res)  # while the child writes the QPV sheet
         if job is not None:
             job.send(_later(res, code))
@@ -104,32 +117,58 @@ def _write_tables(res: CoverageResult, summary: dict, tables: dict, stage: Path,
     return written
 
 
+def _early(res: CoverageResult) -> dict:
+    """What the workbook's child receives first: the order of the tables of
+    :func:`clsm_geo.workbook.coverage_tables` and those ready after the engine (the QPV table first)."""
+    from .workbook import coverage_tables
+
+    tables = coverage_tables(res, later=True)
+    return {"order": list(tables), "tables": {name: t for name, t in tables.items() if not callable(t)}}
+
+
 def _later(res: CoverageResult, lang: str) -> dict:
     """The workbook's tables computed after the engine (:data:`clsm_geo.workbook.LATER`) and its sources:
-    what a child writing the workbook receives from its parent."""
+    what the workbook's child receives next."""
     from .workbook import coverage_tables
 
     return {**{name: table() for name, table in coverage_tables(res, later=True).items() if callable(table)},
             "sources": res.sources_for(lang)}
 
 
-def _workbook(res: CoverageResult, lang: str, inbox=None) -> bytes:
-    """The bytes of ``coverage.xlsx`` (:func:`clsm_geo.workbook.workbook_bytes`): the QPV sheet first, then
-    the tables of :func:`_later`, received in ``inbox`` (a child started before they were computed) or
-    computed here. Same bytes either way."""
-    from .workbook import coverage_tables, workbook_bytes
+def _workbook(res: CoverageResult, lang: str) -> bytes:
+    """The bytes of ``coverage.xlsx`` made here, as the child makes them (:func:`_book`)."""
+    return _book(lang, _Tables(res, lang))
 
+
+class _Tables:
+    """:func:`_book`'s inbox in this process: :func:`_early`, then :func:`_later` computed when asked for."""
+
+    def __init__(self, res: CoverageResult, lang: str):
+        self._res, self._lang, self._asked = res, lang, 0
+
+    def get(self) -> dict:
+        self._asked += 1
+        return _early(self._res) if self._asked == 1 else _later(self._res, self._lang)
+
+
+def _book(lang: str, inbox) -> bytes:
+    """The bytes of ``coverage.xlsx`` (:func:`clsm_geo.workbook.workbook_bytes`): the tables of :func:`_early`
+    first (the QPV sheet), then those of :func:`_later`, both taken from ``inbox`` (a child started before they
+    were computed, or :class:`_Tables`). Same bytes either way."""
+    from .workbook import prepare, workbook_bytes
+
+    prepare(lang)  # in a child started early: while its parent runs the engine
+    first = inbox.get()
     got: dict = {}
 
     def later(name: str):
         def value():
             if not got:
-                got.update(inbox.get() if inbox is not None else _later(res, lang))
+                got.update(inbox.get())
             return got[name]
         return value
 
-    tables = {name: later(name) if callable(table) else table
-              for name, table in coverage_tables(res, later=True).items()}
+    tables = {name: first["tables"][name] if name in first["tables"] else later(name) for name in first["order"]}
     return workbook_bytes(tables, later("sources"), lang)
 
 

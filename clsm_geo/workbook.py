@@ -78,6 +78,21 @@ def write_workbook(tables: dict, path: str | os.PathLike, sources=None, lang: st
     return Path(path)
 
 
+def prepare(lang: str | None = None) -> None:
+    """Load what writing a coverage workbook in ``lang`` needs, once per process: the writer, the catalogue's
+    words for the columns, the locale's date and number formats. A process started before its tables exist
+    (:func:`clsm_geo.coverage_files.start_workbook`) does it while its parent computes them."""
+    import xlsxwriter  # noqa: F401
+
+    from .result import COUNCIL_COLUMNS, QPV_COLUMNS
+
+    code = i18n.get_lang(lang)
+    for column in dict.fromkeys(QPV_COLUMNS + COUNCIL_COLUMNS):
+        _columns.label(column, code)
+    i18n.year_end(2024, code)
+    _percent_format(0, code)
+
+
 def workbook_bytes(tables: dict, sources=None, lang: str | None = None) -> bytes:
     """The bytes of the workbook :func:`write_workbook` writes."""
     import io

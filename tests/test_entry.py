@@ -125,3 +125,49 @@ def test_a_failed_write_stops_the_workbook_process_and_leaves_the_folder_as_it_w
     with pytest.raises(ProcessLookupError):
         os.kill(pids[0], 0)
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_a_workbook_process_started_before_the_engine_writes_the_same_bytes(tmp_path, monkeypatch):
+    """``clsm-geo coverage`` starts the workbook's child before the engine runs (``start_workbook``): it gets the
+    QPV table, then the small tables; the files are those written in one process, byte for byte. Handed to a
+    run without ``xlsx`` it is stopped; where no child can run, the caller makes the same bytes."""
+    from clsm_geo.coverage_files import start_workbook
+
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    book = start_workbook("fr")
+    assert book._pid is not None
+    res = clsm_geo.coverage(EXAMPLE, 2024)
+    early = {p.name: p.read_bytes() for p in res.to_files(tmp_path / "early", ("csv", "xlsx"), "fr", workbook=book)}
+    alone = {p.name: p.read_bytes() for p in res.to_files(tmp_path / "alone", ("csv", "xlsx"), "fr")}
+    assert book.in_child and early == alone and "coverage.xlsx" in early
+    unused = start_workbook("fr")
+    pid = unused._pid
+    res.to_files(tmp_path / "csv", ("csv",), "fr", workbook=unused)
+    assert unused._pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    monkeypatch.setenv("CLSM_GEO_WORKERS", "1")
+    here = start_workbook("fr")
+    assert here._pid is None
+    made = {p.name: p.read_bytes() for p in res.to_files(tmp_path / "here", ("csv", "xlsx"), "fr", workbook=here)}
+    assert made == alone and not here.in_child
+
+
+def test_the_workbook_process_stops_when_the_registry_has_errors(tmp_path):
+    """The child started before the engine is stopped when the engine refuses the registry: exit code of the
+    error, no process left, no output folder."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,status,created,closed,communes,epci\nA,Un,actif,2020,,99999,\n", encoding="utf-8")
+    probe = ("import os, sys; from clsm_geo.cli import main\n"
+             "code = main(sys.argv[1:])\n"
+             "try:\n"
+             "    os.waitpid(-1, os.WNOHANG)\n"
+             "    print('CHILD LEFT')\n"
+             "except ChildProcessError:\n"
+             "    print('NO CHILD')\n"
+             "sys.exit(code)")
+    done = _program("--offline", "-q", "coverage", "--year", "2024", "--registry", str(bad), "--out",
+                    str(tmp_path / "out"), code=probe)
+    assert done.returncode not in (0, 1), done.stderr
+    assert done.stdout.splitlines()[-1] == "NO CHILD" and not (tmp_path / "out").exists()

@@ -89,6 +89,31 @@ def test_a_child_started_before_its_input_receives_it():
     assert (ready, value) == ("ready", 42) and pid != os.getpid() and job.in_child
 
 
+def _sum_of_three_sent(inbox):
+    first = inbox.get()
+    return os.getpid(), [first, inbox.get(), inbox.get()]
+
+
+def test_values_sent_one_after_the_other_arrive_in_order_in_the_child_and_in_the_caller():
+    job = _worker.start(_sum_of_three_sent, inbox=True)
+    for value in ("a", os.urandom(200_000), {"c": 3}):
+        job.send(value)
+    pid, got = job.result()
+    assert pid != os.getpid() and job.in_child and got[0] == "a" and len(got[1]) == 200_000 and got[2] == {"c": 3}
+    dead = _worker.start(_exit_then_list, os.getpid(), inbox=True)   # the child dies: the caller reads them in order
+    dead.send(1)
+    dead.send(2)
+    assert dead.result() == [1, 2] and not dead.in_child
+    with pytest.raises(RuntimeError):
+        dead.send(3)                                                   # none after the result
+
+
+def _exit_then_list(parent, inbox):
+    if os.getpid() != parent:
+        os._exit(3)
+    return [inbox.get(), inbox.get()]
+
+
 def test_a_value_larger_than_a_pipe_is_sent_without_holding_the_caller():
     data = os.urandom(5 << 20)  # a pipe holds 64 KiB: the send must not wait for the child to read
     job = _worker.start(_sleep_then_echo, 0.5, inbox=True)
@@ -118,7 +143,7 @@ def _exit_then_twice(parent, inbox):
 def test_a_job_waiting_for_a_value_never_sent_fails_at_once():
     job = _worker.start(_twice_what_comes, "ready", inbox=True)
     started = time.monotonic()
-    with pytest.raises(RuntimeError, match="nothing was sent"):
+    with pytest.raises(RuntimeError, match="nothing more was sent"):
         job.result()
     assert time.monotonic() - started < 5  # not the deadline of a child left waiting
     with pytest.raises(RuntimeError):

@@ -35,8 +35,18 @@ def check(args) -> None:
 def run(args) -> int:
     formats = args.formats
     out = Path(args.out or f"clsm-geo-coverage-{args.year}")
-    result = run_coverage(args, warn=False)
-    written = result.to_files(out, formats, parallel=True)  # the workbook's child starts before the summary
+    book = None
+    if "xlsx" in formats:  # the workbook's child starts now: it imports its writer while the engine runs
+        from ..coverage_files import start_workbook
+
+        book = start_workbook()
+    try:
+        result = run_coverage(args, warn=False)
+    except BaseException:
+        if book is not None:
+            book.cancel()
+        raise
+    written = result.to_files(out, formats, workbook=book)
     warn_scope(result.summary, args.year)
     print(result.headline)
     say(args)
