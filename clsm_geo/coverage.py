@@ -244,11 +244,24 @@ def _former(perims: Perimeters, active: np.ndarray, rel: QpvUnitRelation, layer,
     pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
     if pieces.empty:
         return FormerEffect.empty()
-    from .units import unit_outlines
-
     return former_effect(rel, layer.geometries, layer.table["insee_dep"].to_numpy(), pieces, x,
-                         unit_outlines(vintage.cog_year, pieces["unit"].tolist()), vintage.geography.commune_names,
+                         _Outlines(vintage.cog_year, pieces["unit"].tolist()), vintage.geography.commune_names,
                          vintage.former_shares)
+
+
+class _Outlines:
+    """Unit position -> outline (EPSG:4326) of the units ``positions`` (:func:`clsm_geo.units.unit_outlines`),
+    read on first use: a run whose former-commune shares all come from ``data/prebuilt`` never reads them."""
+
+    def __init__(self, year: int, positions: list[int]):
+        self._year, self._positions, self._outlines = year, positions, None
+
+    def __getitem__(self, position: int):
+        if self._outlines is None:
+            from .units import unit_outlines
+
+            self._outlines = unit_outlines(self._year, self._positions)
+        return self._outlines[position]
 
 
 def _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg, year, shares=None) -> None:
@@ -260,9 +273,8 @@ def _add_former_councils(touching, rel, perims, active, layer, use_geometry, cfg
         return
     pieces = pieces[active[pieces["council"].to_numpy(dtype=np.int64)]]
     from .apportion import inside_share
-    from .units import unit_outlines
 
-    unit_geoms = unit_outlines(year, pieces["unit"].tolist())
+    unit_geoms = _Outlines(year, pieces["unit"].tolist())
     weights = rel.weights.tocsc()
     geoms, deps = layer.geometries, layer.table["insee_dep"].to_numpy()
     pair_units = rel.pair_units.tocsc()
