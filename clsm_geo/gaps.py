@@ -19,6 +19,7 @@ are simplified; see :func:`unit_adjacency`).
 
 from __future__ import annotations
 
+import collections
 import functools
 
 import geopandas as gpd
@@ -111,12 +112,10 @@ class Network:
         self.status = dict(zip(self.qpv["code_qp"].tolist(), self.qpv["status"].tolist()))
         self.qpv_names = dict(zip(self.qpv["code_qp"].tolist(), self.qpv["lib_qp"].tolist()))
 
-        communes = self.geo.attributes("communes")
-        self.commune_name = dict(self.geo.commune_names)
-        self.commune_name.update(zip(self.unit_codes.tolist(), self.unit_names.tolist()))
-        self.commune_epci = dict(zip(communes["insee_com"].tolist(), communes["siren_epci"].tolist()))
-        self.commune_epci.update({u: e for u, e in zip(self.unit_codes.tolist(), self.units["siren_epci"].tolist())
-                                  if u not in self.commune_epci})
+        # name of a unit (commune or arrondissement), else of a commune of the year (the geography's dictionary,
+        # not copied)
+        self.commune_name = collections.ChainMap(dict(zip(self.unit_codes.tolist(), self.unit_names.tolist())),
+                                                 self.geo.commune_names)
         epci = self.geo.attributes("epci")
         sirens = epci["siren_epci"].tolist()
         self.epci_members = dict(zip(sirens, epci["members"].tolist()))
@@ -206,7 +205,7 @@ def uncovered(res) -> gpd.GeoDataFrame:
     """
     net = network(res)
     q = net.qpv[net.qpv["status"].isin(["uncovered", "partial"])].reset_index(drop=True)
-    layer = res.qpv_layer.frame.set_index("code_qp")
+    layer = res.qpv_layer.table.set_index("code_qp")
     population = (layer["population"].reindex(q["code_qp"]).to_numpy() if "population" in layer
                   else np.full(len(q), np.nan))
     epci_with = {e for p in np.flatnonzero(net.touched) for e in [net.unit_epci[p]] if isinstance(e, str)}

@@ -45,19 +45,19 @@ class Analyses:
 
     @functools.cached_property
     def qpv_in_force(self) -> pd.DataFrame:
-        q = self.res.qpv
-        return pd.DataFrame(q[q["in_force"]].drop(columns="geometry"))
+        q = self.res.qpv_table
+        return pd.DataFrame(q[q["in_force"]])
 
     @functools.cached_property
     def population_available(self) -> bool:
-        frame = self.res.qpv_layer.frame
+        frame = self.res.qpv_layer.table
         return "population" in frame and bool(pd.to_numeric(frame["population"], errors="coerce").notna().any())
 
     def covered_population(self, territory: Territory) -> int | None:
         """Inhabitants of the QPV covered (fully or partly) in the territory, when the layer gives them."""
         if not self.population_available:
             return None
-        frame = self.res.qpv_layer.frame.set_index("code_qp")
+        frame = self.res.qpv_layer.table.set_index("code_qp")
         q = self.in_territory(self.qpv_in_force, territory)
         q = q[q["status"].isin(["covered", "partial"])]
         return int(pd.to_numeric(frame["population"].reindex(q["code_qp"]), errors="coerce").fillna(0).sum())
