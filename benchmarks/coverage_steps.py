@@ -7,6 +7,8 @@ Runs the command as the ``clsm-geo`` program does (its garbage-collector setting
 ``clsm_geo.cli.main``)
 with ``time.perf_counter`` around its main steps, and prints when each started and how long it took
 (seconds from the start of the process). Steps nest: a layer read inside ``coverage()`` is also part of it.
+The steps of the child process writing ``coverage.xlsx`` are printed too (``child:``, same clock: it is a
+fork of this process).
 Run it twice; the first run of a checkout also compiles the modules.
 """
 
@@ -45,6 +47,47 @@ def _timed(owner, name: str, label: str) -> None:
     setattr(owner, name, wrapper)
 
 
+def _child_steps(coverage_files, path: Path) -> None:
+    """Time the steps of the child writing ``coverage.xlsx`` (:func:`clsm_geo.coverage_files._book`): it runs
+    in a forked process, which appends them to ``path``; they are printed with the others, as ``child:``."""
+    import xlsxwriter.workbook
+
+    def log(began: float, label: str) -> None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{began - START:.3f} {time.perf_counter() - began:.3f} {label}\n")
+
+    original_book, original_close = coverage_files._book, xlsxwriter.workbook.Workbook.close
+
+    def book(lang, inbox):
+        marks: list[float] = []
+
+        class Timed:
+            def get(self):
+                began = time.perf_counter()
+                if marks:
+                    log(marks[-1], "  child: writes the QPV sheet (and the reconciliation)")
+                value = inbox.get()
+                log(began, "  child: waits for the " + ("small tables" if marks else "QPV table"))
+                marks.append(time.perf_counter())
+                return value
+
+        began = time.perf_counter()
+        try:
+            return original_book(lang, Timed())
+        finally:
+            log(began, "child: coverage.xlsx, in all (started before the engine)")
+
+    def close(self):
+        began = time.perf_counter()
+        try:
+            return original_close(self)
+        finally:
+            log(began, "  child: XlsxWriter's close (the sheets' XML, the shared strings, the zip)")
+
+    coverage_files._book = book
+    xlsxwriter.workbook.Workbook.close = close
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--registry", type=Path, default=HERE.parent / "examples" / "registry_fictitious.csv")
@@ -73,10 +116,15 @@ def main(argv=None) -> int:
     _timed(modules["io"], "write_csv", "  one CSV file")
     _timed(modules["_worker"].Job, "result", "  waiting for coverage.xlsx (second process)")
     with tempfile.TemporaryDirectory() as out:
+        child_log = Path(out) / "child-steps.txt"
+        _child_steps(modules["coverage_files"], child_log)
         began = time.perf_counter()
         code = cli.main(["--offline", "-q", "coverage", "--year", str(args.year), "--registry", str(args.registry),
-                         "--out", out])
+                         "--out", str(Path(out) / "files")])
         ended = time.perf_counter()
+        for line in child_log.read_text().splitlines() if child_log.is_file() else ():
+            at, took, label = line.split(" ", 2)
+            STEPS.append((float(at), float(took), label))
     print(f"{'start':>7} {'seconds':>8}  step")
     print(f"{0:7.3f} {imported:8.3f}  import clsm_geo.cli")
     print(f"{loading - START:7.3f} {loaded - loading:8.3f}  import the library (pandas, clsm_geo)")

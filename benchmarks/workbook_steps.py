@@ -11,6 +11,8 @@ turned every round), ``coverage.xlsx``'s bytes made as ``clsm-geo coverage``'s c
   computes them) and the time after (the other sheets and XlsxWriter's ``Workbook.close``);
 * ``constant_memory``: the same in XlsxWriter's ``constant_memory`` mode (each row's XML made as it is
   written, cells written row by row, text inline), tried and not kept (``docs/performance.md``);
+* ``Workbook.close`` in the default mode and its parts (the QPV sheet's XML, the other sheets', the shared
+  strings, the rest: the zip);
 * with ``--against``: that checkout's ``clsm_geo/workbook.py`` loaded beside this one and
   ``write_workbook`` of the same tables timed by both in turn (ratio within rounds).
 
@@ -61,6 +63,45 @@ def _split(res, later: dict, streamed: bool, tmp: str) -> tuple[float, float]:
     finally:
         xlsxwriter.Workbook, workbook._write_table = original, table_writer
     return marks["asked"] - start, end - marks["asked"]
+
+
+def _close_parts(res, later: dict) -> dict[str, float]:
+    """Seconds of ``Workbook.close`` (default mode) and of its parts: the QPV sheet's XML, the other sheets',
+    the shared strings; the rest is the zip (deflate) and the small XML parts."""
+    import xlsxwriter.sharedstrings
+    import xlsxwriter.workbook
+    import xlsxwriter.worksheet
+
+    from clsm_geo import workbook
+
+    parts = {"close": 0.0, "QPV sheet XML": 0.0, "other sheets XML": 0.0, "shared strings XML": 0.0}
+    qpv_sheet = workbook.sheet_name("qpv", "fr")
+    originals = (xlsxwriter.worksheet.Worksheet._assemble_xml_file,
+                 xlsxwriter.sharedstrings.SharedStrings._assemble_xml_file, xlsxwriter.workbook.Workbook.close)
+
+    def timed(original, key):
+        def run(self, *args):
+            began = time.perf_counter()
+            try:
+                return original(self, *args)
+            finally:
+                name = key(self) if callable(key) else key
+                parts[name] += time.perf_counter() - began
+        return run
+
+    xlsxwriter.worksheet.Worksheet._assemble_xml_file = timed(
+        originals[0], lambda ws: "QPV sheet XML" if ws.name == qpv_sheet else "other sheets XML")
+    xlsxwriter.sharedstrings.SharedStrings._assemble_xml_file = timed(originals[1], "shared strings XML")
+    xlsxwriter.workbook.Workbook.close = timed(originals[2], "close")
+    try:
+        tables = {n: (lambda n=n: later[n]) if callable(t) else t
+                  for n, t in workbook.coverage_tables(res, later=True).items()}
+        workbook.workbook_bytes(tables, later["sources"], "fr")
+    finally:
+        (xlsxwriter.worksheet.Worksheet._assemble_xml_file, xlsxwriter.sharedstrings.SharedStrings._assemble_xml_file,
+         xlsxwriter.workbook.Workbook.close) = originals
+    parts["the rest (zip, small parts)"] = parts["close"] - sum(v for k, v in parts.items() if k != "close")
+    return parts
 
 
 def _rows_writer(workbook):
@@ -116,12 +157,13 @@ def main(argv=None) -> int:
     later = coverage_files._later(res, "fr")
     tables, sources = workbook.coverage_tables(res), res.sources_for("fr")
     other = _other_module(args.against) if args.against else None
-    times: dict[str, list] = {"default": [], "constant_memory": [], "this": [], "other": []}
+    times: dict[str, list] = {"default": [], "constant_memory": [], "this": [], "other": [], "close": []}
     with tempfile.TemporaryDirectory() as tmp:
         _split(res, later, False, tmp)  # warm-up
         for r in range(args.rounds):
             for mode in (("default", "constant_memory") if r % 2 == 0 else ("constant_memory", "default")):
                 times[mode].append(_split(res, later, mode == "constant_memory", tmp))
+            times["close"].append(_close_parts(res, later))
             if other is not None:
                 for name, module in ((("this", workbook), ("other", other)) if r % 2 == 0
                                      else (("other", other), ("this", workbook))):
@@ -133,6 +175,9 @@ def main(argv=None) -> int:
         before = statistics.median(a for a, _ in times[mode])
         after = statistics.median(b for _, b in times[mode])
         print(f"  {mode:16} {before:.3f} s before the small tables, {after:.3f} s after")
+    print("  default mode, XlsxWriter's Workbook.close and its parts:")
+    for part in times["close"][0]:
+        print(f"    {statistics.median(r[part] for r in times['close']):.3f} s  {part}")
     if other is not None:
         ratio = statistics.median(a / b for a, b in zip(times["this"], times["other"]))
         print(f"  write_workbook: this {statistics.median(times['this']):.3f} s, {args.against}"

@@ -200,6 +200,7 @@ def test_coverage_steps_prints_the_timeline_of_a_run():
     assert done.returncode == 0, done.stderr[-800:]
     out = done.stdout
     for step in ("import the library", "coverage()", "perimeters", "engine (_compute)", "files (to_files)",
+                 "child: waits for the QPV table", "child: writes the QPV sheet", "child: XlsxWriter's close",
                  "clsm_geo.cli.main (exit code 0)"):
         assert step in out, step
 
@@ -249,3 +250,19 @@ def test_workbook_steps_times_both_modes_and_another_checkout(capsys):
     assert re.search(r"default +\d+\.\d{3} s before the small tables, \d+\.\d{3} s after", out)
     assert re.search(r"constant_memory +\d+\.\d{3} s before", out)
     assert re.search(r"this / other within rounds: \d+\.\d{3}", out)
+    assert re.search(r"\d+\.\d{3} s  QPV sheet XML", out) and "the rest (zip, small parts)" in out
+
+
+def test_report_steps_prints_both_processes_and_the_map_steps():
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "report_steps.py"
+    done = subprocess.run([sys.executable, str(script), "--rounds", "1"], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-800:]
+    out = done.stdout
+    for step in ("drawing child: draws the map", "main: report()", "main: writes the annex workbook",
+                 "clsm_geo.cli.main (exit code 0)", "figure", "PNG, zlib level 7"):
+        assert step in out, step
+    assert re.search(r"PNG, zlib level 9 +[\d,]+ bytes", out)
