@@ -64,11 +64,13 @@ class _Tables:
     ``table``: code -> list of (insee_com, insee_arm, how, detail key, detail values). The sentences for
     people are written only for the codes asked (:func:`_detail`), in the language in force."""
 
-    def __init__(self, year: int, names: dict[str, str], communes: pd.DataFrame, arrondissements: pd.DataFrame,
+    def __init__(self, year: int, names: dict[str, str], deps, arrondissements: pd.DataFrame,
                  former: pd.DataFrame, history: pd.DataFrame):
+        """``deps``: a function returning the department of each commune of ``names``, in its order (read only
+        when a suggestion needs it)."""
         self.year = year
         self.names = names  # the geography's own dictionary (Geography.commune_names), never modified here
-        self._deps = communes["insee_dep"].tolist()
+        self._deps = deps
         self.old_names: dict[str, str] = {}
         table: dict[str, list[tuple]] = {}
         for arm, name, city in zip(*(arrondissements[c].tolist() for c in ("insee_arm", "lib_arm", "insee_com"))):
@@ -105,7 +107,7 @@ class _Tables:
     @functools.cached_property
     def by_dep(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
-        for code, dep in zip(self.names, self._deps):
+        for code, dep in zip(self.names, self._deps()):
             out.setdefault(dep, []).append(code)
         return out
 
@@ -162,7 +164,8 @@ def _history() -> pd.DataFrame:
 @functools.lru_cache(maxsize=4)
 def _tables_for_year(year: int) -> _Tables:
     g = _geo_module().geography(year)  # codes and names only: no outline is decoded for them
-    return _Tables(year, g.commune_names, g.attributes("communes"), g.attributes("arrondissements"),
+    return _Tables(year, g.commune_names, lambda: g.attributes("communes")["insee_dep"].tolist(),
+                   g.attributes("arrondissements"),
                    g.former_communes, _history())
 
 

@@ -170,8 +170,13 @@ class Geography:
     def commune_names(self) -> dict[str, str]:
         """INSEE code -> name of every commune of the year (one dictionary, built once)."""
         if "_names" not in self._cache:
-            c = self.attributes("communes")  # codes and names: the outlines are not decoded for them
-            self._cache["_names"] = dict(zip(c["insee_com"].tolist(), c["lib_com"].tolist()))
+            if "communes" in self._cache or "_attributes_communes" in self._cache:
+                c = self.attributes("communes")
+                codes, names = c["insee_com"].tolist(), c["lib_com"].tolist()
+            else:  # the two columns alone, read by pyarrow (no table of the other attributes)
+                table = _read_table(f"communes_{self.year}.parquet", ["insee_com", "lib_com"])
+                codes, names = table.column("insee_com").to_pylist(), table.column("lib_com").to_pylist()
+            self._cache["_names"] = dict(zip(codes, names))
         return self._cache["_names"]
 
     @property

@@ -319,3 +319,16 @@ def test_outlines_of_a_few_codes_are_the_layers_own_and_decode_nothing_else():
     assert not {"_wkb_communes", "_attributes_communes"} & set(fresh._cache)
     assert fresh.outlines("communes", codes).keys() == got.keys()
     assert fresh.attributes("communes").equals(pd.DataFrame(fresh.communes.drop(columns=["geometry"])))
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_commune_names_read_alone_equal_those_of_the_attribute_table(year):
+    """``commune_names`` reads the codes and names alone (pyarrow, for the code tables of every command):
+    the same dictionary, in the same order, as from the communes' attribute table."""
+    from clsm_geo.geography import Geography
+
+    lean = Geography(year, year).commune_names
+    full = Geography(year, year)
+    table = full.attributes("communes")
+    assert list(lean.items()) == list(zip(table["insee_com"].tolist(), table["lib_com"].tolist()))
+    assert full.commune_names == lean and len(lean) > 34_000 and lean["93066"] == "Saint-Denis"
