@@ -42,7 +42,6 @@ import re
 import shutil
 import tempfile
 import urllib.parse
-import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -365,7 +364,9 @@ def _parse_source(source: str | Path) -> tuple[str, Path | None]:
     if scheme in ("http", "https"):
         return text, None
     if scheme == "file":
-        path = Path(urllib.request.url2pathname(urllib.parse.urlsplit(text).path)).resolve()
+        from urllib.request import url2pathname  # only here (its import costs more than a run's cache lookups)
+
+        path = Path(url2pathname(urllib.parse.urlsplit(text).path)).resolve()
         return str(path), path
     if len(scheme) > 1:  # a one-letter scheme is a Windows drive
         raise InputError(i18n.t("data.cache.bad_source", source=repr(text)), hint=i18n.t("data.cache.bad_source_hint"))

@@ -59,6 +59,13 @@ def _snapshot(key: str) -> tuple[bytes, dict[str, bytes]]:
 # Put / get / entries / remove
 
 
+def test_put_from_a_file_url_reads_the_local_file(geojson):
+    """``file://`` sources are local files: copied into the cache, the source recorded as the resolved path."""
+    entry = cache_put("qpv2024", geojson.resolve().as_uri())
+    assert entry.path.read_bytes() == geojson.read_bytes()
+    assert entry.source == str(geojson.resolve()) and entry.sha256 == sha256_of(geojson)
+
+
 def test_put_from_url_then_get(http_server, geojson):
     url = http_server.serve_file("/qpv/qpv2024_simplified.geojson", geojson)
     entry = cache_put("qpv2024", url, meta={"vintage": 2024, "layer": "contours"})
