@@ -6,6 +6,8 @@
 * the QPV × unit relation of a QPV layer and a COG year (:func:`clsm_geo.apportion.qpv_unit_relation`);
 * the share of each QPV in the outline of each former commune it meets (:func:`clsm_geo.apportion.
   former_share_table`: measured in each department's projected CRS, read back without a projection library);
+* the simplified outlines of the departments and regions of an interactive map of France
+  (:func:`clsm_geo.maps.layers.national_territories`, 0.2 s to simplify, for a given GEOS version);
 * the outlines of the communes of a COG year that hold a former commune (:meth:`clsm_geo.geography.Geography.
   outlines`: a council listing a former commune is measured inside its commune's outline, and those 2,650
   outlines, read apart, spare decoding the 35,000 of France).
@@ -342,6 +344,52 @@ def former_shares(frame, year: int, wkb=None) -> dict | None:
         return decode_former(arrays)
     except (KeyError, ValueError):
         return None
+
+
+# ---------------------------------------------------------------------------------------------- map territories
+def territories_digest(year: int, tolerance: float, decimals: int) -> str:
+    """Digest of the simplified department and region outlines of an interactive map: the two layers, the
+    tolerance and rounding, and the GEOS version (which draws the simplification)."""
+    import shapely
+
+    base = _boundary_digest(year, (f"departements_{year}.parquet", f"regions_{year}.parquet"))
+    extra = f"territories;{tolerance!r};{decimals};geos={shapely.geos_version_string}"
+    return hashlib.sha256(f"{base};{extra}".encode()).hexdigest()
+
+
+def encode_territories(shapes: dict[str, tuple[list[str], np.ndarray]], year: int) -> dict[str, np.ndarray]:
+    """``{"department": (codes, outlines), "region": ...}`` as stored: per level, codes in layer order and the
+    WKB of each outline in one byte array with its offsets."""
+    import shapely
+
+    out: dict[str, np.ndarray] = {"year": np.array(year)}
+    for level, (codes, geoms) in shapes.items():
+        wkb = shapely.to_wkb(np.asarray(geoms, dtype=object), hex=False)
+        sizes = np.fromiter((len(w) for w in wkb), dtype=np.int64, count=len(wkb))
+        out[f"{level}_code"] = np.array(codes, dtype=str)
+        out[f"{level}_offset"] = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        out[f"{level}_wkb"] = np.frombuffer(b"".join(wkb), dtype=np.uint8)
+    return out
+
+
+def decode_territories(arrays: dict[str, np.ndarray]) -> dict[str, tuple[list[str], np.ndarray]]:
+    import shapely
+
+    out = {}
+    for level in ("department", "region"):
+        data, bounds = arrays[f"{level}_wkb"].tobytes(), arrays[f"{level}_offset"].tolist()
+        codes = arrays[f"{level}_code"].tolist()
+        if len(bounds) != len(codes) + 1 or bounds[-1] != len(data):
+            raise ValueError("offsets do not match the outlines")
+        out[level] = (codes, shapely.from_wkb([data[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
+    return out
+
+
+def territories(year: int, tolerance: float, decimals: int, build):
+    """The simplified department and region outlines of an interactive map of COG ``year``: shipped, cached or
+    ``build()`` (then cached)."""
+    return _get_or_build("territories", territories_digest(year, tolerance, decimals), build,
+                         lambda shapes: encode_territories(shapes, year), decode_territories)
 
 
 # ---------------------------------------------------------------------------------------------- parent outlines

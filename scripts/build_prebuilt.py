@@ -6,7 +6,9 @@ For every shipped COG year: the unit adjacency (``adjacency_cog<year>.npz``, see
 :func:`clsm_geo.units.unit_arrays`) and the QPV × unit relation of the shipped QPV 2024 layer
 (``relation_qpv2024_cog<year>.npz``, see :func:`clsm_geo.apportion.qpv_unit_relation`), the share of each
 of its QPV in the outline of each former commune it meets (``former_qpv2024_cog<year>.npz``, see
-:func:`clsm_geo.apportion.former_share_table`) and the outlines
+:func:`clsm_geo.apportion.former_share_table`), the simplified outlines of the departments and regions of
+the national interactive map (``territories_cog<year>.npz``, see :func:`clsm_geo.maps.layers.national_territories`;
+for the GEOS version that built them) and the outlines
 of the communes holding a former commune (``parents_cog<year>.npz``, see
 :meth:`clsm_geo.geography.Geography.outlines`), listed in
 ``data/prebuilt/manifest.json`` with their sha256 and the digest of their inputs. The output is
@@ -41,6 +43,7 @@ def build(folder: Path) -> dict:
     from clsm_geo.geography import SHIPPED_YEARS, Geography
     from clsm_geo.settings import shipped_data_dir
     from clsm_geo.qpv import load_layer_file as load_qpv_file
+    from clsm_geo.maps import layers
     from clsm_geo.units import compute_unit_arrays
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -64,6 +67,9 @@ def build(folder: Path) -> dict:
              lambda: _prebuilt.encode_relation(rel())),
             (f"former_qpv2024_cog{year}.npz", "former", _prebuilt.former_digest(frame, year),
              lambda y=year: _prebuilt.encode_former(former_share_table(rel(), geoms, deps, y))),
+            (f"territories_cog{year}.npz", "territories",
+             _prebuilt.territories_digest(year, layers.TOLERANCE_NATIONAL, 3),
+             lambda y=year: _prebuilt.encode_territories(layers.simplified_territories(Geography(y, y)), y)),
             (f"parents_cog{year}.npz", "parents", _prebuilt.parents_digest(year),
              lambda y=year: _prebuilt.encode_outlines(Geography(y, y)._read_parent_wkb(), y)),
         ]

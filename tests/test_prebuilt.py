@@ -172,7 +172,7 @@ def test_manifest_lists_every_shipped_table_with_its_checksum(year):
 
     manifest = json.loads((_prebuilt.shipped_dir() / _prebuilt.MANIFEST).read_text())
     for name in (f"adjacency_cog{year}.npz", f"relation_qpv2024_cog{year}.npz", f"parents_cog{year}.npz",
-                 f"former_qpv2024_cog{year}.npz"):
+                 f"former_qpv2024_cog{year}.npz", f"territories_cog{year}.npz"):
         entry = manifest["files"][name]
         data = (_prebuilt.shipped_dir() / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data)
@@ -211,3 +211,35 @@ def test_former_commune_shares_are_not_used_for_another_layer_nor_other_outlines
                         lambda year, names: real(year, names) + ("-changed" if "former_outlines_2024.parquet" in names
                                                                  else ""))
     assert _prebuilt.former_shares(frame, 2024) is None                 # other outlines of the former communes
+
+
+@pytest.mark.parametrize("year", [2024, 2025])
+def test_shipped_map_territories_equal_a_fresh_simplification_byte_for_byte(year, monkeypatch):
+    """The simplified department and region outlines of the national interactive map, shipped for the GEOS
+    version that built them: the same outlines as simplified now (and the same file bytes); with another GEOS
+    version they are simplified again (then cached), never taken from the shipped table."""
+    import shapely
+
+    from clsm_geo.geography import Geography
+    from clsm_geo.maps import layers
+
+    digest = _prebuilt.territories_digest(year, layers.TOLERANCE_NATIONAL, 3)
+    shipped = _prebuilt._shipped("territories", digest)
+    assert shipped is not None, "data/prebuilt has no map territories for this GEOS: run scripts/build_prebuilt.py"
+    geo = Geography(year, year)
+    fresh = layers.simplified_territories(geo)
+    decoded = _prebuilt.decode_territories(shipped)
+    for level in ("department", "region"):
+        assert decoded[level][0] == fresh[level][0]
+        assert all(shapely.equals_exact(a, b, 0) for a, b in zip(decoded[level][1], fresh[level][1]))
+    path = settings.get().cache_dir / f"territories{year}.npz"
+    _prebuilt.write_npz(path, {**_prebuilt.encode_territories(fresh, year), "digest": np.array(digest)})
+    assert path.read_bytes() == (_prebuilt.shipped_dir() / f"territories_cog{year}.npz").read_bytes()
+    deps, regs = layers.national_territories(Geography(year, year))
+    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(deps, fresh["department"][1]))
+    monkeypatch.setattr(shapely, "geos_version_string", shapely.geos_version_string + "-other")
+    other = _prebuilt.territories_digest(year, layers.TOLERANCE_NATIONAL, 3)
+    assert other != digest and _prebuilt._shipped("territories", other) is None
+    deps, regs = layers.national_territories(Geography(year, year))
+    assert _prebuilt._cache_path("territories", other).is_file()
+    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(regs, fresh["region"][1]))

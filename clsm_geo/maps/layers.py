@@ -130,8 +130,11 @@ def build(res, *, region: str | None = None, tolerance: float | None = None, lan
     regs = geo.regions
 
     decimals = 4 if region else 3  # about 10 m in a region, 100 m nationally (below the tolerance)
-    dep_geoms = simplify_coverage(deps.geometry.values, tol, decimals)
-    reg_geoms = simplify_coverage(regs.geometry.values, tol, decimals)
+    if region is None and tolerance is None:
+        dep_geoms, reg_geoms = national_territories(geo)
+    else:
+        dep_geoms = simplify_coverage(deps.geometry.values, tol, decimals)
+        reg_geoms = simplify_coverage(regs.geometry.values, tol, decimals)
     dep_shapes = gpd.GeoDataFrame(deps.drop(columns="geometry"), geometry=dep_geoms, crs=4326)
     reg_shapes = gpd.GeoDataFrame(regs.drop(columns="geometry"), geometry=reg_geoms, crs=4326)
     dep_table = dep_shapes[["insee_dep", "geometry"]].merge(res.departments, on="insee_dep", how="left")
@@ -204,6 +207,28 @@ def build(res, *, region: str | None = None, tolerance: float | None = None, lan
     search = _search_index(geo, res, councils, qpv, region)
     return WebData(territories, land, council_layers, qpv_layers, search,
                    (bounds[1], bounds[0], bounds[3], bounds[2]), decimals)
+
+
+def national_territories(geo) -> tuple[np.ndarray, np.ndarray]:
+    """The department and region outlines of the national map (:func:`simplify_coverage` at
+    :data:`TOLERANCE_NATIONAL`, 3 decimals), in the order of ``geo``'s layers: shipped in ``data/prebuilt`` for
+    the shipped boundaries and the GEOS version they were built with, else simplified once and cached
+    (:mod:`clsm_geo._prebuilt`)."""
+    from .. import _prebuilt
+
+    shapes = _prebuilt.territories(geo.year, TOLERANCE_NATIONAL, 3, lambda: simplified_territories(geo))
+    deps, regs = geo.attributes("departments"), geo.attributes("regions")
+    if shapes["department"][0] != deps["insee_dep"].tolist() or shapes["region"][0] != regs["insee_reg"].tolist():
+        shapes = simplified_territories(geo)  # another order than the layers': not with the tables of their digest
+    return shapes["department"][1], shapes["region"][1]
+
+
+def simplified_territories(geo) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``{"department": (codes, outlines), "region": ...}`` of ``geo``: :func:`simplify_coverage` at
+    :data:`TOLERANCE_NATIONAL`, 3 decimals, in the layers' order."""
+    deps, regs = geo.departments, geo.regions
+    return {"department": (deps["insee_dep"].tolist(), simplify_coverage(deps.geometry.values, TOLERANCE_NATIONAL, 3)),
+            "region": (regs["insee_reg"].tolist(), simplify_coverage(regs.geometry.values, TOLERANCE_NATIONAL, 3))}
 
 
 def _council_notes(res) -> dict:
