@@ -80,6 +80,10 @@ def build(folder: Path) -> dict:
             data = path.read_bytes()
             files[name] = {"kind": kind, "year": year, "qpv": "qpv2024.parquet" if kind in ("relation", "former") else None,
                            "inputs": digest, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            if kind == "territories":  # used only with this GEOS version (part of the digest)
+                import shapely
+
+                files[name]["geos"] = shapely.geos_version_string
     manifest = {"format": _prebuilt.FORMAT, "built_by": "scripts/build_prebuilt.py", "files": files}
     (folder / _prebuilt.MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return manifest
