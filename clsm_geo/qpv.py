@@ -126,11 +126,6 @@ class QpvLayer:
         values = stored if stored is not None else self.geometries
         return any(v is not None for v in values.tolist())
 
-    def geometry_column(self) -> np.ndarray:
-        """The polygons in whichever form is at hand (WKB or shapely), for assembling layers without decoding."""
-        stored = self.__dict__.get("wkb")
-        return stored if stored is not None else self.geometries
-
     @functools.cached_property
     def frame(self):
         """The layer as a GeoDataFrame (EPSG:4326): :attr:`table`'s columns with ``geometry`` in its place of
