@@ -372,7 +372,9 @@ def encode_territories(shapes: dict[str, tuple[list[str], np.ndarray]], year: in
     return out
 
 
-def decode_territories(arrays: dict[str, np.ndarray]) -> dict[str, tuple[list[str], np.ndarray]]:
+def decode_territories(arrays: dict[str, np.ndarray], codes_of: dict[str, list[str]] | None = None
+                       ) -> dict[str, tuple[list[str], np.ndarray]]:
+    """``codes_of``: the codes each level must have, in this order (else ValueError)."""
     import shapely
 
     out = {}
@@ -381,15 +383,18 @@ def decode_territories(arrays: dict[str, np.ndarray]) -> dict[str, tuple[list[st
         codes = arrays[f"{level}_code"].tolist()
         if len(bounds) != len(codes) + 1 or bounds[-1] != len(data):
             raise ValueError("offsets do not match the outlines")
+        if codes_of is not None and codes != codes_of[level]:
+            raise ValueError(f"{level} order differs")
         out[level] = (codes, shapely.from_wkb([data[a:b] for a, b in zip(bounds[:-1], bounds[1:])]))
     return out
 
 
-def territories(year: int, tolerance: float, decimals: int, build):
-    """The simplified department and region outlines of an interactive map of COG ``year``: shipped, cached or
-    ``build()`` (then cached)."""
+def territories(year: int, tolerance: float, decimals: int, build, codes_of: dict[str, list[str]]):
+    """The simplified department and region outlines of an interactive map of COG ``year``, in the order of
+    ``codes_of`` (level -> codes): shipped, cached or ``build()`` (then cached)."""
     return _get_or_build("territories", territories_digest(year, tolerance, decimals), build,
-                         lambda shapes: encode_territories(shapes, year), decode_territories)
+                         lambda shapes: encode_territories(shapes, year),
+                         lambda arrays: decode_territories(arrays, codes_of))
 
 
 # ---------------------------------------------------------------------------------------------- parent outlines

@@ -41,8 +41,6 @@ def available() -> bool:
         return (os.cpu_count() or 1) > 1
 
 
-_UNSET = object()
-
 
 class Inbox:
     """The values a job's caller sends to it after starting it (:meth:`Job.send`): ``fn`` reads them in order with

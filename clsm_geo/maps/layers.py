@@ -216,10 +216,9 @@ def national_territories(geo) -> tuple[np.ndarray, np.ndarray]:
     (:mod:`clsm_geo._prebuilt`)."""
     from .. import _prebuilt
 
-    shapes = _prebuilt.territories(geo.year, TOLERANCE_NATIONAL, 3, lambda: simplified_territories(geo))
-    deps, regs = geo.attributes("departments"), geo.attributes("regions")
-    if shapes["department"][0] != deps["insee_dep"].tolist() or shapes["region"][0] != regs["insee_reg"].tolist():
-        shapes = simplified_territories(geo)  # another order than the layers': not with the tables of their digest
+    codes_of = {"department": geo.attributes("departments")["insee_dep"].tolist(),
+                "region": geo.attributes("regions")["insee_reg"].tolist()}
+    shapes = _prebuilt.territories(geo.year, TOLERANCE_NATIONAL, 3, lambda: simplified_territories(geo), codes_of)
     return shapes["department"][1], shapes["region"][1]
 
 
