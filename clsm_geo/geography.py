@@ -86,8 +86,13 @@ def _manifest(folder: Path) -> dict:
                               hint=t("data.boundaries.rebuild_hint")) from None
 
 
+#: Shipped files whose sha256 was checked in this process: path -> (sha256 expected, size, mtime, inode) then.
+_verified: dict[Path, tuple] = {}
+
+
 def _read_table(name: str, columns: list[str] | None = None):
-    """Read one shipped Parquet file after checking its size and sha256 against the manifest."""
+    """Read one shipped Parquet file after checking its size and sha256 against the manifest (once per process
+    while the file stays the same: several column sets of one file are read by one run)."""
     folder = boundaries_dir()
     entry = _manifest(folder).get("files", {}).get(name)
     path = folder / name
@@ -96,13 +101,17 @@ def _read_table(name: str, columns: list[str] | None = None):
                               hint=t("data.boundaries.rebuild_hint"))
     try:
         data = path.read_bytes()
+        st = path.stat()
     except FileNotFoundError:
         raise DataSourceError(t("data.boundaries.file_missing", path=path), hint=t("data.boundaries.rebuild_hint")) from None
     except OSError as exc:
         raise DataSourceError(t("data.boundaries.unreadable", path=path, error=exc),
                               hint=t("data.boundaries.rebuild_hint")) from None
-    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise DataSourceError(t("data.boundaries.corrupted", path=path), hint=t("data.boundaries.rebuild_hint"))
+    stamp = (entry["sha256"], st.st_size, st.st_mtime_ns, st.st_ino)
+    if _verified.get(path) != stamp or len(data) != entry["size"]:
+        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise DataSourceError(t("data.boundaries.corrupted", path=path), hint=t("data.boundaries.rebuild_hint"))
+        _verified[path] = stamp
     try:
         return pq.read_table(pa.BufferReader(data), columns=columns)
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a data problem

@@ -15,6 +15,7 @@ import shapely
 
 from clsm_geo import settings
 from clsm_geo.errors import DataSourceError, InputError
+from clsm_geo.i18n import t
 from clsm_geo.geography import COLUMNS, area_ha, crs_by_department, geography, project_by_department
 
 G = importlib.import_module("clsm_geo.geography")
@@ -270,6 +271,30 @@ def test_missing_or_corrupted_files(tmp_path, monkeypatch):
         G._manifest.cache_clear()
         with pytest.raises(DataSourceError, match="missing"):
             G.read_layer("regions", 2024)
+    finally:
+        G._manifest.cache_clear()
+
+
+def test_a_file_checked_once_is_checked_again_when_it_changes(tmp_path, monkeypatch):
+    """A shipped file's sha256 is checked once per process while it stays the same (size, time, inode); a file
+    changed on disk afterwards is checked again and refused."""
+    src = settings.shipped_data_dir() / "boundaries"
+    (tmp_path / "boundaries").mkdir()
+    shutil.copy(src / "manifest.json", tmp_path / "boundaries" / "manifest.json")
+    target = tmp_path / "boundaries" / "regions_2024.parquet"
+    good = (src / "regions_2024.parquet").read_bytes()
+    target.write_bytes(good)
+    monkeypatch.setattr(settings, "shipped_data_dir", lambda: tmp_path)
+    G._manifest.cache_clear()
+    try:
+        assert len(G.read_layer("regions", 2024)) == 18
+        assert target in G._verified
+        data = bytearray(good)
+        data[1000] ^= 0xFF
+        target.write_bytes(bytes(data))  # same size, another content
+        with pytest.raises(DataSourceError) as err:
+            G.read_layer("regions", 2024)
+        assert err.value.message == t("data.boundaries.corrupted", path=target)  # the checksum, not the decoder
     finally:
         G._manifest.cache_clear()
 
