@@ -7,6 +7,10 @@
   (:func:`clsm_geo.maps.static.choropleth` through :func:`clsm_geo.report.figures._map_figure`), its pixels
   (``savefig`` to RGBA), the palette (Pillow ``quantize``), then the PNG encoded at zlib levels 6, 7
   (:data:`clsm_geo.report.figures.PNG_LEVEL`) and 9 (Pillow's ``optimize``), each with its size in bytes;
+* **nearest council** (in process, medians of the rounds): the search of
+  :func:`clsm_geo.gaps._nearest_councils` on the report's uncovered and partial QPV, by
+  :func:`clsm_geo.gaps.nearest_parts` (bounded by envelopes) and by ``STRtree.query_nearest`` (the tree's own
+  search, used before), with the pairs each finds (the same);
 * **timeline** (``--no-timeline`` to skip): one ``clsm-geo report`` run in a fresh process, as the program
   runs it, with the moments the drawing child prepares and draws, the main process sends it the tables,
   writes the annex and waits for the images (seconds from the process start).
@@ -71,7 +75,7 @@ print(f"{{began - START:7.3f}} {{ended - began:8.3f}}  clsm_geo.cli.main (exit c
 """
 
 
-def map_steps(registry: Path, rounds: int) -> None:
+def map_steps(registry: Path, rounds: int):
     sys.path.insert(0, str(REPO))
     import gc
 
@@ -119,6 +123,52 @@ def map_steps(registry: Path, rounds: int) -> None:
         size = f"  {sizes[name]:,} bytes" if name in sizes else ""
         print(f"  {statistics.median(took):7.3f} s  {name}{size}")
     print(f"  the report encodes at level {figures.PNG_LEVEL} (clsm_geo.report.figures.PNG_LEVEL)")
+    return res
+
+
+def nearest_steps(res, rounds: int) -> None:
+    """Time the nearest-council search both ways on the geometries ``_nearest_councils`` measures."""
+    import numpy as np
+    import shapely
+
+    from clsm_geo import gaps
+
+    captured = []
+    original = gaps.nearest_parts
+
+    def spy(queries, parts):
+        captured.append((queries, parts))
+        return original(queries, parts)
+
+    gaps.nearest_parts = spy
+    try:
+        net = gaps.network(res)
+        gaps._nearest_councils(net, net.qpv[net.qpv["status"].isin(["uncovered", "partial"])].reset_index(drop=True))
+    finally:
+        gaps.nearest_parts = original
+
+    def tree(queries, parts):
+        (qi, pi), d = shapely.STRtree(parts).query_nearest(queries, return_distance=True, all_matches=True)
+        order = np.lexsort((pi, qi))
+        return qi[order], pi[order], d[order]
+
+    times: dict[str, list[float]] = {"nearest_parts": [], "STRtree.query_nearest": []}
+    same = True
+    for _ in range(rounds):
+        for name, fn in (("nearest_parts", original), ("STRtree.query_nearest", tree)):
+            began = time.perf_counter()
+            found = [fn(q, p) for q, p in captured]
+            times[name].append(time.perf_counter() - began)
+            if name == "nearest_parts":
+                mine = found
+            else:
+                same &= all(np.array_equal(x, y) for a, b in zip(mine, found) for x, y in zip(a, b))
+    queries = sum(len(q) for q, _ in captured)
+    parts = sum(len(p) for _, p in captured)
+    print(f"nearest active council of {queries:,} QPV among {parts:,} parts, medians of {rounds} round(s)")
+    for name, took in times.items():
+        print(f"  {statistics.median(took):7.3f} s  {name}")
+    print(f"  same pairs and distances: {'yes' if same else 'NO'}")
 
 
 def main(argv=None) -> int:
@@ -138,7 +188,8 @@ def main(argv=None) -> int:
         lines = done.stdout.splitlines()
         print("\n".join(lines[lines.index(next(x for x in lines if "step" in x)):]) if done.returncode == 0
               else done.stderr[-2000:])
-    map_steps(args.registry, args.rounds)
+    res = map_steps(args.registry, args.rounds)
+    nearest_steps(res, args.rounds)
     return 0
 
 

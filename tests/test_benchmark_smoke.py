@@ -266,3 +266,5 @@ def test_report_steps_prints_both_processes_and_the_map_steps():
                  "clsm_geo.cli.main (exit code 0)", "figure", "PNG, zlib level 7"):
         assert step in out, step
     assert re.search(r"PNG, zlib level 9 +[\d,]+ bytes", out)
+    assert re.search(r"\d+\.\d{3} s  nearest_parts\n +\d+\.\d{3} s  STRtree\.query_nearest", out)
+    assert "same pairs and distances: yes" in out

@@ -301,3 +301,70 @@ def test_the_network_reads_only_the_outlines_it_is_asked_for(layer, tmp_path):
     assert list(net.outlines([])) == []
     table = res.gaps()
     assert "units" not in res.vintage.__dict__ and len(table) and table.geometry.notna().all()
+
+
+def _nearest_by_tree(queries, parts):
+    import numpy as np
+
+    (qi, pi), d = shapely.STRtree(parts).query_nearest(queries, return_distance=True, all_matches=True)
+    order = np.lexsort((pi, qi))
+    return qi[order], pi[order], d[order]
+
+
+_shape = st.tuples(st.integers(-40, 40), st.integers(-40, 40), st.integers(1, 12), st.integers(1, 12),
+                   st.integers(0, 3))
+
+
+def _polygon(spec):
+    """Boxes, triangles and L shapes on an integer grid: many equal distances (ties) and touching shapes."""
+    x, y, w, h, kind = spec
+    if kind == 0:
+        return shapely.box(x, y, x + w, y + h)
+    if kind == 1:
+        return shapely.Polygon([(x, y), (x + w, y), (x, y + h)])
+    if kind == 2:
+        return shapely.Polygon([(x, y), (x + w, y), (x + w, y + 1), (x + 1, y + 1), (x + 1, y + h), (x, y + h)])
+    return shapely.MultiPolygon([shapely.box(x, y, x + 1, y + 1), shapely.box(x + w, y + h, x + w + 1, y + h + 1)])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_shape, min_size=0, max_size=12), st.lists(_shape, min_size=0, max_size=25))
+def test_nearest_parts_finds_what_the_tree_finds_ties_included(query_specs, part_specs):
+    """The envelope-bounded search returns the same pairs and distances as ``STRtree.query_nearest`` with
+    ``all_matches=True`` (and as brute force), on shapes made to tie, touch and overlap."""
+    import numpy as np
+
+    from clsm_geo.gaps import nearest_parts
+
+    queries = np.array([_polygon(s) for s in query_specs], dtype=object)
+    parts = np.array([_polygon(s) for s in part_specs], dtype=object)
+    got = nearest_parts(queries, parts)
+    if len(queries) and len(parts):
+        want = _nearest_by_tree(queries, parts)
+        for g, w in zip(got, want):
+            assert g.tolist() == w.tolist()
+        full = shapely.distance(queries[:, None], parts[None, :])
+        for a, b, d in zip(*got):
+            assert d == full[a].min() == full[a, b]
+        assert sorted(set(got[0].tolist())) == list(range(len(queries)))
+        assert len(got[0]) == int((full == full.min(axis=1)[:, None]).sum())
+    else:
+        assert all(len(x) == 0 for x in got)
+
+
+def test_nearest_parts_on_real_outlines_equals_the_tree(layer):
+    """Every QPV of Nord and Pas-de-Calais against the communes of both, in Lambert-93."""
+    import numpy as np
+
+    from clsm_geo.gaps import nearest_parts
+
+    communes = clsm_geo.units.units(2024)
+    communes = communes[communes["insee_dep"].isin(["59", "62"])].to_crs(2154)
+    q = layer.frame
+    q = q[q["insee_dep"].isin(["59", "62"])].to_crs(2154)
+    queries, parts = q.geometry.to_numpy(), communes.geometry.to_numpy()[::7]  # every 7th: QPV outside them too
+    got = nearest_parts(queries, parts)
+    want = _nearest_by_tree(queries, parts)
+    assert len(queries) > 100 and (got[2] > 0).sum() > 50
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)
