@@ -649,3 +649,66 @@ def test_the_report_command_draws_before_the_coverage_is_computed(tmp_path, monk
     assert main([*argv, "--out", str(tmp_path / "b" / "r.html")]) == 0
     for name in ("r.html", "r.md", "r-carte.png", "r-evolution.svg"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+_DRAW_PROBE = r"""
+import hashlib, json, sys
+from clsm_geo import _mpl_docs
+applied = _mpl_docs.skip_generated_docs() if sys.argv[1] == "skip" else None
+import clsm_geo
+from clsm_geo.report import evolution, figures, resolve_territory
+from matplotlib.lines import Line2D
+line = Line2D([], [])
+line.set(lw=2.5, c="red")  # aliases still accepted by the generated ``set``
+res = clsm_geo.coverage(sys.argv[2], 2024)
+images = {}
+for where in ({}, {"department": "93"}):
+    territory = resolve_territory(res, **where)
+    drawn = figures.draw(res, territory, "fr", evolution(res, territory, 2023, None))
+    images.update({f"{territory.code}-{k}": hashlib.sha256(v).hexdigest() for k, v in drawn.items()})
+print(json.dumps({"applied": applied, "again": _mpl_docs.skip_generated_docs(), "width": line.get_linewidth(),
+                  "colour": line.get_color(), "documented": "linewidth" in (Line2D.set.__doc__ or ""),
+                  "images": images}))
+"""
+
+
+def test_matplotlib_without_its_generated_docs_draws_the_same_images():
+    """The drawing child imports matplotlib without the docstrings it generates (clsm_geo._mpl_docs): the
+    map and the chart are the same bytes as with them, and artists still take their properties' aliases."""
+    import json
+    import subprocess
+    import sys
+
+    runs = {}
+    for mode in ("skip", "keep"):
+        done = subprocess.run([sys.executable, "-c", _DRAW_PROBE, mode, str(EXAMPLE)], cwd=Path(__file__).parents[1],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-1500:]
+        runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    skip, keep = runs["skip"], runs["keep"]
+    assert skip["applied"] is True and skip["again"] is False and keep["again"] is False  # once, before import
+    assert skip["documented"] is False and keep["documented"] is True  # the work skipped
+    assert skip["width"] == keep["width"] == 2.5 and skip["colour"] == keep["colour"] == "red"
+    assert len(skip["images"]) == 4 and skip["images"] == keep["images"]
+
+
+def test_the_drawing_child_asks_for_matplotlib_without_its_docs(result, monkeypatch):
+    """What ``Drawing``'s child runs (``_draw_sent``) asks for it before drawing (here, in a process where
+    matplotlib is already imported, it changes nothing: the same images as ``draw``)."""
+    import queue
+
+    from clsm_geo import _mpl_docs
+    from clsm_geo.report import evolution, figures, resolve_territory
+
+    import matplotlib.figure  # noqa: F401
+
+    assert _mpl_docs.skip_generated_docs() is False
+    called = []
+    monkeypatch.setattr(_mpl_docs, "skip_generated_docs", lambda: called.append(1) or False)
+    territory = resolve_territory(result)
+    table = evolution(result, territory, 2024, None)
+    inbox = queue.Queue()
+    inbox.put({"result": figures.MapInputs.sent(result, territory), "territory": territory, "lang": "fr",
+               "table": table})
+    assert figures._draw_sent(result.vintage, inbox) == figures.draw(result, territory, "fr", table)
+    assert called == [1]

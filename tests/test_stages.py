@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "clsm_geo"
 STAGES: dict[str, tuple[str, ...]] = {
     "plumbing": ("settings", "errors", "i18n", "_progress", "_worker", "_zip", "_lazy_imports", "_gc", "_arrow",
                  "_outputs", "_download", "cache", "io", "columns", "provenance", "headline", "headline_sources",
-                 "figures"),
+                 "_mpl_docs", "figures"),
     "vintage": ("geography", "codes", "territories", "suggest", "qpv", "qpv_normalise", "qpv_sources", "in_force",
                 "population", "units", "adjacency", "apportion", "_prebuilt", "vintages"),
     "registry": ("registry", "registry_template", "validation"),

@@ -94,7 +94,11 @@ class Drawing:
 
 
 def _draw_sent(vintage, inbox) -> dict[str, bytes]:
-    """:func:`draw` in a child started by :class:`Drawing`: what does not depend on the result first."""
+    """:func:`draw` in a child started by :class:`Drawing`: what does not depend on the result first
+    (matplotlib imported without its generated docstrings: :mod:`clsm_geo._mpl_docs`)."""
+    from .._mpl_docs import skip_generated_docs
+
+    skip_generated_docs()
     _prepare(vintage)
     sent = inbox.get()
     data = MapInputs(vintage=vintage, qpv_layer=vintage.layer, **sent["result"])
