@@ -32,6 +32,8 @@ PLAN_COLUMNS = ["step", "action", "council_id", "council_name", "siren_epci", "l
 PRIORITY_COLUMNS = ["level", "rank", "code", "name", "departments", "regions", "qpv_total", "qpv_uncovered",
                     "population", "n_communes", "qpv_codes"]
 COUNTED = ("covered", "partial")
+#: Sets of units scored together by :meth:`PlanModel.scores`.
+SCORE_BLOCK = 256
 
 
 class PlanModel:
@@ -98,6 +100,7 @@ class PlanModel:
                    int(pair_keep.sum()), np.maximum(rel.pair_size[pair_keep], 1), pair_qpv, len(cq),
                    np.bincount(pair_qpv, minlength=len(cq)).astype(float))
         self._partly = np.where(self.partly[self._cols], 0.5, 0.0)
+        self._batch = None  # the same arrays as sparse matrices, for :meth:`scores` (made on first use)
         self._any_own = bool(np.any(self._g[4]))
         self._col_of = np.full(len(self.x0), -1, dtype=np.int64)  # unit -> its position in _cols, else -1
         self._col_of[self._cols] = np.arange(len(self._cols))
@@ -128,6 +131,76 @@ class PlanModel:
             return self._score_cols(xs)
 
         return score_with
+
+    def scores(self, x: np.ndarray, unit_sets) -> list[tuple[int, int, float]]:
+        """``[scorer(x)(units) for units in unit_sets]``, the same tuples bit for bit, computed for many sets
+        at once: each sum over a QPV's units is a row of a sparse product with one column per set (the terms
+        added in the same order as :meth:`_score_cols`' ``bincount``), each total a sum over one contiguous
+        row, as there. By blocks of :data:`SCORE_BLOCK` sets (memory: units holding a QPV × block)."""
+        unit_sets = list(unit_sets)
+        out: list[tuple[int, int, float]] = []
+        xs0 = x[self._cols]
+        for start in range(0, len(unit_sets), SCORE_BLOCK):
+            block = unit_sets[start:start + SCORE_BLOCK]
+            xs = np.repeat(xs0[:, None], len(block), axis=1)  # (units holding a QPV, sets)
+            sizes = [len(units) for units in block]
+            flat = np.fromiter((p for units in block for p in units), dtype=np.int64, count=sum(sizes))
+            which = np.repeat(np.arange(len(block)), sizes)
+            at = self._col_of[flat]
+            xs[at[at >= 0], which[at >= 0]] = 1.0
+            out += self._score_block(xs)
+        return out
+
+    def _batch_matrices(self):
+        """:data:`_g` and :data:`_c` as CSR matrices (rows in the order of their entries: the same sums)."""
+        if self._batch is None:
+            from scipy import sparse
+
+            row, col, data, n_g, _ = self._g
+            g = sparse.csr_matrix((data, col, np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_g))])),
+                                  shape=(n_g, len(self._cols)))
+            row, col, data, n_pairs, size, pq, n_c, total = self._c
+            if n_c:
+                c = sparse.csr_matrix((data, col, np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_pairs))])),
+                                      shape=(n_pairs, len(self._cols)))
+                order = np.argsort(pq, kind="stable")  # pairs of each QPV in their order, as bincount adds them
+                q = sparse.csr_matrix((np.ones(len(pq)), order, np.concatenate([[0], np.cumsum(np.bincount(
+                    pq, minlength=n_c))])), shape=(n_c, n_pairs))
+            else:
+                c = q = None
+            self._batch = (g, c, q)
+        return self._batch
+
+    def _score_block(self, xs: np.ndarray) -> list[tuple[int, int, float]]:
+        """:meth:`_score_cols` of each column of ``xs``."""
+        cfg = self.settings
+        g_slot, c_slot, n = self._slots
+        g, c, q = self._batch_matrices()
+        own = self._g[4]
+        area = np.clip(g @ xs, 0.0, 1.0)  # (QPV by geometry, sets)
+        if self._any_own:
+            area = area + (1.0 - area) * own[:, None]
+        g_covered = area >= cfg.covered_threshold
+        counted = np.count_nonzero((area > cfg.partial_threshold) | g_covered, axis=0)
+        full_n = np.count_nonzero(g_covered, axis=0)
+        area_rows = np.ascontiguousarray(area.T)
+        if c is None:
+            return [(int(a), int(b), float(r.sum())) for a, b, r in zip(counted, full_n, area_rows)]
+        size, total = self._c[4], self._c[7]
+        xc = np.where(xs > 0, 1.0, self._partly[:, None])
+        frac = (c @ xc) / size[:, None]
+        full = q @ (frac >= 1.0).astype(float)
+        some = q @ ((frac > 0) & (frac < 1)).astype(float)
+        c_share = (q @ frac) / np.maximum(total, 1)[:, None]
+        c_covered = (total > 0)[:, None] & (full == total[:, None])
+        c_partial = ~c_covered & (full > 0)
+        c_undetermined = ~c_covered & ~c_partial & (some > 0)
+        counted = counted + np.count_nonzero(c_covered | c_partial, axis=0)
+        full_n = full_n + np.count_nonzero(c_covered, axis=0)
+        share = np.empty((xs.shape[1], n))
+        share[:, g_slot] = area_rows
+        share[:, c_slot] = np.where(c_undetermined, np.nan, c_share).T
+        return [(int(a), int(b), float(np.nansum(r))) for a, b, r in zip(counted, full_n, share)]
 
     def _score_cols(self, xs: np.ndarray) -> tuple[int, int, float]:
         """:meth:`score` of the units holding a QPV (``x[self._cols]``)."""
@@ -171,26 +244,49 @@ class PlanModel:
         return out
 
 
+class _CandidateMemo:
+    """What :func:`candidates` computes again at each step of a plan for inputs that did not change: each
+    QPV's EPCI and units (as arrays), each council's neighbouring units (until the council grows)."""
+
+    def __init__(self):
+        self.qpv: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
+        self.around: dict[str, tuple[frozenset, np.ndarray]] = {}
+
+    def of_qpv(self, net, code: str) -> tuple[tuple[str, ...], np.ndarray]:
+        got = self.qpv.get(code)
+        if got is None:
+            got = self.qpv[code] = (net.qpv_epcis(code), np.fromiter(net.qpv_units[code], dtype=np.int64))
+        return got
+
+    def neighbours(self, adjacency, cid: str, units: set[int]) -> np.ndarray:
+        got = self.around.get(cid)
+        if got is None or got[0] != units:
+            got = self.around[cid] = (frozenset(units), adjacency.neighbours_of(sorted(units)))
+        return got[1]
+
+
 def candidates(model: PlanModel, x: np.ndarray, councils: dict[str, set[int]], touched: np.ndarray,
-               adjacency=None) -> list[tuple[str, str, tuple[int, ...]]]:
-    """Actions available in the state ``x``: (``creation``, SIREN, units) and (``extension``, council id, units)."""
+               adjacency=None, memo: _CandidateMemo | None = None) -> list[tuple[str, str, tuple[int, ...]]]:
+    """Actions available in the state ``x``: (``creation``, SIREN, units) and (``extension``, council id, units).
+    ``memo``: kept from one step of a plan to the next (the same actions, found sooner)."""
     net = model.net
+    memo = memo or _CandidateMemo()
     st = model.statuses(x)
     status = dict(zip(model.rel.qpv_codes, st.status))
-    open_qpv = [c for c in net.qpv["code_qp"] if status[c] != "covered"]
+    open_qpv = [memo.of_qpv(net, c) for c in net.qpv["code_qp"] if status[c] != "covered"]
     out = []
-    open_epci = {e for c in open_qpv for e in net.qpv_epcis(c)}
+    open_epci = {e for epcis, _ in open_qpv for e in epcis}
     for siren in sorted(open_epci):
         units = net.epci_units.get(siren, frozenset())
         if units and not touched[list(units)].any():
             out.append(("creation", siren, tuple(sorted(units))))
     hosts = np.zeros(len(x), bool)
-    for c in open_qpv:
-        hosts[list(net.qpv_units[c])] = True
+    if open_qpv:
+        hosts[np.concatenate([units for _, units in open_qpv])] = True
     hosts &= x == 0
     adjacency = adjacency or net.vintage.adjacency
     for cid in sorted(councils):
-        around = adjacency.neighbours_of(sorted(councils[cid]))
+        around = memo.neighbours(adjacency, cid, councils[cid])
         add = tuple(int(p) for p in around[hosts[around]])
         if add:
             out.append(("extension", cid, add))
@@ -217,12 +313,12 @@ def plan(res, steps: int = 20, lang: str | None = None) -> pd.DataFrame:
     total = int(model.in_force.sum())
     score = model.score(x)
     counted = _counted(model, x)
+    memo = _CandidateMemo()
     rows = [_plan_row(0, "current", None, None, (), (), (), 0, score, total, net)]
     for step in range(1, int(steps) + 1):
         best = None
-        score_with = model.scorer(x)
-        for action, key, units in candidates(model, x, councils, touched, adjacency):
-            s = score_with(units)
+        found = candidates(model, x, councils, touched, adjacency, memo)
+        for (action, key, units), s in zip(found, model.scores(x, [units for _, _, units in found])):
             rank = (s[0] - score[0], s[1] - score[1], round(s[2] - score[2], 9), -len(units))
             if best is None or rank > best[0] or (rank == best[0] and (action, key) < best[1][:2]):
                 best = (rank, (action, key, units), s)

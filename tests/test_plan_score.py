@@ -74,3 +74,99 @@ def test_fast_score_equals_engine_rules_with_an_own_perimeter(own_models, method
     x[picked] = 1.0
     assert model.score(x) == model.score_slow(x)
     assert model.score(model.x0) == model.score_slow(model.x0)
+
+
+@pytest.fixture(scope="module")
+def commune_model():
+    return PlanModel(clsm_geo.coverage(EXAMPLE, 2024, method="commune"))
+
+
+def _unit_sets(model, data, hosts):
+    """Sets of units to add: hosting a QPV or not, repeated or not, empty too; more than a block of them."""
+    n = len(model.x0)
+    some = st.lists(st.integers(0, n - 1) | st.sampled_from(hosts.tolist()), max_size=40)
+    return data.draw(st.lists(some, min_size=0, max_size=300))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_scores_of_many_sets_are_the_scorers_bit_for_bit(model, commune_model, own_models, data):
+    """PlanModel.scores (sparse products over blocks of sets) gives the very tuples of scorer, floats
+    included, by each method (QPV measured by geometry, by communes, an own perimeter)."""
+    import clsm_geo.plan as plan_module
+
+    chosen = data.draw(st.sampled_from(["auto", "commune", "own-geometry", "own-commune"]))
+    m = {"auto": model, "commune": commune_model, "own-geometry": own_models["geometry"],
+         "own-commune": own_models["commune"]}[chosen]
+    hosts = np.union1d(m.rel.weights.indices, m.rel.pair_units.indices)
+    x = m.x0.copy()
+    if data.draw(st.booleans()):
+        x[data.draw(st.lists(st.sampled_from(hosts.tolist()), max_size=200))] = 1.0
+    sets = _unit_sets(m, data, hosts)
+    block = data.draw(st.sampled_from([1, 7, plan_module.SCORE_BLOCK]))
+    old, plan_module.SCORE_BLOCK = plan_module.SCORE_BLOCK, block
+    try:
+        got = m.scores(x, sets)
+    finally:
+        plan_module.SCORE_BLOCK = old
+    score_with = m.scorer(x)
+    assert got == [score_with(units) for units in sets]
+
+
+def test_commune_model_has_qpv_measured_by_communes(commune_model):
+    assert commune_model._c[6] > 1000 and commune_model._g[3] == 0  # the test above covers both branches
+
+
+def _greedy_by_scorer(res, steps):
+    """The plan's greedy loop as it was before PlanModel.scores: each candidate through scorer."""
+    from clsm_geo.plan import PLAN_COLUMNS, _counted, _plan_row
+    from clsm_geo import i18n
+
+    model = PlanModel(res)
+    net = model.net
+    x = model.x0.copy()
+    councils = {cid: set(units) for cid, units in net.council_units.items()}
+    names = dict(net.council_names)
+    touched = net.touched.copy()
+    population = net.units["population"].to_numpy()
+    total = int(model.in_force.sum())
+    score = model.score(x)
+    counted = _counted(model, x)
+    rows = [_plan_row(0, "current", None, None, (), (), (), 0, score, total, net)]
+    for step in range(1, steps + 1):
+        best = None
+        score_with = model.scorer(x)
+        for action, key, units in candidates(model, x, councils, touched):
+            s = score_with(units)
+            rank = (s[0] - score[0], s[1] - score[1], round(s[2] - score[2], 9), -len(units))
+            if best is None or rank > best[0] or (rank == best[0] and (action, key) < best[1][:2]):
+                best = (rank, (action, key, units), s)
+        if best is None or (best[0][0] <= 0 and best[0][1] <= 0):
+            break
+        _, (action, key, units), new_score = best
+        x = model.with_units(x, units)
+        touched[list(units)] = True
+        if action == "creation":
+            cid, name = f"NEW-{key}", i18n.t("plan.new_council", "fr", epci=net.epci_name.get(key, key))
+            councils[cid], names[cid], epcis = set(units), name, (key,)
+        else:
+            cid, name = key, names[key]
+            councils[cid] |= set(units)
+            epcis = tuple(sorted({net.unit_epci[p] for p in units if isinstance(net.unit_epci[p], str)}))
+        now = _counted(model, x)
+        gained, counted = tuple(sorted(now - counted)), now
+        rows.append(_plan_row(step, action, cid, name, epcis, units, gained, int(population[list(units)].sum()),
+                              new_score, total, net))
+        score = new_score
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
+
+
+@pytest.mark.parametrize("method", ["auto", "commune"])
+def test_plan_is_the_greedy_of_the_scorer(method):
+    import pandas as pd
+
+    res = clsm_geo.coverage(EXAMPLE, 2024, method=method)
+    got = res.plan(12, lang="fr")
+    pd.testing.assert_frame_equal(got, _greedy_by_scorer(res, 12))
