@@ -332,18 +332,20 @@ def kind_label(kind: str, lang: str | None = None) -> str:
 
 
 @_progress.stepped("gaps")
-def gaps(res, lang: str | None = None) -> gpd.GeoDataFrame:
+def gaps(res, lang: str | None = None, *, geometry: bool = True) -> gpd.GeoDataFrame:
     """One row per finding (``kind`` in :data:`KINDS`) with a sentence in ``lang`` (default: the current
-    language); sorted by kind, territory, councils."""
+    language); sorted by kind, territory, councils. ``geometry=False``: the same rows without their
+    geometries (column of None), none of them read or dissolved (the report shows none)."""
     net = network(res)
     lang = i18n.get_lang(lang)
+    shapes = _Shapes(net) if geometry else _NoShapes()
     rows: list[dict] = []
-    rows += _straddling(net, lang)
-    rows += _epci_partial(net, lang)
-    rows += _crossing(net, lang)
-    rows += _overlaps(net, lang)
-    rows += _white_epci(net, lang)
-    rows += _enclaves(net, lang)
+    rows += _straddling(net, lang, shapes)
+    rows += _epci_partial(net, lang, shapes)
+    rows += _crossing(net, lang, shapes)
+    rows += _overlaps(net, lang, shapes)
+    rows += _white_epci(net, lang, shapes)
+    rows += _enclaves(net, lang, shapes)
     order = {k: i for i, k in enumerate(KINDS)}
     rows.sort(key=lambda r: (order[r["kind"]], r["territory_code"], r["council_ids"]))
     frame = pd.DataFrame([{k: r[k] for k in GAP_COLUMNS} for r in rows], columns=GAP_COLUMNS)
@@ -396,16 +398,53 @@ def _hosting(net: Network, qpv, lang: str) -> str:
     return _s("hosting", lang, qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang)) if qpv else ""
 
 
-def _epci_geometry(net: Network, siren):
-    geoms = net.__dict__.get("_epci_geoms")
-    if geoms is None:
-        geoms = net.__dict__["_epci_geoms"] = dict(zip(net.geo.epci["siren_epci"], net.geo.epci.geometry))
-    return geoms.get(siren)
+class _Shapes:
+    """The geometry of each finding (EPSG:4326): an EPCI's outline, a QPV's polygon, a council's perimeter
+    (dissolved on first use: only crossing councils need one), units' outlines."""
+
+    def __init__(self, net: Network):
+        self.net = net
+        self._councils: dict = {}
+
+    def epci(self, siren):
+        geoms = self.net.__dict__.get("_epci_geoms")
+        if geoms is None:
+            epci = self.net.geo.epci
+            geoms = self.net.__dict__["_epci_geoms"] = dict(zip(epci["siren_epci"], epci.geometry))
+        return geoms.get(siren)
+
+    def qpv(self) -> dict:
+        return dict(zip(self.net.qpv["code_qp"], self.net.qpv.geometry))
+
+    def council(self, cid):
+        if cid not in self._councils:
+            self._councils[cid] = self.net.res.council_geometries([cid])[cid]
+        return self._councils[cid]
+
+    def units(self, positions) -> dict:
+        positions = list(positions)
+        return dict(zip(positions, self.net.outlines(positions)))
 
 
-def _straddling(net: Network, lang: str) -> list[dict]:
+class _NoShapes:
+    """:class:`_Shapes` when no geometry is wanted: None for each, nothing read."""
+
+    def epci(self, siren):
+        return None
+
+    def qpv(self) -> dict:
+        return collections.defaultdict(lambda: None)
+
+    def council(self, cid):
+        return None
+
+    def units(self, positions) -> dict:
+        return dict.fromkeys(positions)
+
+
+def _straddling(net: Network, lang: str, shapes) -> list[dict]:
     rows = []
-    geoms = dict(zip(net.qpv["code_qp"], net.qpv.geometry))
+    geoms = shapes.qpv()
     lib = dict(zip(net.qpv["code_qp"].tolist(), net.qpv["lib_qp"].tolist()))
     for code in net.qpv["code_qp"]:
         communes = net.qpv_communes[code]
@@ -437,7 +476,7 @@ def _straddling(net: Network, lang: str) -> list[dict]:
     return rows
 
 
-def _epci_partial(net: Network, lang: str) -> list[dict]:
+def _epci_partial(net: Network, lang: str, shapes) -> list[dict]:
     covered_units = np.zeros(len(net.index), bool)
     for units in net.council_units.values():
         covered_units[list(units)] = True
@@ -466,13 +505,12 @@ def _epci_partial(net: Network, lang: str) -> list[dict]:
                       qpv=_qpv_label(net, qpv, lang))
         deps = {net.unit_dep[p] for p in units}
         rows.append(_row(net, "epci_partial", "epci", siren, net.epci_name[siren], covering, qpv, sentence,
-                         _epci_geometry(net, siren), deps))
+                         shapes.epci(siren), deps))
     return rows
 
 
-def _crossing(net: Network, lang: str) -> list[dict]:
+def _crossing(net: Network, lang: str, shapes) -> list[dict]:
     rows = []
-    perimeters = _LazyPerimeters(net.res)
     covered = dict(zip(net.res.councils_table["id"].tolist(), net.res.councils_table["qpv_codes"].tolist()))
     for cid in net.council_ids:
         units = net.council_units[cid]
@@ -492,7 +530,7 @@ def _crossing(net: Network, lang: str) -> list[dict]:
                               members=_w("member_communes", len(members), lang), rest=rest)
                 deps = {net.unit_dep[p] for p in net.epci_units[siren]}
                 rows.append(_row(net, "crosses_epci", "epci", siren, net.epci_name[siren], [cid], left, sentence,
-                                 _epci_geometry(net, siren), deps))
+                                 shapes.epci(siren), deps))
         qpv = covered.get(cid, ())
         deps = net.council_departments[cid]
         covering = (_s("crosses_covering", lang, qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang))
@@ -504,18 +542,8 @@ def _crossing(net: Network, lang: str) -> list[dict]:
             listed = _listing([f"{c} {names.get(c, c)}" for c in codes], lang)
             sentence = _s("crosses", lang, council=name, id=cid, territories=_w(word, len(codes), lang),
                           listed=listed, covering=covering)
-            rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, perimeters.get(cid), deps))
+            rows.append(_row(net, kind, "council", cid, name, [cid], qpv, sentence, shapes.council(cid), deps))
     return rows
-
-
-class _LazyPerimeters:
-    """``get(id)``: a council's perimeter, dissolved on first use (only crossing councils need one)."""
-
-    def __init__(self, res):
-        self.res = res
-
-    def get(self, cid):
-        return self.res.council_geometries([cid])[cid]
 
 
 def _hosted(net: Network) -> dict[int, list[str]]:
@@ -526,11 +554,11 @@ def _hosted(net: Network) -> dict[int, list[str]]:
     return out
 
 
-def _overlaps(net: Network, lang: str) -> list[dict]:
+def _overlaps(net: Network, lang: str, shapes) -> list[dict]:
     rows = []
     hosted = _hosted(net)
     claimed = np.flatnonzero(net.claims >= 2)
-    geoms = dict(zip(claimed.tolist(), net.outlines(claimed)))
+    geoms = shapes.units(claimed.tolist())
     for p in claimed:
         ids = sorted(net.unit_councils[int(p)])
         qpv = hosted.get(int(p), [])
@@ -542,7 +570,7 @@ def _overlaps(net: Network, lang: str) -> list[dict]:
     return rows
 
 
-def _white_epci(net: Network, lang: str) -> list[dict]:
+def _white_epci(net: Network, lang: str, shapes) -> list[dict]:
     rows = []
     for siren, qpv in sorted(net.epci_qpv.items()):
         units = net.epci_units.get(siren, frozenset())
@@ -553,7 +581,7 @@ def _white_epci(net: Network, lang: str) -> list[dict]:
                       department=_w("department_word", len(deps), lang), departments=_listing(sorted(deps), lang),
                       qpv_count=_w("qpv", len(qpv), lang), qpv=_qpv_label(net, qpv, lang))
         rows.append(_row(net, "white_epci", "epci", siren, net.epci_name[siren], [], qpv, sentence,
-                         _epci_geometry(net, siren), deps))
+                         shapes.epci(siren), deps))
     return rows
 
 
@@ -568,7 +596,7 @@ def enclaves_of(adjacency: UnitAdjacency, units) -> list[int]:
     return out
 
 
-def _enclaves(net: Network, lang: str) -> list[dict]:
+def _enclaves(net: Network, lang: str, shapes) -> list[dict]:
     if not net.council_ids:
         return []
     adjacency = net.vintage.adjacency
@@ -576,7 +604,7 @@ def _enclaves(net: Network, lang: str) -> list[dict]:
     rows = []
     for cid in net.council_ids:
         found = enclaves_of(adjacency, net.council_units[cid])
-        geoms = dict(zip(found, net.outlines(found)))
+        geoms = shapes.units(found)
         for p in found:
             qpv = hosted.get(p, [])
             others = sorted(o for o in net.unit_councils.get(p, ()) if o != cid)

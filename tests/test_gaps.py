@@ -368,3 +368,17 @@ def test_nearest_parts_on_real_outlines_equals_the_tree(layer):
     assert len(queries) > 100 and (got[2] > 0).sum() > 50
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
+
+
+def test_gaps_without_geometry_are_the_same_rows_and_read_no_outline(layer, tmp_path, gap_table):
+    """``gaps(geometry=False)`` (what the report asks for): the same rows, a column of None, and no EPCI
+    outline read nor perimeter dissolved; every kind has a geometry otherwise."""
+    from clsm_geo.gaps import gaps
+
+    res = clsm_geo.coverage(write_registry(tmp_path / "g.csv"), 2024, qpv=layer, method="commune")
+    bare = gaps(res, geometry=False)
+    assert "_epci_geoms" not in clsm_geo.gaps.network(res).__dict__
+    assert "_council_geometries" not in res.__dict__ and bare.geometry.isna().all()
+    machine = [c for c in gap_table.columns if c != "geometry"]
+    pd.testing.assert_frame_equal(pd.DataFrame(bare[machine]), pd.DataFrame(gap_table[machine]))
+    assert set(gap_table["kind"]) == set(KINDS) and gap_table.geometry.notna().all()

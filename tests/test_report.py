@@ -355,9 +355,9 @@ def test_each_region_computes_once_and_indexes(monkeypatch, tmp_path):
     calls = {"gaps": 0, "plan": 0}
     real_gaps, real_plan = clsm_geo.gaps.gaps, clsm_geo.plan.plan
 
-    def gaps(r):
+    def gaps(r, **options):
         calls["gaps"] += 1
-        return real_gaps(r)
+        return real_gaps(r, **options)
 
     def plan(r, steps=20):
         calls["plan"] += 1

@@ -29,7 +29,7 @@ class Analyses:
     def gaps(self) -> pd.DataFrame:
         from ..gaps import gaps
 
-        return pd.DataFrame(gaps(self.res).drop(columns="geometry"))
+        return pd.DataFrame(gaps(self.res, geometry=False).drop(columns="geometry"))  # the report draws none
 
     @functools.cached_property
     def plan(self) -> pd.DataFrame:
