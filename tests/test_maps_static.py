@@ -119,7 +119,8 @@ def test_french_title_subtitle_legend_and_source(res):
     labels = [t.get_text() for t in legend.get_texts()]
     assert labels[0] == f"0  ({int((res.departments['qpv_covered'] == 0).sum())})"  # 5 DROM: <NA>, no data
     assert all(re.fullmatch(r"\d+ à \d+\xa0%  \(\d+\)", lab) for lab in labels[1:-1]), labels
-    assert labels[-1] == "sans objet (aucun QPV en vigueur, ou géographie QPV non disponible)  (5)"
+    assert labels[-1].replace("\n", " ") == "sans objet (aucun QPV en vigueur, ou géographie QPV non disponible)  (5)"
+    assert labels[-1].count("\n") == 2  # wrapped: within the figure
     assert sum(int(re.search(r"\((\d+)\)$", lab).group(1)) for lab in labels) == len(res.departments)
     # no English word of the catalogue in the French figure, and the reverse
     english = {v for k, v in i18n.catalogue("en").items() if k.startswith("maps.") and isinstance(v, str)
@@ -339,3 +340,24 @@ def test_the_palette_table_is_rebuilt_identical():
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "build_palettes.py"), "--check"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("draw", [
+    lambda res, lang: static.choropleth(res, level="department", lang=lang),
+    lambda res, lang: static.choropleth(res, level="region", lang=lang),
+    lambda res, lang: static.choropleth(res, level="department", region="84", lang=lang),
+    lambda res, lang: static.councils_map(res, lang=lang),
+    lambda res, lang: static.qpv_map(res, lang=lang),
+], ids=["departments", "regions", "one-region", "councils", "qpv"])
+def test_legends_stay_inside_the_figure(res, lang, draw):
+    """Long legend labels (territories without data, in French the longest) are wrapped: the legend ends
+    inside the figure, not cut at its right edge (as the report's national map was)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = draw(res, lang)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    box = fig.bbox
+    for legend in fig.legends:
+        extent = legend.get_window_extent(renderer)
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0 and extent.y1 <= box.y1, extent

@@ -147,6 +147,15 @@ def select(layer: gpd.GeoDataFrame, panel: Panel, *, keep: bool = False) -> gpd.
     return kept[key]
 
 
+def boundaries(layer: gpd.GeoDataFrame, panel: Panel) -> gpd.GeoSeries:
+    """The outlines' boundaries of :func:`select` ``(layer, panel, keep=True)``, kept as it is."""
+    kept = _kept(layer)
+    key = ("boundaries", panel.crs, panel.box.wkb)
+    if key not in kept:
+        kept[key] = select(layer, panel, keep=True).boundary
+    return kept[key]
+
+
 def finish(panel: Panel, *, frame: bool) -> None:
     """Fix the extent (equal aspect, filling the axes box) and hide axes; insets keep a thin frame."""
     ax = panel.ax

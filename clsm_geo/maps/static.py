@@ -45,6 +45,8 @@ CONTEXT = "#dcdcda"  # territories around a zoomed region
 EDGE = "#ffffff"
 REGION_EDGE = "#6e6e6e"
 NO_DATA_STYLE = {"facecolor": "#ffffff", "edgecolor": "#9a9a9a", "hatch": "////", "linewidth": 0.3}
+#: Characters per line of a legend's labels (the legend column is about 2.3 inches wide).
+LEGEND_WRAP = 32
 #: What ``save_figure`` fixes so that reruns give identical bytes (and SVG text stays searchable text).
 SAVE_RC = {"svg.hashsalt": "clsm-geo", "svg.fonttype": "none", "pdf.fonttype": 42}
 METADATA = {"png": {"Software": None}, "svg": {"Date": None}, "pdf": {"CreationDate": None}}
@@ -80,9 +82,15 @@ def choropleth(res, *, level: str | None = None, indicator: str = "qpv_covered_s
     frame = frame.assign(cls=classes.index)
 
     fig, panels = _figure(geo, region, paris=region is None and level == "department", lang=lang)
+    classes_of = dict(zip(frame["code"], frame["cls"]))
     for panel in panels:
-        _land(panel, geo, region)
-        sub = insets.select(frame, panel)
+        if region is not None:  # nationally every territory is drawn below, in its class or as without data:
+            _land(panel, geo, region)  # no land would show (the context around a region does)
+        # the territories projected once per panel (kept), with their class: not the frame projected again
+        shown = insets.select(shapes, panel, keep=True)
+        shown = shown[shown[key].isin(classes_of.keys())]
+        sub = shown.rename(columns={key: "code"})[["code", "geometry"]].merge(table, on="code", how="left")
+        sub["cls"] = sub["code"].map(classes_of)
         for i, colour in enumerate(classes.colors):
             part = sub[sub["cls"] == i]
             if len(part):
@@ -259,8 +267,8 @@ def prepare(geo) -> None:
     while the coverage is computed (:class:`clsm_geo.report.figures.Drawing`)."""
     for key, crs, box, extent, _ in insets.national_layout(geo.departments, keep=True):
         panel = insets.Panel(None, crs, box, extent, key)
-        insets.select(geo.departments, panel, keep=True)
-        insets.select(geo.regions, panel, keep=True)
+        insets.boundaries(geo.departments, panel)
+        insets.boundaries(geo.regions, panel)
 
 
 def _geo(res):
@@ -322,10 +330,9 @@ def _outlines(panel, geo, region, level):
     """Department lines (thin, on department maps) and region lines (darker)."""
     ax = panel.ax
     if level == "department":
-        deps = insets.select(geo.departments, panel, keep=True)
-        deps.boundary.plot(ax=ax, color="#b5b5b5" if region is None else "#8f8f8f", linewidth=0.3, zorder=2)
-    regs = insets.select(geo.regions, panel, keep=True)
-    regs.boundary.plot(ax=ax, color=REGION_EDGE, linewidth=0.55, zorder=2)
+        insets.boundaries(geo.departments, panel).plot(ax=ax, color="#b5b5b5" if region is None else "#8f8f8f",
+                                                       linewidth=0.3, zorder=2)
+    insets.boundaries(geo.regions, panel).plot(ax=ax, color=REGION_EDGE, linewidth=0.55, zorder=2)
 
 
 def _labels(panel, frame, values=True):
@@ -349,6 +356,8 @@ def _codes(panel, frame):
 
 def _legend(fig, panels, region, handles, title, note=None):
     title = textwrap.fill(title, 30) + (f"\n{textwrap.fill(note, 30)}" if note else "")
+    for handle in handles:  # a long label (no data...) on several lines: within the figure's right margin
+        handle.set_label(textwrap.fill(handle.get_label(), LEGEND_WRAP))
     options = {"title": title, "fontsize": 7.5, "title_fontsize": 7.8, "frameon": True, "framealpha": 0.9,
                "edgecolor": "#d0d0d0", "alignment": "left", "handlelength": 1.8, "handleheight": 1.1}
     anchor = insets.LEGEND_ANCHOR_NATIONAL if region is None else insets.LEGEND_ANCHOR_REGION
