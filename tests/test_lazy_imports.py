@@ -61,3 +61,41 @@ def test_coverage_reads_no_geometry_library_it_does_not_need(tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "councils.csv", "coverage.xlsx", "departments.csv", "qpv.csv", "reconciliation.csv", "regions.csv",
         "summary.json"]
+
+
+def test_the_program_imports_one_folium_plugin_and_the_package_still_works(tmp_path):
+    """``clsm-geo map interactive`` imports the Fullscreen plugin alone (folium.plugins' __init__, which
+    imports every plugin, is deferred: clsm_geo._lazy_imports); asked for, the package is all there."""
+    probe = (PROBE.replace('("pandas", "geopandas", "matplotlib", "numpy", "scipy", "shapely")',
+                           '("folium.plugins.antpath", "folium.plugins.heat_map")')
+             .replace("from clsm_geo.cli import main", "from clsm_geo import _lazy_imports\n_lazy_imports.defer()\n"
+                      "from clsm_geo.cli import main")
+             + "import folium.plugins\n"
+             "from folium.plugins import AntPath, Fullscreen, HeatMap\n"
+             "from folium.plugins.fullscreen import Fullscreen as F\n"
+             "print('AFTER', Fullscreen is F, AntPath.__module__, len(folium.plugins.__all__) > 30)\n")
+    out_file = tmp_path / "m.html"
+    argv = ["--offline", "-q", "map", "interactive", "--offline", "--year", "2024", "--registry",
+            str(REPO / "examples" / "registry_fictitious.csv"), "--out", str(out_file)]
+    out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert [x for x in out.stdout.splitlines() if x.startswith("HEAVY=")] == ["HEAVY="], out.stderr[-800:]
+    assert "AFTER True folium.plugins.antpath True" in out.stdout, out.stderr[-800:]
+    assert "L.control.fullscreen" in out_file.read_text(encoding="utf-8")
+
+
+def test_deferred_package_init_runs_once_on_first_attribute():
+    """A package deferred by _lazy_imports.defer(inits=...) has its path (submodules import alone) and runs its
+    __init__ once, when first asked for an attribute; an attribute it does not define is an AttributeError."""
+    probe = ("import sys\n"
+             "from clsm_geo import _lazy_imports\n"
+             "_lazy_imports.defer(names=(), inits=('email.mime',))\n"
+             "import email.mime.text\n"
+             "pkg = sys.modules['email.mime']\n"
+             "print('BEFORE', '__getattr__' in pkg.__dict__)\n"
+             "try:\n"
+             "    pkg.no_such_name\n"
+             "except AttributeError:\n"
+             "    print('MISSING ok')\n"
+             "print('AFTER', '__getattr__' in pkg.__dict__, email.mime.text.MIMEText.__name__)\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split("\n")[:3] == ["BEFORE True", "MISSING ok", "AFTER False MIMEText"], out.stderr[-800:]

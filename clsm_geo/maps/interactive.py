@@ -23,7 +23,7 @@ from pathlib import Path
 import folium
 import pandas as pd
 from branca.element import MacroElement
-from folium.plugins import Fullscreen
+from folium.plugins.fullscreen import Fullscreen  # the module alone (the program defers the other plugins)
 from jinja2 import Template
 
 from .. import _progress
