@@ -61,13 +61,16 @@ def _child_steps(coverage_files, path: Path) -> None:
     def book(lang, inbox):
         marks: list[float] = []
 
+        waits = ("the QPV layer's columns", "the engine's QPV table", "the small tables")
+        works = ("writes the QPV layer's columns", "writes the engine's QPV columns (and the reconciliation)")
+
         class Timed:
             def get(self):
                 began = time.perf_counter()
                 if marks:
-                    log(marks[-1], "  child: writes the QPV sheet (and the reconciliation)")
+                    log(marks[-1], f"  child: {works[min(len(marks), len(works)) - 1]}")
                 value = inbox.get()
-                log(began, "  child: waits for the " + ("small tables" if marks else "QPV table"))
+                log(began, f"  child: waits for {waits[min(len(marks), len(waits) - 1)]}")
                 marks.append(time.perf_counter())
                 return value
 

@@ -100,6 +100,11 @@ class Job:
                 self._sender.start()
             self._queue.put(struct.pack("<Q", len(data)) + data)
 
+    @property
+    def sent(self) -> int:
+        """How many values :meth:`send` gave the job."""
+        return len(self._sent)
+
     def _close_inbox(self) -> None:
         """No more values: the sender thread writes those queued, then closes the pipe (or it is closed now)."""
         if self._queue is not None:

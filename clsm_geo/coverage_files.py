@@ -14,7 +14,7 @@ import pandas as pd
 from . import _progress
 from . import i18n
 from . import io as _io
-from .result import COUNCIL_COLUMNS, CoverageResult
+from .result import COUNCIL_COLUMNS, QPV_COLUMNS, QPV_LAYER_COLUMNS, CoverageResult
 
 #: What :func:`write_files` can write.
 FORMATS = ("csv", "xlsx", "geojson", "parquet")
@@ -36,11 +36,22 @@ def file_names(formats=("csv",)) -> list[str]:
 
 def start_workbook(lang: str | None = None):
     """Start the child process that will write ``coverage.xlsx`` in ``lang``, before the engine runs: it imports
-    the workbook writer meanwhile, then takes the result's tables from :func:`write_files` (``workbook=``).
+    the workbook writer meanwhile, writes the QPV layer's columns (:func:`send_layer`, else :func:`write_files`
+    sends them), then takes the result's tables from :func:`write_files` (``workbook=``).
     A :class:`clsm_geo._worker.Job` (its value is made by the caller where no child can run)."""
     from . import _worker
 
     return _worker.start(_book, i18n.get_lang(lang), inbox=True)
+
+
+def send_layer(job, layer) -> None:
+    """Give the workbook's child (:func:`start_workbook`) the QPV layer's own columns of the QPV sheet
+    (:data:`~clsm_geo.result.QPV_LAYER_COLUMNS`) before the engine runs: it writes them meanwhile."""
+    job.send(_layer_part(layer))
+
+
+def _layer_part(layer) -> dict:
+    return {"qpv_layer": pd.DataFrame(layer.table[QPV_LAYER_COLUMNS])}
 
 
 @_progress.stepped("files")
@@ -73,6 +84,8 @@ def write_files(res: CoverageResult, directory: str | Path, formats=("csv", "xls
         if job is None and "xlsx" in formats and parallel:  # the longest file, in a child started before the
             job = start_workbook(code)                         # small tables exist
         if job is not None:
+            if not job.sent:  # the QPV layer's columns, unless sent before the engine ran (send_layer)
+                send_layer(job, res.qpv_layer)
             job.send(_early(res))
         summary, tables = res.summary, _tables(res)  # while the child writes the QPV sheet
         if job is not None:
@@ -141,35 +154,56 @@ def _workbook(res: CoverageResult, lang: str) -> bytes:
 
 
 class _Tables:
-    """:func:`_book`'s inbox in this process: :func:`_early`, then :func:`_later` computed when asked for."""
+    """:func:`_book`'s inbox in this process: the QPV layer's columns, :func:`_early`, then :func:`_later`, each
+    computed when asked for."""
 
     def __init__(self, res: CoverageResult, lang: str):
         self._res, self._lang, self._asked = res, lang, 0
 
     def get(self) -> dict:
         self._asked += 1
-        return _early(self._res) if self._asked == 1 else _later(self._res, self._lang)
+        if self._asked == 1:
+            return _layer_part(self._res.qpv_layer)
+        return _early(self._res) if self._asked == 2 else _later(self._res, self._lang)
 
 
 def _book(lang: str, inbox) -> bytes:
-    """The bytes of ``coverage.xlsx`` (:func:`clsm_geo.workbook.workbook_bytes`): the tables of :func:`_early`
-    first (the QPV sheet), then those of :func:`_later`, both taken from ``inbox`` (a child started before they
-    were computed, or :class:`_Tables`). Same bytes either way."""
-    from .workbook import prepare, workbook_bytes
+    """The bytes of ``coverage.xlsx``, the tables taken from ``inbox`` (a child started before they were
+    computed, or :class:`_Tables`; same bytes either way) as they come: the QPV layer's own columns of the QPV
+    sheet (:func:`send_layer`: a child writes them while its parent runs the engine), the engine's columns and
+    the tables of :func:`_early`, then those of :func:`_later` (:class:`clsm_geo.workbook.Filling`)."""
+    import io
+
+    from .workbook import COVERAGE_SHEETS, Filling, prepare
 
     prepare(lang)  # in a child started early: while its parent runs the engine
-    first = inbox.get()
-    got: dict = {}
-
-    def later(name: str):
-        def value():
-            if not got:
-                got.update(inbox.get())
-            return got[name]
-        return value
-
-    tables = {name: first["tables"][name] if name in first["tables"] else later(name) for name in first["order"]}
-    return workbook_bytes(tables, later("sources"), lang)
+    layer = inbox.get()["qpv_layer"]
+    buffer = io.BytesIO()
+    book = Filling(buffer, lang)
+    try:
+        sheets = {name: book.sheet(name) for name in COVERAGE_SHEETS}
+        qpv = book.start(sheets["qpv"], QPV_COLUMNS)
+        qpv.columns(layer, QPV_LAYER_COLUMNS)
+        first = inbox.get()
+        table = first["tables"]["qpv"]
+        if tuple(first["order"][:len(COVERAGE_SHEETS)]) != COVERAGE_SHEETS or list(table.columns) != QPV_COLUMNS \
+                or not table[QPV_LAYER_COLUMNS].equals(layer):
+            raise RuntimeError("the coverage workbook's tables are not those of the QPV layer written first")
+        qpv.columns(table, [c for c in QPV_COLUMNS if c not in QPV_LAYER_COLUMNS])
+        qpv.finish(len(table))
+        for name in first["order"][len(COVERAGE_SHEETS):]:  # the reconciliation, the QPV out of scope
+            sheets[name] = book.sheet(name)
+        last = book.sheet("sources")
+        for name in first["order"][len(COVERAGE_SHEETS):]:
+            book.write(sheets[name], first["tables"][name])
+        later = inbox.get()
+        for name in COVERAGE_SHEETS:
+            if name != "qpv":
+                book.write(sheets[name], later[name])
+        book.sources(last, later["sources"])
+    finally:
+        book.close()
+    return buffer.getvalue()
 
 
 def _lists_to_text(frame: pd.DataFrame) -> pd.DataFrame:

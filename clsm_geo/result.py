@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 QPV_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "communes", "overseas", "in_force",
                "status", "covered_share", "councils", "method", "status_commune", "status_geometry", "area_share",
                "area_ha", "qpv_geography", "population", "population_covered", "note"]
+#: The columns of the QPV table that are the QPV layer's own (its attribute table, as read), known before the
+#: engine runs; the engine computes the others.
+QPV_LAYER_COLUMNS = ["code_qp", "lib_qp", "insee_dep", "insee_reg", "siren_epci", "communes", "overseas", "area_ha"]
 COUNCIL_COLUMNS = ["id", "name", "status", "created", "closed", "active", "new", "in_project", "scale",
                    "n_communes", "population", "departments", "regions", "epci_listed", "epci_touched",
                    "qpv_covered", "qpv_codes", "qpv_population_covered", "row"]

@@ -104,29 +104,56 @@ def workbook_bytes(tables: dict, sources=None, lang: str | None = None) -> bytes
 
 @_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them
 def _fill(target, tables: dict, sources, lang: str | None) -> None:
-    import datetime as dt
-
-    import xlsxwriter
-
-    code = i18n.get_lang(lang)
-    wb = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
-                                      "strings_to_urls": False, "strings_to_numbers": False})
-    book = _Book(wb)
+    book = Filling(target, lang)
     try:
-        used: set[str] = set()
-        sheets = [(wb.add_worksheet(_unique(sheet_name(table, code), used)), frame) for table, frame in tables.items()]
-        last = wb.add_worksheet(_unique(sheet_name("sources", code), used))
+        sheets = [(book.sheet(table), frame) for table, frame in tables.items()]
+        last = book.sheet("sources")
         for ws, frame in sorted(sheets, key=lambda sheet: callable(sheet[1])):  # stable: values, then functions
-            frame = frame() if callable(frame) else frame
-            if isinstance(frame, dict):
-                _write_figures(book, ws, frame, code)
-            else:
-                _write_table(book, ws, frame, code)
-        _write_sources(book, last, (sources() if callable(sources) else sources) or {}, code)
-        # fixed document dates; XlsxWriter also dates every zip member 1 January 1980: same bytes on rerun
-        wb.set_properties({"author": "clsm-geo", "created": dt.datetime(2000, 1, 1)})
+            book.write(ws, frame() if callable(frame) else frame)
+        book.sources(last, (sources() if callable(sources) else sources) or {})
     finally:
-        wb.close()
+        book.close()
+
+
+class Filling:
+    """A workbook being written (:func:`write_workbook` does it at once): sheets added in order, their tables
+    written in any order (a table's columns even in several steps, :meth:`start` then :meth:`columns` and
+    :meth:`finish`), then :meth:`close`. For a process that receives its tables one by one
+    (:mod:`clsm_geo.coverage_files`). The bytes depend on the order cells are written in."""
+
+    def __init__(self, target, lang: str | None = None):
+        import xlsxwriter
+
+        self.lang = i18n.get_lang(lang)
+        self.wb = xlsxwriter.Workbook(target, {"in_memory": True, "strings_to_formulas": False,
+                                               "strings_to_urls": False, "strings_to_numbers": False})
+        self.book = _Book(self.wb)
+        self._used: set[str] = set()
+
+    def sheet(self, table: str):
+        """A new sheet, last, named after ``table`` (:func:`sheet_name`, unique in the workbook)."""
+        return self.wb.add_worksheet(_unique(sheet_name(table, self.lang), self._used))
+
+    def write(self, ws, frame) -> None:
+        """A table (a frame) or a summary (a dict) on ``ws``."""
+        if isinstance(frame, dict):
+            _write_figures(self.book, ws, frame, self.lang)
+        else:
+            _write_table(self.book, ws, frame, self.lang)
+
+    def start(self, ws, columns: list[str]) -> "_TableSheet":
+        """A table sheet whose header is ``columns``, its cells written by :meth:`_TableSheet.columns`."""
+        return _TableSheet(self.book, ws, [str(c) for c in columns], self.lang)
+
+    def sources(self, ws, sources: dict) -> None:
+        _write_sources(self.book, ws, sources, self.lang)
+
+    def close(self) -> None:
+        import datetime as dt
+
+        # fixed document dates; XlsxWriter also dates every zip member 1 January 1980: same bytes on rerun
+        self.wb.set_properties({"author": "clsm-geo", "created": dt.datetime(2000, 1, 1)})
+        self.wb.close()
 
 
 class _Book:
@@ -147,6 +174,9 @@ class _Book:
 
 #: The tables of :func:`coverage_tables` computed after the engine (on first use), in sheet order.
 LATER = ("summary", "councils", "regions", "departments")
+#: The sheets of every coverage workbook, first and in this order (the reconciliation and the QPV out of
+#: scope follow when there are some).
+COVERAGE_SHEETS = ("summary", "qpv", "councils", "regions", "departments")
 
 
 def coverage_tables(result, later: bool = False) -> dict:
@@ -283,19 +313,39 @@ def _write_table(book: _Book, ws, frame: pd.DataFrame, lang: str) -> None:
     """A table sheet. Each column's number format is the column's (``<col style>``): its cells take it, empty
     ones too (a value typed there later shows in that format), so an empty cell is simply not written."""
     frame = pd.DataFrame(frame.drop(columns=[c for c in ("geometry",) if c in frame.columns]))
-    cols = [str(c) for c in frame.columns]
-    labels = [_columns.label(c, lang) for c in cols]
-    _header(book, ws, labels)
-    formats = [book.number(number_format(c, frame[c], lang)) for c in cols]
-    widths = [len(label) + 2 for label in labels]  # room for the autofilter button
-    for i, c in enumerate(cols):
-        values, width = _column_cells(c, frame[c], lang)
-        _write_column(ws, i, values)
-        widths[i] = max(widths[i], width)
-    ws.freeze_panes(1, 0)
-    if cols:
-        ws.autofilter(0, 0, len(frame), len(cols) - 1)
-    _fit_widths(ws, widths, formats)
+    sheet = _TableSheet(book, ws, [str(c) for c in frame.columns], lang)
+    sheet.columns(frame)
+    sheet.finish(len(frame))
+
+
+class _TableSheet:
+    """A table sheet written in steps: the header at once, then columns (any of them, each once), then the
+    frozen header, autofilter and fitted widths (:meth:`finish`)."""
+
+    def __init__(self, book: _Book, ws, cols: list[str], lang: str):
+        self.book, self.ws, self.cols, self.lang = book, ws, cols, lang
+        labels = [_columns.label(c, lang) for c in cols]
+        _header(book, ws, labels)
+        self.formats: list = [None] * len(cols)
+        self.widths = [len(label) + 2 for label in labels]  # room for the autofilter button
+
+    def columns(self, frame: pd.DataFrame, names=None) -> None:
+        """Write the columns ``names`` (default: all of the sheet's) of ``frame``, one of its rows per row."""
+        names = [str(c) for c in (self.cols if names is None else names)]
+        where = [self.cols.index(c) for c in names]
+        for i, c in zip(where, names):  # the formats first, as they were made before any cell
+            self.formats[i] = self.book.number(number_format(c, frame[c], self.lang))
+        for i, c in zip(where, names):
+            values, width = _column_cells(c, frame[c], self.lang)
+            _write_column(self.ws, i, values)
+            self.widths[i] = max(self.widths[i], width)
+
+    def finish(self, rows: int) -> None:
+        """Frozen header, autofilter over ``rows`` rows, widths and column formats."""
+        self.ws.freeze_panes(1, 0)
+        if self.cols:
+            self.ws.autofilter(0, 0, rows, len(self.cols) - 1)
+        _fit_widths(self.ws, self.widths, self.formats)
 
 
 def _write_column(ws, col: int, values: list) -> None:

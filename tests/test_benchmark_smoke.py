@@ -200,7 +200,8 @@ def test_coverage_steps_prints_the_timeline_of_a_run():
     assert done.returncode == 0, done.stderr[-800:]
     out = done.stdout
     for step in ("import the library", "coverage()", "perimeters", "engine (_compute)", "files (to_files)",
-                 "child: waits for the QPV table", "child: writes the QPV sheet", "child: XlsxWriter's close",
+                 "child: writes the QPV layer's columns", "child: waits for the engine's QPV table",
+                 "child: writes the engine's QPV columns", "child: XlsxWriter's close",
                  "clsm_geo.cli.main (exit code 0)"):
         assert step in out, step
 

@@ -171,3 +171,24 @@ def test_the_workbook_process_stops_when_the_registry_has_errors(tmp_path):
                     str(tmp_path / "out"), code=probe)
     assert done.returncode not in (0, 1), done.stderr
     assert done.stdout.splitlines()[-1] == "NO CHILD" and not (tmp_path / "out").exists()
+
+
+def test_the_coverage_command_sends_the_qpv_layers_columns_before_the_engine_runs(tmp_path, monkeypatch):
+    """clsm-geo coverage: the workbook's child gets the QPV layer's own columns before the engine runs (it
+    writes them meanwhile); the files are those of a run in one process, byte for byte."""
+    from clsm_geo import api, coverage_files
+    from clsm_geo.cli import main
+
+    if not _worker.available():
+        pytest.skip("needs Linux with two CPUs (CI has them)")
+    events = []
+    send, engine = coverage_files.send_layer, api.coverage
+    monkeypatch.setattr(coverage_files, "send_layer", lambda job, layer: events.append("layer") or send(job, layer))
+    monkeypatch.setattr(api, "coverage", lambda *a, **k: events.append("engine") or engine(*a, **k))
+    argv = ["--offline", "-q", "coverage", "--year", "2024", "--registry", str(EXAMPLE)]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    assert events == ["layer", "engine"]
+    monkeypatch.setenv("CLSM_GEO_WORKERS", "1")
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    for name in ("coverage.xlsx", "qpv.csv", "summary.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

@@ -289,3 +289,58 @@ def test_tables_given_as_functions_keep_their_sheet_and_values(result, tmp_path)
     for name in a.sheetnames:
         cells = lambda ws: [[(c.value, c.number_format) for c in row] for row in ws.iter_rows()]  # noqa: E731
         assert cells(a[name]) == cells(b[name]), name
+
+
+def test_the_qpv_layers_own_columns_are_the_qpv_tables(result, tmp_path):
+    """QPV_LAYER_COLUMNS, which the workbook's child writes before the engine runs, are the QPV table's
+    columns taken as they are from the layer (the shipped one and a user's file); the engine makes the others."""
+    from clsm_geo.result import QPV_COLUMNS, QPV_LAYER_COLUMNS
+
+    assert set(QPV_LAYER_COLUMNS) < set(QPV_COLUMNS)
+    for res in (result, clsm_geo.coverage(EXAMPLE, 2024, method="commune")):
+        pd.testing.assert_frame_equal(res.qpv_table[QPV_LAYER_COLUMNS],
+                                      pd.DataFrame(res.qpv_layer.table[QPV_LAYER_COLUMNS]))
+    table = result.qpv_table
+    for column in ("status", "covered_share", "councils", "in_force", "note"):
+        assert column not in QPV_LAYER_COLUMNS and column in table
+
+
+def test_coverage_workbook_written_in_steps_has_the_cells_of_write_workbook(result, tmp_path):
+    """coverage.xlsx (the QPV layer's columns first, then the engine's, then the small tables) holds the
+    cells, formats and sheets write_workbook gives the same tables at once."""
+    from clsm_geo.coverage_files import _workbook
+
+    direct = tmp_path / "direct.xlsx"
+    write_workbook(workbook.coverage_tables(result), direct, result.sources_for("fr"), "fr")
+    steps = tmp_path / "steps.xlsx"
+    steps.write_bytes(_workbook(result, "fr"))
+    a, b = openpyxl.load_workbook(direct), openpyxl.load_workbook(steps)
+    assert a.sheetnames == b.sheetnames and len(a.sheetnames) >= 7
+    for name in a.sheetnames:
+        cells = lambda ws: [[(c.value, c.number_format) for c in row] for row in ws.iter_rows()]  # noqa: E731
+        widths = lambda ws: {k: round(d.width, 2) for k, d in ws.column_dimensions.items()}  # noqa: E731
+        assert cells(a[name]) == cells(b[name]), name
+        assert widths(a[name]) == widths(b[name]) and a[name].freeze_panes == b[name].freeze_panes, name
+        assert a[name].auto_filter.ref == b[name].auto_filter.ref, name
+    assert _workbook(result, "fr") == steps.read_bytes()  # and the same bytes again
+
+
+def test_the_workbook_refuses_tables_that_are_not_those_of_the_layer_written_first(result):
+    """The child writes the QPV layer's columns before the engine runs: tables of another layer are refused,
+    not mixed into the sheet."""
+    from clsm_geo.coverage_files import _book, _early, _later, _layer_part
+
+    other = _layer_part(result.qpv_layer)
+    other["qpv_layer"] = other["qpv_layer"].iloc[::-1].reset_index(drop=True)
+
+    class Inbox:
+        def __init__(self, values):
+            self.values = list(values)
+
+        def get(self):
+            return self.values.pop(0)
+
+    with pytest.raises(RuntimeError, match="QPV layer written first"):
+        _book("fr", Inbox([other, _early(result), _later(result, "fr")]))
+    good = _book("fr", Inbox([_layer_part(result.qpv_layer), _early(result), _later(result, "fr")]))
+    assert good[:2] == b"PK"

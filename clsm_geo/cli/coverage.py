@@ -7,7 +7,8 @@ from pathlib import Path
 from .. import i18n
 from ..errors import InputError
 from ..i18n import t, tn
-from .common import add_coverage_inputs, check_coverage_inputs, check_out, run_coverage, say, warn_scope
+from .common import (add_coverage_inputs, check_coverage_inputs, check_out, load_vintage, run_coverage, say,
+                     warn_scope)
 
 
 def register(sub) -> None:
@@ -41,7 +42,12 @@ def run(args) -> int:
 
         book = start_workbook()
     try:
-        result = run_coverage(args, warn=False)
+        vintage = load_vintage(args)
+        if book is not None:  # and writes the QPV layer's columns meanwhile
+            from ..coverage_files import send_layer
+
+            send_layer(book, vintage.layer)
+        result = run_coverage(args, vintage, warn=False)
     except BaseException:
         if book is not None:
             book.cancel()
