@@ -220,7 +220,7 @@ def _read_layer_file(path: str | Path):
 
     path = Path(path)
     try:
-        data = pq.read_table(path)
+        data = pq.ParquetFile(path).read()  # the file alone, not as a dataset (see geography._read_table)
         geo = json.loads((data.schema.metadata or {}).get(b"geo", b"{}"))
     except Exception as exc:  # pyarrow errors have many classes
         raise DataSourceError(i18n.t("data.qpv.layer_unreadable", path=path, error=f"{type(exc).__name__}: {exc}")) from exc

@@ -30,9 +30,10 @@ def test_cli_help_and_errors_stay_light(argv):
 
 
 def test_an_offline_run_imports_no_network_library(tmp_path):
-    """``--offline`` reads the shipped data and the cache: requests (and urllib3) are imported only to download."""
+    """``--offline`` reads the shipped data and the cache: requests (and urllib3) are imported only to download;
+    the shipped Parquet files are read one by one, without pyarrow's dataset layer."""
     probe = PROBE.replace('("pandas", "geopandas", "matplotlib", "numpy", "scipy", "shapely")',
-                          '("requests", "urllib3", "matplotlib", "xlsxwriter")')
+                          '("requests", "urllib3", "matplotlib", "xlsxwriter", "pyarrow.dataset")')
     argv = ["--offline", "-q", "coverage", "--year", "2024", "--registry", str(REPO / "examples" /
             "registry_fictitious.csv"), "--format", "csv", "--out", str(tmp_path / "out")]
     out = subprocess.run([sys.executable, "-c", probe, *argv], cwd=REPO, capture_output=True, text=True, timeout=300)
