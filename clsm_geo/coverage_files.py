@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import _progress
+from . import _gc, _progress
 from . import i18n
 from . import io as _io
 from .result import COUNCIL_COLUMNS, QPV_COLUMNS, QPV_LAYER_COLUMNS, CoverageResult
@@ -167,6 +167,7 @@ class _Tables:
         return _early(self._res) if self._asked == 2 else _later(self._res, self._lang)
 
 
+@_gc.pausing  # a cell object per value, none in a reference cycle: collections would only walk them
 def _book(lang: str, inbox) -> bytes:
     """The bytes of ``coverage.xlsx``, the tables taken from ``inbox`` (a child started before they were
     computed, or :class:`_Tables`; same bytes either way) as they come: the QPV layer's own columns of the QPV

@@ -113,7 +113,7 @@ def _read_table(name: str, columns: list[str] | None = None):
             raise DataSourceError(t("data.boundaries.corrupted", path=path), hint=t("data.boundaries.rebuild_hint"))
         _verified[path] = stamp
     try:
-        # the file alone, not as a dataset: pyarrow.dataset is neither imported nor set up (0.01 s a run)
+        # the file alone, not as a dataset: pyarrow.dataset is neither imported nor set up
         return pq.ParquetFile(pa.BufferReader(data)).read(columns=columns)
     except Exception as exc:  # noqa: BLE001 - any decoding failure is a data problem
         raise DataSourceError(t("data.boundaries.undecodable", path=path, error=exc),

@@ -161,8 +161,8 @@ class PlanModel:
                                   shape=(n_g, len(self._cols)))
             row, col, data, n_pairs, size, pq, n_c, total = self._c
             if n_c:
-                c = sparse.csr_matrix((data, col, np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_pairs))])),
-                                      shape=(n_pairs, len(self._cols)))
+                starts = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n_pairs))])
+                c = sparse.csr_matrix((data, col, starts), shape=(n_pairs, len(self._cols)))
                 order = np.argsort(pq, kind="stable")  # pairs of each QPV in their order, as bincount adds them
                 q = sparse.csr_matrix((np.ones(len(pq)), order, np.concatenate([[0], np.cumsum(np.bincount(
                     pq, minlength=n_c))])), shape=(n_c, n_pairs))
