@@ -144,7 +144,8 @@ class PlanModel:
             block = unit_sets[start:start + SCORE_BLOCK]
             xs = np.repeat(xs0[:, None], len(block), axis=1)  # (units holding a QPV, sets)
             sizes = [len(units) for units in block]
-            flat = np.fromiter((p for units in block for p in units), dtype=np.int64, count=sum(sizes))
+            flat = (np.concatenate([np.asarray(units, dtype=np.int64) for units in block]) if sum(sizes)
+                    else np.zeros(0, dtype=np.int64))
             which = np.repeat(np.arange(len(block)), sizes)
             at = self._col_of[flat]
             xs[at[at >= 0], which[at >= 0]] = 1.0
@@ -251,6 +252,15 @@ class _CandidateMemo:
     def __init__(self):
         self.qpv: dict[str, tuple[tuple[str, ...], np.ndarray]] = {}
         self.around: dict[str, tuple[frozenset, np.ndarray]] = {}
+        self.epci: dict[str, tuple[tuple[int, ...], np.ndarray]] = {}
+
+    def of_epci(self, net, siren: str) -> tuple[tuple[int, ...], np.ndarray]:
+        """An EPCI's units, sorted, as a tuple and as an array."""
+        got = self.epci.get(siren)
+        if got is None:
+            units = tuple(sorted(net.epci_units.get(siren, frozenset())))
+            got = self.epci[siren] = (units, np.array(units, dtype=np.int64))
+        return got
 
     def of_qpv(self, net, code: str) -> tuple[tuple[str, ...], np.ndarray]:
         got = self.qpv.get(code)
@@ -277,9 +287,9 @@ def candidates(model: PlanModel, x: np.ndarray, councils: dict[str, set[int]], t
     out = []
     open_epci = {e for epcis, _ in open_qpv for e in epcis}
     for siren in sorted(open_epci):
-        units = net.epci_units.get(siren, frozenset())
-        if units and not touched[list(units)].any():
-            out.append(("creation", siren, tuple(sorted(units))))
+        units, at = memo.of_epci(net, siren)
+        if units and not touched[at].any():
+            out.append(("creation", siren, units))
     hosts = np.zeros(len(x), bool)
     if open_qpv:
         hosts[np.concatenate([units for _, units in open_qpv])] = True
