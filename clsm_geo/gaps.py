@@ -97,9 +97,12 @@ class Network:
         self.qpv_communes = {code: () for code in self.qpv["code_qp"]}
         self.qpv_units: dict[str, frozenset[int]] = {}
         weights = self.rel.weights
-        for code, r in zip(self.qpv["code_qp"].tolist(), self.qpv_rows.tolist()):
-            ks = np.flatnonzero(self.rel.pair_qpv == r)
-            targets = tuple(dict.fromkeys(self.rel.pair_commune[ks].tolist()))
+        by_qpv = np.argsort(self.rel.pair_qpv, kind="stable")  # the pairs of each QPV row, in their order
+        bounds = np.searchsorted(self.rel.pair_qpv[by_qpv], [self.qpv_rows, self.qpv_rows + 1])
+        pair_commune = self.rel.pair_commune
+        for code, r, lo, hi in zip(self.qpv["code_qp"].tolist(), self.qpv_rows.tolist(), bounds[0].tolist(),
+                                   bounds[1].tolist()):
+            targets = tuple(dict.fromkeys(pair_commune[by_qpv[lo:hi]].tolist()))
             self.qpv_communes[code] = targets
             area = set(weights.indices[weights.indptr[r]:weights.indptr[r + 1]].tolist())
             hosted: set[int] = set()
