@@ -29,10 +29,11 @@ DEFERRED_INITS = ("folium.plugins",)
 
 
 class _Finder(importlib.abc.MetaPathFinder):
-    """Finds each of ``names`` once, with a lazy loader; then leaves the import system as it was."""
+    """Finds each of ``names`` once, with the loader ``wrap(spec)`` gives (the usual one when it gives None);
+    then leaves the import system as it was."""
 
-    def __init__(self, names) -> None:
-        self.names = set(names)
+    def __init__(self, names, wrap) -> None:
+        self.names, self.wrap = set(names), wrap
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname not in self.names:
@@ -43,8 +44,16 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec = importlib.util.find_spec(fullname)
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        spec.loader = importlib.util.LazyLoader(spec.loader)
+        spec.loader = self.wrap(spec) or spec.loader
         return spec
+
+
+def _lazy(spec):
+    return importlib.util.LazyLoader(spec.loader)
+
+
+def _init_on_first_use(spec):
+    return _InitOnFirstUse(spec.loader) if spec.submodule_search_locations is not None else None
 
 
 class _InitOnFirstUse(importlib.abc.Loader):
@@ -68,31 +77,10 @@ class _InitOnFirstUse(importlib.abc.Loader):
         module.__getattr__ = __getattr__
 
 
-class _InitFinder(importlib.abc.MetaPathFinder):
-    """Finds each package of ``names`` once, with :class:`_InitOnFirstUse`; then leaves the import system."""
-
-    def __init__(self, names) -> None:
-        self.names = set(names)
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname not in self.names:
-            return None
-        self.names.discard(fullname)
-        if not self.names and self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)
-        if spec is None or spec.submodule_search_locations is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        spec.loader = _InitOnFirstUse(spec.loader)
-        return spec
-
-
 def defer(names=DEFERRED, inits=DEFERRED_INITS) -> None:
     """Import each module of ``names`` (not imported yet) only when one of its attributes is first used, and
     run the ``__init__`` of each package of ``inits`` only when the package itself is asked for an attribute."""
-    pending = [name for name in names if name not in sys.modules]
-    if pending:
-        sys.meta_path.insert(0, _Finder(pending))
-    packages = [name for name in inits if name not in sys.modules]
-    if packages:
-        sys.meta_path.insert(0, _InitFinder(packages))
+    for wanted, wrap in ((names, _lazy), (inits, _init_on_first_use)):
+        pending = [name for name in wanted if name not in sys.modules]
+        if pending:
+            sys.meta_path.insert(0, _Finder(pending, wrap))
