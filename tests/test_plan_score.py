@@ -117,56 +117,31 @@ def test_commune_model_has_qpv_measured_by_communes(commune_model):
     assert commune_model._c[6] > 1000 and commune_model._g[3] == 0  # the test above covers both branches
 
 
-def _greedy_by_scorer(res, steps):
-    """The plan's greedy loop as it was before PlanModel.scores: each candidate through scorer."""
-    from clsm_geo.plan import PLAN_COLUMNS, _counted, _plan_row
-    from clsm_geo import i18n
-
+@pytest.mark.parametrize("method", ["auto", "commune"])
+def test_each_step_of_the_plan_is_the_best_candidate_by_the_scorer(method):
+    """plan() (candidates scored together, its memo) takes at each step the candidate the plan's ranking puts
+    first when each is scored alone by ``scorer`` (the reference), and reaches that candidate's figures."""
+    res = clsm_geo.coverage(EXAMPLE, 2024, method=method)
+    steps = res.plan(12, lang="fr")
     model = PlanModel(res)
     net = model.net
-    x = model.x0.copy()
+    x, touched = model.x0.copy(), net.touched.copy()
     councils = {cid: set(units) for cid, units in net.council_units.items()}
-    names = dict(net.council_names)
-    touched = net.touched.copy()
-    population = net.units["population"].to_numpy()
-    total = int(model.in_force.sum())
     score = model.score(x)
-    counted = _counted(model, x)
-    rows = [_plan_row(0, "current", None, None, (), (), (), 0, score, total, net)]
-    for step in range(1, steps + 1):
-        best = None
-        score_with = model.scorer(x)
+    assert len(steps) > 5
+    for rec in steps.iloc[1:].itertuples(index=False):
+        score_with, best = model.scorer(x), None
         for action, key, units in candidates(model, x, councils, touched):
             s = score_with(units)
             rank = (s[0] - score[0], s[1] - score[1], round(s[2] - score[2], 9), -len(units))
             if best is None or rank > best[0] or (rank == best[0] and (action, key) < best[1][:2]):
                 best = (rank, (action, key, units), s)
-        if best is None or (best[0][0] <= 0 and best[0][1] <= 0):
-            break
-        _, (action, key, units), new_score = best
+        action, key, units = best[1]
+        cid = f"NEW-{key}" if action == "creation" else key
+        assert (rec.action, rec.council_id) == (action, cid), rec.step
+        assert rec.units_added == tuple(net.unit_codes[p] for p in units)
+        assert (rec.qpv_covered, rec.qpv_fully_covered) == best[2][:2]
         x = model.with_units(x, units)
         touched[list(units)] = True
-        if action == "creation":
-            cid, name = f"NEW-{key}", i18n.t("plan.new_council", "fr", epci=net.epci_name.get(key, key))
-            councils[cid], names[cid], epcis = set(units), name, (key,)
-        else:
-            cid, name = key, names[key]
-            councils[cid] |= set(units)
-            epcis = tuple(sorted({net.unit_epci[p] for p in units if isinstance(net.unit_epci[p], str)}))
-        now = _counted(model, x)
-        gained, counted = tuple(sorted(now - counted)), now
-        rows.append(_plan_row(step, action, cid, name, epcis, units, gained, int(population[list(units)].sum()),
-                              new_score, total, net))
-        score = new_score
-    import pandas as pd
-
-    return pd.DataFrame(rows, columns=PLAN_COLUMNS)
-
-
-@pytest.mark.parametrize("method", ["auto", "commune"])
-def test_plan_is_the_greedy_of_the_scorer(method):
-    import pandas as pd
-
-    res = clsm_geo.coverage(EXAMPLE, 2024, method=method)
-    got = res.plan(12, lang="fr")
-    pd.testing.assert_frame_equal(got, _greedy_by_scorer(res, 12))
+        councils.setdefault(cid, set()).update(units)
+        score = best[2]
