@@ -68,9 +68,9 @@ def write_workbook(tables: dict, path: str | os.PathLike, sources=None, lang: st
     last sheet, ``Sources``, with the clsm-geo version and the data producers. ``lang``: see
     :func:`clsm_geo.i18n.get_lang`. A column without a label in the catalogue is a ``KeyError``.
     A table (or ``sources``) may also be a function returning it: the sheets keep their order, and these
-    tables are written after the others (a child process writes the large QPV table while its parent
-    computes the small ones: :mod:`clsm_geo.coverage_files`). The bytes depend on the order cells are
-    written in, hence on which tables are functions.
+    tables are written after the others. The bytes depend on the order cells are written in, hence on
+    which tables are functions. (``coverage.xlsx`` is written in steps by :class:`Filling` instead: its
+    child process receives the QPV layer's columns, then the engine's, then the small tables.)
     Written with XlsxWriter (streamed, about 4 times faster than building the workbook in openpyxl).
     """
     with _io.atomic_path(path) as tmp:
